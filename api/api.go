@@ -1,0 +1,281 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/ringbus/ringbus/engine"
+)
+
+// Core types, shared with package engine.
+type (
+	// Bus is an event bus. See engine.Bus.
+	Bus = engine.Bus
+	// BaseEvent is the untyped event every typed event embeds. Handlers
+	// registered by name or for all events receive it.
+	BaseEvent = engine.Event
+	// Result is one handler's result row.
+	Result = engine.Result
+	// Handler is a registered handler; its Off method unregisters it.
+	Handler = engine.Handler
+	// Status is an event or result status.
+	Status = engine.Status
+	// Middleware observes a bus (MW-1).
+	Middleware = engine.Middleware
+	// NopMiddleware is embeddable in middlewares that implement some hooks.
+	NopMiddleware = engine.NopMiddleware
+	// Domain isolates a set of buses (BUS-6).
+	Domain = engine.Domain
+	// Option configures a bus.
+	Option = engine.Option
+	// HandlerOption configures a handler.
+	HandlerOption = engine.HandlerOption
+	// FindOption configures Find and Filter.
+	FindOption = engine.FindOption
+	// ResultOption configures the result helpers.
+	ResultOption = engine.ResultOption
+	// StopOption configures Stop and Close.
+	StopOption = engine.StopOption
+	// TypeOptions configures a declared event type.
+	TypeOptions = engine.TypeOptions
+	// Eventer is implemented by every event.
+	Eventer = engine.Eventer
+)
+
+// Event is embedded by value in a typed event struct; R is the type its
+// handlers return, so a handler returning another type does not compile:
+//
+//	type UserCreated struct {
+//		api.Event[string]
+//		UserID string `json:"user_id"`
+//	}
+//
+// The event_type is the struct's name unless declared otherwise (Declare).
+// An event must not be copied after it is first emitted.
+type Event[R any] struct {
+	engine.Event
+}
+
+func (*Event[R]) resultOf(R) {}
+
+// Typed is satisfied by a pointer to a struct embedding Event[R].
+type Typed[R any] interface {
+	engine.Eventer
+	resultOf(R)
+}
+
+// NewBus creates a bus; see engine.NewBus.
+func NewBus(name string, opts ...Option) (*Bus, error) { return engine.NewBus(name, opts...) }
+
+// NewEvent returns an untyped event with the given type and payload fields.
+func NewEvent(eventType string, fields map[string]any) (*BaseEvent, error) {
+	return engine.NewEvent(eventType, fields)
+}
+
+// Declare registers event type E with options (its event_type name,
+// version and per-type defaults, EVT-9) before first use.
+func Declare[E any](opts TypeOptions) error {
+	_, err := engine.DeclareType(reflect.TypeFor[E](), opts)
+	return err
+}
+
+// TypeName returns the event_type of the Go event type E.
+func TypeName[E any]() string {
+	m, err := engine.DeclareType(reflect.TypeFor[E](), TypeOptions{})
+	if err != nil {
+		return reflect.TypeFor[E]().Name()
+	}
+	return m.Name()
+}
+
+// On registers a typed handler for event type E on bus (REG-1). The event
+// type is inferred from the handler: a handler for *E must return E's result
+// type R. The returned handle's Off unregisters it.
+//
+// The handler's ctx carries the emitter's values; it is cancelled when the
+// handler times out, is aborted or the bus stops (Cause says why). Emitting
+// with that ctx makes the new event a child of the one being handled.
+func On[E any, R any, P interface {
+	*E
+	Typed[R]
+}](bus *Bus, h func(ctx context.Context, e P) (R, error), opts ...HandlerOption) (*Handler, error) {
+	if h == nil {
+		return nil, engine.ErrNilHandler
+	}
+	norm := normalizer[R]()
+	want := reflect.TypeFor[P]()
+	fn := func(ctx context.Context, e *engine.Event) (any, error) {
+		p, ok := e.Payload().(P)
+		if !ok {
+			return nil, fmt.Errorf("%w: handler for %s got %T", engine.ErrPayloadType, want, e.Payload())
+		}
+		r, err := h(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return norm(r), nil
+	}
+	return bus.OnFunc(TypeName[E](), fn, h, opts...)
+}
+
+// OnType registers an untyped handler for events whose event_type is name.
+func OnType(bus *Bus, name string, h func(ctx context.Context, e *BaseEvent) (any, error), opts ...HandlerOption) (*Handler, error) {
+	if h == nil {
+		return nil, engine.ErrNilHandler
+	}
+	return bus.OnFunc(name, h, h, opts...)
+}
+
+// OnAll registers a handler for every event ("*"); wildcard handlers run
+// after the typed ones (REG-3).
+func OnAll(bus *Bus, h func(ctx context.Context, e *BaseEvent) (any, error), opts ...HandlerOption) (*Handler, error) {
+	return OnType(bus, engine.Wildcard, h, opts...)
+}
+
+// normalizer returns a function turning a handler's R into the stored
+// value: nil for zero-size types (a handler with no result) and for nil
+// pointers, maps, slices and interfaces, so that "no value" is nil (RES-2).
+func normalizer[R any]() func(R) any {
+	t := reflect.TypeFor[R]()
+	switch {
+	case t.Kind() == reflect.Interface:
+		return func(r R) any { return any(r) }
+	case t.Size() == 0:
+		return func(R) any { return nil }
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return func(r R) any {
+			if reflect.ValueOf(&r).Elem().IsNil() {
+				return nil
+			}
+			return r
+		}
+	}
+	return func(r R) any { return r }
+}
+
+// Emit emits e on bus and returns it (see Bus.Emit).
+func Emit[E Eventer](ctx context.Context, bus *Bus, e E) (E, error) {
+	return e, bus.Emit(ctx, e)
+}
+
+// Result waits for the event like Now (so it queue-jumps inside a handler,
+// D6) and returns the first included handler value (RES-1). By default it
+// fails with the handler's error if any handler failed (RES-3), and with
+// ErrNoResult if none returned a value (RES-4).
+func (e *Event[R]) Result(ctx context.Context, opts ...ResultOption) (R, error) {
+	var zero R
+	if err := e.Now(ctx); err != nil {
+		return zero, err
+	}
+	vals, _, err := e.ResultValues(opts...)
+	if err != nil || len(vals) == 0 {
+		return zero, err
+	}
+	return convert[R](vals[0])
+}
+
+// Results waits like Result and returns every included value in execution
+// order (RES-1).
+func (e *Event[R]) Results(ctx context.Context, opts ...ResultOption) ([]R, error) {
+	if err := e.Now(ctx); err != nil {
+		return nil, err
+	}
+	vals, _, err := e.ResultValues(opts...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]R, 0, len(vals))
+	for _, v := range vals {
+		r, err := convert[R](v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// First switches the event to first-result completion, runs it, and returns
+// the winning value, or R's zero value when no handler won (FIRST-4/5).
+func (e *Event[R]) First(ctx context.Context) (R, error) {
+	var zero R
+	v, err := e.Event.First(ctx)
+	if err != nil || v == nil {
+		return zero, err
+	}
+	return convert[R](v)
+}
+
+func convert[R any](v any) (R, error) {
+	var zero R
+	if v == nil {
+		return zero, nil
+	}
+	if r, ok := v.(R); ok {
+		return r, nil
+	}
+	return zero, fmt.Errorf("%w: %T is not %s", engine.ErrResultType, v, reflect.TypeFor[R]())
+}
+
+// ResultOf waits for any event like Now and returns its first result
+// converted to R.
+func ResultOf[R any](ctx context.Context, e Eventer, opts ...ResultOption) (R, error) {
+	var zero R
+	c := engine.Core(e)
+	if c == nil {
+		return zero, engine.ErrNilEvent
+	}
+	if err := c.Now(ctx); err != nil {
+		return zero, err
+	}
+	vals, _, err := c.ResultValues(opts...)
+	if err != nil || len(vals) == 0 {
+		return zero, err
+	}
+	return convert[R](vals[0])
+}
+
+// Find returns the newest event of type E matching opts, from the history
+// and/or the future (FIND), or nil when none matched in time.
+func Find[E any, P interface {
+	*E
+	Eventer
+}](ctx context.Context, bus *Bus, opts ...FindOption) (P, error) {
+	e, err := bus.Find(ctx, TypeName[E](), opts...)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	p, ok := e.Payload().(P)
+	if !ok {
+		return nil, fmt.Errorf("%w: found %T", engine.ErrPayloadType, e.Payload())
+	}
+	return p, nil
+}
+
+// Where is a typed find predicate for event type E.
+func Where[E any, P interface {
+	*E
+	Eventer
+}](f func(P) bool) FindOption {
+	return engine.Where(func(e *engine.Event) bool {
+		p, ok := e.Payload().(P)
+		return ok && f(p)
+	})
+}
+
+// Cause returns why a handler context was stopped (see engine.Cause).
+func Cause(ctx context.Context) error { return engine.Cause(ctx) }
+
+// CurrentBus returns the bus running the handler whose context is ctx.
+func CurrentBus(ctx context.Context) *Bus { return engine.CurrentBus(ctx) }
+
+// EventIsChildOf reports whether e descends from ancestor (CHILD-8).
+func EventIsChildOf(e, ancestor Eventer) bool {
+	return engine.EventIsChildOf(engine.Core(e), engine.Core(ancestor))
+}
+
+// EventIsParentOf reports whether e is an ancestor of descendant.
+func EventIsParentOf(e, descendant Eventer) bool { return EventIsChildOf(descendant, e) }

@@ -1,0 +1,818 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v4"
+	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/pool"
+	"github.com/ringbus/ringbus/ring"
+)
+
+// Domain is a set of buses sharing one global-serial lock and one registry
+// for name conflicts and cross-bus lookups (BUS-6). Most programs use
+// DefaultDomain. A Domain is safe for concurrent use.
+type Domain struct {
+	global fifoLock
+	mu     sync.Mutex
+	byName map[string]*Bus
+	buses  map[*Bus]struct{}
+}
+
+// NewDomain returns an empty domain.
+func NewDomain() *Domain {
+	return &Domain{byName: map[string]*Bus{}, buses: map[*Bus]struct{}{}}
+}
+
+// DefaultDomain is the domain of buses created without WithDomain.
+var DefaultDomain = NewDomain()
+
+// Buses returns the live buses of the domain.
+func (d *Domain) Buses() []*Bus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*Bus, 0, len(d.buses))
+	for b := range d.buses {
+		out = append(out, b)
+	}
+	return out
+}
+
+const (
+	busOpen uint32 = iota
+	busStopping
+	busClosed
+)
+
+// Bus is an event bus: it queues emitted events in FIFO order and runs the
+// handlers registered for them (see the package documentation for the
+// guarantees). A Bus is safe for concurrent use; it must not be copied.
+type Bus struct {
+	_      noCopy
+	id     ident.UUID
+	name   string
+	label  atomic.Pointer[string]
+	cfg    busConfig
+	domain *Domain
+	logger *slog.Logger
+
+	hmu     sync.Mutex // serialises registration
+	typed   *xsync.Map[string, *handlerList]
+	wild    atomic.Pointer[handlerList]
+	regList []*Handler // registration order, guarded by hmu
+
+	hist  history
+	queue *ring.Queue[*Event]
+	lock  fifoLock // the bus-serial event lock
+
+	started atomic.Bool
+	state   atomic.Uint32
+	stopped chan struct{} // closed when the bus stops
+	runners sync.WaitGroup
+
+	active  atomic.Int64 // emitted (event, bus) pairs not yet processed
+	idleMu  sync.Mutex
+	idleCh  chan struct{}
+	idleWtr atomic.Int32
+
+	poolOnce sync.Once
+	pool     *pool.Pool
+	poolErr  error
+
+	find    findWaiters
+	tracked *xsync.Map[*processing, bool] // nested and parallel-event processings, for Close
+
+	disp atomic.Pointer[dispatcher]
+}
+
+// NewBus creates a bus. name must be an identifier; "" picks
+// "EventBus_{last 8 of id}" (BUS-4). A name already used by a live bus of
+// the domain gets a suffix and a warning (BUS-5). Options are validated and
+// an invalid one yields an error wrapping ErrBadOption.
+func NewBus(name string, opts ...Option) (*Bus, error) {
+	cfg := defaultBusConfig()
+	for _, o := range opts {
+		if o == nil {
+			return nil, badOption("nil option")
+		}
+		if err := o.applyBus(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.id.IsZero() {
+		cfg.id = ident.NewV7()
+	}
+	if cfg.domain == nil {
+		cfg.domain = DefaultDomain
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	idStr := cfg.id.String()
+	if name == "" {
+		name = "EventBus_" + idStr[len(idStr)-8:]
+	} else if err := validEventType(name); err != nil {
+		return nil, badOption("bus name %q must be an identifier", name)
+	}
+	b := &Bus{
+		id:      cfg.id,
+		cfg:     cfg,
+		domain:  cfg.domain,
+		logger:  cfg.logger,
+		typed:   xsync.NewMap[string, *handlerList](),
+		tracked: xsync.NewMap[*processing, bool](),
+		queue:   ring.New[*Event](),
+		stopped: make(chan struct{}),
+	}
+	b.hist.limit, b.hist.drop = cfg.maxHistory, cfg.historyDrop
+	d := cfg.domain
+	d.mu.Lock()
+	if _, taken := d.byName[name]; taken {
+		orig := name
+		u := ident.NewV7().String()
+		name = name + "_" + u[len(u)-8:]
+		b.logger.Warn("ringbus: EventBus with name \"" + orig + "\" already exists; renamed to \"" + name + "\"")
+	}
+	b.name = name
+	d.byName[name] = b
+	d.buses[b] = struct{}{}
+	d.mu.Unlock()
+	b.setLabel(name)
+	return b, nil
+}
+
+func (b *Bus) setLabel(name string) {
+	l := name + "#" + b.id.Suffix4()
+	b.label.Store(&l)
+}
+
+// ID returns the bus id (UUIDv7 string).
+func (b *Bus) ID() string { return b.id.String() }
+
+// Name returns the bus name. After Stop it is "_stopped_{id8}" (STOP-3).
+func (b *Bus) Name() string {
+	l := *b.label.Load()
+	return l[:len(l)-5]
+}
+
+// Label returns "{name}#{last 4 of id}" (TIME-10).
+func (b *Bus) Label() string { return *b.label.Load() }
+
+// Domain returns the bus's domain.
+func (b *Bus) Domain() *Domain { return b.domain }
+
+// Logger returns the bus logger.
+func (b *Bus) Logger() *slog.Logger { return b.logger }
+
+// String returns "{label}{🟢|🔴}(queue=n active=n history=n handlers=n)"
+// (BUS-9).
+func (b *Bus) String() string {
+	dot := "🔴"
+	if b.started.Load() && b.state.Load() == busOpen {
+		dot = "🟢"
+	}
+	b.hmu.Lock()
+	nh := len(b.regList)
+	b.hmu.Unlock()
+	return fmt.Sprintf("%s%s(queue=%d active=%d history=%d handlers=%d)", b.Label(), dot, b.queue.Len(), b.active.Load(), b.hist.len(), nh)
+}
+
+// Settings of the bus.
+
+// EventTimeout returns the bus's default event timeout (0 = disabled).
+func (b *Bus) EventTimeout() time.Duration { return b.cfg.eventTimeout }
+
+// EventConcurrency returns the bus default event concurrency.
+func (b *Bus) EventConcurrency() EventConcurrency { return b.cfg.eventConcurrency }
+
+// HandlerConcurrency returns the bus default handler concurrency.
+func (b *Bus) HandlerConcurrency() HandlerConcurrency { return b.cfg.handlerConcurrency }
+
+// Completion returns the bus default completion mode.
+func (b *Bus) Completion() Completion { return b.cfg.completion }
+
+// EventSlowTimeout returns the bus default slow-event threshold.
+func (b *Bus) EventSlowTimeout() time.Duration { return b.cfg.eventSlowTimeout }
+
+// HandlerSlowTimeout returns the bus default slow-handler threshold.
+func (b *Bus) HandlerSlowTimeout() time.Duration { return b.cfg.handlerSlowTimeout }
+
+// MaxHistory returns the history limit (negative = unlimited) and whether
+// dropping is on.
+func (b *Bus) MaxHistory() (int, bool) {
+	b.hist.mu.Lock()
+	defer b.hist.mu.Unlock()
+	return b.hist.limit, b.hist.drop
+}
+
+// SetMaxHistory changes the history limit at run time (used by the trim
+// step of the performance scenarios) and trims at once when dropping.
+func (b *Bus) SetMaxHistory(limit int, drop bool) {
+	if limit < 0 {
+		limit = UnlimitedHistory
+	}
+	b.hist.setLimit(limit, drop)
+	b.hist.trim()
+}
+
+// DetectFilePaths reports whether handler file paths are recorded.
+func (b *Bus) DetectFilePaths() bool { return b.cfg.detectFilePaths }
+
+// MaxRecursionDepth returns the recursion limit (REC-1).
+func (b *Bus) MaxRecursionDepth() int { return b.cfg.maxRecursion }
+
+// History returns the events in the bus history, oldest first (HIST-1).
+func (b *Bus) History() []*Event { return b.hist.snapshot() }
+
+// HistoryLen returns the number of events in the history.
+func (b *Bus) HistoryLen() int { return b.hist.len() }
+
+// EventsByStatus returns the history events with status s (STAT-8).
+func (b *Bus) EventsByStatus(s Status) []*Event {
+	var out []*Event
+	for _, e := range b.hist.snapshot() {
+		if e.Status() == s {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// QueueLen returns how many events wait in the queue (approximate).
+func (b *Bus) QueueLen() int { return b.queue.Len() }
+
+// IsClosed reports whether Stop or Close has been called.
+func (b *Bus) IsClosed() bool { return b.state.Load() != busOpen }
+
+// --- registration (REG) ---
+
+// On registers fn for events whose event_type is pattern, or for every event
+// when pattern is "*" (REG-1). It returns the handler, whose Off method
+// unregisters it. Registration is safe from any goroutine, including from
+// handlers; it affects events whose processing starts afterwards (REG-7).
+func (b *Bus) On(pattern string, fn HandlerFunc, opts ...HandlerOption) (*Handler, error) {
+	return b.register(pattern, fn, fn, nil, opts)
+}
+
+// OnFunc is On with the Go function used to derive the default handler name
+// and file path given separately (package api passes the user's typed
+// function).
+func (b *Bus) OnFunc(pattern string, fn HandlerFunc, origin any, opts ...HandlerOption) (*Handler, error) {
+	return b.register(pattern, fn, origin, nil, opts)
+}
+
+// Forward registers a handler that emits every event matching pattern on
+// target, keeping the same event object (FWD-1). Loops are broken by
+// event_path (FWD-2, EMIT-8); forwarding handlers are exempt from the
+// recursion guard (FWD-3).
+func (b *Bus) Forward(pattern string, target *Bus, opts ...HandlerOption) (*Handler, error) {
+	if target == nil {
+		return nil, badOption("nil forward target")
+	}
+	fn := func(ctx context.Context, e *Event) (any, error) {
+		if err := target.Emit(ctx, e.Payload()); err != nil {
+			return nil, err
+		}
+		return e.Payload(), nil
+	}
+	opts = append([]HandlerOption{WithHandlerName("forward_to_" + target.Name())}, opts...)
+	return b.register(pattern, fn, nil, target, opts)
+}
+
+func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus, opts []HandlerOption) (*Handler, error) {
+	if fn == nil {
+		return nil, ErrNilHandler
+	}
+	if b.state.Load() != busOpen {
+		return nil, fmt.Errorf("%w: cannot register on %s", ErrBusClosed, b.Label())
+	}
+	if pattern != Wildcard {
+		if err := validEventType(pattern); err != nil {
+			return nil, err
+		}
+	}
+	h := &Handler{pattern: pattern, bus: b, fn: fn, slowTimeout: unsetDuration, forwardTo: forward}
+	if origin != nil {
+		h.name, h.filePath = funcName(origin)
+		if !b.cfg.detectFilePaths {
+			h.filePath = ""
+		}
+	} else {
+		h.name = defaultHandlerName
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, badOption("nil handler option")
+		}
+		if err := o.applyHandler(h); err != nil {
+			return nil, err
+		}
+	}
+	if h.registeredAt == 0 {
+		h.registeredAt = ident.Now()
+	}
+	if h.id.IsZero() {
+		h.id = ident.HandlerID(b.ID(), h.name, h.filePath, h.registeredAt.String(), pattern)
+	}
+	b.hmu.Lock()
+	var old *handlerList
+	if pattern == Wildcard {
+		old = b.wild.Load()
+	} else {
+		old, _ = b.typed.Load(pattern)
+	}
+	var hs []*Handler
+	if old != nil {
+		hs = old.hs
+		// REG-8: the duplicate-name check is skipped for large keys.
+		if len(hs) <= 256 {
+			for _, o := range hs {
+				if o.name == h.name && h.name != defaultHandlerName {
+					b.logger.Warn("ringbus: handler " + h.name + " already registered for event '" + pattern + "'")
+					break
+				}
+			}
+		}
+	}
+	nl := &handlerList{hs: append(hs, h)}
+	if pattern == Wildcard {
+		b.wild.Store(nl)
+	} else {
+		b.typed.Store(pattern, nl)
+	}
+	b.regList = append(b.regList, h)
+	b.hmu.Unlock()
+	b.notifyHandlers(h, true)
+	return h, nil
+}
+
+func (b *Bus) removeHandler(h *Handler) {
+	if !h.removed.CompareAndSwap(false, true) {
+		return
+	}
+	b.hmu.Lock()
+	var old *handlerList
+	if h.pattern == Wildcard {
+		old = b.wild.Load()
+	} else {
+		old, _ = b.typed.Load(h.pattern)
+	}
+	if old != nil {
+		hs := make([]*Handler, 0, len(old.hs))
+		for _, o := range old.hs {
+			if o != h {
+				hs = append(hs, o)
+			}
+		}
+		switch {
+		case h.pattern == Wildcard:
+			b.wild.Store(&handlerList{hs: hs})
+		case len(hs) == 0:
+			b.typed.Delete(h.pattern) // REG-6: empty keys are deleted
+		default:
+			b.typed.Store(h.pattern, &handlerList{hs: hs})
+		}
+	}
+	for i, o := range b.regList {
+		if o == h {
+			b.regList = append(b.regList[:i:i], b.regList[i+1:]...)
+			break
+		}
+	}
+	b.hmu.Unlock()
+	b.notifyHandlers(h, false)
+}
+
+// Off removes every handler registered under pattern (REG-6). Removing
+// nothing is not an error.
+func (b *Bus) Off(pattern string) {
+	for _, h := range b.HandlersFor(pattern) {
+		h.Off()
+	}
+}
+
+// OffID removes the handler with the given id under pattern, if any.
+func (b *Bus) OffID(pattern, id string) {
+	for _, h := range b.HandlersFor(pattern) {
+		if h.ID() == id {
+			h.Off()
+		}
+	}
+}
+
+// HandlersFor returns the handlers registered under pattern, in
+// registration order.
+func (b *Bus) HandlersFor(pattern string) []*Handler {
+	var l *handlerList
+	if pattern == Wildcard {
+		l = b.wild.Load()
+	} else {
+		l, _ = b.typed.Load(pattern)
+	}
+	if l == nil {
+		return nil
+	}
+	return append([]*Handler(nil), l.hs...)
+}
+
+// Handlers returns every registered handler in registration order.
+func (b *Bus) Handlers() []*Handler {
+	b.hmu.Lock()
+	defer b.hmu.Unlock()
+	return append([]*Handler(nil), b.regList...)
+}
+
+// handlersFor returns the snapshot of handlers to run for an event type:
+// typed ones first, then wildcard ones (REG-3).
+func (b *Bus) handlersFor(eventType string) (typed, wild []*Handler) {
+	if l, ok := b.typed.Load(eventType); ok {
+		typed = l.hs
+	}
+	if l := b.wild.Load(); l != nil {
+		wild = l.hs
+	}
+	return typed, wild
+}
+
+// --- emit (EMIT) ---
+
+// Emit enqueues ev on the bus and returns at once (EMIT-1, EMIT-2); the
+// event's handlers run later, in FIFO order with the bus's other events
+// (CONC-1). If Emit(a) happens before Emit(b) on one bus, a starts first.
+//
+// ctx supplies the values handlers will see (CTX-1); its cancellation does
+// not cancel the event. When ctx is a handler's context, the event becomes
+// a child of the event being handled (D1, CHILD-1).
+//
+// Emitting an event whose event_path already holds this bus is a no-op
+// (EMIT-8). Emit returns ErrBusClosed after Stop, a *HistoryFullError when
+// the history is full and dropping is off (HIST-4), ErrHandlerExpired when
+// ctx belongs to a handler that timed out (EMIT-7), and ErrNilEvent for nil.
+func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
+	e := Core(ev)
+	if e == nil {
+		return ErrNilEvent
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	e.init(ev)
+	if b.state.Load() != busOpen {
+		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+	}
+	parentRow := handlerRow(ctx)
+	if parentRow != nil && parentRow.expired() {
+		return ErrHandlerExpired
+	}
+	label := b.Label()
+
+	e.mu.Lock()
+	for _, p := range e.path {
+		if p == label {
+			e.mu.Unlock()
+			return nil // EMIT-8: already processed (or queued) here
+		}
+	}
+	var linkParent *Result
+	if parentRow != nil && parentRow.event != e && e.flags&flagEmitted == 0 && (e.ext == nil || e.ext.parentID.IsZero()) {
+		x := e.extension()
+		x.parentID = parentRow.event.id
+		x.parent = parentRow.event
+		if x.emittedBy.IsZero() {
+			x.emittedBy = parentRow.handler.id
+		}
+		linkParent = parentRow
+	}
+	if e.ctx == nil {
+		e.ctx = ctx // CTX-1: the first capture wins
+	}
+	e.path = append(e.path, label)
+	e.mu.Unlock()
+
+	if err := b.hist.add(e, label); err != nil {
+		return err
+	}
+
+	e.mu.Lock()
+	e.flags |= flagEmitted
+	if e.Status() == StatusCompleted {
+		// EMIT-9: a completed event emitted on a new bus runs again there.
+		e.status.Store(uint32(StatusStarted))
+		e.completed.Store(0)
+		e.done = nil
+	}
+	e.pending++
+	e.buses = append(e.buses, busEntry{bus: b})
+	e.mu.Unlock()
+
+	if linkParent != nil {
+		linkChild(linkParent, e)
+	}
+	b.active.Add(1)
+	if b.find.count.Load() > 0 {
+		b.find.resolve(e)
+	}
+	b.ensureRunning()
+	if !b.queue.Push(e) {
+		b.unqueue(e)
+		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+	}
+	if b.hist.drop && b.hist.overSoftLimit() {
+		b.trimHistory()
+	}
+	return nil
+}
+
+// unqueue undoes the bookkeeping of an Emit whose push failed.
+func (b *Bus) unqueue(e *Event) {
+	e.mu.Lock()
+	for i := range e.buses {
+		if e.buses[i].bus == b && !e.buses[i].claimed {
+			e.buses[i].claimed = true
+			break
+		}
+	}
+	e.mu.Unlock()
+	b.finishEventOn(e)
+}
+
+// linkChild records child under the handler row parent (CHILD-1) and makes
+// the parent wait for it (CHILD-5, D2).
+func linkChild(parent *Result, child *Event) {
+	pe := parent.event
+	pe.mu.Lock()
+	if parent.ext == nil {
+		parent.ext = &rowExt{}
+	}
+	parent.ext.children = append(parent.ext.children, child)
+	count := pe.Status() != StatusCompleted && pe.pending > 0
+	if count {
+		pe.pending++
+	}
+	pe.mu.Unlock()
+	if count {
+		child.mu.Lock()
+		if child.Status() == StatusCompleted {
+			child.mu.Unlock()
+			pe.decPending(nil)
+			return
+		}
+		child.flags |= flagLinkedParent
+		child.mu.Unlock()
+	}
+}
+
+func (r *Result) expired() bool {
+	s := r.sig.Load()
+	if s == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return s.cause != context.Canceled
+	default:
+		return false
+	}
+}
+
+func (b *Bus) ensureRunning() {
+	if b.started.Load() || !b.started.CompareAndSwap(false, true) {
+		return
+	}
+	d := &dispatcher{bus: b, buf: make([]*Event, 128), wd: &watchdog{}}
+	d.proc = &processing{}
+	b.disp.Store(d)
+	b.runners.Add(1)
+	go d.loop()
+}
+
+func (b *Bus) trimHistory() {
+	if b.hist.trim() {
+		b.logger.Warn(fmt.Sprintf("ringbus: %s has exceeded max_history_size=%d and is dropping oldest history entries (even uncompleted events)", b.Label(), b.hist.limit))
+	}
+}
+
+// --- idle and stop (IDLE, STOP) ---
+
+// WaitUntilIdle blocks until the bus has nothing queued and nothing being
+// processed (IDLE-1), or ctx is done, returning ctx's error. It considers
+// this bus only (IDLE-2). A bus never used is idle.
+func (b *Bus) WaitUntilIdle(ctx context.Context) error {
+	for {
+		if b.active.Load() == 0 {
+			return nil
+		}
+		b.idleMu.Lock()
+		b.idleWtr.Add(1)
+		if b.idleCh == nil {
+			b.idleCh = make(chan struct{})
+		}
+		ch := b.idleCh
+		b.idleMu.Unlock()
+		if b.active.Load() == 0 {
+			b.idleWtr.Add(-1)
+			return nil
+		}
+		select {
+		case <-ch:
+			b.idleWtr.Add(-1)
+		case <-ctx.Done():
+			b.idleWtr.Add(-1)
+			return context.Cause(ctx)
+		case <-b.stopped:
+			b.idleWtr.Add(-1)
+			return nil
+		}
+	}
+}
+
+func (b *Bus) notifyIdle() {
+	b.idleMu.Lock()
+	if b.idleCh != nil && b.active.Load() == 0 {
+		close(b.idleCh)
+		b.idleCh = nil
+	}
+	b.idleMu.Unlock()
+}
+
+// StopOption configures Stop and Close.
+type StopOption interface{ applyStop(*stopConfig) }
+
+type stopConfig struct{ clear bool }
+
+type stopOption func(*stopConfig)
+
+func (f stopOption) applyStop(c *stopConfig) { f(c) }
+
+// WithClear makes Stop and Close also clear the history and the handlers
+// and remove the bus from its domain's registry (STOP-5).
+func WithClear() StopOption { return stopOption(func(c *stopConfig) { c.clear = true }) }
+
+// Stop drains the bus: it waits, bounded by ctx, until queued and running
+// events are processed (STOP-1), then shuts it down like Close. It returns
+// ctx's error if the drain did not finish in time (the bus is shut down all
+// the same). After Stop returns none of the bus's goroutines runs, except a
+// handler that ignores its context's cancellation, which keeps its own
+// goroutine until it returns.
+func (b *Bus) Stop(ctx context.Context, opts ...StopOption) error {
+	var err error
+	if b.state.Load() == busOpen {
+		err = b.WaitUntilIdle(ctx)
+	}
+	b.shutdown(opts)
+	return err
+}
+
+// Close shuts the bus down now (STOP-2): queued events are abandoned and
+// stay pending, running handlers are aborted through their contexts, future
+// Find waiters resolve with nil (STOP-4), and later Emit or On calls fail
+// with ErrBusClosed. The bus is renamed "_stopped_{id8}" (STOP-3). Close
+// waits up to 100ms for aborted handlers to return. It is idempotent.
+func (b *Bus) Close(opts ...StopOption) error {
+	b.shutdown(opts)
+	return nil
+}
+
+func (b *Bus) shutdown(opts []StopOption) {
+	var sc stopConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyStop(&sc)
+		}
+	}
+	if b.state.CompareAndSwap(busOpen, busStopping) {
+		b.queue.Close()
+		close(b.stopped)
+		if d := b.disp.Load(); d != nil {
+			d.abortCurrent()
+		}
+		b.find.closeAll()
+		// Give aborted handlers up to 100ms to return (STOP-2).
+		done := make(chan struct{})
+		go func() { b.runners.Wait(); close(done) }()
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+		if b.pool != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			_ = b.pool.Close(ctx)
+			cancel()
+		}
+		if d := b.disp.Load(); d != nil {
+			d.wd.stop()
+		}
+		<-done
+		d := b.domain
+		d.mu.Lock()
+		if d.byName[b.name] == b {
+			delete(d.byName, b.name)
+		}
+		d.mu.Unlock()
+		idStr := b.ID()
+		b.setLabel("_stopped_" + idStr[len(idStr)-8:])
+		b.state.Store(busClosed)
+		b.active.Store(0)
+		b.notifyIdle()
+	}
+	if sc.clear {
+		b.hist.clear()
+		b.hmu.Lock()
+		b.typed.Clear()
+		b.wild.Store(nil)
+		b.regList = nil
+		b.hmu.Unlock()
+		d := b.domain
+		d.mu.Lock()
+		delete(d.buses, b)
+		d.mu.Unlock()
+	}
+}
+
+// getPool returns the bus's goroutine pool for parallel work, created on
+// first use.
+func (b *Bus) getPool() (*pool.Pool, error) {
+	b.poolOnce.Do(func() {
+		b.pool, b.poolErr = pool.New(1024)
+	})
+	return b.pool, b.poolErr
+}
+
+// runTask runs t on the bus pool (or a goroutine if the pool cannot be
+// made), counted in the bus's runners so that Stop waits for it.
+func (b *Bus) runTask(t pool.Task) {
+	b.runners.Add(1)
+	task := countedTask{t: t, b: b}
+	p, err := b.getPool()
+	if err != nil || b.state.Load() == busClosed {
+		go task.Run()
+		return
+	}
+	p.Go(&task)
+}
+
+type countedTask struct {
+	t pool.Task
+	b *Bus
+}
+
+func (c *countedTask) Run() {
+	defer c.b.runners.Done()
+	c.t.Run()
+}
+
+// --- middleware hooks (MW) ---
+
+func (b *Bus) notifyHandlers(h *Handler, registered bool) {
+	for _, m := range b.cfg.middlewares {
+		b.safeHook(func() { m.OnHandlersChange(b, h, registered) })
+	}
+}
+
+func (b *Bus) hookEvent(e *Event, s Status) {
+	for _, m := range b.cfg.middlewares {
+		b.safeHook(func() { m.OnEventChange(b, e, s) })
+	}
+}
+
+func (b *Bus) hookResult(r *Result, s Status) {
+	for _, m := range b.cfg.middlewares {
+		b.safeHook(func() { m.OnResultChange(b, r.event, r, s) })
+	}
+}
+
+// safeHook runs a middleware hook, logging instead of crashing on panic
+// (MW-9).
+func (b *Bus) safeHook(f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.logger.Error("ringbus: middleware panicked", "bus", b.Label(), "panic", fmt.Sprint(v))
+		}
+	}()
+	f()
+}
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "None"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Name() != "" {
+		return t.Name()
+	}
+	return t.Kind().String()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

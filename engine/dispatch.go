@@ -1,0 +1,1111 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringbus/ringbus/internal/ident"
+)
+
+// nowNanos is the clock for deadlines and slow warnings: the wall clock, so
+// that testing/synctest's fake clock drives timeouts.
+func nowNanos() int64 { return time.Now().UnixNano() }
+
+// dispatcher is the state of a bus's queue consumer. Exactly one goroutine
+// owns it at a time; a timeout that strands the owner inside a handler hands
+// it to a new goroutine (TIMEOUT-10).
+type dispatcher struct {
+	bus  *Bus
+	buf  []*Event
+	pos  int
+	n    int
+	wd   *watchdog
+	proc *processing
+	cur  atomic.Pointer[processing]
+}
+
+func (d *dispatcher) loop() {
+	defer d.bus.runners.Done()
+	d.run()
+}
+
+func (d *dispatcher) run() {
+	b := d.bus
+	for {
+		for d.pos < d.n {
+			if b.state.Load() != busOpen {
+				return
+			}
+			e := d.buf[d.pos]
+			d.buf[d.pos] = nil
+			d.pos++
+			if d.handle(e) {
+				return // a replacement goroutine owns d now
+			}
+		}
+		if b.state.Load() != busOpen {
+			return
+		}
+		d.pos, d.n = 0, b.queue.PopBatch(d.buf)
+		if d.n == 0 && !b.queue.Wait(b.stopped) {
+			return
+		}
+	}
+}
+
+// handle processes one dequeued event and reports whether this goroutine
+// lost ownership of the dispatcher.
+func (d *dispatcher) handle(e *Event) bool {
+	b := d.bus
+	mode := b.resolveConcurrency(e)
+	if mode == ParallelEvents {
+		if !e.claim(b) {
+			return false
+		}
+		p := &processing{wd: &watchdog{}}
+		p.reset(b, e)
+		b.track(p, true)
+		b.runTask(p)
+		return false
+	}
+	lock := b.lockFor(mode)
+	if !lock.lock(b.stopped) {
+		return true
+	}
+	if !e.claim(b) {
+		lock.unlock()
+		return false
+	}
+	p := d.proc
+	p.reset(b, e)
+	p.lock = lock
+	p.disp = d
+	p.wd = d.wd
+	p.rowFlags = lockFlag(b, lock)
+	d.cur.Store(p)
+	abandoned := p.run()
+	if !abandoned {
+		d.cur.Store(nil)
+	}
+	return abandoned
+}
+
+// abortCurrent aborts whatever the bus is processing, for Close.
+func (d *dispatcher) abortCurrent() {
+	if p := d.cur.Load(); p != nil {
+		p.abort(ReasonStopped, ErrStopped, nil)
+	}
+	b := d.bus
+	b.tracked.Range(func(p *processing, _ bool) bool {
+		p.abort(ReasonStopped, ErrStopped, nil)
+		return true
+	})
+}
+
+func lockFlag(b *Bus, l *fifoLock) uint32 {
+	switch l {
+	case &b.lock:
+		return rowHoldsBusLock
+	case &b.domain.global:
+		return rowHoldsGlobalLock
+	}
+	return 0
+}
+
+func (b *Bus) lockFor(mode EventConcurrency) *fifoLock {
+	if mode == GlobalSerial {
+		return &b.domain.global
+	}
+	return &b.lock
+}
+
+// resolveConcurrency resolves event_concurrency at processing time on this
+// bus: instance, then type default, then bus default (CONC-5, EVT-6).
+func (b *Bus) resolveConcurrency(e *Event) EventConcurrency {
+	e.mu.Lock()
+	c := e.config().concurrency
+	e.mu.Unlock()
+	if c == 0 {
+		c = e.meta.cfg.concurrency
+	}
+	if c == 0 {
+		c = b.cfg.eventConcurrency
+	}
+	return c
+}
+
+// claim marks e as taken on b, so it is processed there exactly once; it
+// fails when a queue-jump already took it (AWAIT-5, AWAIT-7).
+func (e *Event) claim(b *Bus) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.buses {
+		if e.buses[i].bus == b && !e.buses[i].claimed {
+			e.buses[i].claimed = true
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Event) claimAny() *Bus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.buses {
+		if !e.buses[i].claimed && e.buses[i].bus.state.Load() == busOpen {
+			e.buses[i].claimed = true
+			return e.buses[i].bus
+		}
+	}
+	return nil
+}
+
+const (
+	procRunning uint32 = iota
+	procFinished
+)
+
+// processing is one bus's handling of one event: its rows, resolved
+// settings, deadlines and the lock it holds.
+type processing struct {
+	mu       sync.Mutex // guards the plain fields against the watchdog
+	bus      *Bus
+	ev       *Event
+	rows     []*Result
+	hconc    HandlerConcurrency
+	complete Completion
+	evTO     time.Duration
+	deadline int64 // unix ns, 0 none
+	slowAt   int64
+	lock     *fifoLock
+	hlock    *fifoLock
+	rowFlags uint32
+	jumpFrom *Result
+	disp     *dispatcher
+	wd       *watchdog
+	setupErr error
+	allDone  chan struct{}
+	timing   []rowTiming
+
+	state      atomic.Uint32
+	owner      atomic.Uint32
+	remaining  atomic.Int32
+	slowWarned atomic.Bool
+	cur        atomic.Pointer[Result]
+	curIdx     atomic.Int32
+	curHdl     atomic.Int64
+	curSlowAt  atomic.Int64
+	curWarned  atomic.Bool
+}
+
+type rowTiming struct {
+	hdl    atomic.Int64
+	slowAt atomic.Int64
+	warned atomic.Bool
+}
+
+func (p *processing) reset(b *Bus, e *Event) {
+	p.mu.Lock()
+	p.bus, p.ev = b, e
+	p.rows = nil
+	p.lock, p.hlock, p.jumpFrom, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil, nil, nil
+	p.rowFlags = 0
+	p.deadline, p.slowAt = 0, 0
+	p.state.Store(procRunning)
+	p.slowWarned.Store(false)
+	p.cur.Store(nil)
+	p.curHdl.Store(0)
+	p.curSlowAt.Store(0)
+	p.curWarned.Store(false)
+	p.mu.Unlock()
+}
+
+// Run runs a parallel event's processing on a pool worker.
+func (p *processing) Run() {
+	p.run()
+	p.bus.untrack(p)
+}
+
+// run processes the event and reports whether the caller lost ownership
+// (a timeout or Stop finalised the processing from outside).
+func (p *processing) run() bool {
+	tok := p.owner.Load()
+	p.setup()
+	if p.setupErr == nil && len(p.rows) > 0 {
+		if p.hconc == ParallelHandlers {
+			p.runParallel()
+		} else if p.runSerial(0, tok) {
+			return true
+		}
+	}
+	return !p.finish()
+}
+
+// setup resolves the settings, snapshots the handlers and creates one
+// pending row per handler up front (STAT-6, REG-7).
+func (p *processing) setup() {
+	b, e := p.bus, p.ev
+	e.mu.Lock()
+	ic := e.config()
+	e.mu.Unlock()
+	tc := e.meta.cfg
+	hconc := firstMode(ic.handlerConcurrency, tc.handlerConcurrency, b.cfg.handlerConcurrency)
+	completion := firstMode(ic.completion, tc.completion, b.cfg.completion)
+	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
+	evSlow := firstDur(ic.slowTimeout, tc.slowTimeout, b.cfg.eventSlowTimeout)
+
+	typed, wild := b.handlersFor(e.Type())
+	n := len(typed) + len(wild)
+	mw := len(b.cfg.middlewares) > 0
+	var rows []*Result
+	if n > 0 {
+		var err error
+		rows, err = p.makeRows(typed, wild, ic, tc, evTO)
+		if err != nil {
+			p.setupErr = err
+			b.logger.Error("ringbus: "+err.Error(), "bus", b.Label(), "event", e.Label())
+		}
+	}
+	now := nowNanos()
+	p.mu.Lock()
+	p.rows, p.hconc, p.complete, p.evTO = rows, hconc, completion, evTO
+	if evTO > 0 {
+		p.deadline = now + int64(evTO)
+	}
+	if evSlow > 0 {
+		p.slowAt = now + int64(evSlow)
+	}
+	if hconc == ParallelHandlers {
+		p.timing = make([]rowTiming, len(rows))
+	}
+	p.mu.Unlock()
+	p.remaining.Store(int32(len(rows)))
+
+	if mw {
+		b.hookEvent(e, StatusPending)
+		for _, r := range rows {
+			b.hookResult(r, StatusPending)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	// LOCK-2: an event processed by several serial buses runs one handler
+	// at a time across them.
+	if hconc == SerialHandlers {
+		e.mu.Lock()
+		multi := len(e.buses) > 1
+		var hl *fifoLock
+		if multi {
+			x := e.extension()
+			if x.hlock == nil {
+				x.hlock = &fifoLock{}
+			}
+			hl = x.hlock
+		}
+		e.mu.Unlock()
+		if hl != nil && !holdsEventLock(p.jumpFrom, e) {
+			if hl.lock(b.stopped) {
+				p.hlock = hl
+			}
+		}
+		if hl != nil {
+			for _, r := range rows {
+				r.flags |= rowHoldsEventLock
+			}
+		}
+	}
+	if p.wd != nil {
+		p.wd.watch(p)
+	}
+}
+
+func firstMode[T ~uint8](vals ...T) T {
+	for _, v := range vals {
+		if v != 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+// firstDur returns the first set (>= 0) duration; 0 means disabled.
+func firstDur(vals ...time.Duration) time.Duration {
+	for _, v := range vals {
+		if v >= 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+// makeRows creates this bus's rows for the event, skipping handlers that
+// already have a row that is running or finished (FWD-4) and reusing seeded
+// pending rows (ERU-5). It enforces the recursion guard (REC-1).
+func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig, evTO time.Duration) ([]*Result, error) {
+	b, e := p.bus, p.ev
+	n := len(typed) + len(wild)
+	slab := make([]Result, n)
+	rows := make([]*Result, 0, n)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var parent *Event
+	if e.ext != nil {
+		parent = e.ext.parent
+	}
+	used := 0
+	add := func(h *Handler) error {
+		var seeded *Result
+		for _, old := range e.rows {
+			if old.handler == h || old.handler.id == h.id {
+				if old.flags&rowSeeded != 0 && old.Status() == StatusPending {
+					seeded = old
+					break
+				}
+				return nil
+			}
+		}
+		if parent != nil && h.forwardTo == nil {
+			if depth := recursionDepth(parent, h.id); depth > b.cfg.maxRecursion {
+				return &RecursionError{Handler: h.Label(), Depth: depth, Limit: b.cfg.maxRecursion}
+			} else if depth == b.cfg.maxRecursion && depth > 0 {
+				b.logger.Warn(fmt.Sprintf("ringbus: handler %s is %d levels deep in recursion (max_handler_recursion_depth=%d)", h.Label(), depth, b.cfg.maxRecursion))
+			}
+		}
+		r := seeded
+		if r == nil {
+			r = &slab[used]
+			used++
+			r.event, r.handler, r.id = e, h, ident.NewV7()
+		}
+		r.flags |= p.rowFlags
+		if h.forwardTo != nil {
+			r.flags |= rowForwarder
+		}
+		r.jumpFrom = p.jumpFrom
+		r.proc = p
+		ht := h.timeout
+		if ht <= 0 {
+			ht = firstPositive(ic.handlerTimeout, tc.handlerTimeout, b.cfg.eventTimeout)
+		}
+		r.timeout = minTimeout(ht, evTO)
+		rows = append(rows, r)
+		if seeded == nil {
+			e.rows = append(e.rows, r)
+		}
+		return nil
+	}
+	for _, h := range typed {
+		if err := add(h); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range wild {
+		if err := add(h); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+func firstPositive(vals ...time.Duration) time.Duration {
+	for _, v := range vals {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+func minTimeout(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	case a < b:
+		return a
+	}
+	return b
+}
+
+// recursionDepth counts the ancestors of an event that have a live or
+// completed row of the handler (REC-1).
+func recursionDepth(parent *Event, hid ident.UUID) int {
+	depth := 0
+	seen := 0
+	for a := parent; a != nil && seen < 10000; seen++ {
+		if a != parent {
+			a.mu.Lock()
+		}
+		for _, r := range a.rows {
+			if r.handler.id == hid {
+				if s := r.Status(); s == StatusPending || s == StatusStarted || s == StatusCompleted {
+					depth++
+					break
+				}
+			}
+		}
+		var next *Event
+		if a.ext != nil {
+			next = a.ext.parent
+		}
+		if a != parent {
+			a.mu.Unlock()
+		}
+		a = next
+	}
+	return depth
+}
+
+// runSerial runs rows one at a time from index from (HCONC-1). It returns
+// true when ownership was taken away (timeout hand-off or Stop).
+func (p *processing) runSerial(from int, tok uint32) bool {
+	for i := from; i < len(p.rows); i++ {
+		if p.owner.Load() != tok {
+			return true
+		}
+		r := p.rows[i]
+		if !r.start() {
+			continue // cancelled before it started
+		}
+		p.curIdx.Store(int32(i))
+		p.beginRow(r, nil)
+		v, err := p.call(r)
+		if p.owner.Load() != tok {
+			return true
+		}
+		if p.endRow(r, v, err) && p.complete == CompleteFirst && isWinner(r) {
+			p.cancelRest(r)
+			break
+		}
+	}
+	return false
+}
+
+// beginRow stamps deadlines, arms the slow-handler warning and fires the
+// started hooks (MW-2: the row's, then the event's once).
+func (p *processing) beginRow(r *Result, t *rowTiming) {
+	b, e := p.bus, p.ev
+	now := nowNanos()
+	var hdl int64
+	if r.timeout > 0 {
+		hdl = now + int64(r.timeout)
+	}
+	dl := hdl
+	if p.deadline != 0 && (dl == 0 || p.deadline < dl) {
+		dl = p.deadline
+	}
+	if dl != 0 {
+		r.deadline.Store(dl)
+	}
+	own := int64(0)
+	if hdl != 0 && (p.deadline == 0 || hdl < p.deadline) {
+		own = hdl // the handler's own timeout is strictly tighter (TIMEOUT-6/7)
+	}
+	slow := p.handlerSlow(r)
+	var slowAt int64
+	if slow > 0 && (r.timeout == 0 || r.timeout > slow) { // SLOW-3
+		slowAt = now + int64(slow)
+	}
+	if t != nil {
+		t.hdl.Store(own)
+		t.slowAt.Store(slowAt)
+	} else {
+		p.curHdl.Store(own)
+		p.curSlowAt.Store(slowAt)
+		p.curWarned.Store(false)
+		p.cur.Store(r)
+	}
+	if p.wd != nil {
+		if own != 0 {
+			p.wd.need(own)
+		}
+		if slowAt != 0 {
+			p.wd.need(slowAt)
+		}
+	}
+	started := e.markStarted()
+	if len(b.cfg.middlewares) > 0 {
+		b.hookResult(r, StatusStarted)
+		if started {
+			b.hookEvent(e, StatusStarted)
+		}
+	}
+}
+
+// handlerSlow resolves the slow-handler threshold (SLOW-2, D8).
+func (p *processing) handlerSlow(r *Result) time.Duration {
+	if r.handler.slowTimeout >= 0 {
+		return r.handler.slowTimeout
+	}
+	e := p.ev
+	e.mu.Lock()
+	ic := e.config()
+	e.mu.Unlock()
+	tc := e.meta.cfg
+	return firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, p.bus.cfg.handlerSlowTimeout)
+}
+
+// call runs the handler, turning a panic into a *HandlerPanicError.
+func (p *processing) call(r *Result) (v any, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			v, err = nil, &HandlerPanicError{Value: x, Stack: debug.Stack()}
+		}
+	}()
+	return r.handler.fn(hctx{r}, r.event)
+}
+
+// endRow records a handler's outcome; it reports whether it decided the row.
+func (p *processing) endRow(r *Result, v any, err error) bool {
+	if err == nil {
+		if e, ok := v.(error); ok && e != nil {
+			err = e // RTYPE-3: a returned error value counts as raised
+		}
+	}
+	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
+		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: r.timeout, Children: 0}
+		_ = te // ERR-2: a plain timeout from handler code becomes a handler timeout
+	}
+	ok := r.finish(v, err, StatusStarted)
+	r.released()
+	if !ok {
+		return false
+	}
+	b := p.bus
+	if err != nil {
+		b.logger.Error("ringbus: handler failed", "bus", b.Label(), "handler", r.handler.Label(), "event", p.ev.Label(), "error", err.Error())
+	}
+	if len(b.cfg.middlewares) > 0 {
+		b.hookResult(r, StatusCompleted)
+	}
+	p.rowTerminal()
+	return true
+}
+
+func isOwnError(err error) bool {
+	switch err.(type) {
+	case *HandlerTimeoutError, *HandlerAbortedError, *HandlerCancelledError:
+		return true
+	}
+	return false
+}
+
+func (p *processing) rowTerminal() {
+	if p.remaining.Add(-1) == 0 {
+		p.mu.Lock()
+		ch := p.allDone
+		p.mu.Unlock()
+		if ch != nil {
+			close(ch)
+		}
+	}
+}
+
+// isWinner reports whether a row wins first-mode completion (FIRST-1).
+func isWinner(r *Result) bool {
+	if r.Status() != StatusCompleted || r.value == nil {
+		return false
+	}
+	_, isEvent := r.value.(Eventer)
+	return !isEvent
+}
+
+// cancelRest ends the handler phase after a first-mode winner: pending
+// rows are cancelled, running ones aborted (FIRST-2, FIRST-3).
+func (p *processing) cancelRest(winner *Result) {
+	for _, r := range p.rows {
+		if r == winner {
+			continue
+		}
+		p.terminate(r, ReasonFirstResult, nil)
+	}
+}
+
+// terminate fails a non-terminal row for reason: Cancelled if it never
+// started, Aborted if it was running. It cascades into the row's children
+// for timeouts (CANCEL-1, CANCEL-2).
+func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
+	b, e := p.bus, p.ev
+	abort := &HandlerAbortedError{Handler: r.handler.Label(), Event: e.Label(), Reason: reason, Timeout: p.evTO}
+	cancel := &HandlerCancelledError{Event: e.Label(), Reason: reason, Timeout: p.evTO, Parent: parentErr}
+	var decided Status
+	switch {
+	case r.finish(nil, abort, StatusStarted):
+		decided = StatusStarted
+		r.cancel(abort, reason == ReasonEventTimeout || reason == ReasonParentTimeout)
+	case r.finish(nil, cancel, StatusPending):
+		decided = StatusPending
+	default:
+		return false
+	}
+	if len(b.cfg.middlewares) > 0 {
+		b.hookResult(r, StatusCompleted)
+	}
+	p.rowTerminal()
+	if decided == StatusStarted && reason != ReasonFirstResult {
+		cascade(r, abort)
+	}
+	return true
+}
+
+// cascade cancels what a failed running handler left behind: events it
+// queue-jumped are aborted (CANCEL-2) and pending rows of its descendants
+// are cancelled (CANCEL-1). Children that are only queued run later
+// (CANCEL-3).
+func cascade(r *Result, cause error) {
+	r.event.mu.Lock()
+	var children []*Event
+	var jumps []*processing
+	if r.ext != nil {
+		children = append(children, r.ext.children...)
+		jumps = append(jumps, r.ext.jumps...)
+	}
+	r.event.mu.Unlock()
+	for _, jp := range jumps {
+		jp.abort(ReasonParentTimeout, cause, cause)
+	}
+	seen := map[*Event]bool{}
+	var walk func(c *Event)
+	walk = func(c *Event) {
+		if seen[c] {
+			return
+		}
+		seen[c] = true
+		for _, cr := range c.Rows() {
+			if cr.Status() == StatusPending {
+				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: ReasonParentTimeout, Parent: cause}, StatusPending) {
+					if p := cr.proc; p != nil {
+						p.rowTerminal()
+					}
+					if len(cr.handler.bus.cfg.middlewares) > 0 {
+						cr.handler.bus.hookResult(cr, StatusCompleted)
+					}
+				}
+			}
+			for _, gc := range cr.Children() {
+				walk(gc)
+			}
+		}
+	}
+	for _, c := range children {
+		walk(c)
+	}
+}
+
+// abort terminates every row of the processing and finalises it from
+// outside its runner (event timeout, parent timeout, Stop).
+func (p *processing) abort(reason string, cause, parentErr error) {
+	p.mu.Lock()
+	rows := p.rows
+	p.mu.Unlock()
+	for _, r := range rows {
+		p.terminate(r, reason, parentErr)
+	}
+	p.owner.Add(1)
+	if p.finish() && p.disp != nil && reason != ReasonStopped {
+		b := p.bus
+		b.runners.Add(1)
+		go p.continueFrom(-1, 0)
+	}
+}
+
+// runParallel starts every row at once and waits until all are terminal
+// (HCONC-2); a timeout or first-mode winner makes them terminal early.
+func (p *processing) runParallel() {
+	ch := make(chan struct{})
+	p.mu.Lock()
+	p.allDone = ch
+	p.mu.Unlock()
+	if p.remaining.Load() == 0 {
+		return
+	}
+	for i, r := range p.rows {
+		p.bus.runTask(&rowTask{p: p, r: r, t: &p.timing[i]})
+	}
+	<-ch
+}
+
+type rowTask struct {
+	p *processing
+	r *Result
+	t *rowTiming
+}
+
+func (t *rowTask) Run() {
+	p, r := t.p, t.r
+	if !r.start() {
+		return
+	}
+	p.beginRow(r, t.t)
+	v, err := p.call(r)
+	if p.endRow(r, v, err) && p.complete == CompleteFirst && isWinner(r) {
+		p.cancelRest(r)
+	}
+}
+
+// finish finalises the processing once: releases its locks, stops its
+// timers and updates the event and the bus. It reports whether this call did
+// it.
+func (p *processing) finish() bool {
+	if !p.state.CompareAndSwap(procRunning, procFinished) {
+		return false
+	}
+	if p.wd != nil {
+		p.wd.unwatch(p)
+	}
+	if p.hlock != nil {
+		p.hlock.unlock()
+	}
+	if p.lock != nil {
+		p.lock.unlock()
+	}
+	b, e := p.bus, p.ev
+	b.finishEventOn(e)
+	if b.hist.drop && b.hist.limit > 0 {
+		b.trimHistory()
+	}
+	return true
+}
+
+// continueFrom runs on a new goroutine after a hand-off: it finishes the
+// serial rows from index next (when next >= 0) and then carries on as the
+// bus's dispatcher if the processing belonged to it.
+func (p *processing) continueFrom(next int, tok uint32) {
+	b := p.bus
+	defer b.runners.Done()
+	if next >= 0 {
+		if p.runSerial(next, tok) || !p.finish() {
+			return
+		}
+	}
+	if d := p.disp; d != nil && b.state.Load() == busOpen {
+		d.proc = &processing{}
+		d.cur.Store(nil)
+		d.run()
+	}
+}
+
+// check is the watchdog's look at the processing: it applies expired
+// timeouts, logs slow warnings and returns the next time to look (0: none).
+func (p *processing) check(now int64) int64 {
+	p.mu.Lock()
+	if p.state.Load() != procRunning {
+		p.mu.Unlock()
+		return 0
+	}
+	if p.deadline != 0 && now >= p.deadline {
+		p.mu.Unlock()
+		p.timeoutEvent()
+		return 0
+	}
+	next := p.deadline
+	want := func(t int64) {
+		if t != 0 && (next == 0 || t < next) {
+			next = t
+		}
+	}
+	b, e := p.bus, p.ev
+	if p.slowAt != 0 && !p.slowWarned.Load() {
+		if now >= p.slowAt {
+			p.slowWarned.Store(true)
+			n := 0
+			for _, r := range p.rows {
+				if r.Status() == StatusStarted {
+					n++
+				}
+			}
+			b.logger.Warn(fmt.Sprintf("⚠️ Slow event processing: %s.on(%s, %d handlers) still running after %.2fs", b.Label(), e.Label(), n, time.Duration(now-(p.slowAt-int64(firstDurSlow(p)))).Seconds()))
+		} else {
+			want(p.slowAt)
+		}
+	}
+	var expired []*Result
+	if p.timing != nil {
+		for i, r := range p.rows {
+			t := &p.timing[i]
+			if r.Status() != StatusStarted {
+				continue
+			}
+			expired = p.checkRow(r, now, &t.hdl, &t.slowAt, &t.warned, want, expired)
+		}
+	} else if r := p.cur.Load(); r != nil && r.Status() == StatusStarted {
+		expired = p.checkRow(r, now, &p.curHdl, &p.curSlowAt, &p.curWarned, want, expired)
+	}
+	p.mu.Unlock()
+	for _, r := range expired {
+		p.timeoutHandler(r)
+	}
+	return next
+}
+
+func firstDurSlow(p *processing) time.Duration {
+	e := p.ev
+	e.mu.Lock()
+	ic := e.config()
+	e.mu.Unlock()
+	return firstDur(ic.slowTimeout, e.meta.cfg.slowTimeout, p.bus.cfg.eventSlowTimeout)
+}
+
+func (p *processing) checkRow(r *Result, now int64, hdl, slowAt *atomic.Int64, warned *atomic.Bool, want func(int64), expired []*Result) []*Result {
+	if h := hdl.Load(); h != 0 {
+		if now >= h {
+			return append(expired, r)
+		}
+		want(h)
+	}
+	if s := slowAt.Load(); s != 0 && !warned.Load() {
+		if now >= s {
+			warned.Store(true)
+			started := r.startedTime()
+			p.bus.logger.Warn(fmt.Sprintf("⚠️ Slow event handler: %s.on(%s, %s) still running after %.2fs", p.bus.Label(), p.ev.Label(), r.handler.Label(), time.Since(started.Std()).Seconds()))
+		} else {
+			want(s)
+		}
+	}
+	return expired
+}
+
+// timeoutEvent applies the event's hard timeout (TIMEOUT-4, TIMEOUT-5,
+// TIMEOUT-10): pending rows are cancelled, running ones aborted, and the
+// processing is finalised at once without waiting for the handlers.
+func (p *processing) timeoutEvent() {
+	p.abort(ReasonEventTimeout, nil, nil)
+}
+
+// timeoutHandler applies a handler's own timeout (TIMEOUT-6): the row fails
+// with *HandlerTimeoutError and, in serial mode, the next handler runs on a
+// new goroutine so that a handler ignoring its context does not block the
+// event.
+func (p *processing) timeoutHandler(r *Result) {
+	children := len(r.Children())
+	err := &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: r.timeout, Children: children}
+	if !r.finish(nil, err, StatusStarted) {
+		return
+	}
+	r.cancel(err, true)
+	b := p.bus
+	b.logger.Warn(fmt.Sprintf("⏱️  TIMEOUT ERROR - Handling took more than %s for %s.%s(%s)", seconds(r.timeout), b.Label(), r.handler.Label(), p.ev.Label()))
+	if len(b.cfg.middlewares) > 0 {
+		b.hookResult(r, StatusCompleted)
+	}
+	p.rowTerminal()
+	cascade(r, err)
+	if p.timing == nil && p.state.Load() == procRunning {
+		next := int(p.curIdx.Load()) + 1
+		tok := p.owner.Add(1)
+		b.runners.Add(1)
+		go p.continueFrom(next, tok)
+	}
+}
+
+// --- queue-jump (AWAIT-4, AWAIT-5) ---
+
+func queueJump(ctx context.Context, e *Event, parent *Result) error {
+	for {
+		b := e.claimAny()
+		if b == nil {
+			return nil
+		}
+		if err := b.processNested(e, parent); err != nil {
+			return err
+		}
+	}
+}
+
+// processNested processes e on b right now, inside the handler of row
+// parent, re-entering locks the handler's processing chain holds (LOCK-3).
+func (b *Bus) processNested(e *Event, parent *Result) error {
+	p := &processing{wd: &watchdog{}}
+	p.reset(b, e)
+	p.jumpFrom = parent
+	mode := b.resolveConcurrency(e)
+	if mode != ParallelEvents {
+		lock := b.lockFor(mode)
+		if !holdsLock(parent, b, lock) {
+			if !lock.lock(b.stopped) {
+				b.finishEventOn(e)
+				return fmt.Errorf("%w: %s", ErrBusClosed, b.Label())
+			}
+			p.lock = lock
+		}
+		p.rowFlags = lockFlag(b, lock)
+	}
+	b.track(p, true)
+	parent.event.mu.Lock()
+	if parent.ext == nil {
+		parent.ext = &rowExt{}
+	}
+	parent.ext.jumps = append(parent.ext.jumps, p)
+	parent.event.mu.Unlock()
+	p.run()
+	b.untrack(p)
+	return p.setupErr
+}
+
+// holdsLock reports whether the handler chain of row r holds lock l.
+func holdsLock(r *Result, b *Bus, l *fifoLock) bool {
+	for ; r != nil; r = r.jumpFrom {
+		hb := r.handler.bus
+		if r.flags&rowHoldsBusLock != 0 && &hb.lock == l {
+			return true
+		}
+		if r.flags&rowHoldsGlobalLock != 0 && &hb.domain.global == l {
+			return true
+		}
+	}
+	return false
+}
+
+func holdsEventLock(r *Result, e *Event) bool {
+	for ; r != nil; r = r.jumpFrom {
+		if r.event == e && r.flags&rowHoldsEventLock != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// --- bookkeeping ---
+
+func (b *Bus) track(p *processing, on bool) {
+	if on {
+		b.tracked.Store(p, true)
+	}
+}
+
+func (b *Bus) untrack(p *processing) { b.tracked.Delete(p) }
+
+// finishEventOn records that b finished (or gave up) processing e.
+func (b *Bus) finishEventOn(e *Event) {
+	e.decPending(b)
+	if b.active.Add(-1) <= 0 && b.idleWtr.Load() > 0 {
+		b.notifyIdle()
+	}
+}
+
+// decPending drops one reason the event is incomplete; at zero the event
+// completes (CHILD-5) and tells its parent (CHILD-6).
+func (e *Event) decPending(b *Bus) {
+	e.mu.Lock()
+	e.pending--
+	if e.pending > 0 {
+		e.mu.Unlock()
+		return
+	}
+	var last ident.Time
+	for _, r := range e.rows {
+		if c := r.CompletedTime(); c > last {
+			last = c
+		}
+	}
+	if last == 0 {
+		last = ident.Now()
+	}
+	e.completed.Store(int64(last))
+	e.status.Store(uint32(StatusCompleted))
+	ch := e.done
+	var parent *Event
+	if e.flags&flagLinkedParent != 0 && e.ext != nil {
+		parent = e.ext.parent
+		e.flags &^= flagLinkedParent
+	}
+	if b == nil && len(e.buses) > 0 {
+		b = e.buses[0].bus
+	}
+	var zeroHist []*Bus
+	for _, be := range e.buses {
+		if be.bus.hist.limit == 0 {
+			zeroHist = append(zeroHist, be.bus)
+		}
+	}
+	e.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+	if b != nil && len(b.cfg.middlewares) > 0 {
+		b.hookEvent(e, StatusCompleted)
+	}
+	for _, hb := range zeroHist {
+		hb.hist.removeCompleted(e)
+	}
+	if parent != nil {
+		parent.decPending(nil)
+	}
+}
+
+// --- watchdog ---
+
+// watchdog is one lazily re-armed timer that watches a runner's current
+// processing: rather than arming a timer per event, it is armed for the
+// earliest deadline it was asked for and, when it fires, looks at whatever
+// is current and re-arms for the next deadline. With the default 60s
+// timeout this costs no timer operation per event.
+type watchdog struct {
+	mu    sync.Mutex
+	t     *time.Timer
+	armed atomic.Int64 // unix ns the timer fires at, 0 when idle
+	p     atomic.Pointer[processing]
+}
+
+func (w *watchdog) watch(p *processing) {
+	w.p.Store(p)
+	p.mu.Lock()
+	dl, slow := p.deadline, p.slowAt
+	p.mu.Unlock()
+	if dl != 0 {
+		w.need(dl)
+	}
+	if slow != 0 {
+		w.need(slow)
+	}
+}
+
+func (w *watchdog) unwatch(p *processing) {
+	w.p.CompareAndSwap(p, nil)
+}
+
+// need makes sure the timer fires no later than at.
+func (w *watchdog) need(at int64) {
+	if a := w.armed.Load(); a != 0 && a <= at {
+		return
+	}
+	w.mu.Lock()
+	if a := w.armed.Load(); a == 0 || at < a {
+		d := time.Duration(at - nowNanos())
+		if w.t == nil {
+			w.t = time.AfterFunc(d, w.fire)
+		} else {
+			w.t.Reset(d)
+		}
+		w.armed.Store(at)
+	}
+	w.mu.Unlock()
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	w.armed.Store(0)
+	w.mu.Unlock()
+	p := w.p.Load()
+	if p == nil {
+		return
+	}
+	if next := p.check(nowNanos()); next != 0 {
+		w.need(next)
+	}
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	if w.t != nil {
+		w.t.Stop()
+	}
+	w.armed.Store(0)
+	w.mu.Unlock()
+}

@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Every error the engine returns matches one of these with
+// errors.Is, directly or through a typed error's Is method.
+var (
+	// ErrBusClosed is returned by operations on a bus after Stop or Close.
+	ErrBusClosed = errors.New("ringbus: bus closed")
+	// ErrHistoryFull is returned by Emit when the bus history holds
+	// MaxHistorySize events and dropping is off (HIST-4).
+	ErrHistoryFull = errors.New("ringbus: history limit reached")
+	// ErrNilEvent is returned when a nil event is emitted or awaited.
+	ErrNilEvent = errors.New("ringbus: nil event")
+	// ErrNilHandler is returned when a nil handler function is registered.
+	ErrNilHandler = errors.New("ringbus: nil handler")
+	// ErrBadOption is returned for an invalid bus, event or handler option.
+	ErrBadOption = errors.New("ringbus: invalid option")
+	// ErrNotAttached is returned when waiting on an event that was never
+	// emitted on any bus (AWAIT-10).
+	ErrNotAttached = errors.New("ringbus: event was never emitted")
+	// ErrAlreadyEmitted is returned when an event that is in flight on one
+	// domain is emitted on a bus of another domain.
+	ErrAlreadyEmitted = errors.New("ringbus: event belongs to another bus domain")
+	// ErrRecursion is matched by *RecursionError (REC-1).
+	ErrRecursion = errors.New("ringbus: infinite loop detected")
+	// ErrHandlerExpired is returned by Emit when called with the context of
+	// a handler that already timed out or was cancelled; the event is not
+	// enqueued (EMIT-7).
+	ErrHandlerExpired = errors.New("ringbus: emit from an expired handler")
+	// ErrNoResult is returned by result helpers when no handler produced an
+	// included value and the caller did not allow that (RES-4).
+	ErrNoResult = errors.New("ringbus: no handler returned a result")
+	// ErrResultType is returned when a stored handler result cannot be
+	// converted to the requested Go type.
+	ErrResultType = errors.New("ringbus: result has the wrong type")
+	// ErrPayloadType is the error of a typed handler that received an event
+	// whose Go payload type is not the one it was registered for.
+	ErrPayloadType = errors.New("ringbus: event payload has the wrong type")
+
+	// ErrHandlerTimeout is matched by *HandlerTimeoutError.
+	ErrHandlerTimeout = errors.New("ringbus: handler timed out")
+	// ErrHandlerAborted is matched by *HandlerAbortedError.
+	ErrHandlerAborted = errors.New("ringbus: handler aborted")
+	// ErrHandlerCancelled is matched by *HandlerCancelledError.
+	ErrHandlerCancelled = errors.New("ringbus: handler cancelled")
+	// ErrHandlerPanic is matched by *HandlerPanicError.
+	ErrHandlerPanic = errors.New("ringbus: handler panicked")
+	// ErrStopped is the cause given to handlers interrupted by Stop or Close.
+	ErrStopped = errors.New("ringbus: bus stopped")
+)
+
+// HandlerTimeoutError records that a handler exceeded its own effective
+// timeout, which was strictly tighter than the event's remaining budget
+// (TIMEOUT-6). Its wire type name is EventHandlerTimeoutError.
+type HandlerTimeoutError struct {
+	Handler  string        // handler label
+	Event    string        // event label, Type#abcd
+	Timeout  time.Duration // the effective timeout that expired
+	Children int           // child events whose processing was interrupted
+}
+
+func (e *HandlerTimeoutError) Error() string {
+	msg := fmt.Sprintf("Event handler %s(%s) timed out after %s", e.Handler, e.Event, seconds(e.Timeout))
+	if e.Children > 0 {
+		msg += fmt.Sprintf(" and interrupted any processing of %d child events", e.Children)
+	}
+	return msg
+}
+
+// Is reports whether target is ErrHandlerTimeout.
+func (e *HandlerTimeoutError) Is(target error) bool { return target == ErrHandlerTimeout }
+
+// TypeName returns the cross-language error type name.
+func (e *HandlerTimeoutError) TypeName() string { return "EventHandlerTimeoutError" }
+
+// Why a running handler was interrupted or a pending one cancelled.
+const (
+	ReasonEventTimeout  = "event timeout"
+	ReasonParentTimeout = "parent timeout"
+	ReasonFirstResult   = "first result resolved"
+	ReasonStopped       = "bus stopped"
+)
+
+// HandlerAbortedError records that a handler was running and was
+// interrupted: by its event's hard timeout, a parent's timeout, a first-mode
+// winner or Stop (ERR, TIMEOUT-5, FIRST-3, CANCEL-2).
+type HandlerAbortedError struct {
+	Handler string
+	Event   string
+	Reason  string        // one of the Reason constants
+	Timeout time.Duration // the event timeout, for ReasonEventTimeout
+}
+
+func (e *HandlerAbortedError) Error() string {
+	switch e.Reason {
+	case ReasonEventTimeout:
+		return fmt.Sprintf("Event handler %s(%s) was interrupted because the event timed out after %s", e.Handler, e.Event, seconds(e.Timeout))
+	case ReasonParentTimeout:
+		return fmt.Sprintf("Event handler %s(%s) was interrupted because of a parent timeout", e.Handler, e.Event)
+	case ReasonFirstResult:
+		return "Aborted: first result resolved"
+	default:
+		return fmt.Sprintf("Event handler %s(%s) was aborted: %s", e.Handler, e.Event, e.Reason)
+	}
+}
+
+// Is reports whether target is ErrHandlerAborted.
+func (e *HandlerAbortedError) Is(target error) bool { return target == ErrHandlerAborted }
+
+// TypeName returns the cross-language error type name.
+func (e *HandlerAbortedError) TypeName() string { return "EventHandlerAbortedError" }
+
+// HandlerCancelledError records that a handler never started because its
+// event timed out, a first-mode winner was found, a parent failed, or the
+// bus stopped.
+type HandlerCancelledError struct {
+	Event   string
+	Reason  string
+	Timeout time.Duration
+	Parent  error // the parent's error, for ReasonParentTimeout
+}
+
+func (e *HandlerCancelledError) Error() string {
+	switch e.Reason {
+	case ReasonEventTimeout:
+		return fmt.Sprintf("Cancelled: event %s timed out after %s", e.Event, seconds(e.Timeout))
+	case ReasonFirstResult:
+		return "Cancelled: first result resolved"
+	case ReasonParentTimeout:
+		return fmt.Sprintf("Cancelled pending handler as a result of parent error %v", e.Parent)
+	default:
+		return fmt.Sprintf("Cancelled: %s", e.Reason)
+	}
+}
+
+// Is reports whether target is ErrHandlerCancelled.
+func (e *HandlerCancelledError) Is(target error) bool { return target == ErrHandlerCancelled }
+
+// Unwrap returns the parent's error, if any.
+func (e *HandlerCancelledError) Unwrap() error { return e.Parent }
+
+// TypeName returns the cross-language error type name.
+func (e *HandlerCancelledError) TypeName() string { return "EventHandlerCancelledError" }
+
+// HandlerPanicError is the error of a handler that panicked. The bus
+// recovers the panic; only that handler's result fails.
+type HandlerPanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the goroutine stack at the panic
+}
+
+func (e *HandlerPanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
+
+// Is reports whether target is ErrHandlerPanic.
+func (e *HandlerPanicError) Is(target error) bool { return target == ErrHandlerPanic }
+
+// Unwrap returns the panic value when it is an error.
+func (e *HandlerPanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// TypeName returns the cross-language error type name.
+func (e *HandlerPanicError) TypeName() string { return "HandlerPanicError" }
+
+// RecursionError reports a handler that recursively processed more nested
+// events than the bus allows (REC-1).
+type RecursionError struct {
+	Handler string
+	Depth   int
+	Limit   int
+}
+
+func (e *RecursionError) Error() string {
+	return fmt.Sprintf("Infinite loop detected: Handler %s has recursively processed %d levels of events (max_handler_recursion_depth=%d)", e.Handler, e.Depth, e.Limit)
+}
+
+// Is reports whether target is ErrRecursion.
+func (e *RecursionError) Is(target error) bool { return target == ErrRecursion }
+
+// HistoryFullError is returned by Emit when the history is full (HIST-4).
+type HistoryFullError struct {
+	Bus   string
+	Len   int
+	Limit int
+}
+
+func (e *HistoryFullError) Error() string {
+	return fmt.Sprintf("ringbus: %s history limit reached (%d/%d); set max history drop or a larger size", e.Bus, e.Len, e.Limit)
+}
+
+// Is reports whether target is ErrHistoryFull.
+func (e *HistoryFullError) Is(target error) bool { return target == ErrHistoryFull }
+
+// HandlerErrors aggregates the errors of several failed handlers of one
+// event, in result order (RES-3). It unwraps to each of them.
+type HandlerErrors struct {
+	Event  string
+	Errors []error
+}
+
+func (e *HandlerErrors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Event %s had %d handler error(s)", e.Event, len(e.Errors))
+	for _, err := range e.Errors {
+		b.WriteString("; ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the individual handler errors.
+func (e *HandlerErrors) Unwrap() []error { return e.Errors }
+
+// ErrorTypeName returns the cross-language type name of err: the TypeName
+// method's value when err has one, else the Go dynamic type name without
+// package path or pointer star, else "Error".
+func ErrorTypeName(err error) string {
+	if err == nil {
+		return ""
+	}
+	if t, ok := err.(interface{ TypeName() string }); ok {
+		return t.TypeName()
+	}
+	name := fmt.Sprintf("%T", err)
+	name = strings.TrimLeft(name, "*")
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	switch name {
+	case "", "errorString", "wrapError", "wrapErrors", "joinError":
+		return "Error"
+	}
+	return name
+}
+
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%gs", d.Seconds())
+}

@@ -1,0 +1,407 @@
+package engine
+
+import (
+	"context"
+	"github.com/ringbus/ringbus/internal/ident"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FindOption configures Find and Filter (FIND).
+type FindOption interface{ applyFind(*findQuery) }
+
+type findOption func(*findQuery)
+
+func (f findOption) applyFind(q *findQuery) { f(q) }
+
+type findQuery struct {
+	pattern    string
+	past       bool
+	pastWindow time.Duration // 0: whole history
+	future     bool
+	futureFor  time.Duration // 0: until ctx is done
+	childOf    *Event
+	where      []func(*Event) bool
+	equals     []fieldEq
+}
+
+type fieldEq struct {
+	name  string
+	value any
+}
+
+// Past limits the history search to events created within the last window
+// (FIND-2). A negative window searches nothing of the past.
+func Past(window time.Duration) FindOption {
+	return findOption(func(q *findQuery) {
+		q.past = true
+		if window < 0 {
+			window = 0
+			q.past = false
+		}
+		q.pastWindow = window
+	})
+}
+
+// NoPast skips the history: only future events match (FIND-2).
+func NoPast() FindOption { return findOption(func(q *findQuery) { q.past = false }) }
+
+// Future makes Find wait for a matching event emitted after the call, for at
+// most d (FIND-3); d == 0 waits until ctx is done. Past and future are
+// independent: a past match returns at once (FIND-8).
+func Future(d time.Duration) FindOption {
+	return findOption(func(q *findQuery) {
+		q.future = true
+		if d < 0 {
+			d = 0
+		}
+		q.futureFor = d
+	})
+}
+
+// ChildOf keeps only descendants of parent, at any depth, across buses
+// (FIND-5, CHILD-8).
+func ChildOf(parent *Event) FindOption {
+	return findOption(func(q *findQuery) { q.childOf = parent })
+}
+
+// Where keeps only events for which f returns true (FIND-4).
+func Where(f func(*Event) bool) FindOption {
+	return findOption(func(q *findQuery) {
+		if f != nil {
+			q.where = append(q.where, f)
+		}
+	})
+}
+
+// FieldEquals keeps only events whose field name (an event_* field or a
+// payload field by its JSON name) equals value; a missing field never
+// matches (FIND-4).
+func FieldEquals(name string, value any) FindOption {
+	return findOption(func(q *findQuery) { q.equals = append(q.equals, fieldEq{name, value}) })
+}
+
+func (b *Bus) query(pattern string, opts []FindOption) *findQuery {
+	q := &findQuery{pattern: pattern, past: true}
+	for _, o := range opts {
+		if o != nil {
+			o.applyFind(q)
+		}
+	}
+	return q
+}
+
+func (q *findQuery) matches(e *Event) bool {
+	if q.pattern != Wildcard && q.pattern != "" && e.Type() != q.pattern {
+		return false
+	}
+	if q.childOf != nil && !EventIsChildOf(e, q.childOf) {
+		return false
+	}
+	for _, f := range q.equals {
+		v, ok := e.Field(f.name)
+		if !ok || !equalValues(v, f.value) {
+			return false
+		}
+	}
+	for _, w := range q.where {
+		if !w(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// Find returns the newest event matching pattern ("*" for any type) and the
+// options, from the history and/or the future (FIND). It returns (nil, nil)
+// when nothing matched in time. Find resolves when a matching event is
+// emitted, not when it completes (FIND-6): wait on the result for that.
+func (b *Bus) Find(ctx context.Context, pattern string, opts ...FindOption) (*Event, error) {
+	out, err := b.filter(ctx, pattern, 1, opts)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// Filter returns up to limit matching events, newest first; with a future
+// wait, at most one future match is appended after the past ones (FIND-12,
+// D11). limit <= 0 returns nothing.
+func (b *Bus) Filter(ctx context.Context, pattern string, limit int, opts ...FindOption) ([]*Event, error) {
+	return b.filter(ctx, pattern, limit, opts)
+}
+
+func (b *Bus) filter(ctx context.Context, pattern string, limit int, opts []FindOption) ([]*Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	q := b.query(pattern, opts)
+	// Register the future waiter before searching the past, so that an
+	// event emitted in between is not missed.
+	var w *findWaiter
+	if q.future && b.state.Load() == busOpen {
+		w = &findWaiter{q: q, ch: make(chan *Event, 1)}
+		b.find.add(w)
+		defer b.find.remove(w)
+	}
+	var out []*Event
+	if q.past {
+		var cutoff int64
+		if q.pastWindow > 0 {
+			cutoff = time.Now().Add(-q.pastWindow).UnixNano()
+		}
+		var cands []*Event
+		b.hist.newestFirst(func(e *Event) bool {
+			if cutoff != 0 && e.CreatedAt().UnixNano() < cutoff {
+				return true
+			}
+			cands = append(cands, e)
+			return true
+		})
+		for _, e := range cands {
+			if q.matches(e) {
+				out = append(out, e)
+				if len(out) >= limit {
+					return out, nil
+				}
+			}
+		}
+	}
+	if w == nil {
+		return out, nil
+	}
+	if len(out) > 0 && limit == 1 {
+		return out, nil
+	}
+	var timeout <-chan time.Time
+	if q.futureFor > 0 {
+		t := time.NewTimer(q.futureFor)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case e := <-w.ch:
+		if e != nil {
+			out = append(out, e)
+		}
+	case <-timeout:
+	case <-ctx.Done():
+		return out, context.Cause(ctx)
+	}
+	return out, nil
+}
+
+// findWaiters holds a bus's pending future finds; Emit resolves them
+// synchronously (FIND-9).
+type findWaiters struct {
+	mu    sync.Mutex
+	list  []*findWaiter
+	count atomic.Int32
+}
+
+type findWaiter struct {
+	q    *findQuery
+	ch   chan *Event
+	done bool
+}
+
+func (f *findWaiters) add(w *findWaiter) {
+	f.mu.Lock()
+	f.list = append(f.list, w)
+	f.count.Add(1)
+	f.mu.Unlock()
+}
+
+func (f *findWaiters) remove(w *findWaiter) {
+	f.mu.Lock()
+	for i, x := range f.list {
+		if x == w {
+			f.list = append(f.list[:i], f.list[i+1:]...)
+			f.count.Add(-1)
+			break
+		}
+	}
+	f.mu.Unlock()
+}
+
+// Waiters returns the number of pending future finds (FIND-10).
+func (b *Bus) Waiters() int { return int(b.find.count.Load()) }
+
+func (f *findWaiters) resolve(e *Event) {
+	f.mu.Lock()
+	var hit []*findWaiter
+	for _, w := range f.list {
+		if !w.done {
+			hit = append(hit, w)
+		}
+	}
+	f.mu.Unlock()
+	for _, w := range hit {
+		if w.q.matches(e) {
+			f.mu.Lock()
+			if !w.done {
+				w.done = true
+				w.ch <- e
+			}
+			f.mu.Unlock()
+		}
+	}
+}
+
+func (f *findWaiters) closeAll() {
+	f.mu.Lock()
+	for _, w := range f.list {
+		if !w.done {
+			w.done = true
+			w.ch <- nil
+		}
+	}
+	f.mu.Unlock()
+}
+
+// EventIsChildOf reports whether e descends from ancestor, walking parent
+// links across buses (CHILD-8). An event is not its own child.
+func EventIsChildOf(e, ancestor *Event) bool {
+	if e == nil || ancestor == nil || e == ancestor {
+		return false
+	}
+	target := ancestor.UUID()
+	seen := 0
+	for cur := e; cur != nil && seen < 100000; seen++ {
+		cur.mu.Lock()
+		var pid, next = cur.parentIDLocked(), cur.parentLocked()
+		cur.mu.Unlock()
+		if pid.IsZero() {
+			return false
+		}
+		if pid == target {
+			return true
+		}
+		if next == nil {
+			next = lookupEvent(pid.String())
+		}
+		cur = next
+	}
+	return false
+}
+
+// EventIsParentOf reports whether descendant descends from e.
+func EventIsParentOf(e, descendant *Event) bool { return EventIsChildOf(descendant, e) }
+
+func (e *Event) parentIDLocked() (u ident.UUID) {
+	if e.ext != nil {
+		return e.ext.parentID
+	}
+	return u
+}
+
+func (e *Event) parentLocked() *Event {
+	if e.ext != nil {
+		return e.ext.parent
+	}
+	return nil
+}
+
+// lookupEvent finds an event by id in every live bus's history.
+func lookupEvent(id string) *Event {
+	for _, b := range DefaultDomain.Buses() {
+		var found *Event
+		b.hist.newestFirst(func(e *Event) bool {
+			if e.id.String() == id {
+				found = e
+				return false
+			}
+			return true
+		})
+		if found != nil {
+			return found
+		}
+	}
+	return nil
+}
+
+// Field returns the value of a field by its wire name: an event_* built-in
+// or a payload field (the JSON name of a typed event's struct field, or a
+// key of an untyped event's fields).
+func (e *Event) Field(name string) (any, bool) {
+	switch name {
+	case "event_id":
+		return e.ID(), true
+	case "event_type":
+		return e.Type(), true
+	case "event_version":
+		return e.Version(), true
+	case "event_status":
+		return e.Status().String(), true
+	case "event_parent_id":
+		if p := e.ParentID(); p != "" {
+			return p, true
+		}
+		return nil, true
+	case "event_timeout":
+		if d, ok := e.Timeout(); ok {
+			return d, true
+		}
+		return nil, true
+	}
+	if e.ext != nil && e.ext.fields != nil {
+		v, ok := e.ext.fields[name]
+		if ok {
+			return v, true
+		}
+	}
+	out := e.Payload()
+	if out == nil || Core(out) == nil || reflect.TypeOf(out) == untypedBase {
+		return nil, false
+	}
+	v := reflect.ValueOf(out).Elem()
+	idx, ok := e.meta.fieldIndex(name)
+	if !ok {
+		return nil, false
+	}
+	return v.FieldByIndex(idx).Interface(), true
+}
+
+func (m *TypeMeta) fieldIndex(name string) ([]int, bool) {
+	if m.goType == nil || m.fields == nil {
+		return nil, false
+	}
+	if idx, ok := m.fields.Load(name); ok {
+		return idx, idx != nil
+	}
+	var found []int
+	for _, f := range reflect.VisibleFields(m.goType) {
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		jn := f.Name
+		if tag, ok := f.Tag.Lookup("json"); ok {
+			n, _, _ := strings.Cut(tag, ",")
+			if n == "-" {
+				continue
+			}
+			if n != "" {
+				jn = n
+			}
+		}
+		if jn == name {
+			found = f.Index
+			break
+		}
+	}
+	m.fields.Store(name, found)
+	return found, found != nil
+}
+
+func equalValues(a, b any) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if reflect.TypeOf(a).Comparable() && reflect.TypeOf(b).Comparable() && a == b {
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringbus/ringbus/internal/ident"
+)
+
+// HandlerFunc is the untyped handler signature the engine runs. Package api
+// adapts typed handlers to it.
+type HandlerFunc func(ctx context.Context, e *Event) (any, error)
+
+// Wildcard is the pattern that matches every event type.
+const Wildcard = "*"
+
+// Handler is a registered handler (HND-1). Off removes it. Its metadata is
+// immutable after registration; a Handler is safe for concurrent use.
+type Handler struct {
+	id           ident.UUID
+	name         string
+	filePath     string
+	registeredAt ident.Time
+	pattern      string
+	bus          *Bus
+	fn           HandlerFunc
+	timeout      time.Duration // 0 = unset (HND-6, TIMEOUT-3)
+	slowTimeout  time.Duration // -1 = unset, 0 = disabled
+	forwardTo    *Bus
+	removed      atomic.Bool
+}
+
+// HandlerOption configures a handler at registration.
+type HandlerOption interface{ applyHandler(*Handler) error }
+
+type handlerOption func(*Handler) error
+
+func (f handlerOption) applyHandler(h *Handler) error { return f(h) }
+
+// WithHandlerName names the handler (HND-2); default the Go function name.
+func WithHandlerName(name string) HandlerOption {
+	return handlerOption(func(h *Handler) error {
+		if name == "" {
+			return badOption("empty handler name")
+		}
+		h.name = name
+		return nil
+	})
+}
+
+// WithHandlerTimeout sets the handler's own timeout (HND-6); 0 leaves it
+// unset.
+func WithHandlerTimeout(d time.Duration) HandlerOption {
+	return handlerOption(func(h *Handler) error {
+		if d < 0 {
+			return badOption("negative handler timeout")
+		}
+		h.timeout = d
+		return nil
+	})
+}
+
+// WithHandlerSlowTimeout sets the handler's slow-warning threshold; 0
+// disables the warning for this handler.
+func WithHandlerSlowTimeout(d time.Duration) HandlerOption {
+	return handlerOption(func(h *Handler) error {
+		if d < 0 {
+			return badOption("negative handler slow timeout")
+		}
+		h.slowTimeout = d
+		return nil
+	})
+}
+
+// WithHandlerFilePath overrides the recorded source position.
+func WithHandlerFilePath(path string) HandlerOption {
+	return handlerOption(func(h *Handler) error { h.filePath = path; return nil })
+}
+
+// WithHandlerID gives the handler an explicit id instead of the derived
+// UUIDv5 (HND-4).
+func WithHandlerID(id string) HandlerOption {
+	return handlerOption(func(h *Handler) error {
+		u, err := ident.ParseUUID(id)
+		if err != nil {
+			return badOption("handler id: %v", err)
+		}
+		h.id = u
+		return nil
+	})
+}
+
+// WithHandlerRegisteredAt overrides handler_registered_at (for restoring
+// handlers from a snapshot).
+func WithHandlerRegisteredAt(t ident.Time) HandlerOption {
+	return handlerOption(func(h *Handler) error { h.registeredAt = t; return nil })
+}
+
+// ID returns the handler id (TIME-8).
+func (h *Handler) ID() string { return h.id.String() }
+
+// UUID returns the handler id as a UUID.
+func (h *Handler) UUID() ident.UUID { return h.id }
+
+// Name returns handler_name.
+func (h *Handler) Name() string { return h.name }
+
+// FilePath returns handler_file_path ("" if unknown).
+func (h *Handler) FilePath() string { return h.filePath }
+
+// RegisteredAt returns handler_registered_at.
+func (h *Handler) RegisteredAt() ident.Time { return h.registeredAt }
+
+// Pattern returns the event type the handler listens to, or "*".
+func (h *Handler) Pattern() string { return h.pattern }
+
+// Bus returns the bus the handler is registered on.
+func (h *Handler) Bus() *Bus { return h.bus }
+
+// Timeout returns the handler's own timeout, 0 when unset.
+func (h *Handler) Timeout() time.Duration { return h.timeout }
+
+// SlowTimeout returns the handler's slow threshold and whether it is set.
+func (h *Handler) SlowTimeout() (time.Duration, bool) { return h.slowTimeout, h.slowTimeout >= 0 }
+
+// Label returns "{name}#{last 4 of id}" (HND-5).
+func (h *Handler) Label() string { return h.name + "#" + h.id.Suffix4() }
+
+// IsForwarder reports whether the handler forwards events to another bus.
+func (h *Handler) IsForwarder() bool { return h.forwardTo != nil }
+
+// Off unregisters the handler. Events whose processing already started keep
+// running it (REG-7). Off is idempotent.
+func (h *Handler) Off() { h.bus.removeHandler(h) }
+
+func funcName(fn any) (name, file string) {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return defaultHandlerName, ""
+	}
+	f := runtime.FuncForPC(v.Pointer())
+	if f == nil {
+		return defaultHandlerName, ""
+	}
+	name = f.Name()
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	path, line := f.FileLine(f.Entry())
+	if home, err := os.UserHomeDir(); err == nil && home != "" && strings.HasPrefix(path, home) {
+		path = "~" + path[len(home):]
+	}
+	if path != "" {
+		file = path + ":" + strconv.Itoa(line)
+	}
+	return name, file
+}
+
+// handlerList is an immutable snapshot of the handlers of one pattern, in
+// registration order. Registration appends in place past the snapshot's
+// length (readers never see those slots); removal copies.
+type handlerList struct {
+	hs []*Handler
+}

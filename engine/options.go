@@ -1,0 +1,293 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ringbus/ringbus/internal/ident"
+)
+
+// EventConcurrency says how many events a bus processes at once (CONC).
+// The zero value means "not set": use the processing bus's default.
+type EventConcurrency uint8
+
+// Event concurrency modes.
+const (
+	// GlobalSerial processes at most one event at a time across every bus
+	// of the domain, FIFO-fair across buses (CONC-3).
+	GlobalSerial EventConcurrency = iota + 1
+	// BusSerial processes one event at a time per bus (CONC-2). The default.
+	BusSerial
+	// ParallelEvents starts queued events as soon as they are dequeued, in
+	// emit order, without waiting for the previous one (CONC-4).
+	ParallelEvents
+)
+
+// String returns the wire name ("global-serial", "bus-serial", "parallel").
+func (c EventConcurrency) String() string {
+	switch c {
+	case GlobalSerial:
+		return "global-serial"
+	case BusSerial:
+		return "bus-serial"
+	case ParallelEvents:
+		return "parallel"
+	}
+	return ""
+}
+
+// HandlerConcurrency says whether one event's handlers run one at a time or
+// all at once (HCONC). The zero value means "not set".
+type HandlerConcurrency uint8
+
+// Handler concurrency modes.
+const (
+	// SerialHandlers runs handlers one after another in registration order,
+	// typed before wildcard (HCONC-1). The default.
+	SerialHandlers HandlerConcurrency = iota + 1
+	// ParallelHandlers starts every handler of the event at once (HCONC-2).
+	ParallelHandlers
+)
+
+// String returns the wire name ("serial", "parallel").
+func (c HandlerConcurrency) String() string {
+	switch c {
+	case SerialHandlers:
+		return "serial"
+	case ParallelHandlers:
+		return "parallel"
+	}
+	return ""
+}
+
+// Completion says when an event's handler phase on a bus ends (FIRST).
+// The zero value means "not set".
+type Completion uint8
+
+// Completion modes.
+const (
+	// CompleteAll waits for every handler. The default.
+	CompleteAll Completion = iota + 1
+	// CompleteFirst ends the handler phase at the first handler that returns
+	// a non-nil, non-event value without error; the others are cancelled.
+	CompleteFirst
+)
+
+// String returns the wire name ("all", "first").
+func (c Completion) String() string {
+	switch c {
+	case CompleteAll:
+		return "all"
+	case CompleteFirst:
+		return "first"
+	}
+	return ""
+}
+
+// Default bus settings (BUS-1, D10).
+const (
+	DefaultEventTimeout        = 60 * time.Second
+	DefaultEventSlowTimeout    = 300 * time.Second
+	DefaultHandlerSlowTimeout  = 30 * time.Second
+	DefaultMaxHistorySize      = 100
+	DefaultMaxRecursionDepth   = 2
+	UnlimitedHistory           = -1
+	defaultDisabled            = time.Duration(0)
+	unsetDuration              = time.Duration(-1)
+	maxEventTypeLen            = 64
+	defaultEventVersion        = "0.0.1"
+	defaultHandlerName         = "anonymous"
+	defaultSlowWarningInterval = 0
+)
+
+type busConfig struct {
+	id                 ident.UUID
+	eventConcurrency   EventConcurrency
+	handlerConcurrency HandlerConcurrency
+	completion         Completion
+	eventTimeout       time.Duration
+	eventSlowTimeout   time.Duration
+	handlerSlowTimeout time.Duration
+	maxHistory         int
+	historyDrop        bool
+	maxRecursion       int
+	detectFilePaths    bool
+	logger             *slog.Logger
+	middlewares        []Middleware
+	domain             *Domain
+}
+
+func defaultBusConfig() busConfig {
+	return busConfig{
+		eventConcurrency:   BusSerial,
+		handlerConcurrency: SerialHandlers,
+		completion:         CompleteAll,
+		eventTimeout:       DefaultEventTimeout,
+		eventSlowTimeout:   DefaultEventSlowTimeout,
+		handlerSlowTimeout: DefaultHandlerSlowTimeout,
+		maxHistory:         DefaultMaxHistorySize,
+		maxRecursion:       DefaultMaxRecursionDepth,
+		detectFilePaths:    true,
+	}
+}
+
+// Option configures a Bus. Options are validated by NewBus, which returns
+// an error wrapping ErrBadOption for a bad value.
+type Option interface{ applyBus(*busConfig) error }
+
+type busOption func(*busConfig) error
+
+func (f busOption) applyBus(c *busConfig) error { return f(c) }
+
+func badOption(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
+}
+
+// WithEventConcurrency sets the bus's default event concurrency (BUS-2).
+func WithEventConcurrency(m EventConcurrency) Option {
+	return busOption(func(c *busConfig) error {
+		if m < GlobalSerial || m > ParallelEvents {
+			return badOption("event concurrency must be global-serial, bus-serial or parallel")
+		}
+		c.eventConcurrency = m
+		return nil
+	})
+}
+
+// WithHandlerConcurrency sets the bus's default handler concurrency.
+func WithHandlerConcurrency(m HandlerConcurrency) Option {
+	return busOption(func(c *busConfig) error {
+		if m != SerialHandlers && m != ParallelHandlers {
+			return badOption("handler concurrency must be serial or parallel")
+		}
+		c.handlerConcurrency = m
+		return nil
+	})
+}
+
+// WithCompletion sets the bus's default handler completion mode.
+func WithCompletion(m Completion) Option {
+	return busOption(func(c *busConfig) error {
+		if m != CompleteAll && m != CompleteFirst {
+			return badOption("handler completion must be all or first")
+		}
+		c.completion = m
+		return nil
+	})
+}
+
+func durationOption(d time.Duration, name string, set func(*busConfig)) Option {
+	return busOption(func(c *busConfig) error {
+		if d < 0 {
+			return badOption("%s must be >= 0, got %s", name, d)
+		}
+		set(c)
+		return nil
+	})
+}
+
+// WithEventTimeout sets the bus's default hard cap on an event's handler
+// phase; 0 disables it (TIMEOUT-3). Default 60s.
+func WithEventTimeout(d time.Duration) Option {
+	return durationOption(d, "event timeout", func(c *busConfig) { c.eventTimeout = d })
+}
+
+// WithEventSlowTimeout sets after how long a still-running event logs a
+// slow-event warning; 0 disables it (SLOW-1). Default 300s.
+func WithEventSlowTimeout(d time.Duration) Option {
+	return durationOption(d, "event slow timeout", func(c *busConfig) { c.eventSlowTimeout = d })
+}
+
+// WithDefaultHandlerSlowTimeout sets after how long a still-running handler
+// logs a slow-handler warning, for handlers and events that set none; 0
+// disables it (SLOW-2). Default 30s.
+func WithDefaultHandlerSlowTimeout(d time.Duration) Option {
+	return durationOption(d, "handler slow timeout", func(c *busConfig) { c.handlerSlowTimeout = d })
+}
+
+// WithMaxHistory limits the bus history to n events (HIST). n == 0 keeps only
+// in-flight events; UnlimitedHistory (or any negative n) keeps everything.
+// Default 100.
+func WithMaxHistory(n int) Option {
+	return busOption(func(c *busConfig) error {
+		if n < 0 {
+			n = UnlimitedHistory
+		}
+		c.maxHistory = n
+		return nil
+	})
+}
+
+// WithHistoryDrop makes a full history drop its oldest entries instead of
+// rejecting new events (HIST-5).
+func WithHistoryDrop(drop bool) Option {
+	return busOption(func(c *busConfig) error { c.historyDrop = drop; return nil })
+}
+
+// WithMaxRecursionDepth sets how many nested levels of events one handler may
+// process (REC-1). Default 2.
+func WithMaxRecursionDepth(n int) Option {
+	return busOption(func(c *busConfig) error {
+		if n < 0 {
+			return badOption("max recursion depth must be >= 0")
+		}
+		c.maxRecursion = n
+		return nil
+	})
+}
+
+// WithDetectFilePaths turns the recording of handler source positions on or
+// off (HND-3). Default on.
+func WithDetectFilePaths(on bool) Option {
+	return busOption(func(c *busConfig) error { c.detectFilePaths = on; return nil })
+}
+
+// WithLogger sets the logger for warnings (slow handlers, history drops) and
+// handler errors. Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return busOption(func(c *busConfig) error {
+		if l == nil {
+			return badOption("nil logger")
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithMiddlewares adds middlewares, called in the order given (MW-5).
+func WithMiddlewares(m ...Middleware) Option {
+	return busOption(func(c *busConfig) error {
+		for _, mw := range m {
+			if mw == nil {
+				return badOption("nil middleware")
+			}
+		}
+		c.middlewares = append(c.middlewares, m...)
+		return nil
+	})
+}
+
+// WithID gives the bus an explicit id (TIME-3); it must parse as a UUID.
+func WithID(id string) Option {
+	return busOption(func(c *busConfig) error {
+		u, err := ident.ParseUUID(id)
+		if err != nil {
+			return badOption("bus id: %v", err)
+		}
+		c.id = u
+		return nil
+	})
+}
+
+// WithDomain places the bus in an isolated domain with its own global-serial
+// lock and bus registry (BUS-6). Default DefaultDomain.
+func WithDomain(d *Domain) Option {
+	return busOption(func(c *busConfig) error {
+		if d == nil {
+			return badOption("nil domain")
+		}
+		c.domain = d
+		return nil
+	})
+}

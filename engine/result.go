@@ -1,0 +1,352 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringbus/ringbus/internal/ident"
+)
+
+// Result is one handler's result row for one event (RES). It records the
+// handler, status, value or error, timings and the child events the handler
+// emitted.
+//
+// The context a handler receives is bound to its row: its values are those
+// of the context the event was emitted with (CTX-1); its Done channel closes
+// when the handler is timed out, aborted or the bus stops, and once the
+// handler has returned. Cause reports why.
+//
+// Getters are safe for concurrent use. A Result must not be copied.
+type Result struct {
+	_ noCopy
+
+	event   *Event
+	handler *Handler
+	id      ident.UUID
+	status  atomic.Uint32
+	flags   uint32 // set before the handler starts; read-only afterwards
+
+	started   atomic.Int64 // ident.Time
+	completed atomic.Int64 // ident.Time
+	timeout   time.Duration
+	deadline  atomic.Int64 // ident.Time at which the handler's ctx expires, 0 none
+
+	value any
+	err   error
+
+	sig      atomic.Pointer[rowSignal]
+	ext      *rowExt // guarded by event.mu
+	jumpFrom *Result // the handler that queue-jumped this row's event, if any
+	proc     *processing
+}
+
+const (
+	rowHoldsBusLock    uint32 = 1 << iota // the processing holds its bus's event lock
+	rowHoldsGlobalLock                    // the processing holds the domain lock
+	rowHoldsEventLock                     // the processing holds the event's handler lock
+	rowForwarder                          // the handler forwards to another bus
+	rowSeeded                             // created from wire data, not by processing
+)
+
+type rowExt struct {
+	children []*Event
+	jumps    []*processing // events processed inside this handler (queue-jumps)
+}
+
+type rowSignal struct {
+	done   chan struct{}
+	once   sync.Once
+	cause  error
+	expiry bool // cause was a deadline
+}
+
+func (s *rowSignal) fire(cause error, deadline bool) {
+	s.once.Do(func() {
+		s.cause = cause
+		s.expiry = deadline
+		close(s.done)
+	})
+}
+
+// ID returns the row's id (a UUIDv7 string, TIME-9).
+func (r *Result) ID() string { return r.id.String() }
+
+// Event returns the event the row belongs to.
+func (r *Result) Event() *Event { return r.event }
+
+// Handler returns the handler that produced the row.
+func (r *Result) Handler() *Handler { return r.handler }
+
+// HandlerID returns the handler's id.
+func (r *Result) HandlerID() string { return r.handler.ID() }
+
+// HandlerName returns the handler's name.
+func (r *Result) HandlerName() string { return r.handler.Name() }
+
+// Bus returns the bus that ran (or will run) the handler.
+func (r *Result) Bus() *Bus { return r.handler.bus }
+
+// Status returns the row status. A row whose outcome is being written
+// reports Started.
+func (r *Result) Status() Status {
+	s := Status(r.status.Load())
+	if s == statusFinishing {
+		return StatusStarted
+	}
+	return s
+}
+
+// Value returns the handler's return value: nil unless the status is
+// Completed. For a forwarding handler it is the forwarded event (FWD-6).
+func (r *Result) Value() any {
+	if Status(r.status.Load()) != StatusCompleted {
+		return nil
+	}
+	return r.value
+}
+
+// Error returns the handler's error, nil unless the status is Error.
+func (r *Result) Error() error {
+	if Status(r.status.Load()) != StatusError {
+		return nil
+	}
+	return r.err
+}
+
+// StartedAt returns when the handler started, zero if it has not.
+func (r *Result) StartedAt() time.Time { return r.startedTime().Std() }
+
+func (r *Result) startedTime() ident.Time { return ident.Time(r.started.Load()) }
+
+// StartedTime is StartedAt as an ident.Time.
+func (r *Result) StartedTime() ident.Time { return r.startedTime() }
+
+// CompletedAt returns when the row reached Completed or Error.
+func (r *Result) CompletedAt() time.Time { return ident.Time(r.completed.Load()).Std() }
+
+// CompletedTime is CompletedAt as an ident.Time.
+func (r *Result) CompletedTime() ident.Time { return ident.Time(r.completed.Load()) }
+
+// Timeout returns the effective timeout applied to the handler, 0 for none
+// (TIMEOUT-1).
+func (r *Result) Timeout() time.Duration { return r.timeout }
+
+// Children returns the events this handler emitted (CHILD-1).
+func (r *Result) Children() []*Event {
+	r.event.mu.Lock()
+	defer r.event.mu.Unlock()
+	if r.ext == nil {
+		return nil
+	}
+	return append([]*Event(nil), r.ext.children...)
+}
+
+// IsForwarder reports whether the row belongs to a forwarding handler.
+func (r *Result) IsForwarder() bool { return r.flags&rowForwarder != 0 }
+
+// String returns "{bus}.{handler}() -> {summary} ({status})" (LOG-7).
+func (r *Result) String() string {
+	sum := "pending"
+	switch r.Status() {
+	case StatusStarted:
+		sum = "started"
+	case StatusError:
+		sum = "error:" + ErrorTypeName(r.err)
+	case StatusCompleted:
+		switch v := r.value.(type) {
+		case nil:
+			sum = "result:none"
+		case Eventer:
+			sum = "event"
+		default:
+			sum = "result:" + typeName(v)
+		}
+	}
+	return r.handler.bus.Label() + "." + r.handler.Name() + "() -> " + sum + " (" + r.Status().String() + ")"
+}
+
+func (r *Result) isTerminal() bool {
+	s := Status(r.status.Load())
+	return s == StatusCompleted || s == StatusError
+}
+
+// start moves a pending row to started.
+func (r *Result) start() bool {
+	if !r.status.CompareAndSwap(uint32(StatusPending), uint32(StatusStarted)) {
+		return false
+	}
+	r.started.Store(int64(ident.Now()))
+	return true
+}
+
+// finish records the outcome if the row is not terminal yet and reports
+// whether this call decided it. Late outcomes of timed-out handlers lose
+// (TIMEOUT-8).
+func (r *Result) finish(value any, err error, from Status) bool {
+	if !r.status.CompareAndSwap(uint32(from), uint32(statusFinishing)) {
+		return false
+	}
+	now := ident.Now()
+	if r.started.Load() == 0 && from == StatusStarted {
+		r.started.Store(int64(now))
+	}
+	r.completed.Store(int64(now))
+	st := StatusCompleted
+	if err != nil {
+		st = StatusError
+		value = nil
+	}
+	r.value, r.err = value, err
+	r.status.Store(uint32(st))
+	return true
+}
+
+// finishAny terminates the row from pending or started.
+func (r *Result) finishAny(err error) (bool, Status) {
+	if r.finish(nil, err, StatusStarted) {
+		return true, StatusStarted
+	}
+	if r.finish(nil, err, StatusPending) {
+		return true, StatusPending
+	}
+	return false, 0
+}
+
+// cancel closes the row's context with cause.
+func (r *Result) cancel(cause error, deadline bool) {
+	r.signal().fire(cause, deadline)
+}
+
+func (r *Result) signal() *rowSignal {
+	if s := r.sig.Load(); s != nil {
+		return s
+	}
+	s := &rowSignal{done: make(chan struct{})}
+	if !r.sig.CompareAndSwap(nil, s) {
+		return r.sig.Load()
+	}
+	if r.isTerminal() {
+		s.fire(context.Canceled, false)
+	}
+	return s
+}
+
+// released closes the context once the handler has returned.
+func (r *Result) released() {
+	if s := r.sig.Load(); s != nil {
+		s.fire(context.Canceled, false)
+	}
+}
+
+// --- context.Context ---
+
+// hctx is the context a handler receives. It is pointer-shaped, so turning
+// it into a context.Context does not allocate.
+type hctx struct{ r *Result }
+
+// Deadline returns the handler's deadline, if it has one.
+func (c hctx) Deadline() (time.Time, bool) {
+	d := c.r.deadline.Load()
+	if d == 0 {
+		return time.Time{}, false
+	}
+	return ident.Time(d).Std(), true
+}
+
+// Done returns a channel closed when the handler must stop.
+func (c hctx) Done() <-chan struct{} { return c.r.signal().done }
+
+// Err returns nil while the handler may run, context.DeadlineExceeded after a
+// timeout and context.Canceled otherwise. Cause gives the precise reason.
+func (c hctx) Err() error {
+	s := c.r.sig.Load()
+	if s == nil {
+		if c.r.isTerminal() {
+			return context.Canceled
+		}
+		return nil
+	}
+	select {
+	case <-s.done:
+		if s.expiry {
+			return context.DeadlineExceeded
+		}
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+type rowKey struct{}
+
+// Value returns the values of the context the event was emitted with.
+func (c hctx) Value(key any) any {
+	if key == (rowKey{}) {
+		return c.r
+	}
+	if ctx := c.r.event.ctx; ctx != nil {
+		return ctx.Value(key)
+	}
+	return nil
+}
+
+func (c hctx) String() string { return "ringbus.HandlerContext(" + c.r.handler.Name() + ")" }
+
+// Cause returns why a handler context was stopped: a *HandlerTimeoutError,
+// *HandlerAbortedError, *HandlerCancelledError, ErrStopped, or
+// context.Canceled once the handler returned. For any other context it is
+// context.Cause(ctx). It returns nil while the context is live.
+func Cause(ctx context.Context) error {
+	if r := handlerRow(ctx); r != nil {
+		if s := r.sig.Load(); s != nil {
+			select {
+			case <-s.done:
+				return s.cause
+			default:
+				return nil
+			}
+		}
+		return hctx{r}.Err()
+	}
+	return context.Cause(ctx)
+}
+
+// handlerRow returns the running handler row carried by ctx, if any.
+func handlerRow(ctx context.Context) *Result {
+	if ctx == nil {
+		return nil
+	}
+	if c, ok := ctx.(hctx); ok {
+		return c.r
+	}
+	r, _ := ctx.Value(rowKey{}).(*Result)
+	return r
+}
+
+// CurrentEvent returns the event whose handler ctx belongs to, or nil when
+// ctx is not a handler context.
+func CurrentEvent(ctx context.Context) *Event {
+	if r := handlerRow(ctx); r != nil {
+		return r.event
+	}
+	return nil
+}
+
+// CurrentBus returns the bus running the handler whose context is ctx
+// (EVT-15), or nil outside a handler.
+func CurrentBus(ctx context.Context) *Bus {
+	if r := handlerRow(ctx); r != nil {
+		return r.handler.bus
+	}
+	return nil
+}
+
+// CurrentResult returns the result row of the handler whose context is ctx.
+func CurrentResult(ctx context.Context) *Result { return handlerRow(ctx) }
+
+func isCancellation(err error) bool {
+	return errors.Is(err, ErrHandlerAborted) || errors.Is(err, ErrHandlerCancelled)
+}

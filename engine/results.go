@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+)
+
+// ResultOption configures the result helpers (RES).
+type ResultOption interface{ applyResult(*resultQuery) }
+
+type resultOption func(*resultQuery)
+
+func (f resultOption) applyResult(q *resultQuery) { f(q) }
+
+type resultQuery struct {
+	include     func(value any, r *Result) bool
+	raiseIfAny  bool
+	raiseIfNone bool
+}
+
+// IgnoreErrors returns results even when some handlers failed
+// (raise_if_any=false, RES-3).
+func IgnoreErrors() ResultOption { return resultOption(func(q *resultQuery) { q.raiseIfAny = false }) }
+
+// AllowEmpty returns no value instead of ErrNoResult when no handler
+// produced an included result (raise_if_none=false, RES-4).
+func AllowEmpty() ResultOption { return resultOption(func(q *resultQuery) { q.raiseIfNone = false }) }
+
+// Include replaces the default filter (completed, no error, non-nil, not an
+// event) with f (RES-2). f receives the row's value, already normalised
+// (event values become nil, RES-5), and the row.
+func Include(f func(value any, r *Result) bool) ResultOption {
+	return resultOption(func(q *resultQuery) { q.include = f })
+}
+
+// DefaultInclude is the default result filter (RES-2).
+func DefaultInclude(value any, r *Result) bool {
+	if r.Status() != StatusCompleted || r.Error() != nil || r.Value() == nil {
+		return false
+	}
+	switch r.Value().(type) {
+	case error, Eventer:
+		return false
+	}
+	return true
+}
+
+// ResultValues returns the rows selected by opts and their normalised values,
+// in row order (execution order, RES-1), applying raise_if_any (default
+// true) and raise_if_none (default true) as RES-3 and RES-4 say. It does not
+// wait: call Now or Wait first.
+func (e *Event) ResultValues(opts ...ResultOption) ([]any, []*Result, error) {
+	q := resultQuery{include: DefaultInclude, raiseIfAny: true, raiseIfNone: true}
+	for _, o := range opts {
+		if o != nil {
+			o.applyResult(&q)
+		}
+	}
+	rows := e.Rows()
+	if q.raiseIfAny {
+		var errs []error
+		for _, r := range rows {
+			if err := r.Error(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		switch len(errs) {
+		case 0:
+		case 1:
+			return nil, nil, errs[0]
+		default:
+			return nil, nil, &HandlerErrors{Event: e.Label(), Errors: errs}
+		}
+	}
+	var vals []any
+	var sel []*Result
+	for _, r := range rows {
+		v := r.Value()
+		if _, isEvent := v.(Eventer); isEvent {
+			v = nil
+		}
+		if q.include(v, r) {
+			vals = append(vals, v)
+			sel = append(sel, r)
+		}
+	}
+	if len(vals) == 0 && q.raiseIfNone {
+		return nil, nil, fmt.Errorf("%w: expected at least one handler of %s to return a non-nil result", ErrNoResult, e.Label())
+	}
+	return vals, sel, nil
+}
+
+// First sets the event's completion mode to first (the mutation is visible
+// on the event), runs it with Now, and returns the winning value, or nil if
+// no handler produced one (FIRST-5, FIRST-4). Call it right after Emit:
+// it has no effect once the bus has started processing the event.
+func (e *Event) First(ctx context.Context) (any, error) {
+	e.SetCompletion(CompleteFirst)
+	if err := e.Now(ctx); err != nil {
+		return nil, err
+	}
+	vals, _, err := e.ResultValues(IgnoreErrors(), AllowEmpty())
+	if err != nil || len(vals) == 0 {
+		return nil, err
+	}
+	return vals[0], nil
+}

@@ -1,0 +1,87 @@
+// Package ring provides Queue, an unbounded multi-producer single-consumer
+// FIFO queue that producers use without locks.
+//
+// It is the hand-off between the goroutines that emit events and the one
+// goroutine that dispatches them: any number of goroutines Push, one
+// consumer drains with PopBatch (or TryPop) and blocks in Wait when there is
+// nothing to do.
+//
+// # Ordering and memory model
+//
+// The queue is strictly FIFO across goroutines: if Push(a) happens before
+// Push(b), whichever goroutines make the calls, the consumer pops a before
+// b. Pushes that are concurrent are ordered by the queue, and each
+// producer's own values come out in the order it pushed them.
+//
+// Push synchronizes before the PopBatch (or TryPop) that returns the value:
+// whatever the producer wrote before Push, the consumer can read after the
+// pop without further synchronization. A Push that completes while the
+// consumer is parked in Wait synchronizes before the return of that Wait.
+// Close synchronizes before every Push that returns false.
+//
+// # Design
+//
+// A single atomic counter hands every Push a global position (one
+// fetch-add, so the order of the fetch-adds is the order of the queue, and
+// that is what makes the FIFO promise above hold). Positions map onto
+// segments of 1024 slots linked into a list: position p lives in segment
+// p/1024 at slot p%1024. Each slot has a ready flag, as in Dmitry Vyukov's
+// bounded queue: the producer writes the value and then sets the flag, and
+// the consumer reads the value only after it has seen the flag. Producers
+// therefore never wait for each other or for the consumer, and never take a
+// lock.
+//
+// The first producer into a segment links the next one, so segment
+// allocation (one allocation of 1024 slots) is amortised over 1024 pushes
+// and normally happens well before any producer needs the new segment. A
+// segment is not reused: once the consumer has left it, the garbage
+// collector frees it. The consumer zeroes every slot it empties, so popped
+// values are not kept alive by the queue.
+//
+// The consumer walks the positions in order. If it reaches a position that
+// a producer has claimed but not yet published (the producer was preempted
+// between its fetch-add and its store), it spins briefly and then stops
+// there, even if later positions are ready: order is never given up to make
+// progress. PopBatch then returns what it has, and Wait parks until that
+// slot is published.
+//
+// Parking uses an atomic parked flag and a channel of capacity one. The
+// consumer sets the flag and then checks the head slot again; a producer
+// sets the ready flag and then checks parked. Because these accesses are
+// sequentially consistent, at least one of the two sees the other, so
+// either the consumer does not park or the producer sends it a wake-up.
+//
+// The counter, the producers' segment hint, the consumer's position and the
+// parked flag each sit on their own cache line (128 bytes on amd64, arm64
+// and POWER, 256 on s390x, 64 elsewhere), so producers and the consumer do
+// not slow each other down by sharing lines. Neighbouring slots are not
+// spread over lines: producers pushing at the same moment write to adjacent
+// slots, which costs some false sharing, but it keeps the consumer's reads
+// sequential, which matters more for batch draining.
+//
+// # Costs
+//
+// Push: one fetch-add, two stores and one load, plus a 1024-slot segment
+// allocation every 1024 pushes (about 16 KiB for an 8-byte T); 0 allocs per
+// push amortised. Pop: two loads per value and one store per batch. Run the
+// benchmarks in bench_test.go for numbers on your machine; they compare the
+// queue with a buffered channel and a mutex-protected slice doing the same
+// work.
+//
+// # When not to use it
+//
+//   - When producers must be slowed down when the consumer falls behind.
+//     The queue is unbounded: a stalled consumer lets it grow until memory
+//     runs out. Use a bounded queue or a buffered channel for back-pressure.
+//   - When there is more than one consumer. The consumer methods are not
+//     safe for concurrent use; several consumers need a channel or an MPMC
+//     queue.
+//   - When T is large. Each segment holds 1024 values inline, so a 1 KiB T
+//     means 1 MiB segments; queue pointers instead.
+//   - When the queue is nearly always empty and latency matters more than
+//     throughput. A parked consumer is woken through a channel, which costs
+//     about as much as a channel send; a plain channel is simpler then.
+//   - When a producer can be preempted for long between claiming and
+//     publishing (for example under heavy CPU oversubscription): every value
+//     behind its position waits for it.
+package ring

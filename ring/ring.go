@@ -1,0 +1,396 @@
+package ring
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+const (
+	// segShift is log2 of the number of slots in a segment.
+	segShift = 10
+	// segSize is the number of slots in a segment: a power of two so that a
+	// position splits into segment id and slot index with a shift and a mask.
+	segSize = 1 << segShift
+	// segMask extracts the slot index from a position.
+	segMask = segSize - 1
+
+	// closedBit is set in Queue.tail by Close. Positions never get near it:
+	// 2^63 pushes at one per nanosecond would take 292 years.
+	closedBit = 1 << 63
+
+	// spinLimit bounds how many times the consumer re-reads a claimed but
+	// unpublished slot before it gives up (PopBatch, TryPop) or parks (Wait).
+	spinLimit = 64
+
+	sizeofUint64  = 8
+	sizeofUint32  = 4
+	sizeofPointer = unsafe.Sizeof(unsafe.Pointer(nil))
+)
+
+// slot holds one value. ready goes from 0 to 1 exactly once, when the
+// producer that claimed the slot has written val; the consumer reads val only
+// after it has seen ready == 1.
+type slot[T any] struct {
+	ready atomic.Uint32
+	val   T
+}
+
+// segment is a fixed run of segSize consecutive positions. Segments form a
+// singly linked list in position order. A segment is never reused: once the
+// consumer has moved past it, it becomes garbage as soon as no producer that
+// is still walking the list holds it, and its next pointer is never cleared,
+// so such a producer can always walk forward from it.
+type segment[T any] struct {
+	// id is the position of the first slot divided by segSize. Immutable.
+	id uint64
+	// next is set once, from nil to the segment with id+1.
+	next  atomic.Pointer[segment[T]]
+	slots [segSize]slot[T]
+}
+
+func newSegment[T any](id uint64) *segment[T] {
+	return &segment[T]{id: id}
+}
+
+// Queue is an unbounded multi-producer, single-consumer FIFO queue.
+//
+// Push may be called from any number of goroutines at once. PopBatch, TryPop
+// and Wait are the consumer's methods: at any moment at most one goroutine
+// may be calling them (calls from different goroutines are fine as long as
+// they are ordered by happens-before, for example by a mutex or a hand-off).
+// Len, Close and Closed are safe from any goroutine.
+//
+// The zero value is not usable: create queues with New. A Queue must not be
+// copied after first use.
+type Queue[T any] struct {
+	_ [cacheLineSize]byte // keep tail clear of whatever precedes the Queue
+
+	// tail is the next position to hand out (low 63 bits) and the closed
+	// flag (closedBit). Every Push does one fetch-add on it: it is the only
+	// word all producers write.
+	tail atomic.Uint64
+	_    [cacheLineSize - sizeofUint64]byte
+
+	// tailSeg is a hint for producers: a recent segment, usually the one
+	// that holds tail. Written once per segment, read on every Push.
+	tailSeg atomic.Pointer[segment[T]]
+	_       [cacheLineSize - sizeofPointer]byte
+
+	// head is the next position the consumer will read. Only the consumer
+	// writes it; it is atomic so that Len can read it from anywhere.
+	head atomic.Uint64
+	// headSeg is the consumer's current segment (the one holding head, or
+	// the one before it when head is the first position of a segment that
+	// the consumer has not looked at yet). Only the consumer writes it;
+	// producers that fell behind the tailSeg hint read it to find their
+	// segment.
+	headSeg atomic.Pointer[segment[T]]
+	_       [cacheLineSize - sizeofUint64 - sizeofPointer]byte
+
+	// parked is 1 while the consumer is (about to be) blocked in Wait.
+	// Producers read it after every Push, so it sits alone on its line and
+	// is written only when the consumer parks or is woken.
+	parked atomic.Uint32
+	_      [cacheLineSize - sizeofUint32]byte
+
+	// wake carries at most one pending wake-up for a parked consumer.
+	wake chan struct{}
+	// closedAt is 1 + the value of tail when Close took effect, or 0 before.
+	// Pushes that fail after Close still bump tail; closedAt lets Len ignore
+	// them.
+	closedAt atomic.Uint64
+}
+
+// New returns an empty, open queue. It allocates the queue and its first
+// segment of 1024 slots.
+func New[T any]() *Queue[T] {
+	q := &Queue[T]{wake: make(chan struct{}, 1)}
+	s := newSegment[T](0)
+	q.tailSeg.Store(s)
+	q.headSeg.Store(s)
+	return q
+}
+
+// Push appends v to the queue and reports whether it did: it returns false,
+// and drops v, once Close has taken effect.
+//
+// Push never takes a lock: it is one atomic fetch-add to claim a position,
+// a store of v into that position's slot and one atomic store to publish it,
+// plus, once per 1024 pushes, the allocation of the segment after next. If
+// the consumer is parked in Wait, Push wakes it.
+//
+// Push synchronizes before the PopBatch or TryPop that returns v: everything
+// the pushing goroutine did before Push is visible to the consumer once it
+// has the value.
+func (q *Queue[T]) Push(v T) bool {
+	s, i, ok := q.claim()
+	if !ok {
+		return false
+	}
+	q.publish(s, i, v)
+	return true
+}
+
+// claim reserves the next position and returns its segment and slot index.
+// It returns ok == false if the queue is closed.
+func (q *Queue[T]) claim() (s *segment[T], i uint64, ok bool) {
+	t := q.tail.Add(1) - 1
+	if t&closedBit != 0 {
+		return nil, 0, false
+	}
+	s = q.segmentFor(t >> segShift)
+	i = t & segMask
+	if i == 0 && s.next.Load() == nil {
+		// The first producer into a segment links the next one, so that
+		// by the time the 1024 positions of s are handed out the next
+		// segment is normally already there and no producer waits or
+		// allocates in a race.
+		q.grow(s)
+	}
+	return s, i, true
+}
+
+// publish writes v into a slot claimed by claim, makes it visible to the
+// consumer and wakes the consumer if it is parked.
+func (q *Queue[T]) publish(s *segment[T], i uint64, v T) {
+	sl := &s.slots[i]
+	sl.val = v
+	sl.ready.Store(1)
+	// This load must come after the store to ready: with Wait's store to
+	// parked followed by its load of ready, at least one side sees the
+	// other, so a wake-up cannot be lost.
+	if q.parked.Load() != 0 {
+		q.unpark()
+	}
+}
+
+// segmentFor returns the segment with the given id, linking new segments if
+// the list does not reach it yet.
+func (q *Queue[T]) segmentFor(id uint64) *segment[T] {
+	hint := q.tailSeg.Load()
+	if hint.id == id {
+		return hint
+	}
+	s := hint
+	if s.id > id {
+		// Other producers have moved the hint past our segment while we
+		// were between the fetch-add and here. Our position is not
+		// published, so the consumer has not moved past its segment:
+		// walking from the consumer's segment reaches it.
+		s = q.headSeg.Load()
+	}
+	for s.id < id {
+		n := s.next.Load()
+		if n == nil {
+			n = q.grow(s)
+		}
+		s = n
+	}
+	// Move the hint forward (never back) to the segment we found.
+	for hint.id < s.id && !q.tailSeg.CompareAndSwap(hint, s) {
+		hint = q.tailSeg.Load()
+	}
+	return s
+}
+
+// grow links a new segment after s, unless another producer did first, and
+// returns whichever segment is now s.next.
+func (q *Queue[T]) grow(s *segment[T]) *segment[T] {
+	n := newSegment[T](s.id + 1)
+	if s.next.CompareAndSwap(nil, n) {
+		return n
+	}
+	return s.next.Load()
+}
+
+// unpark hands the consumer a wake-up if it is parked. Only the producer
+// whose compare-and-swap clears parked sends, and the channel has room for
+// one token, so the send never blocks.
+func (q *Queue[T]) unpark() {
+	if q.parked.CompareAndSwap(1, 0) {
+		select {
+		case q.wake <- struct{}{}:
+		default: // a token is already pending: the consumer will wake
+		}
+	}
+}
+
+// claimed returns the number of positions handed out to successful pushes.
+func (q *Queue[T]) claimed() uint64 {
+	t := q.tail.Load()
+	if t&closedBit == 0 {
+		return t
+	}
+	if c := q.closedAt.Load(); c != 0 {
+		return c - 1
+	}
+	return t &^ closedBit // Close is between its two stores
+}
+
+// slotAt returns the slot for position h, the consumer's next position,
+// moving the consumer to the next segment when h is the first position of
+// it. It returns nil when that segment is not linked yet, in which case
+// nothing at h has been published.
+func (q *Queue[T]) slotAt(h uint64) *slot[T] {
+	s := q.headSeg.Load()
+	if h>>segShift != s.id {
+		n := s.next.Load()
+		if n == nil {
+			return nil
+		}
+		s = n
+		q.headSeg.Store(s)
+	}
+	return &s.slots[h&segMask]
+}
+
+// awaitPublish spins briefly on the slot at position h if a producer has
+// claimed it but not yet published it, and reports whether it became ready.
+func (q *Queue[T]) awaitPublish(sl *slot[T], h uint64) bool {
+	if q.claimed() <= h {
+		return false // nobody has claimed h: the queue is empty
+	}
+	for range spinLimit {
+		if sl.ready.Load() != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// PopBatch moves up to len(buf) values, oldest first, from the queue into
+// buf[0:n] and returns n. It does not block: it returns 0 when the queue is
+// empty, and it stops early at the first position whose producer has
+// claimed it but not yet finished publishing (after a short spin if that is
+// the very first position), even if later values are already published.
+// Slots it empties are zeroed, so the queue keeps no references to popped
+// values.
+//
+// PopBatch is a consumer method: see Queue. One PopBatch costs two atomic
+// loads per value plus one atomic store, which is what makes batches cheap.
+func (q *Queue[T]) PopBatch(buf []T) int {
+	if len(buf) == 0 {
+		return 0
+	}
+	var zero T
+	h := q.head.Load()
+	s := q.headSeg.Load()
+	n := 0
+	for n < len(buf) {
+		if h>>segShift != s.id {
+			next := s.next.Load()
+			if next == nil {
+				break
+			}
+			s = next
+			q.headSeg.Store(s)
+		}
+		sl := &s.slots[h&segMask]
+		if sl.ready.Load() == 0 && (n > 0 || !q.awaitPublish(sl, h)) {
+			break
+		}
+		buf[n] = sl.val
+		sl.val = zero
+		n++
+		h++
+	}
+	if n > 0 {
+		q.head.Store(h)
+	}
+	return n
+}
+
+// TryPop removes and returns the oldest value. It does not block: ok is
+// false when the queue is empty or its oldest position is claimed but not
+// yet published. TryPop is a consumer method: see Queue.
+func (q *Queue[T]) TryPop() (v T, ok bool) {
+	h := q.head.Load()
+	sl := q.slotAt(h)
+	if sl == nil {
+		return v, false
+	}
+	if sl.ready.Load() == 0 && !q.awaitPublish(sl, h) {
+		return v, false
+	}
+	v = sl.val
+	var zero T
+	sl.val = zero
+	q.head.Store(h + 1)
+	return v, true
+}
+
+// headReady reports whether the value at the consumer's position has been
+// published.
+func (q *Queue[T]) headReady() bool {
+	sl := q.slotAt(q.head.Load())
+	return sl != nil && sl.ready.Load() != 0
+}
+
+// Wait blocks until the oldest value in the queue is ready to pop, and then
+// returns true, or until done is closed, and then returns false. It returns
+// true at once if a value is ready, even if done is closed. A nil done
+// never fires. Wait is a consumer method: see Queue.
+//
+// "May be non-empty" is exact here: when Wait returns true, the next
+// PopBatch or TryPop returns at least one value. Wait never misses a
+// wake-up: a Push that completes while the consumer is parked always makes
+// the Wait return. Close does not wake the consumer; use done for that.
+//
+// Wait parks with an atomic flag and a channel of capacity one, so an idle
+// consumer costs nothing, and a consumer that finds values ready pays only
+// two atomic loads.
+func (q *Queue[T]) Wait(done <-chan struct{}) bool {
+	for {
+		h := q.head.Load()
+		sl := q.slotAt(h)
+		if sl != nil && (sl.ready.Load() != 0 || q.awaitPublish(sl, h)) {
+			return true
+		}
+		q.parked.Store(1)
+		// Re-check after announcing that we park: a producer that published
+		// before seeing parked == 1 is seen here; any later one sees the
+		// flag and sends a wake-up.
+		if q.headReady() {
+			q.parked.Store(0)
+			return true
+		}
+		select {
+		case <-q.wake:
+			// The producer that sent this cleared parked. It may have
+			// published a position after the head, or the token may be left
+			// over from an earlier round: loop and check again.
+		case <-done:
+			q.parked.Store(0)
+			return false
+		}
+	}
+}
+
+// Len returns the number of values pushed and not yet popped, counting
+// pushes that have claimed a position but not finished publishing. It is
+// safe from any goroutine; under concurrent use it is a snapshot that may be
+// stale by the time it returns.
+func (q *Queue[T]) Len() int {
+	h := q.head.Load() // head first: tail only grows, so t >= h below
+	t := q.claimed()
+	if t <= h {
+		return 0
+	}
+	return int(t - h)
+}
+
+// Close makes every later Push return false without enqueuing. Values
+// already pushed stay in the queue and the consumer may still pop them;
+// a Push that claimed its position before Close completes normally. Close
+// is safe from any goroutine, and calling it again does nothing.
+func (q *Queue[T]) Close() {
+	old := q.tail.Or(closedBit)
+	if old&closedBit == 0 {
+		q.closedAt.Store(old + 1)
+	}
+}
+
+// Closed reports whether Close has been called.
+func (q *Queue[T]) Closed() bool {
+	return q.tail.Load()&closedBit != 0
+}

@@ -1,0 +1,102 @@
+// Package schema represents an event's event_result_type as a JSON Schema
+// document (wire.md §4, spec.md RTYPE-1..RTYPE-7) and validates handler
+// results against it.
+//
+// A [Schema] keeps the document it was given (after normalisation, below) as a
+// decoded JSON tree, so every keyword this package does not understand is
+// written back out unchanged (SCHEMA-4), next to a validator compiled once
+// when the Schema is built. Schemas come from three places:
+//
+//   - [For] and [ForType] derive a schema from a Go type (RTYPE-7);
+//   - [Parse] reads JSON, e.g. the event_result_type of an event from the wire;
+//   - [FromValue] takes an already decoded value (map[string]any or bool).
+//
+// A Schema is immutable once built: it is safe for concurrent use by multiple
+// goroutines and may be shared freely. A nil *Schema means "no result type":
+// it accepts every value and marshals as JSON null.
+//
+// # Normalisation
+//
+// Parse, FromValue and For normalise the document the way the upstream
+// Python writer does (SCHEMA-3), so that a schema read here and written back
+// out is JSON-equal to what any abxbus runtime writes. Normalisation is a
+// no-op on an already normalised document, so a schema that arrives in
+// normalised form (everything the TypeScript and Python writers emit) is
+// written back exactly as it came in (SCHEMA-4). The rules, applied to every
+// subschema (every value in a schema position: properties, patternProperties,
+// $defs, definitions, dependentSchemas, items, prefixItems,
+// additionalProperties, additionalItems, anyOf, oneOf, allOf, not,
+// propertyNames, contains, if, then, else, unevaluatedItems,
+// unevaluatedProperties, contentSchema), are:
+//
+//   - a "required" array of strings is sorted;
+//   - "type": [X, "null"] becomes "anyOf": [{"type": X}, {"type": "null"}],
+//     and a type array with null and several other types becomes
+//     "anyOf": [{"type": [...others]}, {"type": "null"}]; the other keywords
+//     stay where they were. A subschema that already has "anyOf" keeps its
+//     type array (rewriting it would lose one of the two);
+//
+// and, at the root:
+//
+//   - a root "$ref": "#/$defs/Name" is inlined: the definition becomes the
+//     root, references to "#/$defs/Name" (and to paths below it) become "#"
+//     (and "#/..."), the other $defs are kept, and "title" defaults to Name
+//     unless Name starts with "__schema". Like upstream, the other keywords
+//     of the old root are dropped. A definition that has its own "$defs" is
+//     not inlined. Inlining repeats while the new root is again such a
+//     reference, so the result is stable;
+//   - "$schema" defaults to "https://json-schema.org/draft/2020-12/schema".
+//
+// Unlike upstream, values inside non-schema keywords (const, enum, default,
+// examples, and unknown keywords) are never rewritten.
+//
+// # Validation
+//
+// [Schema.Validate] is strict: JSON types are never coerced (RTYPE-5), so 42
+// does not match {"type":"string"}, "123" and 1.5 do not match
+// {"type":"integer"}, while 1.0 does. The keywords enforced are type (a string
+// or an array of strings; "integer" means an integral number, "number" any
+// finite number), enum, const, anyOf, oneOf (exactly one), allOf, not, $ref
+// (to "#", "#/$defs/..." or any JSON pointer into the document, with ~0/~1
+// and percent escapes), properties, required, additionalProperties (boolean
+// or schema), patternProperties, propertyNames, items (schema, false, or the
+// draft-07 array form together with additionalItems), prefixItems (2020-12:
+// items applies to the elements after them), minItems, maxItems,
+// uniqueItems, minLength and maxLength (counted in characters, i.e. runes),
+// pattern (an unanchored search), minimum, maximum, exclusiveMinimum and
+// exclusiveMaximum (numbers, or draft-04 booleans), multipleOf (with a
+// tolerance of 1e-9), minProperties, maxProperties, and the boolean schemas
+// true and false. Every other keyword (format, title, default, if/then/else,
+// ...) is kept but not enforced. A schema with properties, required,
+// additionalProperties or patternProperties but neither type nor anyOf,
+// oneOf, allOf, $ref, const or enum still requires an object.
+//
+// Patterns are compiled with package regexp (RE2). "\uXXXX" and "\u{X...}"
+// escapes of ECMAScript are translated. A pattern that RE2 cannot express
+// because it uses a look-around or a back-reference (such as the e-mail
+// pattern Zod emits) is kept in the document but not enforced, since
+// rejecting it would make such events unreadable; any other pattern that
+// does not compile is an [ErrInvalidSchema].
+//
+// Parse reports an [ErrInvalidSchema] for a keyword of the wrong JSON type or
+// range (e.g. "minLength": -1, "type": "text"), an unknown or non-local $ref,
+// and a cycle of references that never descends into the value (such as
+// {"$ref":"#"}), which could only recurse forever.
+//
+// # Errors
+//
+// Validate returns nil or a [*MismatchError], which wraps [ErrMismatch]. Its
+// message contains "did not match expected event_result_type", the schema
+// identifier of SCHEMA-7 (see [Schema.Identifier]) and the JSON pointer (as
+// a URI fragment, "#/tags/0") of the first failure found, for example:
+//
+//	ringbus: result did not match expected event_result_type object at #/quota: expected integer, got number 1.5
+//
+// # Cost
+//
+// Validate does not allocate when the value passes and is a primitive or a
+// tree of map[string]any, []any and primitives (as produced by encoding/json).
+// Any other composite Go value (struct, typed slice or map, pointer, or a
+// type with its own MarshalJSON) is first converted to that form with
+// encoding/json, which allocates.
+package schema
