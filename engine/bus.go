@@ -131,7 +131,7 @@ func NewBus(name string, opts ...Option) (*Bus, error) {
 		queue:   ring.New[*Event](),
 		stopped: make(chan struct{}),
 	}
-	b.hist.limit, b.hist.drop = cfg.maxHistory, cfg.historyDrop
+	b.hist.setLimit(cfg.maxHistory, cfg.historyDrop)
 	d := cfg.domain
 	d.mu.Lock()
 	if _, taken := d.byName[name]; taken {
@@ -207,9 +207,7 @@ func (b *Bus) HandlerSlowTimeout() time.Duration { return b.cfg.handlerSlowTimeo
 // MaxHistory returns the history limit (negative = unlimited) and whether
 // dropping is on.
 func (b *Bus) MaxHistory() (int, bool) {
-	b.hist.mu.Lock()
-	defer b.hist.mu.Unlock()
-	return b.hist.limit, b.hist.drop
+	return b.hist.limit(), b.hist.drop()
 }
 
 // SetMaxHistory changes the history limit at run time (used by the trim
@@ -474,8 +472,8 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	label := b.Label()
 
 	e.mu.Lock()
-	for _, p := range e.path {
-		if p == label {
+	for i, n := 0, e.pathLen(); i < n; i++ {
+		if e.pathAt(i) == label {
 			e.mu.Unlock()
 			return nil // EMIT-8: already processed (or queued) here
 		}
@@ -493,24 +491,42 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if e.ctx == nil {
 		e.ctx = ctx // CTX-1: the first capture wins
 	}
-	e.path = append(e.path, label)
+	e.addPath(label)
+	wasEmitted := e.flags&flagEmitted != 0
+	fast := e.Status() != StatusCompleted
+	if fast {
+		e.flags |= flagEmitted
+		e.pending++
+		e.addBus(b)
+	}
 	e.mu.Unlock()
 
-	if err := b.hist.add(e, label); err != nil {
+	overSoft, err := b.hist.add(e, label)
+	if err != nil {
+		if fast {
+			e.mu.Lock()
+			e.pending--
+			e.removeLastBus(b)
+			if !wasEmitted {
+				e.flags &^= flagEmitted
+			}
+			e.mu.Unlock()
+		}
 		return err
 	}
-
-	e.mu.Lock()
-	e.flags |= flagEmitted
-	if e.Status() == StatusCompleted {
-		// EMIT-9: a completed event emitted on a new bus runs again there.
-		e.status.Store(uint32(StatusStarted))
-		e.completed.Store(0)
-		e.done = nil
+	if !fast {
+		e.mu.Lock()
+		if e.Status() == StatusCompleted {
+			// EMIT-9: a completed event emitted on a new bus runs again there.
+			e.status.Store(uint32(StatusStarted))
+			e.completed.Store(0)
+			e.done = nil
+		}
+		e.flags |= flagEmitted
+		e.pending++
+		e.addBus(b)
+		e.mu.Unlock()
 	}
-	e.pending++
-	e.buses = append(e.buses, busEntry{bus: b})
-	e.mu.Unlock()
 
 	if linkParent != nil {
 		linkChild(linkParent, e)
@@ -524,7 +540,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		b.unqueue(e)
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
-	if b.hist.drop && b.hist.overSoftLimit() {
+	if overSoft {
 		b.trimHistory()
 	}
 	return nil
@@ -533,9 +549,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 // unqueue undoes the bookkeeping of an Emit whose push failed.
 func (b *Bus) unqueue(e *Event) {
 	e.mu.Lock()
-	for i := range e.buses {
-		if e.buses[i].bus == b && !e.buses[i].claimed {
-			e.buses[i].claimed = true
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if bb, claimed := e.busAt(i); bb == b && !claimed {
+			e.setClaimed(i)
 			break
 		}
 	}
@@ -595,7 +611,7 @@ func (b *Bus) ensureRunning() {
 
 func (b *Bus) trimHistory() {
 	if b.hist.trim() {
-		b.logger.Warn(fmt.Sprintf("ringbus: %s has exceeded max_history_size=%d and is dropping oldest history entries (even uncompleted events)", b.Label(), b.hist.limit))
+		b.logger.Warn(fmt.Sprintf("ringbus: %s has exceeded max_history_size=%d and is dropping oldest history entries (even uncompleted events)", b.Label(), b.hist.limit()))
 	}
 }
 

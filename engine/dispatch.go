@@ -61,13 +61,15 @@ func (d *dispatcher) run() {
 // lost ownership of the dispatcher.
 func (d *dispatcher) handle(e *Event) bool {
 	b := d.bus
-	mode := b.resolveConcurrency(e)
+	ic := e.instanceConfig()
+	mode := b.resolveConcurrency(e, ic)
 	if mode == ParallelEvents {
 		if !e.claim(b) {
 			return false
 		}
 		p := &processing{wd: &watchdog{}}
 		p.reset(b, e)
+		p.ic = ic
 		b.track(p, true)
 		b.runTask(p)
 		return false
@@ -82,6 +84,7 @@ func (d *dispatcher) handle(e *Event) bool {
 	}
 	p := d.proc
 	p.reset(b, e)
+	p.ic = ic
 	p.lock = lock
 	p.disp = d
 	p.wd = d.wd
@@ -125,10 +128,8 @@ func (b *Bus) lockFor(mode EventConcurrency) *fifoLock {
 
 // resolveConcurrency resolves event_concurrency at processing time on this
 // bus: instance, then type default, then bus default (CONC-5, EVT-6).
-func (b *Bus) resolveConcurrency(e *Event) EventConcurrency {
-	e.mu.Lock()
-	c := e.config().concurrency
-	e.mu.Unlock()
+func (b *Bus) resolveConcurrency(e *Event, ic eventConfig) EventConcurrency {
+	c := ic.concurrency
 	if c == 0 {
 		c = e.meta.cfg.concurrency
 	}
@@ -140,12 +141,19 @@ func (b *Bus) resolveConcurrency(e *Event) EventConcurrency {
 
 // claim marks e as taken on b, so it is processed there exactly once; it
 // fails when a queue-jump already took it (AWAIT-5, AWAIT-7).
+// instanceConfig returns the event's own settings (unset ones unset).
+func (e *Event) instanceConfig() eventConfig {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.config()
+}
+
 func (e *Event) claim(b *Bus) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for i := range e.buses {
-		if e.buses[i].bus == b && !e.buses[i].claimed {
-			e.buses[i].claimed = true
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if bb, claimed := e.busAt(i); bb == b && !claimed {
+			e.setClaimed(i)
 			return true
 		}
 	}
@@ -155,10 +163,10 @@ func (e *Event) claim(b *Bus) bool {
 func (e *Event) claimAny() *Bus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for i := range e.buses {
-		if !e.buses[i].claimed && e.buses[i].bus.state.Load() == busOpen {
-			e.buses[i].claimed = true
-			return e.buses[i].bus
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if b, claimed := e.busAt(i); !claimed && b.state.Load() == busOpen {
+			e.setClaimed(i)
+			return b
 		}
 	}
 	return nil
@@ -188,6 +196,9 @@ type processing struct {
 	disp     *dispatcher
 	wd       *watchdog
 	setupErr error
+	ic, tc   eventConfig // the event's instance and type settings
+	rowBuf   []*Result   // reused backing array for rows
+	multiBus bool        // the event was emitted on more than one bus
 	allDone  chan struct{}
 	timing   []rowTiming
 
@@ -212,8 +223,12 @@ func (p *processing) reset(b *Bus, e *Event) {
 	p.mu.Lock()
 	p.bus, p.ev = b, e
 	p.rows = nil
-	p.lock, p.hlock, p.jumpFrom, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil, nil, nil
+	p.lock, p.hlock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil, nil
+	if p.jumpFrom != nil {
+		p.jumpFrom = nil
+	}
 	p.rowFlags = 0
+	p.multiBus = false
 	p.deadline, p.slowAt = 0, 0
 	p.state.Store(procRunning)
 	p.slowWarned.Store(false)
@@ -249,9 +264,7 @@ func (p *processing) run() bool {
 // pending row per handler up front (STAT-6, REG-7).
 func (p *processing) setup() {
 	b, e := p.bus, p.ev
-	e.mu.Lock()
-	ic := e.config()
-	e.mu.Unlock()
+	ic := p.ic
 	tc := e.meta.cfg
 	hconc := firstMode(ic.handlerConcurrency, tc.handlerConcurrency, b.cfg.handlerConcurrency)
 	completion := firstMode(ic.completion, tc.completion, b.cfg.completion)
@@ -261,6 +274,9 @@ func (p *processing) setup() {
 	typed, wild := b.handlersFor(e.Type())
 	n := len(typed) + len(wild)
 	mw := len(b.cfg.middlewares) > 0
+	p.mu.Lock()
+	p.tc, p.hconc = tc, hconc
+	p.mu.Unlock()
 	var rows []*Result
 	if n > 0 {
 		var err error
@@ -296,17 +312,13 @@ func (p *processing) setup() {
 	}
 	// LOCK-2: an event processed by several serial buses runs one handler
 	// at a time across them.
-	if hconc == SerialHandlers {
+	if hconc == SerialHandlers && p.multiBus {
 		e.mu.Lock()
-		multi := len(e.buses) > 1
-		var hl *fifoLock
-		if multi {
-			x := e.extension()
-			if x.hlock == nil {
-				x.hlock = &fifoLock{}
-			}
-			hl = x.hlock
+		x := e.extension()
+		if x.hlock == nil {
+			x.hlock = &fifoLock{}
 		}
+		hl := x.hlock
 		e.mu.Unlock()
 		if hl != nil && !holdsEventLock(p.jumpFrom, e) {
 			if hl.lock(b.stopped) {
@@ -350,9 +362,10 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig, evTO t
 	b, e := p.bus, p.ev
 	n := len(typed) + len(wild)
 	slab := make([]Result, n)
-	rows := make([]*Result, 0, n)
+	rows := p.rowBuf[:0]
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	p.multiBus = e.busCount() > 1
 	var parent *Event
 	if e.ext != nil {
 		parent = e.ext.parent
@@ -360,7 +373,8 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig, evTO t
 	used := 0
 	add := func(h *Handler) error {
 		var seeded *Result
-		for _, old := range e.rows {
+		for i, c := 0, e.rowCount(); i < c; i++ {
+			old := e.rowAt(i)
 			if old.handler == h || old.handler.id == h.id {
 				if old.flags&rowSeeded != 0 && old.Status() == StatusPending {
 					seeded = old
@@ -380,22 +394,20 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig, evTO t
 		if r == nil {
 			r = &slab[used]
 			used++
-			r.event, r.handler, r.id = e, h, ident.NewV7()
+			r.event, r.handler = e, h
 		}
 		r.flags |= p.rowFlags
 		if h.forwardTo != nil {
 			r.flags |= rowForwarder
 		}
-		r.jumpFrom = p.jumpFrom
-		r.proc = p
-		ht := h.timeout
-		if ht <= 0 {
-			ht = firstPositive(ic.handlerTimeout, tc.handlerTimeout, b.cfg.eventTimeout)
+		if p.jumpFrom != nil || p.hconc == ParallelHandlers {
+			x := r.extension()
+			x.jumpFrom = p.jumpFrom
+			x.proc = p
 		}
-		r.timeout = minTimeout(ht, evTO)
 		rows = append(rows, r)
 		if seeded == nil {
-			e.rows = append(e.rows, r)
+			e.addRow(r)
 		}
 		return nil
 	}
@@ -409,6 +421,7 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig, evTO t
 			return nil, err
 		}
 	}
+	p.rowBuf = rows
 	return rows, nil
 }
 
@@ -442,8 +455,8 @@ func recursionDepth(parent *Event, hid ident.UUID) int {
 		if a != parent {
 			a.mu.Lock()
 		}
-		for _, r := range a.rows {
-			if r.handler.id == hid {
+		for i, c := 0, a.rowCount(); i < c; i++ {
+			if r := a.rowAt(i); r.handler.id == hid {
 				if s := r.Status(); s == StatusPending || s == StatusStarted || s == StatusCompleted {
 					depth++
 					break
@@ -492,9 +505,10 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 func (p *processing) beginRow(r *Result, t *rowTiming) {
 	b, e := p.bus, p.ev
 	now := nowNanos()
+	timeout := rowTimeout(r.handler, p.ic, p.tc)
 	var hdl int64
-	if r.timeout > 0 {
-		hdl = now + int64(r.timeout)
+	if timeout > 0 {
+		hdl = now + int64(timeout)
 	}
 	dl := hdl
 	if p.deadline != 0 && (dl == 0 || p.deadline < dl) {
@@ -509,7 +523,7 @@ func (p *processing) beginRow(r *Result, t *rowTiming) {
 	}
 	slow := p.handlerSlow(r)
 	var slowAt int64
-	if slow > 0 && (r.timeout == 0 || r.timeout > slow) { // SLOW-3
+	if slow > 0 && (timeout == 0 || timeout > slow) { // SLOW-3
 		slowAt = now + int64(slow)
 	}
 	if t != nil {
@@ -543,11 +557,7 @@ func (p *processing) handlerSlow(r *Result) time.Duration {
 	if r.handler.slowTimeout >= 0 {
 		return r.handler.slowTimeout
 	}
-	e := p.ev
-	e.mu.Lock()
-	ic := e.config()
-	e.mu.Unlock()
-	tc := e.meta.cfg
+	ic, tc := p.ic, p.tc
 	return firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, p.bus.cfg.handlerSlowTimeout)
 }
 
@@ -569,7 +579,7 @@ func (p *processing) endRow(r *Result, v any, err error) bool {
 		}
 	}
 	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
-		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: r.timeout, Children: 0}
+		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: rowTimeout(r.handler, p.ic, p.tc)}
 		_ = te // ERR-2: a plain timeout from handler code becomes a handler timeout
 	}
 	ok := r.finish(v, err, StatusStarted)
@@ -680,7 +690,7 @@ func cascade(r *Result, cause error) {
 		for _, cr := range c.Rows() {
 			if cr.Status() == StatusPending {
 				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: ReasonParentTimeout, Parent: cause}, StatusPending) {
-					if p := cr.proc; p != nil {
+					if p := cr.processing(); p != nil {
 						p.rowTerminal()
 					}
 					if len(cr.handler.bus.cfg.middlewares) > 0 {
@@ -767,7 +777,7 @@ func (p *processing) finish() bool {
 	}
 	b, e := p.bus, p.ev
 	b.finishEventOn(e)
-	if b.hist.drop && b.hist.limit > 0 {
+	if b.hist.drop() && b.hist.limit() > 0 {
 		b.trimHistory()
 	}
 	return true
@@ -884,13 +894,14 @@ func (p *processing) timeoutEvent() {
 // event.
 func (p *processing) timeoutHandler(r *Result) {
 	children := len(r.Children())
-	err := &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: r.timeout, Children: children}
+	timeout := rowTimeout(r.handler, p.ic, p.tc)
+	err := &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: timeout, Children: children}
 	if !r.finish(nil, err, StatusStarted) {
 		return
 	}
 	r.cancel(err, true)
 	b := p.bus
-	b.logger.Warn(fmt.Sprintf("⏱️  TIMEOUT ERROR - Handling took more than %s for %s.%s(%s)", seconds(r.timeout), b.Label(), r.handler.Label(), p.ev.Label()))
+	b.logger.Warn(fmt.Sprintf("⏱️  TIMEOUT ERROR - Handling took more than %s for %s.%s(%s)", seconds(timeout), b.Label(), r.handler.Label(), p.ev.Label()))
 	if len(b.cfg.middlewares) > 0 {
 		b.hookResult(r, StatusCompleted)
 	}
@@ -924,7 +935,8 @@ func (b *Bus) processNested(e *Event, parent *Result) error {
 	p := &processing{wd: &watchdog{}}
 	p.reset(b, e)
 	p.jumpFrom = parent
-	mode := b.resolveConcurrency(e)
+	p.ic = e.instanceConfig()
+	mode := b.resolveConcurrency(e, p.ic)
 	if mode != ParallelEvents {
 		lock := b.lockFor(mode)
 		if !holdsLock(parent, b, lock) {
@@ -950,7 +962,7 @@ func (b *Bus) processNested(e *Event, parent *Result) error {
 
 // holdsLock reports whether the handler chain of row r holds lock l.
 func holdsLock(r *Result, b *Bus, l *fifoLock) bool {
-	for ; r != nil; r = r.jumpFrom {
+	for ; r != nil; r = r.jumpParent() {
 		hb := r.handler.bus
 		if r.flags&rowHoldsBusLock != 0 && &hb.lock == l {
 			return true
@@ -963,7 +975,7 @@ func holdsLock(r *Result, b *Bus, l *fifoLock) bool {
 }
 
 func holdsEventLock(r *Result, e *Event) bool {
-	for ; r != nil; r = r.jumpFrom {
+	for ; r != nil; r = r.jumpParent() {
 		if r.event == e && r.flags&rowHoldsEventLock != 0 {
 			return true
 		}
@@ -999,8 +1011,8 @@ func (e *Event) decPending(b *Bus) {
 		return
 	}
 	var last ident.Time
-	for _, r := range e.rows {
-		if c := r.CompletedTime(); c > last {
+	for i, n := 0, e.rowCount(); i < n; i++ {
+		if c := e.rowAt(i).CompletedTime(); c > last {
 			last = c
 		}
 	}
@@ -1015,13 +1027,13 @@ func (e *Event) decPending(b *Bus) {
 		parent = e.ext.parent
 		e.flags &^= flagLinkedParent
 	}
-	if b == nil && len(e.buses) > 0 {
-		b = e.buses[0].bus
+	if b == nil {
+		b = e.bus0
 	}
 	var zeroHist []*Bus
-	for _, be := range e.buses {
-		if be.bus.hist.limit == 0 {
-			zeroHist = append(zeroHist, be.bus)
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if hb, _ := e.busAt(i); hb.hist.limit() == 0 {
+			zeroHist = append(zeroHist, hb)
 		}
 	}
 	e.mu.Unlock()

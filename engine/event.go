@@ -243,11 +243,115 @@ type Event struct {
 	mu      sync.Mutex // guards the fields below
 	pending int32      // bus processings outstanding + children not yet complete
 	flags   uint32
-	path    []string
-	rows    []*Result
-	buses   []busEntry
+	path0   string          // first event_path entry; the rest live in ext
+	row0    *Result         // first result row; the rest live in ext
+	bus0    *Bus            // first bus emitted to; the rest live in ext
 	ctx     context.Context // captured at first emit (CTX-1)
 	done    chan struct{}   // closed on completion; made lazily by waiters
+}
+
+// The first path entry, row and bus are stored inline so that the common
+// single-bus, single-handler event makes no extra allocation for them.
+
+func (e *Event) pathLen() int {
+	if e.path0 == "" {
+		return 0
+	}
+	if e.ext == nil {
+		return 1
+	}
+	return 1 + len(e.ext.pathMore)
+}
+
+func (e *Event) pathAt(i int) string {
+	if i == 0 {
+		return e.path0
+	}
+	return e.ext.pathMore[i-1]
+}
+
+func (e *Event) addPath(label string) {
+	if e.path0 == "" {
+		e.path0 = label
+		return
+	}
+	x := e.extension()
+	x.pathMore = append(x.pathMore, label)
+}
+
+func (e *Event) rowCount() int {
+	if e.row0 == nil {
+		return 0
+	}
+	if e.ext == nil {
+		return 1
+	}
+	return 1 + len(e.ext.rowsMore)
+}
+
+func (e *Event) rowAt(i int) *Result {
+	if i == 0 {
+		return e.row0
+	}
+	return e.ext.rowsMore[i-1]
+}
+
+func (e *Event) addRow(r *Result) {
+	if e.row0 == nil {
+		e.row0 = r
+		return
+	}
+	x := e.extension()
+	x.rowsMore = append(x.rowsMore, r)
+}
+
+func (e *Event) busCount() int {
+	if e.bus0 == nil {
+		return 0
+	}
+	if e.ext == nil {
+		return 1
+	}
+	return 1 + len(e.ext.busesMore)
+}
+
+// busAt returns the i-th bus and whether its processing was claimed.
+func (e *Event) busAt(i int) (*Bus, bool) {
+	if i == 0 {
+		return e.bus0, e.flags&flagClaimed0 != 0
+	}
+	be := e.ext.busesMore[i-1]
+	return be.bus, be.claimed
+}
+
+func (e *Event) setClaimed(i int) {
+	if i == 0 {
+		e.flags |= flagClaimed0
+		return
+	}
+	e.ext.busesMore[i-1].claimed = true
+}
+
+func (e *Event) removeLastBus(b *Bus) {
+	if e.ext != nil && len(e.ext.busesMore) > 0 {
+		if last := len(e.ext.busesMore) - 1; e.ext.busesMore[last].bus == b {
+			e.ext.busesMore = e.ext.busesMore[:last]
+		}
+		return
+	}
+	if e.bus0 == b {
+		e.bus0 = nil
+		e.flags &^= flagClaimed0
+	}
+}
+
+func (e *Event) addBus(b *Bus) {
+	if e.bus0 == nil {
+		e.bus0 = b
+		return
+	}
+	x := e.extension()
+	x.busesMore = append(x.busesMore, busEntry{bus: b})
 }
 
 type noCopy struct{}
@@ -259,6 +363,7 @@ const (
 	flagLinkedParent  uint32 = 1 << iota // counted in the parent's pending
 	flagEmitted                          // emitted at least once
 	flagExplicitFirst                    // First() set completion on the event
+	flagClaimed0                         // bus0's processing was claimed
 )
 
 // busEntry records one bus the event was emitted to and whether a runner has
@@ -281,6 +386,9 @@ type eventExt struct {
 	started   ident.Time     // explicit started_at for rehydrated events
 	pendingN  int            // event_pending_bus_count read from the wire
 	extraJSON map[string]any // wire fields this runtime does not model
+	pathMore  []string
+	rowsMore  []*Result
+	busesMore []busEntry
 }
 
 func (e *Event) eventCore() *Event { return e }
@@ -344,10 +452,11 @@ func (e *Event) init(outer Eventer) {
 		}
 	}
 	if e.created.Load() == 0 {
+		now := ident.Now()
 		if e.id.IsZero() {
-			e.id = ident.NewV7()
+			e.id = ident.NewV7At(now)
 		}
-		e.created.Store(int64(ident.Now()))
+		e.created.Store(int64(now))
 	}
 	e.mu.Unlock()
 }
@@ -426,8 +535,8 @@ func (e *Event) StartedTime() ident.Time {
 	if e.ext != nil {
 		t = e.ext.started
 	}
-	for _, r := range e.rows {
-		if s := r.startedTime(); s != 0 && (t == 0 || s < t) {
+	for i, n := 0, e.rowCount(); i < n; i++ {
+		if s := e.rowAt(i).startedTime(); s != 0 && (t == 0 || s < t) {
 			t = s
 		}
 	}
@@ -478,14 +587,22 @@ func (e *Event) EmittedByHandlerID() string {
 func (e *Event) Path() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]string(nil), e.path...)
+	out := make([]string, e.pathLen())
+	for i := range out {
+		out[i] = e.pathAt(i)
+	}
+	return out
 }
 
 // Rows returns the event's result rows in creation order (EVT-11).
 func (e *Event) Rows() []*Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]*Result(nil), e.rows...)
+	out := make([]*Result, e.rowCount())
+	for i := range out {
+		out[i] = e.rowAt(i)
+	}
+	return out
 }
 
 // Children returns the events emitted by its handlers, in result order
@@ -503,8 +620,8 @@ func (e *Event) PendingBusCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
-	for _, b := range e.buses {
-		if !b.claimed {
+	for i, c := 0, e.busCount(); i < c; i++ {
+		if _, claimed := e.busAt(i); !claimed {
 			n++
 		}
 	}
@@ -527,8 +644,8 @@ func (e *Event) String() string {
 	e.ensure()
 	e.mu.Lock()
 	last := "?"
-	if len(e.path) > 0 {
-		last = e.path[len(e.path)-1]
+	if n := e.pathLen(); n > 0 {
+		last = e.pathAt(n - 1)
 	}
 	e.mu.Unlock()
 	icon := "⏳"
@@ -731,9 +848,9 @@ func (e *Event) Wait(ctx context.Context) error {
 func (e *Event) stoppedBus() <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, be := range e.buses {
-		if !be.claimed {
-			return be.bus.stopped
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if b, claimed := e.busAt(i); !claimed {
+			return b.stopped
 		}
 	}
 	return nil

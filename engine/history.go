@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // history is a bus's event history in emit order (HIST). Removal leaves a
@@ -14,34 +15,31 @@ type history struct {
 	head    int // index of the first slot that may be live
 	n       int // live entries
 	warned  bool
-	limit   int  // < 0 unlimited
-	drop    bool // HIST-5
-	trimmed int  // tombstones since the last compaction
+	trimmed int // tombstones since the last compaction
+	// limit (< 0 unlimited) and drop (HIST-5) are written under mu and
+	// read without it on the processing path.
+	limitA atomic.Int64
+	dropA  atomic.Bool
 }
 
-func (h *history) add(e *Event, busLabel string) error {
+func (h *history) limit() int { return int(h.limitA.Load()) }
+func (h *history) drop() bool { return h.dropA.Load() }
+
+// add appends e; it reports whether the history is now over the soft limit
+// of a dropping history (HIST-6), so that Emit trims.
+func (h *history) add(e *Event, busLabel string) (overSoft bool, err error) {
+	limit, drop := h.limit(), h.drop()
 	h.mu.Lock()
-	if h.limit > 0 && !h.drop && h.n >= h.limit {
+	if limit > 0 && !drop && h.n >= limit {
 		n := h.n
 		h.mu.Unlock()
-		return &HistoryFullError{Bus: busLabel, Len: n, Limit: h.limit}
+		return false, &HistoryFullError{Bus: busLabel, Len: n, Limit: limit}
 	}
 	h.items = append(h.items, e)
 	h.n++
+	over := drop && limit >= 0 && h.n > limit+limit/5
 	h.mu.Unlock()
-	return nil
-}
-
-// overSoftLimit reports whether emit should trim (HIST-6).
-func (h *history) overSoftLimit() bool {
-	if !h.drop || h.limit < 0 {
-		return false
-	}
-	soft := h.limit + h.limit/5
-	h.mu.Lock()
-	over := h.n > soft
-	h.mu.Unlock()
-	return over
+	return over, nil
 }
 
 func (h *history) removeAt(i int) {
@@ -73,12 +71,13 @@ func (h *history) advanceHead() {
 // whatever their status. It reports whether in-flight events were dropped
 // for the first time (so the caller can warn once).
 func (h *history) trim() (droppedInflight bool) {
-	if h.limit < 0 {
+	limit := h.limit()
+	if limit < 0 {
 		return false
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.limit == 0 {
+	if limit == 0 {
 		// HIST-3: keep only events still pending or started.
 		for i := h.head; i < len(h.items); i++ {
 			if e := h.items[i]; e != nil && e.Status() == StatusCompleted {
@@ -88,15 +87,15 @@ func (h *history) trim() (droppedInflight bool) {
 		h.advanceHead()
 		return false
 	}
-	if !h.drop || h.n <= h.limit {
+	if !h.drop() || h.n <= limit {
 		return false
 	}
-	for i := h.head; i < len(h.items) && h.n > h.limit; i++ {
+	for i := h.head; i < len(h.items) && h.n > limit; i++ {
 		if e := h.items[i]; e != nil && e.Status() == StatusCompleted {
 			h.removeAt(i)
 		}
 	}
-	for i := h.head; i < len(h.items) && h.n > h.limit; i++ {
+	for i := h.head; i < len(h.items) && h.n > limit; i++ {
 		if h.items[i] != nil {
 			h.removeAt(i)
 			if !h.warned {
@@ -111,7 +110,7 @@ func (h *history) trim() (droppedInflight bool) {
 
 // removeCompleted drops e when the bus keeps no completed history (HIST-3).
 func (h *history) removeCompleted(e *Event) {
-	if h.limit != 0 {
+	if h.limit() != 0 {
 		return
 	}
 	h.mu.Lock()
@@ -165,6 +164,7 @@ func (h *history) clear() {
 
 func (h *history) setLimit(limit int, drop bool) {
 	h.mu.Lock()
-	h.limit, h.drop = limit, drop
+	h.limitA.Store(int64(limit))
+	h.dropA.Store(drop)
 	h.mu.Unlock()
 }

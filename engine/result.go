@@ -31,16 +31,13 @@ type Result struct {
 
 	started   atomic.Int64 // ident.Time
 	completed atomic.Int64 // ident.Time
-	timeout   time.Duration
-	deadline  atomic.Int64 // ident.Time at which the handler's ctx expires, 0 none
+	deadline  atomic.Int64 // unix ns at which the handler's ctx expires, 0 none
 
 	value any
 	err   error
 
-	sig      atomic.Pointer[rowSignal]
-	ext      *rowExt // guarded by event.mu
-	jumpFrom *Result // the handler that queue-jumped this row's event, if any
-	proc     *processing
+	sig atomic.Pointer[rowSignal]
+	ext *rowExt // guarded by event.mu
 }
 
 const (
@@ -54,6 +51,35 @@ const (
 type rowExt struct {
 	children []*Event
 	jumps    []*processing // events processed inside this handler (queue-jumps)
+	jumpFrom *Result       // the handler that queue-jumped this row's event
+	proc     *processing   // set for rows of parallel-handler processings
+}
+
+func (r *Result) extension() *rowExt {
+	if r.ext == nil {
+		r.ext = &rowExt{}
+	}
+	return r.ext
+}
+
+// jumpParent returns the handler row inside which this row's event is being
+// processed (a queue-jump), or nil.
+func (r *Result) jumpParent() *Result {
+	r.event.mu.Lock()
+	defer r.event.mu.Unlock()
+	if r.ext == nil {
+		return nil
+	}
+	return r.ext.jumpFrom
+}
+
+func (r *Result) processing() *processing {
+	r.event.mu.Lock()
+	defer r.event.mu.Unlock()
+	if r.ext == nil {
+		return nil
+	}
+	return r.ext.proc
 }
 
 type rowSignal struct {
@@ -72,7 +98,31 @@ func (s *rowSignal) fire(cause error, deadline bool) {
 }
 
 // ID returns the row's id (a UUIDv7 string, TIME-9).
-func (r *Result) ID() string { return r.id.String() }
+func (r *Result) ID() string { return r.UUID().String() }
+
+// UUID returns the row's id. It is made on first use, stamped with the
+// row's start (or its event's creation) time, so that rows nobody reads
+// cost no id generation.
+func (r *Result) UUID() ident.UUID {
+	e := r.event
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r.id.IsZero() {
+		t := r.startedTime()
+		if t == 0 {
+			t = ident.Time(e.created.Load())
+		}
+		r.id = ident.NewV7At(t)
+	}
+	return r.id
+}
+
+// SetUUID sets the row id (for rows restored from the wire).
+func (r *Result) SetUUID(id ident.UUID) {
+	r.event.mu.Lock()
+	r.id = id
+	r.event.mu.Unlock()
+}
 
 // Event returns the event the row belongs to.
 func (r *Result) Event() *Event { return r.event }
@@ -131,8 +181,25 @@ func (r *Result) CompletedAt() time.Time { return ident.Time(r.completed.Load())
 func (r *Result) CompletedTime() ident.Time { return ident.Time(r.completed.Load()) }
 
 // Timeout returns the effective timeout applied to the handler, 0 for none
-// (TIMEOUT-1).
-func (r *Result) Timeout() time.Duration { return r.timeout }
+// (TIMEOUT-1): the smaller of the handler's resolved timeout and the event's.
+func (r *Result) Timeout() time.Duration {
+	e := r.event
+	e.mu.Lock()
+	ic := e.config()
+	e.mu.Unlock()
+	return rowTimeout(r.handler, ic, e.meta.cfg)
+}
+
+// rowTimeout resolves a handler's effective timeout (TIMEOUT-1, TIMEOUT-3).
+func rowTimeout(h *Handler, ic, tc eventConfig) time.Duration {
+	b := h.bus
+	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
+	ht := h.timeout
+	if ht <= 0 {
+		ht = firstPositive(ic.handlerTimeout, tc.handlerTimeout, b.cfg.eventTimeout)
+	}
+	return minTimeout(ht, evTO)
+}
 
 // Children returns the events this handler emitted (CHILD-1).
 func (r *Result) Children() []*Event {

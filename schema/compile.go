@@ -75,13 +75,19 @@ type node struct {
 	prefixItems        []*node
 	items              *node // for the elements after prefixItems
 
-	minProps, maxProps int // -1: not set
-	required           []string
-	props              map[string]*node
-	propNames          []string // sorted keys of props
+	minProps, maxProps int                 // -1: not set
+	required           []string            // as written (sorted by normalisation)
+	props              map[string]propInfo // properties, with required flags
+	requiredProps      int                 // distinct required names that are in props
+	requiredOther      []string            // distinct required names not in props
 	patternProps       []patternProp
 	additional         *node
 	propertyNames      *node
+}
+
+type propInfo struct {
+	schema   *node
+	required bool
 }
 
 type patternProp struct {
@@ -303,14 +309,28 @@ func (c *compiler) fill(n *node, ptr string, s map[string]any) error {
 		if !ok {
 			return invalid(ptr+"/properties", "must be an object, got %s", jsonTypeName(v))
 		}
-		n.props = make(map[string]*node, len(m))
+		n.props = make(map[string]propInfo, len(m))
 		for name, sv := range m {
-			if n.props[name], err = c.sub(ptr+"/properties", name, sv); err != nil {
+			sn, err := c.sub(ptr+"/properties", name, sv)
+			if err != nil {
 				return err
 			}
-			n.propNames = append(n.propNames, name)
+			n.props[name] = propInfo{schema: sn}
 		}
-		slices.Sort(n.propNames)
+	}
+	seen := map[string]bool{}
+	for _, name := range n.required {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if p, ok := n.props[name]; ok {
+			p.required = true
+			n.props[name] = p
+			n.requiredProps++
+		} else {
+			n.requiredOther = append(n.requiredOther, name)
+		}
 	}
 	if v, ok := s["patternProperties"]; ok {
 		m, ok := v.(map[string]any)

@@ -94,9 +94,19 @@
 //
 // # Cost
 //
-// Validate does not allocate when the value passes and is a primitive or a
-// tree of map[string]any, []any and primitives (as produced by encoding/json).
-// Any other composite Go value (struct, typed slice or map, pointer, or a
-// type with its own MarshalJSON) is first converted to that form with
-// encoding/json, which allocates.
+// Validate does not allocate when the value passes and is a primitive (other
+// than float32) or a tree of map[string]any, []any and primitives, as
+// produced by encoding/json; uniqueItems on an array longer than 32 elements
+// builds a map. Any other composite Go value (struct, typed slice or map,
+// pointer, or a type with its own MarshalJSON) is first converted to that
+// form with encoding/json, which allocates. Measured on one core of the
+// development machine (BenchmarkValidate): a decoded five-field object with
+// a map member takes about 300 ns and no allocations, a string about 15 ns,
+// and the same object given as a Go struct about 3.8 µs and 39 allocations,
+// nearly all of it the JSON round trip. A failing value is evaluated twice,
+// the second time to build the error (about 1 µs for that object).
+//
+// One Validate call evaluates at most 2^24 (schema, value) pairs: schemas
+// whose combinators recurse through $ref can need time exponential in the
+// depth of the value, and such a value is rejected once the budget is spent.
 package schema

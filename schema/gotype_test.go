@@ -176,8 +176,12 @@ func TestForShapes(t *testing.T) {
 			want := decode(t, tc.want, false).(map[string]any)
 			want["$schema"] = schema.Draft202012
 			wantJSON, _ := json.Marshal(want)
-			if got := mustMarshal(t, s); !jsonEqual(t, got, wantJSON) {
+			got := mustMarshal(t, s)
+			if !jsonEqual(t, got, wantJSON) {
 				t.Fatalf("\n got %s\nwant %s", got, wantJSON)
+			}
+			if again := mustMarshal(t, mustParse(t, string(got))); string(again) != string(got) {
+				t.Fatalf("generated schema is not stable under Parse:\n%s\n%s", got, again)
 			}
 		})
 	}
@@ -298,5 +302,35 @@ func TestForRecursiveErrorPath(t *testing.T) {
 	var me *schema.MismatchError
 	if !errors.As(err, &me) || me.Path != "#/Children/1/Next" || !strings.Contains(me.Reason, `"Name"`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestForNameCollisions(t *testing.T) {
+	first := func() reflect.Type {
+		type Item struct{ A int }
+		return reflect.TypeFor[Item]()
+	}()
+	second := func() reflect.Type {
+		type Item struct{ B string }
+		return reflect.TypeFor[Item]()
+	}()
+	pair := reflect.StructOf([]reflect.StructField{
+		{Name: "First", Type: first, Tag: `json:"first"`},
+		{Name: "Second", Type: second, Tag: `json:"second"`},
+	})
+	s, err := schema.ForType(pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := s.Raw().(map[string]any)
+	defs := raw["$defs"].(map[string]any)
+	if len(defs) != 2 || defs["Item"] == nil || defs["Item2"] == nil {
+		t.Fatalf("defs = %v", defs)
+	}
+	if err := s.Validate(map[string]any{"first": map[string]any{"A": 1}, "second": map[string]any{"B": "x"}}); err != nil {
+		t.Error(err)
+	}
+	if err := s.Validate(map[string]any{"first": map[string]any{"B": "x"}, "second": map[string]any{"A": 1}}); err == nil {
+		t.Error("swapped definitions accepted")
 	}
 }

@@ -192,10 +192,18 @@ func (s *Schema) Validate(v any) error {
 	if err != nil {
 		return &MismatchError{Identifier: s.ident, Path: "#", Reason: "value has no JSON form: " + err.Error()}
 	}
-	if s.root.eval(nv, false, 0) == nil {
+	var st evalState
+	f := s.root.eval(nv, false, 0, &st)
+	if f == nil && !st.exhausted {
 		return nil
 	}
-	f := s.root.eval(nv, true, 0)
+	if !st.exhausted {
+		st = evalState{}
+		f = s.root.eval(nv, true, 0, &st)
+	}
+	if st.exhausted {
+		return &MismatchError{Identifier: s.ident, Path: "#", Reason: fmt.Sprintf("validation needs more than %d steps; the schema is too costly for this value", maxSteps)}
+	}
 	if f == nil || f == quietFailure { // cannot happen; keep the error well formed
 		return &MismatchError{Identifier: s.ident, Path: "#", Reason: "value did not match"}
 	}

@@ -15,6 +15,19 @@ import (
 // form.
 const maxDepth = 10000
 
+// maxSteps bounds the number of (schema, value) evaluations of one
+// Validate call. Combinators over recursive references can need time
+// exponential in the depth of the value ({"items":{"anyOf":[{"$ref":"#"},
+// {"$ref":"#"}]}} against deeply nested arrays); past this budget the value
+// is rejected instead.
+const maxSteps = 1 << 24
+
+// evalState is shared by all the evaluations of one Validate pass.
+type evalState struct {
+	steps     int
+	exhausted bool
+}
+
 // failure describes where and why a value failed. In quiet mode (detail
 // false) evaluation returns the shared quietFailure and builds nothing.
 type failure struct {
@@ -66,7 +79,7 @@ func (m typeMask) accepts(v *jval) bool {
 // eval validates v (already passed through toNative) against n. It returns
 // nil on success. With detail false it returns quietFailure on failure and
 // does not allocate.
-func (n *node) eval(v any, detail bool, depth int) *failure {
+func (n *node) eval(v any, detail bool, depth int, st *evalState) *failure {
 	if n.boolean {
 		if n.allow {
 			return nil
@@ -75,6 +88,10 @@ func (n *node) eval(v any, detail bool, depth int) *failure {
 			return quietFailure
 		}
 		return failf("no value is allowed here (false schema at %s)", n.loc)
+	}
+	if st.steps++; st.steps > maxSteps {
+		st.exhausted = true
+		return quietFailure
 	}
 	if depth > maxDepth {
 		if !detail {
@@ -96,7 +113,7 @@ func (n *node) eval(v any, detail bool, depth int) *failure {
 		return failf("expected object, got %s", describe(&jv))
 	}
 	if n.ref != nil {
-		if f := n.ref.eval(v, detail, depth); f != nil {
+		if f := n.ref.eval(v, detail, depth, st); f != nil {
 			return f
 		}
 	}
@@ -113,14 +130,14 @@ func (n *node) eval(v any, detail bool, depth int) *failure {
 		return failf("got %s, which is not one of the enum values %s", describe(&jv), short(n.enum))
 	}
 	for _, s := range n.allOf {
-		if f := s.eval(v, detail, depth); f != nil {
+		if f := s.eval(v, detail, depth, st); f != nil {
 			return f
 		}
 	}
 	if n.anyOf != nil {
 		matched := false
 		for _, s := range n.anyOf {
-			if s.eval(v, false, depth) == nil {
+			if s.eval(v, false, depth, st) == nil {
 				matched = true
 				break
 			}
@@ -130,7 +147,7 @@ func (n *node) eval(v any, detail bool, depth int) *failure {
 				return quietFailure
 			}
 			if s := soleCandidate(n.anyOf, &jv); s != nil {
-				return s.eval(v, true, depth)
+				return s.eval(v, true, depth, st)
 			}
 			if m := unionTypes(n.anyOf); m != 0 && !m.accepts(&jv) {
 				return failf("expected %s, got %s", m, describe(&jv))
@@ -141,7 +158,7 @@ func (n *node) eval(v any, detail bool, depth int) *failure {
 	if n.oneOf != nil {
 		matches := 0
 		for _, s := range n.oneOf {
-			if s.eval(v, false, depth) == nil {
+			if s.eval(v, false, depth, st) == nil {
 				matches++
 			}
 		}
@@ -151,13 +168,13 @@ func (n *node) eval(v any, detail bool, depth int) *failure {
 			}
 			if matches == 0 {
 				if s := soleCandidate(n.oneOf, &jv); s != nil {
-					return s.eval(v, true, depth)
+					return s.eval(v, true, depth, st)
 				}
 			}
 			return failf("got %s, which matches %d of the oneOf alternatives instead of exactly one", describe(&jv), matches)
 		}
 	}
-	if n.not != nil && n.not.eval(v, false, depth) == nil {
+	if n.not != nil && n.not.eval(v, false, depth, st) == nil {
 		if !detail {
 			return quietFailure
 		}
@@ -169,9 +186,9 @@ func (n *node) eval(v any, detail bool, depth int) *failure {
 	case kNumber:
 		return n.evalNumber(&jv, detail)
 	case kArray:
-		return n.evalArray(&jv, detail, depth)
+		return n.evalArray(&jv, detail, depth, st)
 	case kObject:
-		return n.evalObject(&jv, detail, depth)
+		return n.evalObject(&jv, detail, depth, st)
 	}
 	return nil
 }
@@ -287,7 +304,7 @@ func (n *node) evalNumber(jv *jval, detail bool) *failure {
 	return nil
 }
 
-func (n *node) evalArray(jv *jval, detail bool, depth int) *failure {
+func (n *node) evalArray(jv *jval, detail bool, depth int, st *evalState) *failure {
 	arr := jv.arr
 	if n.minItems >= 0 && len(arr) < n.minItems {
 		if !detail {
@@ -311,26 +328,22 @@ func (n *node) evalArray(jv *jval, detail bool, depth int) *failure {
 		default:
 			continue
 		}
-		if f := evalChild(s, e, detail, depth); f != nil {
+		if f := evalChild(s, e, detail, depth, st); f != nil {
 			return f.at(strconv.Itoa(i))
 		}
 	}
 	if n.uniqueItems {
-		for i := 1; i < len(arr); i++ {
-			for j := 0; j < i; j++ {
-				if equal(arr[i], arr[j]) {
-					if !detail {
-						return quietFailure
-					}
-					return failf("items %d and %d are equal but uniqueItems is set", j, i)
-				}
+		if j, i := duplicate(arr, st); i >= 0 {
+			if !detail {
+				return quietFailure
 			}
+			return failf("items %d and %d are equal but uniqueItems is set", j, i)
 		}
 	}
 	return nil
 }
 
-func (n *node) evalObject(jv *jval, detail bool, depth int) *failure {
+func (n *node) evalObject(jv *jval, detail bool, depth int, st *evalState) *failure {
 	obj := jv.obj
 	if n.minProps >= 0 && len(obj) < n.minProps {
 		if !detail {
@@ -344,31 +357,40 @@ func (n *node) evalObject(jv *jval, detail bool, depth int) *failure {
 		}
 		return failf("object has %d properties, more than maxProperties %d", len(obj), n.maxProps)
 	}
+	if detail {
+		return n.evalObjectDetail(obj, depth, st)
+	}
+	for _, name := range n.requiredOther {
+		if _, ok := obj[name]; !ok {
+			return quietFailure
+		}
+	}
+	if n.props == nil && n.patternProps == nil && n.additional == nil && n.propertyNames == nil {
+		return nil
+	}
+	found := 0
+	for k, e := range obj {
+		p, declared := n.props[k]
+		if p.required {
+			found++
+		}
+		if n.evalMember(k, e, p.schema, declared, false, depth, st) != nil {
+			return quietFailure
+		}
+	}
+	if found != n.requiredProps {
+		return quietFailure
+	}
+	return nil
+}
+
+// evalObjectDetail is evalObject in detail mode: members are visited in
+// sorted order so that the failure reported is deterministic.
+func (n *node) evalObjectDetail(obj map[string]any, depth int, st *evalState) *failure {
 	for _, name := range n.required {
 		if _, ok := obj[name]; !ok {
-			if !detail {
-				return quietFailure
-			}
 			return failf("required property %q is missing", name)
 		}
-	}
-	for _, name := range n.propNames {
-		if e, ok := obj[name]; ok {
-			if f := evalChild(n.props[name], e, detail, depth); f != nil {
-				return f.at(escapeToken(name))
-			}
-		}
-	}
-	if n.patternProps == nil && n.additional == nil && n.propertyNames == nil {
-		return nil
-	}
-	if !detail {
-		for k, e := range obj {
-			if n.evalKey(k, e, false, depth) != nil {
-				return quietFailure
-			}
-		}
-		return nil
 	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
@@ -376,34 +398,37 @@ func (n *node) evalObject(jv *jval, detail bool, depth int) *failure {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if f := n.evalKey(k, obj[k], true, depth); f != nil {
+		p, declared := n.props[k]
+		if f := n.evalMember(k, obj[k], p.schema, declared, true, depth, st); f != nil {
 			return f
 		}
 	}
 	return nil
 }
 
-// evalKey applies propertyNames, patternProperties and additionalProperties
-// to one member of an object.
-func (n *node) evalKey(k string, e any, detail bool, depth int) *failure {
+// evalMember applies propertyNames, properties, patternProperties and
+// additionalProperties to one member of an object.
+func (n *node) evalMember(k string, e any, prop *node, declared, detail bool, depth int, st *evalState) *failure {
 	if n.propertyNames != nil {
-		if f := n.propertyNames.eval(k, detail, depth+1); f != nil {
+		if f := n.propertyNames.eval(k, detail, depth+1, st); f != nil {
 			if detail {
 				f.reason = fmt.Sprintf("property name %q: %s", k, f.reason)
 			}
 			return f
 		}
 	}
-	matched := false
-	if _, ok := n.props[k]; ok {
-		matched = true
+	if declared {
+		if f := evalChild(prop, e, detail, depth, st); f != nil {
+			return f.at(escapeToken(k))
+		}
 	}
+	matched := declared
 	for _, pp := range n.patternProps {
 		if pp.re != nil && !pp.re.MatchString(k) {
 			continue
 		}
 		matched = true
-		if f := evalChild(pp.schema, e, detail, depth); f != nil {
+		if f := evalChild(pp.schema, e, detail, depth, st); f != nil {
 			return f.at(escapeToken(k))
 		}
 	}
@@ -414,7 +439,7 @@ func (n *node) evalKey(k string, e any, detail bool, depth int) *failure {
 			}
 			return failf("property %q is not allowed (additionalProperties is false)", k)
 		}
-		if f := evalChild(n.additional, e, detail, depth); f != nil {
+		if f := evalChild(n.additional, e, detail, depth, st); f != nil {
 			return f.at(escapeToken(k))
 		}
 	}
@@ -423,7 +448,7 @@ func (n *node) evalKey(k string, e any, detail bool, depth int) *failure {
 
 // evalChild validates an element of an array or object, converting a
 // non-native Go value first.
-func evalChild(s *node, e any, detail bool, depth int) *failure {
+func evalChild(s *node, e any, detail bool, depth int, st *evalState) *failure {
 	ne, err := toNative(e)
 	if err != nil {
 		if !detail {
@@ -431,7 +456,7 @@ func evalChild(s *node, e any, detail bool, depth int) *failure {
 		}
 		return failf("value has no JSON form: %v", err)
 	}
-	return s.eval(ne, detail, depth+1)
+	return s.eval(ne, detail, depth+1, st)
 }
 
 func inEnum(v any, enum []any) bool {
@@ -453,4 +478,50 @@ func short(v any) string {
 		s = string(r[:80]) + "…"
 	}
 	return s
+}
+
+// primKey identifies a primitive JSON value, for duplicate detection.
+type primKey struct {
+	kind kind
+	b    bool
+	num  float64
+	str  string
+}
+
+// duplicate returns the indexes j < i of the first pair of equal elements,
+// or -1, -1. Short arrays are compared pairwise; longer ones of primitives
+// through a map; longer ones with objects or arrays pairwise, each
+// comparison counted against the step budget.
+func duplicate(arr []any, st *evalState) (int, int) {
+	if len(arr) > 32 {
+		seen := make(map[primKey]int, len(arr))
+		composite := false
+		for i, e := range arr {
+			jv := classify(e)
+			if jv.kind == kArray || jv.kind == kObject {
+				composite = true
+				break
+			}
+			k := primKey{kind: jv.kind, b: jv.b, num: jv.num, str: jv.str}
+			if j, ok := seen[k]; ok {
+				return j, i
+			}
+			seen[k] = i
+		}
+		if !composite {
+			return -1, -1
+		}
+	}
+	for i := 1; i < len(arr); i++ {
+		for j := 0; j < i; j++ {
+			if st.steps++; st.steps > maxSteps {
+				st.exhausted = true
+				return -1, -1
+			}
+			if equal(arr[i], arr[j]) {
+				return j, i
+			}
+		}
+	}
+	return -1, -1
 }

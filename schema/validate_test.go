@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ringbus/ringbus/schema"
 )
@@ -333,5 +334,53 @@ func TestDeeplyNestedValue(t *testing.T) {
 	self["me"] = self
 	if err := mustParse(t, `{"$defs":{"O":{"type":"object","additionalProperties":{"$ref":"#/$defs/O"}}},"$ref":"#/$defs/O"}`).Validate(self); err == nil {
 		t.Fatal("self-containing map accepted")
+	}
+}
+
+func TestCostIsBounded(t *testing.T) {
+	// Each level tries both alternatives before failing: 2^depth evaluations
+	// without the step budget.
+	s := mustParse(t, `{"anyOf":[{"type":"integer"},{"type":"array","items":{"anyOf":[{"$ref":"#"},{"$ref":"#"}]}}]}`)
+	v := any("leaf")
+	for range 60 {
+		v = []any{v}
+	}
+	start := time.Now()
+	err := s.Validate(v)
+	var me *schema.MismatchError
+	if !errors.As(err, &me) {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// a cheap value still passes
+	if err := s.Validate([]any{[]any{1}, 2}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestUniqueItemsLong(t *testing.T) {
+	s := mustParse(t, `{"uniqueItems":true}`)
+	prims := make([]any, 0, 1000)
+	for i := range 1000 {
+		prims = append(prims, float64(i))
+	}
+	if err := s.Validate(prims); err != nil {
+		t.Error(err)
+	}
+	var me *schema.MismatchError
+	if err := s.Validate(append(prims, "x", 999.0)); !errors.As(err, &me) || !strings.Contains(me.Reason, "items 999 and 1001") {
+		t.Errorf("got %v", err)
+	}
+	objs := make([]any, 0, 100)
+	for i := range 100 {
+		objs = append(objs, map[string]any{"i": float64(i)})
+	}
+	if err := s.Validate(objs); err != nil {
+		t.Error(err)
+	}
+	if err := s.Validate(append(objs, map[string]any{"i": 5.0})); err == nil {
+		t.Error("duplicate object accepted")
 	}
 }

@@ -1,0 +1,38 @@
+# ringbus: the targets people type.
+GO ?= go
+PKGS := ./...
+BENCH ?= .
+COUNT ?= 10
+
+.PHONY: run test race unit bench lint fmt vet fuzz services tidy-check
+
+run: ## run the quickstart example
+	$(GO) run ./examples/quickstart
+
+test: ## the whole suite under the race detector (what CI runs)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+race: test
+
+unit: ## the suite without the race detector
+	$(GO) test -count=1 $(PKGS)
+
+bench: ## benchmarks of the dispatch core; compare runs with benchstat
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./perf/ ./ring/ ./pool/
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint: vet ## gofmt check, go vet, and golangci-lint when it is installed
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run; else echo "golangci-lint not installed: ran gofmt and go vet only"; fi
+
+fuzz: ## run the fuzz targets for a while each (FUZZTIME=30s)
+	$(GO) test -run '^$$' -fuzz FuzzParseTime -fuzztime $${FUZZTIME:-30s} ./internal/ident/
+	$(GO) test -run '^$$' -fuzz FuzzParseUUID -fuzztime $${FUZZTIME:-30s} ./internal/ident/
+
+tidy-check:
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
