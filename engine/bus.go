@@ -461,7 +461,6 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	e.init(ev)
 	if b.state.Load() != busOpen {
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
@@ -472,6 +471,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	label := b.Label()
 
 	e.mu.Lock()
+	if e.outer == nil || e.created.Load() == 0 {
+		e.initLocked(ev)
+	}
 	for i, n := 0, e.pathLen(); i < n; i++ {
 		if e.pathAt(i) == label {
 			e.mu.Unlock()

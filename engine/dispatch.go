@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -11,9 +12,9 @@ import (
 	"github.com/ringbus/ringbus/internal/ident"
 )
 
-// nowNanos is the clock for deadlines and slow warnings: the wall clock, so
-// that testing/synctest's fake clock drives timeouts.
-func nowNanos() int64 { return time.Now().UnixNano() }
+// monoNow is the clock for deadlines and slow warnings: the process clock's
+// monotonic reading (one clock read; testing/synctest's fake clock drives it).
+func monoNow() int64 { return int64(ident.Since()) }
 
 // dispatcher is the state of a bus's queue consumer. Exactly one goroutine
 // owns it at a time; a timeout that strands the owner inside a handler hands
@@ -51,11 +52,29 @@ func (d *dispatcher) run() {
 			return
 		}
 		d.pos, d.n = 0, b.queue.PopBatch(d.buf)
-		if d.n == 0 && !b.queue.Wait(b.stopped) {
+		if d.n == 0 && !d.spin() && !b.queue.Wait(b.stopped) {
 			return
 		}
 	}
 }
+
+// spin polls the queue briefly before the dispatcher parks: an emitter that
+// awaits each event emits the next one within a microsecond or two, and
+// catching it here saves a park and a wake-up (two scheduler round trips).
+func (d *dispatcher) spin() bool {
+	for i := 0; i < dispatcherSpins; i++ {
+		if d.bus.queue.Len() > 0 {
+			return true
+		}
+		runtime.Gosched()
+	}
+	return false
+}
+
+const (
+	dispatcherSpins = 16
+	waiterSpins     = 8
+)
 
 // handle processes one dequeued event and reports whether this goroutine
 // lost ownership of the dispatcher.
@@ -78,19 +97,23 @@ func (d *dispatcher) handle(e *Event) bool {
 	if !lock.lock(b.stopped) {
 		return true
 	}
-	if !e.claim(b) {
-		lock.unlock()
-		return false
-	}
 	p := d.proc
 	p.reset(b, e)
 	p.ic = ic
+	p.mustClaim = true
 	p.lock = lock
 	p.disp = d
 	p.wd = d.wd
 	p.rowFlags = lockFlag(b, lock)
 	d.cur.Store(p)
 	abandoned := p.run()
+	if p.unclaimed {
+		// A queue-jump took the event first (AWAIT-7): nothing to do here.
+		p.unclaimed = false
+		lock.unlock()
+		d.cur.Store(nil)
+		return false
+	}
 	if !abandoned {
 		d.cur.Store(nil)
 	}
@@ -151,6 +174,10 @@ func (e *Event) instanceConfig() eventConfig {
 func (e *Event) claim(b *Bus) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.claimLocked(b)
+}
+
+func (e *Event) claimLocked(b *Bus) bool {
 	for i, n := 0, e.busCount(); i < n; i++ {
 		if bb, claimed := e.busAt(i); bb == b && !claimed {
 			e.setClaimed(i)
@@ -180,27 +207,29 @@ const (
 // processing is one bus's handling of one event: its rows, resolved
 // settings, deadlines and the lock it holds.
 type processing struct {
-	mu       sync.Mutex // guards the plain fields against the watchdog
-	bus      *Bus
-	ev       *Event
-	rows     []*Result
-	hconc    HandlerConcurrency
-	complete Completion
-	evTO     time.Duration
-	deadline int64 // unix ns, 0 none
-	slowAt   int64
-	lock     *fifoLock
-	hlock    *fifoLock
-	rowFlags uint32
-	jumpFrom *Result
-	disp     *dispatcher
-	wd       *watchdog
-	setupErr error
-	ic, tc   eventConfig // the event's instance and type settings
-	rowBuf   []*Result   // reused backing array for rows
-	multiBus bool        // the event was emitted on more than one bus
-	allDone  chan struct{}
-	timing   []rowTiming
+	mu        sync.Mutex // guards the plain fields against the watchdog
+	bus       *Bus
+	ev        *Event
+	rows      []*Result
+	hconc     HandlerConcurrency
+	complete  Completion
+	evTO      time.Duration
+	deadline  int64 // unix ns, 0 none
+	slowAt    int64
+	lock      *fifoLock
+	hlock     *fifoLock
+	rowFlags  uint32
+	jumpFrom  *Result
+	disp      *dispatcher
+	wd        *watchdog
+	setupErr  error
+	ic, tc    eventConfig // the event's instance and type settings
+	rowBuf    []*Result   // reused backing array for rows
+	mustClaim bool        // setup claims the event (dispatcher path)
+	unclaimed bool        // setup found the event already claimed
+	multiBus  bool        // the event was emitted on more than one bus
+	allDone   chan struct{}
+	timing    []rowTiming
 
 	state      atomic.Uint32
 	owner      atomic.Uint32
@@ -228,7 +257,7 @@ func (p *processing) reset(b *Bus, e *Event) {
 		p.jumpFrom = nil
 	}
 	p.rowFlags = 0
-	p.multiBus = false
+	p.multiBus, p.mustClaim, p.unclaimed = false, false, false
 	p.deadline, p.slowAt = 0, 0
 	p.state.Store(procRunning)
 	p.slowWarned.Store(false)
@@ -249,7 +278,9 @@ func (p *processing) Run() {
 // (a timeout or Stop finalised the processing from outside).
 func (p *processing) run() bool {
 	tok := p.owner.Load()
-	p.setup()
+	if !p.setup() {
+		return false
+	}
 	if p.setupErr == nil && len(p.rows) > 0 {
 		if p.hconc == ParallelHandlers {
 			p.runParallel()
@@ -261,8 +292,10 @@ func (p *processing) run() bool {
 }
 
 // setup resolves the settings, snapshots the handlers and creates one
-// pending row per handler up front (STAT-6, REG-7).
-func (p *processing) setup() {
+// pending row per handler up front (STAT-6, REG-7). With mustClaim set it
+// first claims the event on the bus and returns false if a queue-jump
+// already took it.
+func (p *processing) setup() bool {
 	b, e := p.bus, p.ev
 	ic := p.ic
 	tc := e.meta.cfg
@@ -272,29 +305,28 @@ func (p *processing) setup() {
 	evSlow := firstDur(ic.slowTimeout, tc.slowTimeout, b.cfg.eventSlowTimeout)
 
 	typed, wild := b.handlersFor(e.Type())
-	n := len(typed) + len(wild)
 	mw := len(b.cfg.middlewares) > 0
+	now := monoNow()
 	p.mu.Lock()
-	p.tc, p.hconc = tc, hconc
-	p.mu.Unlock()
-	var rows []*Result
-	if n > 0 {
-		var err error
-		rows, err = p.makeRows(typed, wild, ic, tc, evTO)
-		if err != nil {
-			p.setupErr = err
-			b.logger.Error("ringbus: "+err.Error(), "bus", b.Label(), "event", e.Label())
-		}
-	}
-	now := nowNanos()
-	p.mu.Lock()
-	p.rows, p.hconc, p.complete, p.evTO = rows, hconc, completion, evTO
+	p.tc, p.hconc, p.complete, p.evTO = tc, hconc, completion, evTO
 	if evTO > 0 {
 		p.deadline = now + int64(evTO)
 	}
 	if evSlow > 0 {
 		p.slowAt = now + int64(evSlow)
 	}
+	p.mu.Unlock()
+	rows, claimed, err := p.makeRows(typed, wild, ic, tc)
+	if !claimed {
+		p.unclaimed = true
+		return false
+	}
+	if err != nil {
+		p.setupErr = err
+		b.logger.Error("ringbus: "+err.Error(), "bus", b.Label(), "event", e.Label())
+	}
+	p.mu.Lock()
+	p.rows = rows
 	if hconc == ParallelHandlers {
 		p.timing = make([]rowTiming, len(rows))
 	}
@@ -308,7 +340,7 @@ func (p *processing) setup() {
 		}
 	}
 	if len(rows) == 0 {
-		return
+		return true
 	}
 	// LOCK-2: an event processed by several serial buses runs one handler
 	// at a time across them.
@@ -334,6 +366,7 @@ func (p *processing) setup() {
 	if p.wd != nil {
 		p.wd.watch(p)
 	}
+	return true
 }
 
 func firstMode[T ~uint8](vals ...T) T {
@@ -358,13 +391,19 @@ func firstDur(vals ...time.Duration) time.Duration {
 // makeRows creates this bus's rows for the event, skipping handlers that
 // already have a row that is running or finished (FWD-4) and reusing seeded
 // pending rows (ERU-5). It enforces the recursion guard (REC-1).
-func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig, evTO time.Duration) ([]*Result, error) {
+func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig) ([]*Result, bool, error) {
 	b, e := p.bus, p.ev
 	n := len(typed) + len(wild)
-	slab := make([]Result, n)
+	var slab []Result
+	if n > 0 {
+		slab = make([]Result, n)
+	}
 	rows := p.rowBuf[:0]
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if p.mustClaim && !e.claimLocked(b) {
+		return nil, false, nil
+	}
 	p.multiBus = e.busCount() > 1
 	var parent *Event
 	if e.ext != nil {
@@ -413,16 +452,16 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig, evTO t
 	}
 	for _, h := range typed {
 		if err := add(h); err != nil {
-			return nil, err
+			return nil, true, err
 		}
 	}
 	for _, h := range wild {
 		if err := add(h); err != nil {
-			return nil, err
+			return nil, true, err
 		}
 	}
 	p.rowBuf = rows
-	return rows, nil
+	return rows, true, nil
 }
 
 func firstPositive(vals ...time.Duration) time.Duration {
@@ -483,11 +522,12 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 			return true
 		}
 		r := p.rows[i]
-		if !r.start() {
+		now := monoNow()
+		if !r.startAt(now) {
 			continue // cancelled before it started
 		}
 		p.curIdx.Store(int32(i))
-		p.beginRow(r, nil)
+		p.beginRow(r, nil, now)
 		v, err := p.call(r)
 		if p.owner.Load() != tok {
 			return true
@@ -502,9 +542,8 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 
 // beginRow stamps deadlines, arms the slow-handler warning and fires the
 // started hooks (MW-2: the row's, then the event's once).
-func (p *processing) beginRow(r *Result, t *rowTiming) {
+func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 	b, e := p.bus, p.ev
-	now := nowNanos()
 	timeout := rowTimeout(r.handler, p.ic, p.tc)
 	var hdl int64
 	if timeout > 0 {
@@ -607,7 +646,7 @@ func isOwnError(err error) bool {
 }
 
 func (p *processing) rowTerminal() {
-	if p.remaining.Add(-1) == 0 {
+	if p.remaining.Add(-1) == 0 && p.hconc == ParallelHandlers {
 		p.mu.Lock()
 		ch := p.allDone
 		p.mu.Unlock()
@@ -749,10 +788,11 @@ type rowTask struct {
 
 func (t *rowTask) Run() {
 	p, r := t.p, t.r
-	if !r.start() {
+	now := monoNow()
+	if !r.startAt(now) {
 		return
 	}
-	p.beginRow(r, t.t)
+	p.beginRow(r, t.t, now)
 	v, err := p.call(r)
 	if p.endRow(r, v, err) && p.complete == CompleteFirst && isWinner(r) {
 		p.cancelRest(r)
@@ -872,8 +912,8 @@ func (p *processing) checkRow(r *Result, now int64, hdl, slowAt *atomic.Int64, w
 	if s := slowAt.Load(); s != 0 && !warned.Load() {
 		if now >= s {
 			warned.Store(true)
-			started := r.startedTime()
-			p.bus.logger.Warn(fmt.Sprintf("⚠️ Slow event handler: %s.on(%s, %s) still running after %.2fs", p.bus.Label(), p.ev.Label(), r.handler.Label(), time.Since(started.Std()).Seconds()))
+			elapsed := time.Duration(now - (s - int64(p.handlerSlow(r))))
+			p.bus.logger.Warn(fmt.Sprintf("⚠️ Slow event handler: %s.on(%s, %s) still running after %.2fs", p.bus.Label(), p.ev.Label(), r.handler.Label(), elapsed.Seconds()))
 		} else {
 			want(s)
 		}
@@ -1065,11 +1105,11 @@ type watchdog struct {
 	p     atomic.Pointer[processing]
 }
 
+// watch starts watching p; it is called by p's runner, which wrote p's
+// deadlines itself.
 func (w *watchdog) watch(p *processing) {
 	w.p.Store(p)
-	p.mu.Lock()
 	dl, slow := p.deadline, p.slowAt
-	p.mu.Unlock()
 	if dl != 0 {
 		w.need(dl)
 	}
@@ -1089,7 +1129,7 @@ func (w *watchdog) need(at int64) {
 	}
 	w.mu.Lock()
 	if a := w.armed.Load(); a == 0 || at < a {
-		d := time.Duration(at - nowNanos())
+		d := time.Duration(at - monoNow())
 		if w.t == nil {
 			w.t = time.AfterFunc(d, w.fire)
 		} else {
@@ -1108,7 +1148,7 @@ func (w *watchdog) fire() {
 	if p == nil {
 		return
 	}
-	if next := p.check(nowNanos()); next != 0 {
+	if next := p.check(monoNow()); next != 0 {
 		w.need(next)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -441,6 +442,11 @@ func (e *Event) init(outer Eventer) {
 		return
 	}
 	e.mu.Lock()
+	e.initLocked(outer)
+	e.mu.Unlock()
+}
+
+func (e *Event) initLocked(outer Eventer) {
 	if e.outer == nil && outer != nil {
 		e.outer = outer
 	}
@@ -458,7 +464,6 @@ func (e *Event) init(outer Eventer) {
 		}
 		e.created.Store(int64(now))
 	}
-	e.mu.Unlock()
 }
 
 func (e *Event) ensure() *Event {
@@ -814,8 +819,11 @@ func (e *Event) Wait(ctx context.Context) error {
 	if e == nil {
 		return ErrNilEvent
 	}
-	if e.Status() == StatusCompleted {
-		return nil
+	for i := 0; i < waiterSpins; i++ {
+		if e.Status() == StatusCompleted {
+			return nil
+		}
+		runtime.Gosched()
 	}
 	e.mu.Lock()
 	if e.flags&flagEmitted == 0 {

@@ -20,6 +20,7 @@ type history struct {
 	// read without it on the processing path.
 	limitA atomic.Int64
 	dropA  atomic.Bool
+	count  atomic.Int64 // mirrors n, for lock-free checks
 }
 
 func (h *history) limit() int { return int(h.limitA.Load()) }
@@ -37,6 +38,7 @@ func (h *history) add(e *Event, busLabel string) (overSoft bool, err error) {
 	}
 	h.items = append(h.items, e)
 	h.n++
+	h.count.Store(int64(h.n))
 	over := drop && limit >= 0 && h.n > limit+limit/5
 	h.mu.Unlock()
 	return over, nil
@@ -45,6 +47,7 @@ func (h *history) add(e *Event, busLabel string) (overSoft bool, err error) {
 func (h *history) removeAt(i int) {
 	h.items[i] = nil
 	h.n--
+	h.count.Store(int64(h.n))
 	h.trimmed++
 }
 
@@ -72,7 +75,7 @@ func (h *history) advanceHead() {
 // for the first time (so the caller can warn once).
 func (h *history) trim() (droppedInflight bool) {
 	limit := h.limit()
-	if limit < 0 {
+	if limit < 0 || limit > 0 && h.count.Load() <= int64(limit) {
 		return false
 	}
 	h.mu.Lock()
@@ -149,16 +152,13 @@ func (h *history) newestFirst(f func(*Event) bool) {
 	}
 }
 
-func (h *history) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.n
-}
+func (h *history) len() int { return int(h.count.Load()) }
 
 func (h *history) clear() {
 	h.mu.Lock()
 	clear(h.items)
 	h.items, h.head, h.n, h.trimmed = nil, 0, 0, 0
+	h.count.Store(0)
 	h.mu.Unlock()
 }
 

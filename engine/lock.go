@@ -2,26 +2,47 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // fifoLock is a FIFO-fair mutual-exclusion lock (CONC-8, LOCK-5): Unlock hands
 // the lock to the longest waiter, so a new Lock call cannot slip in ahead of
-// queued waiters. The uncontended path takes one short mutex section.
+// queued waiters. Taking and releasing an uncontended lock is one
+// compare-and-swap each; waiters queue under a mutex.
 // Re-entrancy is not handled here: callers check the handler context for a
-// lock they already hold before calling Lock (LOCK-3).
+// lock they already hold before calling lock (LOCK-3).
 type fifoLock struct {
-	mu      sync.Mutex
-	held    bool
+	state   atomic.Int32 // lockFree, lockHeld, or lockQueued (held, waiters queued)
+	mu      sync.Mutex   // guards waiters and the transitions out of lockQueued
 	waiters []chan struct{}
 }
 
+const (
+	lockFree int32 = iota
+	lockHeld
+	lockQueued
+)
+
 // lock acquires the lock, or gives up when abort is closed (returning false).
 func (l *fifoLock) lock(abort <-chan struct{}) bool {
-	l.mu.Lock()
-	if !l.held {
-		l.held = true
-		l.mu.Unlock()
+	if l.state.CompareAndSwap(lockFree, lockHeld) {
 		return true
+	}
+	l.mu.Lock()
+	for {
+		switch l.state.Load() {
+		case lockFree:
+			if l.state.CompareAndSwap(lockFree, lockHeld) {
+				l.mu.Unlock()
+				return true
+			}
+			continue
+		case lockHeld:
+			if !l.state.CompareAndSwap(lockHeld, lockQueued) {
+				continue // released meanwhile: try again
+			}
+		}
+		break
 	}
 	ch := make(chan struct{})
 	l.waiters = append(l.waiters, ch)
@@ -34,6 +55,9 @@ func (l *fifoLock) lock(abort <-chan struct{}) bool {
 		for i, w := range l.waiters {
 			if w == ch {
 				l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
+				if len(l.waiters) == 0 {
+					l.state.Store(lockHeld)
+				}
 				l.mu.Unlock()
 				return false
 			}
@@ -45,39 +69,37 @@ func (l *fifoLock) lock(abort <-chan struct{}) bool {
 	}
 }
 
-// tryLock acquires the lock only if it is free and nobody waits.
+// tryLock acquires the lock only if it is free (so nobody waits).
 func (l *fifoLock) tryLock() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held {
-		return false
-	}
-	l.held = true
-	return true
+	return l.state.CompareAndSwap(lockFree, lockHeld)
 }
 
 func (l *fifoLock) unlock() {
-	l.mu.Lock()
-	if len(l.waiters) > 0 {
-		ch := l.waiters[0]
-		copy(l.waiters, l.waiters[1:])
-		l.waiters[len(l.waiters)-1] = nil
-		l.waiters = l.waiters[:len(l.waiters)-1]
-		l.mu.Unlock()
-		close(ch) // ownership passes to the waiter; held stays true
+	if l.state.CompareAndSwap(lockHeld, lockFree) {
 		return
 	}
-	if !l.held {
+	l.mu.Lock()
+	if l.state.Load() != lockQueued {
+		// A waiter gave up and the queue emptied: plain release.
+		if !l.state.CompareAndSwap(lockHeld, lockFree) {
+			l.mu.Unlock()
+			panic("ringbus: unlock of unlocked fifoLock")
+		}
 		l.mu.Unlock()
-		panic("ringbus: unlock of unlocked fifoLock")
+		return
 	}
-	l.held = false
+	ch := l.waiters[0]
+	copy(l.waiters, l.waiters[1:])
+	l.waiters[len(l.waiters)-1] = nil
+	l.waiters = l.waiters[:len(l.waiters)-1]
+	if len(l.waiters) == 0 {
+		l.state.Store(lockHeld) // ownership passes on; nobody else queued
+	}
 	l.mu.Unlock()
+	close(ch)
 }
 
 // hasWaiters reports whether someone is queued for the lock.
 func (l *fifoLock) hasWaiters() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.waiters) > 0
+	return l.state.Load() == lockQueued
 }

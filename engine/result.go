@@ -31,7 +31,7 @@ type Result struct {
 
 	started   atomic.Int64 // ident.Time
 	completed atomic.Int64 // ident.Time
-	deadline  atomic.Int64 // unix ns at which the handler's ctx expires, 0 none
+	deadline  atomic.Int64 // ident.Since reading at which the ctx expires, 0 none
 
 	value any
 	err   error
@@ -240,12 +240,13 @@ func (r *Result) isTerminal() bool {
 	return s == StatusCompleted || s == StatusError
 }
 
-// start moves a pending row to started.
-func (r *Result) start() bool {
+// startAt moves a pending row to started, stamping the process clock
+// reading mono (ident.Since).
+func (r *Result) startAt(mono int64) bool {
 	if !r.status.CompareAndSwap(uint32(StatusPending), uint32(StatusStarted)) {
 		return false
 	}
-	r.started.Store(int64(ident.Now()))
+	r.started.Store(int64(ident.At(time.Duration(mono))))
 	return true
 }
 
@@ -320,7 +321,7 @@ func (c hctx) Deadline() (time.Time, bool) {
 	if d == 0 {
 		return time.Time{}, false
 	}
-	return ident.Time(d).Std(), true
+	return time.Now().Add(time.Duration(d - int64(ident.Since()))), true
 }
 
 // Done returns a channel closed when the handler must stop.

@@ -50,8 +50,19 @@ var clock struct {
 //
 // Now is safe for concurrent use, does not allocate and takes no lock (one
 // atomic compare-and-swap).
-func Now() Time {
-	t := anchorWall + int64(time.Since(anchor))
+func Now() Time { return At(Since()) }
+
+// Since returns the process clock's monotonic reading: the time elapsed since
+// its anchor, one monotonic clock read. Differences of readings are exact
+// durations (also on testing/synctest's fake clock, where the reading itself
+// may be negative), so it serves for deadlines.
+func Since() time.Duration { return time.Since(anchor) }
+
+// At returns the Time for a reading of Since, with Now's guarantee: values
+// are strictly increasing across the process, so a reading older than the
+// last Time returned becomes that Time plus one nanosecond.
+func At(since time.Duration) Time {
+	t := anchorWall + int64(since)
 	for {
 		prev := clock.last.Load()
 		next := max(t, prev+1)

@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+// The hot path's memory budget (about 300 bytes per event with its row)
+// depends on these sizes; growing them is a deliberate decision.
+func TestCompactLayout(t *testing.T) {
+	if s := unsafe.Sizeof(Event{}); s > 144 {
+		t.Errorf("Event is %d bytes, budget 144", s)
+	}
+	if s := unsafe.Sizeof(Result{}); s > 112 {
+		t.Errorf("Result is %d bytes, budget 112", s)
+	}
+}
+
+// CONC-8, LOCK-5: the lock is handed to waiters in arrival order and a new
+// caller cannot slip in ahead of queued waiters.
+func TestFIFOLockIsFair(t *testing.T) {
+	var l fifoLock
+	if !l.lock(nil) {
+		t.Fatal("lock failed")
+	}
+	const n = 20
+	order := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.lock(nil)
+			order <- i
+			l.unlock()
+		}()
+		// Wait until waiter i is queued before starting the next one.
+		for {
+			l.mu.Lock()
+			q := len(l.waiters)
+			l.mu.Unlock()
+			if q == i+1 {
+				break
+			}
+			time.Sleep(time.Microsecond)
+		}
+	}
+	if l.tryLock() {
+		t.Fatal("tryLock slipped in ahead of queued waiters")
+	}
+	l.unlock()
+	wg.Wait()
+	close(order)
+	want := 0
+	for got := range order {
+		if got != want {
+			t.Fatalf("waiter %d got the lock in position %d", got, want)
+		}
+		want++
+	}
+}
+
+// A waiter that gives up is removed and does not leave the lock held.
+func TestFIFOLockAbort(t *testing.T) {
+	var l fifoLock
+	l.lock(nil)
+	abort := make(chan struct{})
+	done := make(chan bool)
+	go func() { done <- l.lock(abort) }()
+	for !l.hasWaiters() {
+		time.Sleep(time.Microsecond)
+	}
+	close(abort)
+	if <-done {
+		t.Fatal("aborted lock reported success")
+	}
+	l.unlock()
+	if !l.tryLock() {
+		t.Fatal("lock stuck after an aborted waiter")
+	}
+	l.unlock()
+}
+
+func completedEvent(t *testing.T) *Event {
+	e, err := NewEvent("HistEvent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.status.Store(uint32(StatusCompleted))
+	return e
+}
+
+// HIST-5, HIST-7: completed entries go first, oldest first; then the oldest
+// entries whatever their status, with a one-time warning.
+func TestHistoryTrimOrder(t *testing.T) {
+	var h history
+	h.setLimit(3, true)
+	inflight, _ := NewEvent("HistEvent", nil)
+	var done []*Event
+	if _, err := h.add(inflight, "B#0000"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		e := completedEvent(t)
+		done = append(done, e)
+		if _, err := h.add(e, "B#0000"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.trim() {
+		t.Fatal("first pass alone must suffice")
+	}
+	got := h.snapshot()
+	if len(got) != 3 || got[0] != inflight || got[1] != done[2] || got[2] != done[3] {
+		t.Fatalf("after trim: %v", got)
+	}
+	h.setLimit(1, true)
+	if h.trim() {
+		t.Fatal("completed entries alone must make room")
+	}
+	if got := h.snapshot(); len(got) != 1 || got[0] != inflight {
+		t.Fatalf("after second trim: %v", got)
+	}
+	newer, _ := NewEvent("HistEvent", nil)
+	if _, err := h.add(newer, "B#0000"); err != nil {
+		t.Fatal(err)
+	}
+	if !h.trim() {
+		t.Fatal("dropping in-flight entries must report the first time")
+	}
+	if got := h.snapshot(); len(got) != 1 || got[0] != newer {
+		t.Fatalf("oldest in-flight entry must go first: %v", got)
+	}
+}
+
+// HIST-4: with dropping off a full history rejects, even when everything in
+// it completed.
+func TestHistoryRejectsWhenFull(t *testing.T) {
+	var h history
+	h.setLimit(2, false)
+	for i := 0; i < 2; i++ {
+		if _, err := h.add(completedEvent(t), "B#0000"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := h.add(completedEvent(t), "B#0000")
+	var full *HistoryFullError
+	if err == nil || !errorsAs(err, &full) || full.Len != 2 || full.Limit != 2 {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Compaction keeps order and drops tombstones (HIST-9).
+func TestHistoryCompaction(t *testing.T) {
+	var h history
+	h.setLimit(10, true)
+	var all []*Event
+	for i := 0; i < 1000; i++ {
+		e := completedEvent(t)
+		all = append(all, e)
+		if _, err := h.add(e, "B#0000"); err != nil {
+			t.Fatal(err)
+		}
+		h.trim()
+	}
+	got := h.snapshot()
+	if len(got) != 10 {
+		t.Fatalf("len %d", len(got))
+	}
+	for i, e := range got {
+		if e != all[990+i] {
+			t.Fatalf("entry %d out of order", i)
+		}
+	}
+	if len(h.items) > 200 {
+		t.Fatalf("tombstones not compacted: %d slots for 10 entries", len(h.items))
+	}
+}
+
+func errorsAs(err error, target **HistoryFullError) bool {
+	e, ok := err.(*HistoryFullError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
