@@ -36,3 +36,18 @@ fuzz: ## run the fuzz targets for a while each (FUZZTIME=30s)
 
 tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+# --- performance harness (perf/README-performance.md) ---
+RUNS ?= 3
+SCENARIO ?= 50k-events
+
+.PHONY: perfmatrix pprof bench-peers
+
+perfmatrix: ## ringbus's row of the abxbus runtime table: each scenario RUNS times in a fresh process
+	$(GO) run ./cmd/perfmatrix -runs $(RUNS)
+
+pprof: ## profile one scenario (make pprof SCENARIO=worst-case-forwarding-timeouts); prints the folder
+	$(GO) run ./pprof -scenario $(SCENARIO)
+
+bench-peers: ## ringbus beside watermill, EventBus and a plain channel (nested module perf/peers)
+	cd perf/peers && $(GO) test -run '^$$' -bench . -benchmem

@@ -491,7 +491,13 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		linkParent = parentRow
 	}
 	if e.ctx == nil {
-		e.ctx = ctx // CTX-1: the first capture wins
+		// CTX-1: the first capture wins. Only the values are kept: a
+		// cancellable ctx is detached so that neither its cancellation nor
+		// its context.Cause reaches the handlers (CTX-9).
+		if _, isHandler := ctx.(hctx); !isHandler && ctx.Done() != nil {
+			ctx = context.WithoutCancel(ctx)
+		}
+		e.ctx = ctx
 	}
 	e.addPath(label)
 	wasEmitted := e.flags&flagEmitted != 0
@@ -590,7 +596,8 @@ func linkChild(parent *Result, child *Event) {
 func (r *Result) expired() bool {
 	s := r.sig.Load()
 	if s == nil {
-		return false
+		cause, _ := r.stopCause()
+		return cause != context.Canceled
 	}
 	select {
 	case <-s.done:
@@ -771,11 +778,9 @@ func (b *Bus) runTask(t pool.Task) {
 	b.runners.Add(1)
 	task := countedTask{t: t, b: b}
 	p, err := b.getPool()
-	if err != nil || b.state.Load() == busClosed {
-		go task.Run()
-		return
+	if err != nil || !p.TryGo(&task) {
+		go task.Run() // pool closed or unavailable: the task still runs
 	}
-	p.Go(&task)
 }
 
 type countedTask struct {

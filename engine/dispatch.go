@@ -98,6 +98,15 @@ func (d *dispatcher) handle(e *Event) bool {
 		return true
 	}
 	p := d.proc
+	if p.refs.Load() != 0 {
+		p = &processing{} // pinned by the watchdog or Close: leave it to them
+		d.proc = p
+	}
+	if firstMode(ic.handlerConcurrency, e.meta.cfg.handlerConcurrency, b.cfg.handlerConcurrency) == ParallelHandlers {
+		// Parallel handlers may touch their processing after the event
+		// moved on; give them one of their own.
+		p = &processing{}
+	}
 	p.reset(b, e)
 	p.ic = ic
 	p.mustClaim = true
@@ -105,25 +114,26 @@ func (d *dispatcher) handle(e *Event) bool {
 	p.disp = d
 	p.wd = d.wd
 	p.rowFlags = lockFlag(b, lock)
-	d.cur.Store(p)
 	abandoned := p.run()
 	if p.unclaimed {
 		// A queue-jump took the event first (AWAIT-7): nothing to do here.
 		p.unclaimed = false
-		lock.unlock()
-		d.cur.Store(nil)
+		if p.state.CompareAndSwap(procRunning, procFinished) {
+			lock.unlock()
+		}
 		return false
 	}
 	if !abandoned {
-		d.cur.Store(nil)
+		d.cur.CompareAndSwap(p, nil)
 	}
 	return abandoned
 }
 
 // abortCurrent aborts whatever the bus is processing, for Close.
 func (d *dispatcher) abortCurrent() {
-	if p := d.cur.Load(); p != nil {
+	if p := d.cur.Load(); p != nil && p.pin(&d.cur) {
 		p.abort(ReasonStopped, ErrStopped, nil)
+		p.unpin()
 	}
 	b := d.bus
 	b.tracked.Range(func(p *processing, _ bool) bool {
@@ -233,6 +243,7 @@ type processing struct {
 
 	state      atomic.Uint32
 	owner      atomic.Uint32
+	refs       atomic.Int32 // pins held by the watchdog or Close (see pin)
 	remaining  atomic.Int32
 	slowWarned atomic.Bool
 	cur        atomic.Pointer[Result]
@@ -242,14 +253,33 @@ type processing struct {
 	curWarned  atomic.Bool
 }
 
+// pin protects p against reuse by its dispatcher while an outside actor
+// (the watchdog, Close) works on it: the actor found p published in slot,
+// counts itself in refs, then checks p is still published. The dispatcher
+// unpublishes p from both slots before it looks at refs, and takes a fresh
+// processing instead of reusing one with refs > 0. With sequentially
+// consistent atomics either the actor sees p unpublished and backs off, or
+// the dispatcher sees the pin.
+func (p *processing) pin(slot *atomic.Pointer[processing]) bool {
+	p.refs.Add(1)
+	if slot.Load() != p {
+		p.refs.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *processing) unpin() { p.refs.Add(-1) }
+
 type rowTiming struct {
 	hdl    atomic.Int64
 	slowAt atomic.Int64
 	warned atomic.Bool
 }
 
+// reset prepares p for a new event. The dispatcher calls it only on a
+// processing nobody else holds (see pin), so it takes no lock.
 func (p *processing) reset(b *Bus, e *Event) {
-	p.mu.Lock()
 	p.bus, p.ev = b, e
 	p.rows = nil
 	p.lock, p.hlock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil, nil
@@ -262,10 +292,6 @@ func (p *processing) reset(b *Bus, e *Event) {
 	p.state.Store(procRunning)
 	p.slowWarned.Store(false)
 	p.cur.Store(nil)
-	p.curHdl.Store(0)
-	p.curSlowAt.Store(0)
-	p.curWarned.Store(false)
-	p.mu.Unlock()
 }
 
 // Run runs a parallel event's processing on a pool worker.
@@ -320,6 +346,9 @@ func (p *processing) setup() bool {
 	if !claimed {
 		p.unclaimed = true
 		return false
+	}
+	if p.disp != nil {
+		p.disp.cur.Store(p)
 	}
 	if err != nil {
 		p.setupErr = err
@@ -405,6 +434,7 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig) ([]*Re
 		return nil, false, nil
 	}
 	p.multiBus = e.busCount() > 1
+	existing := e.rowCount() // rows from earlier processings (FWD-4, ERU-5)
 	var parent *Event
 	if e.ext != nil {
 		parent = e.ext.parent
@@ -412,7 +442,7 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig) ([]*Re
 	used := 0
 	add := func(h *Handler) error {
 		var seeded *Result
-		for i, c := 0, e.rowCount(); i < c; i++ {
+		for i := 0; i < existing; i++ {
 			old := e.rowAt(i)
 			if old.handler == h || old.handler.id == h.id {
 				if old.flags&rowSeeded != 0 && old.Status() == StatusPending {
@@ -491,9 +521,7 @@ func recursionDepth(parent *Event, hid ident.UUID) int {
 	depth := 0
 	seen := 0
 	for a := parent; a != nil && seen < 10000; seen++ {
-		if a != parent {
-			a.mu.Lock()
-		}
+		a.mu.Lock()
 		for i, c := 0, a.rowCount(); i < c; i++ {
 			if r := a.rowAt(i); r.handler.id == hid {
 				if s := r.Status(); s == StatusPending || s == StatusStarted || s == StatusCompleted {
@@ -506,9 +534,7 @@ func recursionDepth(parent *Event, hid ident.UUID) int {
 		if a.ext != nil {
 			next = a.ext.parent
 		}
-		if a != parent {
-			a.mu.Unlock()
-		}
+		a.mu.Unlock()
 		a = next
 	}
 	return depth
@@ -618,8 +644,9 @@ func (p *processing) endRow(r *Result, v any, err error) bool {
 		}
 	}
 	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
-		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: rowTimeout(r.handler, p.ic, p.tc)}
-		_ = te // ERR-2: a plain timeout from handler code becomes a handler timeout
+		// ERR-2: a plain timeout from handler code becomes a handler
+		// timeout that keeps its message.
+		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: rowTimeout(r.handler, p.ic, p.tc), Err: err}
 	}
 	ok := r.finish(v, err, StatusStarted)
 	r.released()
@@ -751,12 +778,16 @@ func cascade(r *Result, cause error) {
 // outside its runner (event timeout, parent timeout, Stop).
 func (p *processing) abort(reason string, cause, parentErr error) {
 	p.mu.Lock()
-	rows := p.rows
+	if p.state.Load() != procRunning {
+		p.mu.Unlock()
+		return
+	}
+	rows := append([]*Result(nil), p.rows...)
 	p.mu.Unlock()
+	p.owner.Add(1) // the runner stops at its next check
 	for _, r := range rows {
 		p.terminate(r, reason, parentErr)
 	}
-	p.owner.Add(1)
 	if p.finish() && p.disp != nil && reason != ReasonStopped {
 		b := p.bus
 		b.runners.Add(1)
@@ -793,8 +824,9 @@ func (t *rowTask) Run() {
 		return
 	}
 	p.beginRow(r, t.t, now)
+	first := p.complete == CompleteFirst
 	v, err := p.call(r)
-	if p.endRow(r, v, err) && p.complete == CompleteFirst && isWinner(r) {
+	if p.endRow(r, v, err) && first && isWinner(r) {
 		p.cancelRest(r)
 	}
 }
@@ -816,10 +848,10 @@ func (p *processing) finish() bool {
 		p.lock.unlock()
 	}
 	b, e := p.bus, p.ev
-	b.finishEventOn(e)
 	if b.hist.drop() && b.hist.limit() > 0 {
-		b.trimHistory()
+		b.trimHistory() // before the bus can report idle (HIST-6)
 	}
+	b.finishEventOn(e)
 	return true
 }
 
@@ -939,6 +971,13 @@ func (p *processing) timeoutHandler(r *Result) {
 	if !r.finish(nil, err, StatusStarted) {
 		return
 	}
+	serial := p.timing == nil
+	var tok uint32
+	if serial {
+		// Take the rest of the rows away from the runner stuck in this
+		// handler before telling the handler to stop (TIMEOUT-10).
+		tok = p.owner.Add(1)
+	}
 	r.cancel(err, true)
 	b := p.bus
 	b.logger.Warn(fmt.Sprintf("⏱️  TIMEOUT ERROR - Handling took more than %s for %s.%s(%s)", seconds(timeout), b.Label(), r.handler.Label(), p.ev.Label()))
@@ -947,9 +986,8 @@ func (p *processing) timeoutHandler(r *Result) {
 	}
 	p.rowTerminal()
 	cascade(r, err)
-	if p.timing == nil && p.state.Load() == procRunning {
+	if serial {
 		next := int(p.curIdx.Load()) + 1
-		tok := p.owner.Add(1)
 		b.runners.Add(1)
 		go p.continueFrom(next, tok)
 	}
@@ -959,7 +997,7 @@ func (p *processing) timeoutHandler(r *Result) {
 
 func queueJump(ctx context.Context, e *Event, parent *Result) error {
 	for {
-		b := e.claimAny()
+		b := e.unclaimedBus()
 		if b == nil {
 			return nil
 		}
@@ -969,31 +1007,50 @@ func queueJump(ctx context.Context, e *Event, parent *Result) error {
 	}
 }
 
+// unclaimedBus returns a live bus on which e still waits to be processed.
+func (e *Event) unclaimedBus() *Bus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if b, claimed := e.busAt(i); !claimed && b.state.Load() == busOpen {
+			return b
+		}
+	}
+	return nil
+}
+
 // processNested processes e on b right now, inside the handler of row
 // parent, re-entering locks the handler's processing chain holds (LOCK-3).
+// It takes b's event lock before claiming e, so that once claimed the event
+// runs ahead of b's queue (AWAIT-5).
 func (b *Bus) processNested(e *Event, parent *Result) error {
 	p := &processing{wd: &watchdog{}}
 	p.reset(b, e)
 	p.jumpFrom = parent
 	p.ic = e.instanceConfig()
 	mode := b.resolveConcurrency(e, p.ic)
+	var lock *fifoLock
 	if mode != ParallelEvents {
-		lock := b.lockFor(mode)
+		lock = b.lockFor(mode)
 		if !holdsLock(parent, b, lock) {
 			if !lock.lock(b.stopped) {
-				b.finishEventOn(e)
 				return fmt.Errorf("%w: %s", ErrBusClosed, b.Label())
 			}
 			p.lock = lock
 		}
 		p.rowFlags = lockFlag(b, lock)
 	}
+	if !e.claim(b) {
+		// The bus's dispatcher got there first: it processes e; wait for it.
+		if p.lock != nil {
+			p.lock.unlock()
+		}
+		return nil
+	}
 	b.track(p, true)
 	parent.event.mu.Lock()
-	if parent.ext == nil {
-		parent.ext = &rowExt{}
-	}
-	parent.ext.jumps = append(parent.ext.jumps, p)
+	x := parent.extension()
+	x.jumps = append(x.jumps, p)
 	parent.event.mu.Unlock()
 	p.run()
 	b.untrack(p)
@@ -1145,10 +1202,12 @@ func (w *watchdog) fire() {
 	w.armed.Store(0)
 	w.mu.Unlock()
 	p := w.p.Load()
-	if p == nil {
+	if p == nil || !p.pin(&w.p) {
 		return
 	}
-	if next := p.check(monoNow()); next != 0 {
+	next := p.check(monoNow())
+	p.unpin()
+	if next != 0 {
 		w.need(next)
 	}
 }

@@ -63,9 +63,16 @@ type HandlerTimeoutError struct {
 	Event    string        // event label, Type#abcd
 	Timeout  time.Duration // the effective timeout that expired
 	Children int           // child events whose processing was interrupted
+	Err      error         // the handler's own timeout error, when it raised one (ERR-2)
 }
 
+// Unwrap returns the handler's own timeout error, if any.
+func (e *HandlerTimeoutError) Unwrap() error { return e.Err }
+
 func (e *HandlerTimeoutError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
 	msg := fmt.Sprintf("Event handler %s(%s) timed out after %s", e.Handler, e.Event, seconds(e.Timeout))
 	if e.Children > 0 {
 		msg += fmt.Sprintf(" and interrupted any processing of %d child events", e.Children)
@@ -110,8 +117,11 @@ func (e *HandlerAbortedError) Error() string {
 	}
 }
 
-// Is reports whether target is ErrHandlerAborted.
-func (e *HandlerAbortedError) Is(target error) bool { return target == ErrHandlerAborted }
+// Is reports whether target is ErrHandlerAborted, or ErrStopped for a
+// handler aborted by Stop or Close.
+func (e *HandlerAbortedError) Is(target error) bool {
+	return target == ErrHandlerAborted || target == ErrStopped && e.Reason == ReasonStopped
+}
 
 // TypeName returns the cross-language error type name.
 func (e *HandlerAbortedError) TypeName() string { return "EventHandlerAbortedError" }
@@ -139,8 +149,11 @@ func (e *HandlerCancelledError) Error() string {
 	}
 }
 
-// Is reports whether target is ErrHandlerCancelled.
-func (e *HandlerCancelledError) Is(target error) bool { return target == ErrHandlerCancelled }
+// Is reports whether target is ErrHandlerCancelled, or ErrStopped for a
+// handler cancelled by Stop or Close.
+func (e *HandlerCancelledError) Is(target error) bool {
+	return target == ErrHandlerCancelled || target == ErrStopped && e.Reason == ReasonStopped
+}
 
 // Unwrap returns the parent's error, if any.
 func (e *HandlerCancelledError) Unwrap() error { return e.Parent }

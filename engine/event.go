@@ -98,6 +98,15 @@ func (m *TypeMeta) GoType() reflect.Type { return m.goType }
 // ResultType returns what SetResultType stored.
 func (m *TypeMeta) ResultType() any { return m.resultType }
 
+// lastMeta caches the most recently resolved Go type: emitting many events
+// of one type then skips the map lookup.
+var lastMeta atomic.Pointer[metaCacheEntry]
+
+type metaCacheEntry struct {
+	t reflect.Type // pointer type of the emitted value
+	m *TypeMeta
+}
+
 var (
 	metaByGoType = xsync.NewMap[reflect.Type, *TypeMeta]()
 	metaByName   = xsync.NewMap[string, *TypeMeta]()
@@ -451,8 +460,13 @@ func (e *Event) initLocked(outer Eventer) {
 		e.outer = outer
 	}
 	if e.meta == nil {
-		if e.outer != nil && reflect.TypeOf(e.outer) != untypedBase {
-			e.meta = metaForGoType(reflect.TypeOf(e.outer))
+		if t := reflect.TypeOf(e.outer); e.outer != nil && t != untypedBase {
+			if c := lastMeta.Load(); c != nil && c.t == t {
+				e.meta = c.m
+			} else {
+				e.meta = metaForGoType(t)
+				lastMeta.Store(&metaCacheEntry{t: t, m: e.meta})
+			}
 		} else {
 			e.meta = metaForName("BaseEvent")
 		}

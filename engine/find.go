@@ -151,11 +151,11 @@ func (b *Bus) filter(ctx context.Context, pattern string, limit int, opts []Find
 	if q.past {
 		var cutoff int64
 		if q.pastWindow > 0 {
-			cutoff = time.Now().Add(-q.pastWindow).UnixNano()
+			cutoff = int64(ident.Now()) - int64(q.pastWindow)
 		}
 		var cands []*Event
 		b.hist.newestFirst(func(e *Event) bool {
-			if cutoff != 0 && e.CreatedAt().UnixNano() < cutoff {
+			if cutoff != 0 && int64(e.CreatedTime()) < cutoff {
 				return true
 			}
 			cands = append(cands, e)

@@ -196,7 +196,12 @@ func rowTimeout(h *Handler, ic, tc eventConfig) time.Duration {
 	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
 	ht := h.timeout
 	if ht <= 0 {
-		ht = firstPositive(ic.handlerTimeout, tc.handlerTimeout, b.cfg.eventTimeout)
+		ht = firstPositive(ic.handlerTimeout, tc.handlerTimeout)
+	}
+	if ht <= 0 && ic.timeout < 0 && tc.timeout < 0 {
+		// 2.4.2 falls back to the bus timeout; an event that sets its own
+		// timeout (0 disables it, TIMEOUT-3) does not fall back.
+		ht = b.cfg.eventTimeout
 	}
 	return minTimeout(ht, evTO)
 }
@@ -297,9 +302,20 @@ func (r *Result) signal() *rowSignal {
 		return r.sig.Load()
 	}
 	if r.isTerminal() {
-		s.fire(context.Canceled, false)
+		s.fire(r.stopCause())
 	}
 	return s
+}
+
+// stopCause is the cause of a terminal row's context: its own timeout,
+// abort or cancellation error, else context.Canceled (the handler returned).
+func (r *Result) stopCause() (error, bool) {
+	if Status(r.status.Load()) == StatusError && isOwnError(r.err) {
+		_, timeout := r.err.(*HandlerTimeoutError)
+		ab, aborted := r.err.(*HandlerAbortedError)
+		return r.err, timeout || aborted && (ab.Reason == ReasonEventTimeout || ab.Reason == ReasonParentTimeout)
+	}
+	return context.Canceled, false
 }
 
 // released closes the context once the handler has returned.

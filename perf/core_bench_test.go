@@ -8,15 +8,6 @@ import (
 	"github.com/ringbus/ringbus/api"
 )
 
-// PerfSimpleEvent is the event of the "1 bus x 50k events" scenario.
-type PerfSimpleEvent struct {
-	api.Event[struct{}]
-	BatchID int `json:"batch_id"`
-	Value   int `json:"value"`
-}
-
-const batchSize = 512
-
 // BenchmarkEmitBatch measures the 50k-events shape per event: events are
 // emitted in batches of 512 and each one awaited, on a bus keeping 512
 // events of history with dropping on, one synchronous handler adding to a

@@ -110,7 +110,7 @@ func (p *Pool) invoke(arg any) {
 
 // run runs t and then marks it finished, whatever t does.
 func (p *Pool) run(t Task) {
-	defer p.done()
+	defer p.finish()
 	t.Run()
 }
 
@@ -149,9 +149,10 @@ func (p *Pool) done() {
 // After Close has started, Go does nothing: t is not run. Use TryGo to
 // learn whether t was accepted. A nil t is ignored.
 //
-// The call to Go synchronizes before t.Run starts. Go itself does not
-// allocate on a pooled worker; see the package documentation for the
-// measured cost.
+// The call to Go synchronizes before t.Run starts. Go does not allocate
+// (for a pointer Task); handing a task to an idle worker and learning that
+// it finished costs about 0.5 µs (BenchmarkGoRoundTrip): see the package
+// documentation.
 func (p *Pool) Go(t Task) {
 	p.TryGo(t)
 }

@@ -37,15 +37,6 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 }
 
-// newPool returns a pool of size workers that the test closes when done.
-func newPool(t *testing.T, size int) *pool.Pool {
-	t.Helper()
-	p, err := pool.New(size)
-	require.NoError(t, err)
-	t.Cleanup(func() { closePool(t, p) })
-	return p
-}
-
 func closePool(t *testing.T, p *pool.Pool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -264,26 +255,48 @@ func TestPanicDoesNotKillWorker(t *testing.T) {
 		stack []byte
 	}
 	reports := make(chan report, 10)
+	nextReport := func() report {
+		t.Helper()
+		select {
+		case r := <-reports:
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatal("the panic handler was not called")
+			return report{}
+		}
+	}
 	p, err := pool.NewWithPanicHandler(1, func(v any, stack []byte) {
 		reports <- report{v, stack}
 	})
 	require.NoError(t, err)
+	t.Cleanup(func() { closePool(t, p) }) // runs before noLeaks' check
 
 	// runOnWorker runs f on the pooled worker and returns the goroutine it
 	// ran on. Right after a task returns, the worker is briefly not yet back
-	// in the idle list and a new task overflows; retry until it lands on the
-	// worker.
+	// in the idle list and a new task overflows; such a task does not run f,
+	// and runOnWorker tries again.
 	runOnWorker := func(f func()) uint64 {
 		t.Helper()
 		for range 1000 {
 			overflows := p.Overflows()
 			ran := make(chan uint64, 1)
+			proceed := make(chan bool, 1)
 			p.Go(task(func() {
 				ran <- goid()
-				f()
+				if <-proceed {
+					f()
+				}
 			}))
-			id := <-ran
-			if p.Overflows() == overflows {
+			// Go has returned, so the overflow count for this task is final.
+			onWorker := p.Overflows() == overflows
+			proceed <- onWorker
+			var id uint64
+			select {
+			case id = <-ran:
+			case <-time.After(10 * time.Second):
+				t.Fatal("task did not run")
+			}
+			if onWorker {
 				return id
 			}
 			time.Sleep(time.Millisecond)
@@ -295,7 +308,7 @@ func TestPanicDoesNotKillWorker(t *testing.T) {
 	worker := runOnWorker(func() {})
 	for i := range 5 {
 		id := runOnWorker(func() { panic("boom " + strconv.Itoa(i)) })
-		r := <-reports
+		r := nextReport()
 		require.Equal(t, "boom "+strconv.Itoa(i), r.value)
 		require.Contains(t, string(r.stack), "TestPanicDoesNotKillWorker", "stack of the panicking task")
 		require.Equal(t, worker, id, "panic %d ran on a new worker: the previous one died", i)
@@ -313,7 +326,7 @@ func TestPanicDoesNotKillWorker(t *testing.T) {
 		panic("overflow boom")
 	}))
 	<-overflowed
-	require.Equal(t, "overflow boom", (<-reports).value)
+	require.Equal(t, "overflow boom", nextReport().value)
 	close(release)
 	closePool(t, p)
 	require.EqualValues(t, 6, p.Panics())

@@ -15,9 +15,11 @@
 //
 // Push synchronizes before the PopBatch (or TryPop) that returns the value:
 // whatever the producer wrote before Push, the consumer can read after the
-// pop without further synchronization. A Push that completes while the
-// consumer is parked in Wait synchronizes before the return of that Wait.
-// Close synchronizes before every Push that returns false.
+// pop without further synchronization. When Wait returns true, the Push of
+// the oldest value in the queue has completed and synchronizes before that
+// return; a Push that completes while the consumer is parked always wakes
+// it (it parks again if an older value is still unpublished). Close
+// synchronizes before every Push that returns false.
 //
 // # Design
 //
@@ -61,12 +63,26 @@
 //
 // # Costs
 //
-// Push: one fetch-add, two stores and one load, plus a 1024-slot segment
-// allocation every 1024 pushes (about 16 KiB for an 8-byte T); 0 allocs per
-// push amortised. Pop: two loads per value and one store per batch. Run the
-// benchmarks in bench_test.go for numbers on your machine; they compare the
-// queue with a buffered channel and a mutex-protected slice doing the same
-// work.
+// Push: one fetch-add, two stores and one load, plus one 1024-slot segment
+// allocation every 1024 pushes (16 KiB for an 8-byte T, so about 18 bytes
+// and 0 allocations per push amortised). Pop: two loads per value and one
+// store per batch.
+//
+// Measured on the 2-core development VM (Intel Xeon, linux/amd64,
+// go test -bench . -benchtime=200ms, several runs), against a buffered
+// channel and a mutex-protected slice doing the same work in the same run:
+//
+//	benchmark                      ring        chan        mutex+slice
+//	PushPop (1 goroutine)          25-29 ns    34-36 ns    26-27 ns
+//	PushBatch64, per value         17-22 ns    33-35 ns    13-14 ns
+//	4 producers + consumer, /value 22-36 ns    43-53 ns    20-31 ns
+//
+// On two cores the ring is about twice as fast as a channel and level with
+// an uncontended mutex; what it adds over the mutex is that a producer never
+// waits for another producer or for the consumer (a preempted lock holder
+// stalls every producer behind a mutex), and that the consumer drains a
+// whole batch with one store. Measure on the target machine before quoting
+// these numbers elsewhere.
 //
 // # When not to use it
 //

@@ -30,3 +30,9 @@ func (q *Queue[T]) WeakHeadSegmentForTest() func() bool {
 
 // SegmentSize is the number of slots per segment.
 const SegmentSize = segSize
+
+// SetBeforeParkForTest makes Wait call f after it has found the queue empty
+// and before it announces that it parks. Call it before the consumer starts.
+func (q *Queue[T]) SetBeforeParkForTest(f func()) {
+	q.beforePark = f
+}

@@ -99,6 +99,11 @@ type Queue[T any] struct {
 	// Pushes that fail after Close still bump tail; closedAt lets Len ignore
 	// them.
 	closedAt atomic.Uint64
+
+	// beforePark, when set by a test, runs in Wait between the consumer's
+	// emptiness check and its store to parked, to widen the race window that
+	// the park protocol has to close.
+	beforePark func()
 }
 
 // New returns an empty, open queue. It allocates the queue and its first
@@ -345,6 +350,9 @@ func (q *Queue[T]) Wait(done <-chan struct{}) bool {
 		sl := q.slotAt(h)
 		if sl != nil && (sl.ready.Load() != 0 || q.awaitPublish(sl, h)) {
 			return true
+		}
+		if q.beforePark != nil {
+			q.beforePark()
 		}
 		q.parked.Store(1)
 		// Re-check after announcing that we park: a producer that published
