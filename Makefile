@@ -18,7 +18,7 @@ unit: ## the suite without the race detector
 	$(GO) test -count=1 $(PKGS)
 
 bench: ## benchmarks of the dispatch core; compare runs with benchstat
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./perf/ ./ring/ ./pool/
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./perf/ ./ring/ ./pool/ ./wire/
 
 vet:
 	$(GO) vet $(PKGS)
@@ -33,6 +33,7 @@ lint: vet ## gofmt check, go vet, and golangci-lint when it is installed
 fuzz: ## run the fuzz targets for a while each (FUZZTIME=30s)
 	$(GO) test -run '^$$' -fuzz FuzzParseTime -fuzztime $${FUZZTIME:-30s} ./internal/ident/
 	$(GO) test -run '^$$' -fuzz FuzzParseUUID -fuzztime $${FUZZTIME:-30s} ./internal/ident/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $${FUZZTIME:-30s} ./wire/
 
 tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

@@ -88,6 +88,9 @@ func spBus(t *testing.T, name string, opts ...api.Option) *api.Bus {
 	t.Cleanup(func() {
 		spSettle()
 		_ = bus.Close()
+		// Inside a synctest bubble every goroutine must end before the
+		// bubble does: wait for handlers that ignore their context.
+		_ = bus.Stop(context.Background())
 	})
 	return bus
 }
@@ -534,6 +537,9 @@ func tmTimeout6(t *testing.T, name string, slowHandler func(context.Context, *tm
 // This handler keeps running past its timeout.
 func TestSpecTimeout6_HandlerTimeoutThenNextHandlerRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		// Close waits only 100ms for a handler that ignores its context;
+		// let this one finish its second before the bubble ends.
+		t.Cleanup(func() { time.Sleep(2 * time.Second) })
 		tmTimeout6(t, "Timeout6Bus", func(context.Context, *tmEvent) (string, error) {
 			time.Sleep(time.Second)
 			return "late", nil

@@ -82,9 +82,8 @@ type Bus struct {
 	idleCh  chan struct{}
 	idleWtr atomic.Int32
 
-	poolOnce sync.Once
-	pool     *pool.Pool
-	poolErr  error
+	poolMu sync.Mutex
+	pool   atomic.Pointer[pool.Pool]
 
 	find    findWaiters
 	tracked *xsync.Map[*processing, bool] // nested and parallel-event processings, for Close
@@ -681,19 +680,42 @@ func (f stopOption) applyStop(c *stopConfig) { f(c) }
 func WithClear() StopOption { return stopOption(func(c *stopConfig) { c.clear = true }) }
 
 // Stop drains the bus: it waits, bounded by ctx, until queued and running
-// events are processed (STOP-1), then shuts it down like Close. It returns
+// events are processed (STOP-1), then shuts it down like Close and waits,
+// still bounded by ctx, until none of the bus's goroutines runs. It returns
 // ctx's error if the drain did not finish in time (the bus is shut down all
-// the same). After Stop returns none of the bus's goroutines runs, except a
-// handler that ignores its context's cancellation, which keeps its own
-// goroutine until it returns.
+// the same, and aborted handlers get Close's 100ms grace). Stop after Close
+// just waits for the bus's goroutines. A handler that ignores its
+// context's cancellation keeps its goroutine until it returns.
 func (b *Bus) Stop(ctx context.Context, opts ...StopOption) error {
 	var err error
 	if b.state.Load() == busOpen {
 		err = b.WaitUntilIdle(ctx)
 	}
-	b.shutdown(opts)
-	return err
+	if err != nil {
+		// The drain ran out of time: aborted handlers get Close's grace.
+		wait, cancel := context.WithTimeout(context.Background(), closeGrace)
+		defer cancel()
+		b.shutdown(wait, opts)
+		return err
+	}
+	b.shutdown(ctx, opts)
+	return nil
 }
+
+// awaitRunners waits, bounded by ctx, until none of the bus's goroutines
+// runs.
+func (b *Bus) awaitRunners(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { b.runners.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// closeGrace is how long Close waits for aborted handlers to return
+// (STOP-2 gives the runloop 0.1s).
+const closeGrace = 100 * time.Millisecond
 
 // Close shuts the bus down now (STOP-2): queued events are abandoned and
 // stay pending, running handlers are aborted through their contexts, future
@@ -701,11 +723,14 @@ func (b *Bus) Stop(ctx context.Context, opts ...StopOption) error {
 // with ErrBusClosed. The bus is renamed "_stopped_{id8}" (STOP-3). Close
 // waits up to 100ms for aborted handlers to return. It is idempotent.
 func (b *Bus) Close(opts ...StopOption) error {
-	b.shutdown(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	b.shutdown(ctx, opts)
 	return nil
 }
 
-func (b *Bus) shutdown(opts []StopOption) {
+// shutdown stops the bus and waits, bounded by ctx, for its goroutines.
+func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 	var sc stopConfig
 	for _, o := range opts {
 		if o != nil {
@@ -719,24 +744,13 @@ func (b *Bus) shutdown(opts []StopOption) {
 			d.abortCurrent()
 		}
 		b.find.closeAll()
-		// Give aborted handlers up to 100ms to return (STOP-2).
-		done := make(chan struct{})
-		go func() { b.runners.Wait(); close(done) }()
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-done:
-		case <-t.C:
-		}
-		t.Stop()
-		if b.pool != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			_ = b.pool.Close(ctx)
-			cancel()
+		b.awaitRunners(ctx)
+		if p := b.pool.Load(); p != nil {
+			_ = p.Close(ctx)
 		}
 		if d := b.disp.Load(); d != nil {
 			d.wd.stop()
 		}
-		<-done
 		d := b.domain
 		d.mu.Lock()
 		if d.byName[b.name] == b {
@@ -748,6 +762,11 @@ func (b *Bus) shutdown(opts []StopOption) {
 		b.state.Store(busClosed)
 		b.active.Store(0)
 		b.notifyIdle()
+	}
+	if b.state.Load() == busClosed {
+		// Already shut down (perhaps by Close): still wait, within ctx,
+		// for handlers that were slow to return.
+		b.awaitRunners(ctx)
 	}
 	if sc.clear {
 		b.hist.clear()
@@ -766,10 +785,20 @@ func (b *Bus) shutdown(opts []StopOption) {
 // getPool returns the bus's goroutine pool for parallel work, created on
 // first use.
 func (b *Bus) getPool() (*pool.Pool, error) {
-	b.poolOnce.Do(func() {
-		b.pool, b.poolErr = pool.New(1024)
-	})
-	return b.pool, b.poolErr
+	if p := b.pool.Load(); p != nil {
+		return p, nil
+	}
+	b.poolMu.Lock()
+	defer b.poolMu.Unlock()
+	if p := b.pool.Load(); p != nil {
+		return p, nil
+	}
+	p, err := pool.New(1024)
+	if err != nil {
+		return nil, err
+	}
+	b.pool.Store(p)
+	return p, nil
 }
 
 // runTask runs t on the bus pool (or a goroutine if the pool cannot be
@@ -839,3 +868,60 @@ func typeName(v any) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Emit emits child as a child of e (D1's explicit form): child's
+// event_parent_id is e, e completes only after child does (CHILD-5), and
+// child goes to the bus running the handler whose context is ctx, or else to
+// the first bus e was emitted on. Inside one of e's handlers it is the same
+// as bus.Emit(ctx, child). An explicitly set parent is never overwritten
+// (CHILD-3).
+func (e *Event) Emit(ctx context.Context, child Eventer) error {
+	c := Core(child)
+	if c == nil {
+		return ErrNilEvent
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if r := handlerRow(ctx); r != nil && r.event == e {
+		return r.handler.bus.Emit(ctx, child)
+	}
+	b := CurrentBus(ctx)
+	e.mu.Lock()
+	if b == nil {
+		b = e.bus0
+	}
+	parentDone := e.Status() == StatusCompleted
+	if !parentDone {
+		e.pending++
+	}
+	e.mu.Unlock()
+	if b == nil {
+		if !parentDone {
+			e.decPending(nil)
+		}
+		return ErrNotAttached
+	}
+	c.init(child)
+	c.mu.Lock()
+	linked := false
+	if x := c.extension(); x.parentID.IsZero() && c != e {
+		x.parentID, x.parent = e.id, e
+		if !parentDone {
+			c.flags |= flagLinkedParent
+			linked = true
+		}
+	}
+	c.mu.Unlock()
+	if !parentDone && !linked {
+		e.decPending(nil)
+	}
+	err := b.Emit(ctx, child)
+	if err != nil && linked {
+		c.mu.Lock()
+		c.flags &^= flagLinkedParent
+		c.mu.Unlock()
+		e.decPending(nil)
+	}
+	return err
+}

@@ -903,3 +903,19 @@ func (e *Event) Now(ctx context.Context) error {
 func (e *Event) markStarted() bool {
 	return e.status.CompareAndSwap(uint32(StatusPending), uint32(StatusStarted))
 }
+
+// SetParentID sets event_parent_id before the event is emitted. A parent
+// set this way is never overwritten by the handler context (CHILD-3).
+func (e *Event) SetParentID(id string) error {
+	u, err := ident.ParseUUID(id)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.flags&flagEmitted != 0 {
+		return fmt.Errorf("%w: parent id of an emitted event", ErrBadOption)
+	}
+	e.extension().parentID = u
+	return nil
+}
