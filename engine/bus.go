@@ -77,7 +77,14 @@ type Bus struct {
 	stopped chan struct{} // closed when the bus stops
 	runners sync.WaitGroup
 
-	active  atomic.Int64 // emitted (event, bus) pairs not yet processed
+	// emitted and finished count (event, bus) pairs queued and processed;
+	// the bus is idle when they are equal. They sit on separate cache lines
+	// because emitters write one and the dispatcher the other.
+	_        [64]byte
+	emitted  atomic.Int64
+	_        [56]byte
+	finished atomic.Int64
+	_        [56]byte
 	idleMu  sync.Mutex
 	idleCh  chan struct{}
 	idleWtr atomic.Int32
@@ -180,7 +187,7 @@ func (b *Bus) String() string {
 	b.hmu.Lock()
 	nh := len(b.regList)
 	b.hmu.Unlock()
-	return fmt.Sprintf("%s%s(queue=%d active=%d history=%d handlers=%d)", b.Label(), dot, b.queue.Len(), b.active.Load(), b.hist.len(), nh)
+	return fmt.Sprintf("%s%s(queue=%d active=%d history=%d handlers=%d)", b.Label(), dot, b.queue.Len(), b.activeCount(), b.hist.len(), nh)
 }
 
 // Settings of the bus.
@@ -538,7 +545,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if linkParent != nil {
 		linkChild(linkParent, e)
 	}
-	b.active.Add(1)
+	b.emitted.Add(1)
 	if b.find.count.Load() > 0 {
 		b.find.resolve(e)
 	}
@@ -630,7 +637,7 @@ func (b *Bus) trimHistory() {
 // this bus only (IDLE-2). A bus never used is idle.
 func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 	for {
-		if b.active.Load() == 0 {
+		if b.idle() {
 			return nil
 		}
 		b.idleMu.Lock()
@@ -640,7 +647,7 @@ func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 		}
 		ch := b.idleCh
 		b.idleMu.Unlock()
-		if b.active.Load() == 0 {
+		if b.idle() {
 			b.idleWtr.Add(-1)
 			return nil
 		}
@@ -657,9 +664,17 @@ func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 	}
 }
 
+// activeCount returns how many emitted (event, bus) pairs are not processed.
+func (b *Bus) activeCount() int64 {
+	f := b.finished.Load() // finished first: emitted only grows
+	return b.emitted.Load() - f
+}
+
+func (b *Bus) idle() bool { return b.activeCount() <= 0 }
+
 func (b *Bus) notifyIdle() {
 	b.idleMu.Lock()
-	if b.idleCh != nil && b.active.Load() == 0 {
+	if b.idleCh != nil && b.idle() {
 		close(b.idleCh)
 		b.idleCh = nil
 	}
@@ -760,7 +775,7 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 		idStr := b.ID()
 		b.setLabel("_stopped_" + idStr[len(idStr)-8:])
 		b.state.Store(busClosed)
-		b.active.Store(0)
+		b.finished.Store(b.emitted.Load())
 		b.notifyIdle()
 	}
 	if b.state.Load() == busClosed {

@@ -848,8 +848,15 @@ func (p *processing) finish() bool {
 		p.lock.unlock()
 	}
 	b, e := p.bus, p.ev
-	if b.hist.drop() && b.hist.limit() > 0 {
-		b.trimHistory() // before the bus can report idle (HIST-6)
+	if b.hist.drop() {
+		// Trim in steps of limit/16 while busy, and to the limit exactly
+		// before the bus can report idle (HIST-5, HIST-6).
+		if limit := b.hist.limit(); limit > 0 {
+			last := b.finished.Load()+1 >= b.emitted.Load()
+			if last || b.hist.len() > limit+limit/16 {
+				b.trimHistory()
+			}
+		}
 	}
 	b.finishEventOn(e)
 	return true
@@ -1093,7 +1100,7 @@ func (b *Bus) untrack(p *processing) { b.tracked.Delete(p) }
 // finishEventOn records that b finished (or gave up) processing e.
 func (b *Bus) finishEventOn(e *Event) {
 	e.decPending(b)
-	if b.active.Add(-1) <= 0 && b.idleWtr.Load() > 0 {
+	if f := b.finished.Add(1); f >= b.emitted.Load() && b.idleWtr.Load() > 0 {
 		b.notifyIdle()
 	}
 }
