@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 
@@ -216,6 +217,19 @@ func convert[R any](v any) (R, error) {
 	}
 	if r, ok := v.(R); ok {
 		return r, nil
+	}
+	// A result decoded from another runtime's JSON is a JSON value
+	// (map[string]any, []any, json.Number, ...): convert it through JSON.
+	switch v.(type) {
+	case map[string]any, []any, json.Number, string, bool, float64:
+		data, err := json.Marshal(v)
+		if err == nil {
+			var r R
+			if err = json.Unmarshal(data, &r); err == nil {
+				return r, nil
+			}
+		}
+		return zero, fmt.Errorf("%w: %T is not %s: %v", engine.ErrResultType, v, reflect.TypeFor[R](), err)
 	}
 	return zero, fmt.Errorf("%w: %T is not %s", engine.ErrResultType, v, reflect.TypeFor[R]())
 }

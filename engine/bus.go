@@ -618,6 +618,7 @@ func (b *Bus) ensureRunning() {
 		return
 	}
 	d := &dispatcher{bus: b, buf: make([]*Event, 128), wd: &watchdog{}}
+	d.wd.slot = &d.cur
 	d.proc = &processing{}
 	b.disp.Store(d)
 	b.runners.Add(1)

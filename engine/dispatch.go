@@ -123,9 +123,6 @@ func (d *dispatcher) handle(e *Event) bool {
 		}
 		return false
 	}
-	if !abandoned {
-		d.cur.CompareAndSwap(p, nil)
-	}
 	return abandoned
 }
 
@@ -244,6 +241,7 @@ type processing struct {
 	state      atomic.Uint32
 	owner      atomic.Uint32
 	refs       atomic.Int32 // pins held by the watchdog or Close (see pin)
+	published  atomic.Bool  // setup is done; outside actors may look at p
 	remaining  atomic.Int32
 	slowWarned atomic.Bool
 	cur        atomic.Pointer[Result]
@@ -290,6 +288,7 @@ func (p *processing) reset(b *Bus, e *Event) {
 	p.multiBus, p.mustClaim, p.unclaimed = false, false, false
 	p.deadline, p.slowAt = 0, 0
 	p.state.Store(procRunning)
+	p.published.Store(false)
 	p.slowWarned.Store(false)
 	p.cur.Store(nil)
 }
@@ -332,8 +331,9 @@ func (p *processing) setup() bool {
 
 	typed, wild := b.handlersFor(e.Type())
 	mw := len(b.cfg.middlewares) > 0
+	// Nobody else sees p until watch publishes it below (the pin protocol
+	// keeps pinned processings out of reuse), so setup writes without a lock.
 	now := monoNow()
-	p.mu.Lock()
 	p.tc, p.hconc, p.complete, p.evTO = tc, hconc, completion, evTO
 	if evTO > 0 {
 		p.deadline = now + int64(evTO)
@@ -341,26 +341,20 @@ func (p *processing) setup() bool {
 	if evSlow > 0 {
 		p.slowAt = now + int64(evSlow)
 	}
-	p.mu.Unlock()
 	rows, claimed, err := p.makeRows(typed, wild, ic, tc)
 	if !claimed {
 		p.unclaimed = true
 		return false
 	}
-	if p.disp != nil {
-		p.disp.cur.Store(p)
-	}
 	if err != nil {
 		p.setupErr = err
 		b.logger.Error("ringbus: "+err.Error(), "bus", b.Label(), "event", e.Label())
 	}
-	p.mu.Lock()
 	p.rows = rows
 	if hconc == ParallelHandlers {
 		p.timing = make([]rowTiming, len(rows))
+		p.remaining.Store(int32(len(rows)))
 	}
-	p.mu.Unlock()
-	p.remaining.Store(int32(len(rows)))
 
 	if mw {
 		b.hookEvent(e, StatusPending)
@@ -369,6 +363,7 @@ func (p *processing) setup() bool {
 		}
 	}
 	if len(rows) == 0 {
+		p.publish()
 		return true
 	}
 	// LOCK-2: an event processed by several serial buses runs one handler
@@ -392,10 +387,29 @@ func (p *processing) setup() bool {
 			}
 		}
 	}
+	p.publish()
+	return true
+}
+
+// publish makes p visible to the watchdog and to Close (through the
+// watchdog's slot, the dispatcher's cur for dispatcher processings). If the
+// bus started closing meanwhile, the processing is aborted at once.
+func (p *processing) publish() {
+	p.published.Store(true)
 	if p.wd != nil {
 		p.wd.watch(p)
 	}
-	return true
+	if p.bus.state.Load() != busOpen {
+		p.abort(ReasonStopped, ErrStopped, nil)
+		return
+	}
+	// A queue-jump whose awaiting handler timed out while this was being
+	// set up is interrupted like the others (CANCEL-2).
+	if jf := p.jumpFrom; jf != nil && jf.Status() == StatusError {
+		if err := jf.Error(); isOwnError(err) {
+			p.abort(ReasonParentTimeout, err, err)
+		}
+	}
 }
 
 func firstMode[T ~uint8](vals ...T) T {
@@ -463,8 +477,9 @@ func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig) ([]*Re
 		if r == nil {
 			r = &slab[used]
 			used++
-			r.event, r.handler = e, h
+			r.event = e
 		}
+		r.handler = h // a seeded row runs the live handler with its id (ERU-5)
 		r.flags |= p.rowFlags
 		if h.forwardTo != nil {
 			r.flags |= rowForwarder
@@ -673,7 +688,7 @@ func isOwnError(err error) bool {
 }
 
 func (p *processing) rowTerminal() {
-	if p.remaining.Add(-1) == 0 && p.hconc == ParallelHandlers {
+	if p.hconc == ParallelHandlers && p.remaining.Add(-1) == 0 {
 		p.mu.Lock()
 		ch := p.allDone
 		p.mu.Unlock()
@@ -777,6 +792,9 @@ func cascade(r *Result, cause error) {
 // abort terminates every row of the processing and finalises it from
 // outside its runner (event timeout, parent timeout, Stop).
 func (p *processing) abort(reason string, cause, parentErr error) {
+	if !p.published.Load() {
+		return // publish checks for Close and a failed parent itself
+	}
 	p.mu.Lock()
 	if p.state.Load() != procRunning {
 		p.mu.Unlock()
@@ -1165,14 +1183,24 @@ func (e *Event) decPending(b *Bus) {
 type watchdog struct {
 	mu    sync.Mutex
 	t     *time.Timer
-	armed atomic.Int64 // unix ns the timer fires at, 0 when idle
-	p     atomic.Pointer[processing]
+	armed atomic.Int64 // monoNow reading the timer fires at, 0 when idle
+	own   atomic.Pointer[processing]
+	// slot is where the watched processing is published: the dispatcher's
+	// cur for a dispatcher's watchdog (so one store serves both), else own.
+	slot *atomic.Pointer[processing]
+}
+
+func (w *watchdog) current() *atomic.Pointer[processing] {
+	if w.slot != nil {
+		return w.slot
+	}
+	return &w.own
 }
 
 // watch starts watching p; it is called by p's runner, which wrote p's
 // deadlines itself.
 func (w *watchdog) watch(p *processing) {
-	w.p.Store(p)
+	w.current().Store(p)
 	dl, slow := p.deadline, p.slowAt
 	if dl != 0 {
 		w.need(dl)
@@ -1183,7 +1211,7 @@ func (w *watchdog) watch(p *processing) {
 }
 
 func (w *watchdog) unwatch(p *processing) {
-	w.p.CompareAndSwap(p, nil)
+	w.current().CompareAndSwap(p, nil)
 }
 
 // need makes sure the timer fires no later than at.
@@ -1208,8 +1236,9 @@ func (w *watchdog) fire() {
 	w.mu.Lock()
 	w.armed.Store(0)
 	w.mu.Unlock()
-	p := w.p.Load()
-	if p == nil || !p.pin(&w.p) {
+	slot := w.current()
+	p := slot.Load()
+	if p == nil || !p.pin(slot) {
 		return
 	}
 	next := p.check(monoNow())

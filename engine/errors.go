@@ -69,6 +69,7 @@ type HandlerTimeoutError struct {
 // Unwrap returns the handler's own timeout error, if any.
 func (e *HandlerTimeoutError) Unwrap() error { return e.Err }
 
+// Error returns the error message.
 func (e *HandlerTimeoutError) Error() string {
 	if e.Err != nil {
 		return e.Err.Error()
@@ -104,6 +105,7 @@ type HandlerAbortedError struct {
 	Timeout time.Duration // the event timeout, for ReasonEventTimeout
 }
 
+// Error returns the error message.
 func (e *HandlerAbortedError) Error() string {
 	switch e.Reason {
 	case ReasonEventTimeout:
@@ -136,6 +138,7 @@ type HandlerCancelledError struct {
 	Parent  error // the parent's error, for ReasonParentTimeout
 }
 
+// Error returns the error message.
 func (e *HandlerCancelledError) Error() string {
 	switch e.Reason {
 	case ReasonEventTimeout:
@@ -168,6 +171,7 @@ type HandlerPanicError struct {
 	Stack []byte // the goroutine stack at the panic
 }
 
+// Error returns the error message.
 func (e *HandlerPanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
 
 // Is reports whether target is ErrHandlerPanic.
@@ -192,6 +196,7 @@ type RecursionError struct {
 	Limit   int
 }
 
+// Error returns the error message.
 func (e *RecursionError) Error() string {
 	return fmt.Sprintf("Infinite loop detected: Handler %s has recursively processed %d levels of events (max_handler_recursion_depth=%d)", e.Handler, e.Depth, e.Limit)
 }
@@ -206,6 +211,7 @@ type HistoryFullError struct {
 	Limit int
 }
 
+// Error returns the error message.
 func (e *HistoryFullError) Error() string {
 	return fmt.Sprintf("ringbus: %s history limit reached (%d/%d); set max history drop or a larger size", e.Bus, e.Len, e.Limit)
 }
@@ -220,6 +226,7 @@ type HandlerErrors struct {
 	Errors []error
 }
 
+// Error returns the error message.
 func (e *HandlerErrors) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Event %s had %d handler error(s)", e.Event, len(e.Errors))

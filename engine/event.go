@@ -143,6 +143,7 @@ func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 	if m, ok := metaByGoType.Load(t); ok && opts.isZero() {
 		return m, nil
 	}
+	replace := !opts.isZero()
 	m := &TypeMeta{name: opts.Name, version: opts.Version, goType: t, cfg: unsetConfig, resultType: opts.ResultType, fields: xsync.NewMap[string, []int]()}
 	if m.name == "" {
 		m.name = t.Name()
@@ -171,8 +172,18 @@ func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 		m.cfg.handlerSlowTimeout = *opts.HandlerSlowTimeout
 	}
 	m.cfg.concurrency, m.cfg.handlerConcurrency, m.cfg.completion = opts.Concurrency, opts.HandlerConcurrency, opts.Completion
+	if replace {
+		// An explicit declaration wins over a type first seen by Emit:
+		// events emitted from now on use the declared settings.
+		metaByGoType.Store(t, m)
+		metaByName.Store(m.name, m)
+		lastMeta.Store(nil)
+		return m, nil
+	}
 	actual, _ := metaByGoType.LoadOrStore(t, m)
-	metaByName.LoadOrStore(actual.name, actual)
+	if old, loaded := metaByName.LoadOrStore(actual.name, actual); loaded && old.goType == nil {
+		metaByName.Store(actual.name, actual) // a Go type beats an untyped name entry
+	}
 	return actual, nil
 }
 
@@ -458,6 +469,11 @@ func (e *Event) init(outer Eventer) {
 func (e *Event) initLocked(outer Eventer) {
 	if e.outer == nil && outer != nil {
 		e.outer = outer
+		// A getter called before the first Emit initialised a typed event
+		// without knowing its Go type; now that it is known, fix the type.
+		if e.meta != nil && e.meta.goType == nil && e.flags&flagEmitted == 0 && reflect.TypeOf(outer) != untypedBase {
+			e.meta = nil
+		}
 	}
 	if e.meta == nil {
 		if t := reflect.TypeOf(e.outer); e.outer != nil && t != untypedBase {

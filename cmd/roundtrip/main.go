@@ -1,0 +1,130 @@
+// Command roundtrip is ringbus's side of the cross-runtime roundtrip tests
+// of abxbus (wire.md RT-1, RT-6): the other runtimes' test suites drive it
+// with the same argv contract as the upstream Go port's roundtrip_cli.
+//
+// Usage:
+//
+//	roundtrip events <input.json> <output.json>
+//
+// events reads a JSON array of event objects, hydrates each one (an
+// untyped ringbus event: payload kept as is, result rows restored) and
+// writes the array back, each event in the shape it came in (WIRE-14):
+// with event_blocks_parent_completion and event_results when the input had
+// them (event_results as a list if it was one), in the 2.4.2 form
+// otherwise. Unknown event_ keys are kept.
+//
+//	roundtrip bus <input.json> <output.json>
+//	roundtrip jsonl-listener <config.json>
+//
+// The bus snapshot mode (wire.md §6) and the JSONL listener are not
+// implemented yet; they exit with status 2.
+//
+// Exit status: 0 on success, 1 when the input cannot be read, parsed or
+// written (the reason is printed on stderr), 2 for a usage error or an
+// unsupported mode.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ringbus/ringbus/wire"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// errUsage marks errors that exit with status 2.
+var errUsage = errors.New("invalid arguments")
+
+func run(args []string, stderr io.Writer) int {
+	err := dispatch(args)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "roundtrip:", err)
+	if errors.Is(err, errUsage) {
+		fmt.Fprintln(stderr, "usage: roundtrip events <input.json> <output.json>")
+		return 2
+	}
+	return 1
+}
+
+func dispatch(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: no mode given", errUsage)
+	}
+	switch args[0] {
+	case "events":
+		if len(args) != 3 {
+			return fmt.Errorf("%w: events needs <input.json> <output.json>", errUsage)
+		}
+		return eventsMode(args[1], args[2])
+	case "bus", "jsonl-listener":
+		return fmt.Errorf("%w: mode %q is not implemented yet", errUsage, args[0])
+	}
+	return fmt.Errorf("%w: unknown mode %q", errUsage, args[0])
+}
+
+// eventsMode implements "events": hydrate every event of the input array
+// and write the array back, shape-preserving.
+func eventsMode(in, out string) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		return fmt.Errorf("%s: expected a JSON array of events: %w", in, err)
+	}
+	dec := wire.Decoder{AllowUnknownEventFields: true}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	b := make([]byte, 0, 4096)
+	for i, raw := range raws {
+		ev, err := dec.Unmarshal(raw)
+		if err != nil {
+			return fmt.Errorf("%s: event %d: %w", in, i, err)
+		}
+		b, err = wire.ShapeOf(raw).Append(b[:0], ev)
+		if err != nil {
+			return fmt.Errorf("%s: event %d: %w", in, i, err)
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
+	}
+	buf.WriteString("]\n")
+	return writeAtomic(out, buf.Bytes())
+}
+
+// writeAtomic writes data to path through a temporary file and a rename,
+// so that a reader never sees a partial file.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".roundtrip-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(name)
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return err
+	}
+	return nil
+}

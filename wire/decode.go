@@ -1,0 +1,1257 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/bytedance/sonic"
+	"github.com/ringbus/ringbus/engine"
+	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/schema"
+)
+
+// Decoder reads event JSON (wire.md §2). The zero Decoder is the strict
+// reader of WIRE-9; a Decoder is safe for concurrent use and may be copied.
+type Decoder struct {
+	// AllowUnknownEventFields keeps keys that start with "event_" but are
+	// not event fields (a newer runtime's additions) and writes them back
+	// verbatim, instead of rejecting the event with ErrUnknownEventField.
+	AllowUnknownEventFields bool
+	// RawFields keeps the payload of untyped events as json.RawMessage
+	// values (copies of the input) instead of decoding them.
+	RawFields bool
+	// Untyped decodes every event as an untyped *engine.Event, even when
+	// its event_type is declared with a Go type.
+	Untyped bool
+}
+
+// sonic configuration: encoding/json semantics (ConfigStd) except that
+// numbers in interfaces stay json.Number (lossless), field names match
+// exactly and HTML characters are not escaped. CopyString makes every
+// decoded string a copy, so no decoded value aliases the input.
+var api = sonic.Config{
+	SortMapKeys:      true,
+	CompactMarshaler: true,
+	CopyString:       true,
+	ValidateString:   true,
+	UseNumber:        true,
+	CaseSensitive:    true,
+}.Froze()
+
+// Unmarshal decodes one event with the zero Decoder.
+func Unmarshal(data []byte) (engine.Eventer, error) { return Decoder{}.Unmarshal(data) }
+
+// UnmarshalInto decodes one event into dst with the zero Decoder.
+func UnmarshalInto(data []byte, dst engine.Eventer) error {
+	return Decoder{}.UnmarshalInto(data, dst)
+}
+
+// Unmarshal decodes one event. When its event_type is declared with a Go
+// type (engine.DeclareType, Declare) the result is a pointer to a new value
+// of that type; otherwise it is an untyped *engine.Event whose Fields hold
+// the payload (numbers as json.Number, so nothing is lost when the event is
+// forwarded). The event has not been emitted; its state (id, timestamps,
+// status, path, parent, result rows) is the one in data. Errors are
+// *DecodeError values. data is not retained.
+func (d Decoder) Unmarshal(data []byte) (engine.Eventer, error) {
+	ds := getState(d, data)
+	defer putState(ds)
+	if err := ds.scanEvent(); err != nil {
+		return nil, err
+	}
+	var (
+		outer engine.Eventer
+		core  *engine.Event
+		codec = ds.codec
+	)
+	if ds.outer != nil {
+		outer = ds.outer
+		core = engine.Core(outer)
+	} else {
+		core = new(engine.Event)
+		outer = core
+	}
+	if err := ds.finish(outer, core, codec); err != nil {
+		return nil, err
+	}
+	return outer, nil
+}
+
+// UnmarshalInto decodes one event into dst, a pointer to a typed event
+// (or *engine.Event for an untyped one) that has not been emitted. Its
+// payload fields and event state are replaced. An event_type in data that
+// differs from dst's type becomes the instance's event_type. On error, dst's
+// payload fields may be partly overwritten. dst must not be in use by other
+// goroutines.
+func (d Decoder) UnmarshalInto(data []byte, dst engine.Eventer) error {
+	core := engine.Core(dst)
+	if core == nil {
+		return &DecodeError{Err: fmt.Errorf("%w: nil destination", ErrUnsupportedType)}
+	}
+	var codec *typeCodec
+	rt := reflect.TypeOf(dst)
+	if rt != reflect.TypeFor[*engine.Event]() {
+		if rt.Kind() != reflect.Pointer {
+			return &DecodeError{Err: fmt.Errorf("%w: %s is not a pointer", ErrUnsupportedType, rt)}
+		}
+		c, err := codecFor(rt.Elem())
+		if err != nil {
+			return &DecodeError{Err: err}
+		}
+		codec = c
+	}
+	if core.IsEmitted() {
+		return &DecodeError{Err: fmt.Errorf("%w: cannot decode into an event that was emitted", ErrBadValue)}
+	}
+	ds := getState(d, data)
+	defer putState(ds)
+	ds.into = true
+	ds.codec, ds.outer = codec, dst
+	if codec != nil && codec.byName != nil {
+		ds.direct, ds.outerPtr = codec, reflect.ValueOf(dst).UnsafePointer()
+	}
+	if err := ds.scanEvent(); err != nil {
+		return err
+	}
+	return ds.finish(dst, core, codec)
+}
+
+// --- decode state ---
+
+type decodeState struct {
+	d        Decoder
+	sc       scanner
+	st       engine.EventState
+	into     bool
+	meta     *engine.TypeMeta
+	typeOff  int
+	sawType  bool
+	codec    *typeCodec     // payload codec of the typed destination
+	outer    engine.Eventer // the typed destination, once known
+	outerPtr unsafe.Pointer
+	direct   *typeCodec // set when payload scalars are decoded in place
+	payload  []rawField // payload keys not decoded in place, in input order
+	extra    map[string]any
+	blocks   bool
+	schema   *schema.Schema
+	hasRT    bool // event_result_type present (possibly null)
+	schemaAt int
+}
+
+type rawField struct {
+	key   string // aliases the input unless escaped
+	raw   string // aliases the input
+	off   int
+	owned bool
+}
+
+var statePool = sync.Pool{New: func() any { return new(decodeState) }}
+
+func getState(d Decoder, data []byte) *decodeState {
+	ds := statePool.Get().(*decodeState)
+	ds.d = d
+	ds.sc = scanner{s: unsafe.String(unsafe.SliceData(data), len(data))}
+	return ds
+}
+
+func putState(ds *decodeState) {
+	rows := ds.st.Rows[:0]
+	for i := range ds.st.Rows {
+		ds.st.Rows[i] = engine.RowState{Children: ds.st.Rows[i].Children[:0]}
+	}
+	path := ds.st.Path[:0]
+	for i := range ds.payload {
+		ds.payload[i] = rawField{}
+	}
+	*ds = decodeState{st: engine.EventState{Rows: rows, Path: path}, payload: ds.payload[:0]}
+	statePool.Put(ds)
+}
+
+func (ds *decodeState) errAt(field string, off int, sentinel error, format string, args ...any) error {
+	msg := sentinel
+	if format != "" {
+		msg = fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
+	}
+	return &DecodeError{Field: field, Offset: off, Err: msg}
+}
+
+func (ds *decodeState) syntax(field string, err error) error {
+	var se *syntaxErr
+	if errors.As(err, &se) {
+		return &DecodeError{Field: field, Offset: se.off, Err: fmt.Errorf("%w: %s", ErrMalformed, se.msg)}
+	}
+	return err
+}
+
+// wrongType reports the JSON type found at off.
+func (ds *decodeState) wrongType(field string, off int, want string) error {
+	return ds.errAt(field, off, ErrFieldType, "expected %s, found %s", want, jsonKind(ds.sc.s, off))
+}
+
+func jsonKind(s string, off int) string {
+	if off >= len(s) {
+		return "end of input"
+	}
+	switch c := s[off]; {
+	case c == '"':
+		return "string"
+	case c == '{':
+		return "object"
+	case c == '[':
+		return "array"
+	case c == 't' || c == 'f':
+		return "boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || c >= '0' && c <= '9':
+		return "number"
+	}
+	return "invalid JSON"
+}
+
+// scanEvent reads the top-level object into ds.
+func (ds *decodeState) scanEvent() error {
+	sc := &ds.sc
+	ds.st.Timeout, ds.st.SlowTimeout, ds.st.HandlerTimeout, ds.st.HandlerSlowTimeout = -1, -1, -1, -1
+	if c := sc.peek(); c != '{' {
+		if c == 0 {
+			return ds.syntax("", sc.fail("unexpected end of JSON input"))
+		}
+		if _, err := sc.skip(0); err != nil {
+			return ds.syntax("", err)
+		}
+		return ds.errAt("", 0, ErrMalformed, "an event must be a JSON object")
+	}
+	sc.pos++
+	if sc.peek() == '}' {
+		sc.pos++
+	} else {
+		next := 0
+		for {
+			keyOff := sc.pos
+			id, key, err := topKeys.read(sc, next)
+			if err != nil {
+				return ds.syntax(key, err)
+			}
+			if id >= 0 {
+				next = id + 1
+			}
+			if err := ds.field(id, key, id < 0 && !aliases(sc.s, key), keyOff); err != nil {
+				return err
+			}
+			more, err := sc.next('}')
+			if err != nil {
+				return ds.syntax("", err)
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	if sc.peek() != 0 {
+		return ds.syntax("", sc.fail("invalid character "+quoteByte(sc.s[sc.pos])+" after the event object"))
+	}
+	return nil
+}
+
+// Known keys, in the order the Python and ringbus writers use.
+const (
+	tEventType = iota
+	tEventVersion
+	tEventTimeout
+	tEventSlowTimeout
+	tEventConcurrency
+	tEventHandlerTimeout
+	tEventHandlerSlowTimeout
+	tEventHandlerConcurrency
+	tEventHandlerCompletion
+	tEventBlocksParentCompletion
+	tEventResultType
+	tEventId
+	tEventPath
+	tEventParentId
+	tEventEmittedByHandlerId
+	tEventPendingBusCount
+	tEventCreatedAt
+	tEventStatus
+	tEventStartedAt
+	tEventCompletedAt
+	tEventResults
+)
+
+const (
+	rId = iota
+	rStatus
+	rEventId
+	rHandlerId
+	rHandlerName
+	rHandlerFilePath
+	rHandlerTimeout
+	rHandlerSlowTimeout
+	rHandlerRegisteredAt
+	rHandlerEventPattern
+	rEventbusId
+	rEventbusName
+	rStartedAt
+	rCompletedAt
+	rResult
+	rError
+	rEventChildren
+	rHandler
+)
+
+var (
+	topKeys = newKeySet("event_type", "event_version", "event_timeout", "event_slow_timeout", "event_concurrency", "event_handler_timeout", "event_handler_slow_timeout", "event_handler_concurrency", "event_handler_completion", "event_blocks_parent_completion", "event_result_type", "event_id", "event_path", "event_parent_id", "event_emitted_by_handler_id", "event_pending_bus_count", "event_created_at", "event_status", "event_started_at", "event_completed_at", "event_results")
+	rowKeys = newKeySet("id", "status", "event_id", "handler_id", "handler_name", "handler_file_path", "handler_timeout", "handler_slow_timeout", "handler_registered_at", "handler_event_pattern", "eventbus_id", "eventbus_name", "started_at", "completed_at", "result", "error", "event_children", "handler")
+)
+
+// field decodes the value of one top-level key at sc.pos.
+func (ds *decodeState) field(id int, key string, escaped bool, keyOff int) error {
+	sc := &ds.sc
+	off := sc.pos
+	st := &ds.st
+	var err error
+	switch id {
+	case tEventType:
+		var s string
+		if s, err = ds.strField(key, false); err == nil {
+			err = ds.setType(s, off)
+		}
+	case tEventVersion:
+		var s string
+		if s, err = ds.strField(key, true); err == nil && s != "" {
+			if s == "0.0.1" {
+				st.Version = "0.0.1"
+			} else {
+				st.Version = intern(s)
+			}
+		}
+	case tEventTimeout:
+		st.Timeout, err = ds.duration(key)
+	case tEventSlowTimeout:
+		st.SlowTimeout, err = ds.duration(key)
+	case tEventHandlerTimeout:
+		st.HandlerTimeout, err = ds.duration(key)
+	case tEventHandlerSlowTimeout:
+		st.HandlerSlowTimeout, err = ds.duration(key)
+	case tEventConcurrency:
+		var s string
+		if s, err = ds.strField(key, true); err == nil {
+			switch s {
+			case "":
+				if !ds.lastWasNull(off) {
+					err = ds.errAt(key, off, ErrBadValue, "empty event_concurrency")
+				}
+			case "global-serial":
+				st.Concurrency = engine.GlobalSerial
+			case "bus-serial":
+				st.Concurrency = engine.BusSerial
+			case "parallel":
+				st.Concurrency = engine.ParallelEvents
+			default:
+				err = ds.errAt(key, off, ErrBadValue, "unknown event_concurrency %q", s)
+			}
+		}
+	case tEventHandlerConcurrency:
+		var s string
+		if s, err = ds.strField(key, true); err == nil {
+			switch s {
+			case "":
+				if !ds.lastWasNull(off) {
+					err = ds.errAt(key, off, ErrBadValue, "empty event_handler_concurrency")
+				}
+			case "serial":
+				st.HandlerConcurrency = engine.SerialHandlers
+			case "parallel":
+				st.HandlerConcurrency = engine.ParallelHandlers
+			default:
+				err = ds.errAt(key, off, ErrBadValue, "unknown event_handler_concurrency %q", s)
+			}
+		}
+	case tEventHandlerCompletion:
+		var s string
+		if s, err = ds.strField(key, true); err == nil {
+			switch s {
+			case "":
+				if !ds.lastWasNull(off) {
+					err = ds.errAt(key, off, ErrBadValue, "empty event_handler_completion")
+				}
+			case "all":
+				st.Completion = engine.CompleteAll
+			case "first":
+				st.Completion = engine.CompleteFirst
+			default:
+				err = ds.errAt(key, off, ErrBadValue, "unknown event_handler_completion %q", s)
+			}
+		}
+	case tEventBlocksParentCompletion:
+		switch {
+		case sc.null(), sc.literal("false"):
+			ds.blocks = false
+		case sc.literal("true"):
+			ds.blocks = true
+		default:
+			err = ds.wrongType(key, off, "boolean")
+		}
+	case tEventResultType:
+		ds.hasRT, ds.schemaAt = true, off
+		if sc.null() {
+			ds.schema = nil
+			break
+		}
+		if c := sc.peek(); c != '{' && c != 't' && c != 'f' {
+			return ds.wrongType(key, off, "object")
+		}
+		var raw string
+		if raw, err = sc.skip(1); err != nil {
+			return ds.syntax(key, err)
+		}
+		s, perr := parseSchema(raw)
+		if perr != nil {
+			return ds.errAt(key, off, fmt.Errorf("%w: %w", ErrBadSchema, perr), "")
+		}
+		ds.schema = s
+	case tEventId:
+		st.ID, err = ds.uuid(key)
+	case tEventParentId:
+		st.ParentID, err = ds.uuid(key)
+	case tEventEmittedByHandlerId:
+		st.EmittedBy, err = ds.uuid(key)
+	case tEventPath:
+		err = ds.path()
+	case tEventPendingBusCount:
+		if sc.null() {
+			break
+		}
+		var n int64
+		if n, err = ds.integer(key); err == nil {
+			if n < 0 || n > math.MaxInt32 {
+				err = ds.errAt(key, off, ErrBadValue, "event_pending_bus_count %d out of range", n)
+			}
+			st.PendingBusCount = int(n)
+		}
+	case tEventCreatedAt:
+		st.CreatedAt, err = ds.timestamp(key, true)
+	case tEventStartedAt:
+		st.StartedAt, err = ds.timestamp(key, true)
+	case tEventCompletedAt:
+		st.CompletedAt, err = ds.timestamp(key, true)
+	case tEventStatus:
+		var s string
+		if s, err = ds.strField(key, true); err == nil {
+			switch s {
+			case "", "pending":
+				st.Status = engine.StatusPending
+			case "started":
+				st.Status = engine.StatusStarted
+			case "completed":
+				st.Status = engine.StatusCompleted
+			default:
+				err = ds.errAt(key, off, ErrBadValue, "unknown event_status %q", s)
+			}
+		}
+	case tEventResults:
+		err = ds.results()
+	default:
+		return ds.other(key, escaped, keyOff)
+	}
+	return err
+}
+
+// lastWasNull reports whether the value that started at off was null.
+func (ds *decodeState) lastWasNull(off int) bool {
+	return off+4 <= len(ds.sc.s) && ds.sc.s[off:off+4] == "null"
+}
+
+// other handles payload keys and unknown keys.
+func (ds *decodeState) other(key string, escaped bool, keyOff int) error {
+	sc := &ds.sc
+	off := sc.pos
+	if err := checkPayloadKey(key); err != nil {
+		if err == ErrUnknownEventField && ds.d.AllowUnknownEventFields {
+			raw, serr := sc.skip(1)
+			if serr != nil {
+				return ds.syntax(key, serr)
+			}
+			ds.addExtra(own(key), json.RawMessage(raw))
+			return nil
+		}
+		what := "reserved payload field name"
+		if err == ErrUnknownEventField {
+			what = "starts with \"event_\" but is not a recognized event field"
+		}
+		return ds.errAt(key, keyOff, err, "%q %s", key, what)
+	}
+	if ds.direct != nil {
+		if i, ok := ds.direct.byName[key]; ok {
+			f := &ds.direct.scalars[i]
+			if f.kind == reflect.String && sc.peek() == '"' {
+				v, aliased, err := sc.str()
+				if err != nil {
+					return ds.syntax(key, err)
+				}
+				if aliased {
+					v = own(v)
+				}
+				*(*string)(unsafe.Add(ds.outerPtr, f.off)) = v
+				return nil
+			}
+			raw, err := sc.skip(1)
+			if err != nil {
+				return ds.syntax(key, err)
+			}
+			if msg := decodeScalar(f, ds.outerPtr, raw); msg != "" {
+				return ds.errAt(key, off, ErrPayload, "%s", msg)
+			}
+			return nil
+		}
+	}
+	raw, err := sc.skip(1)
+	if err != nil {
+		return ds.syntax(key, err)
+	}
+	ds.payload = append(ds.payload, rawField{key: key, raw: raw, off: off, owned: escaped})
+	return nil
+}
+
+func (ds *decodeState) addExtra(k string, v any) {
+	if ds.extra == nil {
+		ds.extra = make(map[string]any, 2)
+	}
+	ds.extra[k] = v
+}
+
+func (ds *decodeState) setType(s string, off int) error {
+	if !validType(s) {
+		return ds.errAt("event_type", off, ErrBadValue, "event_type %q is not a 1-64 character identifier", s)
+	}
+	if ds.sawType {
+		return ds.errAt("event_type", off, ErrBadValue, "duplicate event_type")
+	}
+	ds.sawType, ds.typeOff = true, off
+	if m, ok := engine.LookupType(s); ok {
+		ds.meta = m
+		ds.st.Type = m.Name()
+		if t := m.GoType(); t != nil && !ds.into && !ds.d.Untyped {
+			c, err := codecFor(t)
+			if err != nil {
+				return &DecodeError{Field: "event_type", Offset: off, Err: err}
+			}
+			v := reflect.New(t)
+			ds.codec, ds.outer = c, v.Interface().(engine.Eventer)
+			if c.byName != nil {
+				ds.direct, ds.outerPtr = c, v.UnsafePointer()
+			}
+		}
+		return nil
+	}
+	ds.meta = nil
+	ds.st.Type = intern(s)
+	return nil
+}
+
+// validType mirrors the engine's event_type rule (EVT-4).
+func validType(name string) bool {
+	if name == "" || len(name) > 64 || name[0] == '_' {
+		return false
+	}
+	for i, r := range name {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r >= '0' && r <= '9' || r == '.') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// strField reads a string, or null (as "") when nullable.
+func (ds *decodeState) strField(field string, nullable bool) (string, error) {
+	sc := &ds.sc
+	off := sc.pos
+	if nullable && sc.null() {
+		return "", nil
+	}
+	if sc.peek() != '"' {
+		if _, err := sc.skip(1); err != nil {
+			return "", ds.syntax(field, err)
+		}
+		return "", ds.wrongType(field, off, "string")
+	}
+	s, _, err := sc.str()
+	if err != nil {
+		return "", ds.syntax(field, err)
+	}
+	return s, nil
+}
+
+func (ds *decodeState) uuid(field string) (ident.UUID, error) {
+	if p := ds.sc.pos; true {
+		if span, ok := ds.plain(36); ok {
+			if u, err := ident.ParseUUID(span); err == nil {
+				return u, nil
+			}
+			ds.sc.pos = p
+		}
+	}
+	off := ds.sc.pos
+	s, err := ds.strField(field, true)
+	if err != nil {
+		return ident.UUID{}, err
+	}
+	if s == "" && ds.lastWasNull(off) {
+		// A null id means "not given" (a required one is then made anew).
+		return ident.UUID{}, nil
+	}
+	u, perr := ident.ParseUUID(s)
+	if perr != nil {
+		return u, ds.errAt(field, off, fmt.Errorf("%w: %w", ErrBadUUID, perr), "")
+	}
+	return u, nil
+}
+
+func (ds *decodeState) timestamp(field string, nullable bool) (ident.Time, error) {
+	if p := ds.sc.pos; true {
+		if span, ok := ds.plain(30); ok {
+			if t, err := ident.ParseTime(span); err == nil {
+				return t, nil
+			}
+			ds.sc.pos = p
+		}
+	}
+	off := ds.sc.pos
+	s, err := ds.strField(field, nullable)
+	if err != nil {
+		return 0, err
+	}
+	if s == "" && ds.lastWasNull(off) {
+		return 0, nil
+	}
+	t, perr := ident.ParseTime(s)
+	if perr != nil {
+		return 0, ds.errAt(field, off, fmt.Errorf("%w: %w", ErrBadTimestamp, perr), "")
+	}
+	return t, nil
+}
+
+// plain is the fast path of ids and timestamps: when the next value is a
+// string of exactly n bytes, it consumes it and returns its text without
+// checking its characters (the caller's parser does); otherwise it consumes
+// nothing. A caller whose parser rejects the text falls back to the full
+// path, which also handles escapes.
+func (ds *decodeState) plain(n int) (string, bool) {
+	sc := &ds.sc
+	p := sc.pos
+	if p+n+2 > len(sc.s) || sc.s[p] != '"' || sc.s[p+n+1] != '"' {
+		return "", false
+	}
+	sc.pos = p + n + 2
+	return sc.s[p+1 : p+n+1], true
+}
+
+// numberField reads a JSON number's text, or "" for null.
+func (ds *decodeState) numberField(field string) (string, error) {
+	sc := &ds.sc
+	off := sc.pos
+	if sc.null() {
+		return "", nil
+	}
+	if c := sc.peek(); c != '-' && (c < '0' || c > '9') {
+		if _, err := sc.skip(1); err != nil {
+			return "", ds.syntax(field, err)
+		}
+		return "", ds.wrongType(field, off, "number")
+	}
+	n, err := sc.number()
+	if err != nil {
+		return "", ds.syntax(field, err)
+	}
+	return n, nil
+}
+
+// maxSeconds is the largest duration in seconds that fits time.Duration.
+const maxSeconds = float64(math.MaxInt64) / 1e9
+
+// duration reads seconds (WIRE-4) as a Duration; null gives -1 (unset).
+func (ds *decodeState) duration(field string) (time.Duration, error) {
+	off := ds.sc.pos
+	n, err := ds.numberField(field)
+	if err != nil || n == "" {
+		return -1, err
+	}
+	d, ok := parseSeconds(n)
+	if !ok {
+		return -1, ds.errAt(field, off, ErrBadValue, "%s is not a duration in seconds >= 0", n)
+	}
+	return d, nil
+}
+
+// parseSeconds converts a JSON number of seconds to a Duration: exactly
+// (rounding to the nanosecond) for plain decimals, the form every writer
+// uses, and through float64 for exponent forms.
+func parseSeconds(n string) (time.Duration, bool) {
+	if n == "" || n[0] == '-' {
+		if f, err := strconv.ParseFloat(n, 64); err == nil && f == 0 {
+			return 0, true // -0
+		}
+		return 0, false
+	}
+	intPart, frac, _ := strings.Cut(n, ".")
+	if strings.ContainsAny(n, "eE") {
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil || f < 0 || f >= maxSeconds {
+			return 0, false
+		}
+		return time.Duration(math.Round(f * 1e9)), true
+	}
+	if len(intPart) > 10 {
+		return 0, false
+	}
+	sec, err := strconv.ParseInt(intPart, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	var ns int64
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			ns += int64(frac[i] - '0')
+		}
+	}
+	if len(frac) > 9 && frac[9] >= '5' {
+		ns++
+	}
+	if sec > (math.MaxInt64-ns)/1e9 {
+		return 0, false
+	}
+	return time.Duration(sec*1e9 + ns), true
+}
+
+func (ds *decodeState) integer(field string) (int64, error) {
+	off := ds.sc.pos
+	n, err := ds.numberField(field)
+	if err != nil {
+		return 0, err
+	}
+	if v, perr := strconv.ParseInt(n, 10, 64); perr == nil {
+		return v, nil
+	}
+	f, perr := strconv.ParseFloat(n, 64)
+	if perr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, ds.errAt(field, off, ErrBadValue, "%s is not an integer", n)
+	}
+	return int64(f), nil
+}
+
+func (ds *decodeState) path() error {
+	const field = "event_path"
+	sc := &ds.sc
+	off := sc.pos
+	if sc.null() {
+		return nil
+	}
+	if sc.peek() != '[' {
+		if _, err := sc.skip(1); err != nil {
+			return ds.syntax(field, err)
+		}
+		return ds.wrongType(field, off, "array")
+	}
+	sc.pos++
+	if sc.peek() == ']' {
+		sc.pos++
+		return nil
+	}
+	for {
+		eoff := sc.pos
+		s, err := ds.strField(field, false)
+		if err != nil {
+			return err
+		}
+		if s == "" {
+			return ds.errAt(field, eoff, ErrBadValue, "empty bus label")
+		}
+		ds.st.Path = append(ds.st.Path, intern(s))
+		more, err := sc.next(']')
+		if err != nil {
+			return ds.syntax(field, err)
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// results reads event_results: an object keyed by handler id (upstream),
+// or an array of rows (TS 2.4.2 and 2.4.2 bus snapshots).
+func (ds *decodeState) results() error {
+	const field = "event_results"
+	sc := &ds.sc
+	off := sc.pos
+	if sc.null() {
+		return nil
+	}
+	switch sc.peek() {
+	case '{':
+		sc.pos++
+		if sc.peek() == '}' {
+			sc.pos++
+			return nil
+		}
+		for {
+			koff := sc.pos
+			key, _, err := sc.str()
+			if err != nil {
+				return ds.syntax(field, err)
+			}
+			if err := sc.expect(':'); err != nil {
+				return ds.syntax(field, err)
+			}
+			if err := ds.row(key, koff); err != nil {
+				return err
+			}
+			more, err := sc.next('}')
+			if err != nil {
+				return ds.syntax(field, err)
+			}
+			if !more {
+				return nil
+			}
+		}
+	case '[':
+		sc.pos++
+		if sc.peek() == ']' {
+			sc.pos++
+			return nil
+		}
+		for {
+			if err := ds.row("", -1); err != nil {
+				return err
+			}
+			more, err := sc.next(']')
+			if err != nil {
+				return ds.syntax(field, err)
+			}
+			if !more {
+				return nil
+			}
+		}
+	}
+	if _, err := sc.skip(1); err != nil {
+		return ds.syntax(field, err)
+	}
+	return ds.wrongType(field, off, "object or array")
+}
+
+// row reads one EventResult object (wire.md §3). Field names in its errors
+// are "event_results.<key or index>/<row key>".
+func (ds *decodeState) row(key string, keyOff int) error {
+	st := &ds.st
+	if len(st.Rows) < cap(st.Rows) {
+		st.Rows = st.Rows[:len(st.Rows)+1]
+	} else {
+		st.Rows = append(st.Rows, engine.RowState{})
+	}
+	idx := len(st.Rows) - 1
+	err := ds.rowBody(&st.Rows[idx], key, keyOff)
+	if de, ok := err.(*DecodeError); ok {
+		prefix := "event_results." + key
+		if key == "" {
+			prefix = "event_results." + strconv.Itoa(idx)
+		}
+		if de.Field != "" {
+			prefix += "/" + de.Field
+		}
+		de.Field = prefix
+	}
+	return err
+}
+
+func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) error {
+	sc := &ds.sc
+	kids := rs.Children[:0]
+	*rs = engine.RowState{}
+	rs.Handler.SlowTimeout = -1
+	off := sc.pos
+	if sc.peek() != '{' {
+		if _, err := sc.skip(1); err != nil {
+			return ds.syntax("", err)
+		}
+		return ds.wrongType("", off, "object")
+	}
+	sc.pos++
+	sawHID := false
+	var statusSet bool
+	var resultRaw string
+	resultOff := -1
+	var errRaw string
+	next := 0
+	if sc.peek() == '}' {
+		sc.pos++
+	} else {
+		for {
+			id, k, err := rowKeys.read(sc, next)
+			if err != nil {
+				return ds.syntax(k, err)
+			}
+			next = id + 1
+			voff := sc.pos
+			switch id {
+			case rId:
+				rs.ID, err = ds.uuid(k)
+			case rStatus:
+				var s string
+				if s, err = ds.strField(k, false); err == nil {
+					statusSet = true
+					switch s {
+					case "pending":
+						rs.Status = engine.StatusPending
+					case "started":
+						rs.Status = engine.StatusStarted
+					case "completed":
+						rs.Status = engine.StatusCompleted
+					case "error":
+						rs.Status = engine.StatusError
+					default:
+						err = ds.errAt(k, voff, ErrBadValue, "unknown result status %q", s)
+					}
+				}
+			case rEventId:
+				_, err = ds.uuid(k)
+			case rHandlerId:
+				var u ident.UUID
+				if u, err = ds.uuid(k); err == nil && !u.IsZero() {
+					rs.Handler.ID, sawHID = u, true
+				}
+			case rHandlerName:
+				rs.Handler.Name, err = ds.strField(k, true)
+			case rHandlerFilePath:
+				rs.Handler.FilePath, err = ds.strField(k, true)
+			case rHandlerTimeout:
+				var d time.Duration
+				if d, err = ds.duration(k); err == nil && d > 0 {
+					rs.Handler.Timeout = d
+				}
+			case rHandlerSlowTimeout:
+				rs.Handler.SlowTimeout, err = ds.duration(k)
+			case rHandlerRegisteredAt:
+				rs.Handler.RegisteredAt, err = ds.timestamp(k, true)
+			case rHandlerEventPattern:
+				rs.Handler.Pattern, err = ds.strField(k, true)
+			case rEventbusId:
+				rs.Handler.BusID, err = ds.uuid(k)
+			case rEventbusName:
+				rs.Handler.BusName, err = ds.strField(k, true)
+			case rStartedAt:
+				rs.StartedAt, err = ds.timestamp(k, true)
+			case rCompletedAt:
+				rs.CompletedAt, err = ds.timestamp(k, true)
+			case rResult:
+				resultOff = voff
+				if resultRaw, err = sc.skip(1); err != nil {
+					return ds.syntax(k, err)
+				}
+			case rError:
+				if errRaw, err = sc.skip(1); err != nil {
+					return ds.syntax(k, err)
+				}
+			case rEventChildren:
+				kids, err = ds.children(k, kids)
+			case rHandler:
+				return ds.errAt(k, voff, ErrReservedField, "result rows no longer accept nested handler payloads; use flat handler_* fields")
+			default:
+				if _, err = sc.skip(1); err != nil {
+					return ds.syntax(k, err)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			more, err := sc.next('}')
+			if err != nil {
+				return ds.syntax("", err)
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	if !statusSet {
+		rs.Status = engine.StatusPending
+	}
+	if !sawHID && key != "" {
+		u, err := ident.ParseUUID(key)
+		if err != nil {
+			return ds.errAt("", keyOff, fmt.Errorf("%w: %w", ErrBadUUID, err), "event_results key")
+		}
+		rs.Handler.ID = u
+	}
+	rs.Children = kids
+	if resultOff >= 0 && rs.Status == engine.StatusCompleted {
+		v, err := ds.value("result", resultRaw, resultOff, false)
+		if err != nil {
+			return err
+		}
+		rs.Value = v
+	}
+	if rs.Status == engine.StatusError {
+		rs.Err = remoteError(errRaw)
+	}
+	return nil
+}
+
+func (ds *decodeState) children(field string, kids []ident.UUID) ([]ident.UUID, error) {
+	sc := &ds.sc
+	off := sc.pos
+	if sc.null() {
+		return kids, nil
+	}
+	if sc.peek() != '[' {
+		if _, err := sc.skip(1); err != nil {
+			return kids, ds.syntax(field, err)
+		}
+		return kids, ds.wrongType(field, off, "array")
+	}
+	sc.pos++
+	if sc.peek() == ']' {
+		sc.pos++
+		return kids, nil
+	}
+	for {
+		u, err := ds.uuid(field)
+		if err != nil {
+			return kids, err
+		}
+		kids = append(kids, u)
+		more, err := sc.next(']')
+		if err != nil {
+			return kids, ds.syntax(field, err)
+		}
+		if !more {
+			return kids, nil
+		}
+	}
+}
+
+// remoteError builds the error of a failed row from its JSON (WIRE-18): a
+// string becomes the message; an object gives type and message and is kept
+// verbatim; null or a missing key is an error without a message.
+func remoteError(raw string) error {
+	if raw == "" {
+		return &RemoteError{Type: "Error", Raw: json.RawMessage("null")}
+	}
+	switch raw[0] {
+	case '"':
+		sc := scanner{s: raw}
+		s, _, _ := sc.str()
+		return &RemoteError{Type: "Error", Message: own(s)}
+	case '{':
+		e := &RemoteError{Type: "Error", Message: own(raw), Raw: json.RawMessage(own(raw))}
+		var obj struct {
+			Type    any `json:"type"`
+			Message any `json:"message"`
+		}
+		if api.UnmarshalFromString(raw, &obj) == nil {
+			if t, ok := obj.Type.(string); ok && t != "" {
+				e.Type = t
+			}
+			if m, ok := obj.Message.(string); ok {
+				e.Message = m
+			}
+		}
+		return e
+	}
+	return &RemoteError{Type: "Error", Message: own(raw), Raw: json.RawMessage(own(raw))}
+}
+
+// value decodes an arbitrary JSON value into Go values (json.Number for
+// numbers) or keeps it raw.
+func (ds *decodeState) value(field, raw string, off int, keepRaw bool) (any, error) {
+	if keepRaw {
+		return json.RawMessage(own(raw)), nil
+	}
+	switch c := raw[0]; {
+	case c == 'n':
+		return nil, nil
+	case c == 't':
+		return true, nil
+	case c == 'f':
+		return false, nil
+	case c == '"':
+		sc := scanner{s: raw}
+		s, isRaw, _ := sc.str()
+		if isRaw {
+			s = own(s)
+		}
+		return s, nil
+	case c == '-' || c >= '0' && c <= '9':
+		return json.Number(own(raw)), nil
+	}
+	// sonic copies strings (CopyString) but not json.Number texts: give it
+	// a private copy so that nothing decoded aliases the input.
+	var v any
+	if err := api.UnmarshalFromString(own(raw), &v); err != nil {
+		return nil, ds.errAt(field, off, ErrMalformed, "%v", err)
+	}
+	return v, nil
+}
+
+// finish turns the scanned state into the event.
+func (ds *decodeState) finish(outer engine.Eventer, core *engine.Event, codec *typeCodec) error {
+	st := &ds.st
+	if !ds.sawType {
+		if codec != nil {
+			m := codec.metaOf()
+			if m == nil {
+				return &DecodeError{Field: "event_type", Err: fmt.Errorf("%w: %s has no valid event_type", ErrUnsupportedType, codec.t)}
+			}
+			ds.meta = m
+			st.Type = m.Name()
+		} else {
+			st.Type = "BaseEvent"
+		}
+	}
+	for i := range st.Rows {
+		if st.Rows[i].Handler.Pattern == "" {
+			st.Rows[i].Handler.Pattern = st.Type // WIRE-19
+		}
+	}
+	if st.Version == "" {
+		if ds.meta != nil {
+			st.Version = ds.meta.Version()
+		} else {
+			st.Version = "0.0.1"
+		}
+	}
+	// Payload.
+	if codec != nil {
+		if err := ds.typedPayload(outer, codec); err != nil {
+			return err
+		}
+	} else if len(ds.payload) > 0 {
+		fields := make(map[string]any, len(ds.payload))
+		for _, f := range ds.payload {
+			v, err := ds.value(f.key, f.raw, f.off, ds.d.RawFields)
+			if err != nil {
+				return err
+			}
+			fields[ownKey(f)] = v
+		}
+		st.Fields = fields
+	}
+	// Extra wire fields.
+	tm := ds.meta
+	if codec != nil {
+		tm = codec.metaOf()
+	}
+	st.Meta = tm
+	typeSch := typeSchema(tm)
+	if ds.hasRT && !sameSchema(ds.schema, typeSch) {
+		if ds.schema == nil {
+			ds.addExtra(keyResultType, nil)
+		} else {
+			ds.addExtra(keyResultType, ds.schema)
+		}
+	}
+	if ds.blocks {
+		ds.addExtra(keyBlocks, true)
+	}
+	st.Extra = ds.extra
+	if err := engine.Restore(core, outer, st); err != nil {
+		return &DecodeError{Err: fmt.Errorf("%w: %w", ErrBadValue, err)}
+	}
+	return nil
+}
+
+func ownKey(f rawField) string {
+	if f.owned {
+		return f.key
+	}
+	return own(f.key)
+}
+
+func sameSchema(a, b *schema.Schema) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil {
+		return false
+	}
+	return schemaCanon(a) == schemaCanon(b)
+}
+
+// Keys of EventState.Extra that the codec itself uses.
+const (
+	keyResultType = "event_result_type"
+	keyBlocks     = "event_blocks_parent_completion"
+)
+
+// typedPayload decodes the payload keys into the typed struct; unknown
+// keys are kept raw in Extra.
+func (ds *decodeState) typedPayload(outer engine.Eventer, codec *typeCodec) error {
+	if len(ds.payload) == 0 {
+		return nil
+	}
+	if codec.byName != nil {
+		p := reflect.ValueOf(outer).UnsafePointer()
+		for _, f := range ds.payload {
+			i, ok := codec.byName[f.key]
+			if !ok {
+				ds.addExtra(ownKey(f), json.RawMessage(own(f.raw)))
+				continue
+			}
+			if msg := decodeScalar(&codec.scalars[i], p, f.raw); msg != "" {
+				return ds.errAt(f.key, f.off, ErrPayload, "%s", msg)
+			}
+		}
+		return nil
+	}
+	// A fresh buffer: sonic's json.Number values (in interface fields)
+	// alias it, so it must not be reused.
+	size := 2
+	for _, f := range ds.payload {
+		size += len(f.key) + len(f.raw) + 4
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	n := 0
+	for _, f := range ds.payload {
+		if !codec.names[f.key] {
+			ds.addExtra(ownKey(f), json.RawMessage(own(f.raw)))
+			continue
+		}
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, f.key)
+		buf = append(buf, ':')
+		buf = append(buf, f.raw...)
+		n++
+	}
+	buf = append(buf, '}')
+	if n == 0 {
+		return nil
+	}
+	p := reflect.ValueOf(outer).UnsafePointer()
+	if err := api.Unmarshal(buf, codec.view(p)); err != nil {
+		// Find the field at fault, one at a time.
+		for _, f := range ds.payload {
+			if !codec.names[f.key] {
+				continue
+			}
+			one := appendString([]byte{'{'}, f.key)
+			one = append(append(append(one, ':'), f.raw...), '}')
+			if e1 := api.Unmarshal(one, reflect.New(codec.shadow).Interface()); e1 != nil {
+				return ds.errAt(f.key, f.off, ErrPayload, "%v", e1)
+			}
+		}
+		return ds.errAt("", 0, ErrPayload, "%v", err)
+	}
+	return nil
+}

@@ -1,0 +1,463 @@
+package wire
+
+import (
+	"encoding/binary"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// maxDepth bounds the nesting of JSON values the decoder accepts, so that a
+// hostile input cannot exhaust the stack.
+const maxDepth = 512
+
+// scanner walks one JSON text. s aliases the caller's buffer: every string
+// that outlives the decode call must be copied (see own).
+type scanner struct {
+	s   string
+	pos int
+}
+
+// syntaxErr is a malformed-input error at an offset; the decoder wraps it
+// into a *DecodeError.
+type syntaxErr struct {
+	off int
+	msg string
+}
+
+func (e *syntaxErr) Error() string { return e.msg }
+
+func (sc *scanner) fail(msg string) error { return &syntaxErr{off: sc.pos, msg: msg} }
+
+func (sc *scanner) ws() {
+	if sc.pos < len(sc.s) && sc.s[sc.pos] > ' ' {
+		return
+	}
+	for sc.pos < len(sc.s) {
+		switch sc.s[sc.pos] {
+		case ' ', '\t', '\n', '\r':
+			sc.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (sc *scanner) peek() byte {
+	sc.ws()
+	if sc.pos >= len(sc.s) {
+		return 0
+	}
+	return sc.s[sc.pos]
+}
+
+func (sc *scanner) expect(c byte) error {
+	if sc.peek() != c {
+		if sc.pos >= len(sc.s) {
+			return sc.fail("unexpected end of JSON input")
+		}
+		return sc.fail("expected '" + string(c) + "', found " + quoteByte(sc.s[sc.pos]))
+	}
+	sc.pos++
+	return nil
+}
+
+func quoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return "'" + string(c) + "'"
+	}
+	const hex = "0123456789abcdef"
+	return "byte 0x" + string(hex[c>>4]) + string(hex[c&15])
+}
+
+// str reads a JSON string at pos. The result aliases the input when the
+// string has no escapes (raw == true); otherwise it is a new string.
+func (sc *scanner) str() (v string, raw bool, err error) {
+	if sc.peek() != '"' {
+		return "", false, sc.fail("expected a string")
+	}
+	start := sc.pos + 1
+	s := sc.s
+	i := start
+	// Short strings (keys, ids, timestamps): one pass byte by byte.
+	for end := min(len(s), start+48); i < end; i++ {
+		c := s[i]
+		if c == '"' {
+			sc.pos = i + 1
+			return s[start:i], true, nil
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	if i == start+48 {
+		// Long strings: find the quote, then check the span in words.
+		if j := strings.IndexByte(s[i:], '"'); j >= 0 {
+			if cleanASCII(s[i : i+j]) {
+				sc.pos = i + j + 1
+				return s[start : i+j], true, nil
+			}
+			for end := i + j; i < end; i++ {
+				if c := s[i]; c == '\\' || c < 0x20 || c >= 0x80 {
+					break
+				}
+			}
+		}
+	}
+	// Slow path: escapes, control characters or non-ASCII.
+	var b []byte
+	hasEsc := false
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == '"':
+			sc.pos = i + 1
+			if !hasEsc {
+				return s[start:i], true, nil
+			}
+			return string(b), false, nil
+		case c < 0x20:
+			sc.pos = i
+			return "", false, sc.fail("control character in string")
+		case c == '\\':
+			if !hasEsc {
+				hasEsc = true
+				b = make([]byte, 0, i-start+16)
+				b = append(b, s[start:i]...)
+			}
+			if i+1 >= len(s) {
+				sc.pos = i
+				return "", false, sc.fail("unexpected end of JSON input")
+			}
+			switch e := s[i+1]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+				i += 2
+			case 'b':
+				b = append(b, '\b')
+				i += 2
+			case 'f':
+				b = append(b, '\f')
+				i += 2
+			case 'n':
+				b = append(b, '\n')
+				i += 2
+			case 'r':
+				b = append(b, '\r')
+				i += 2
+			case 't':
+				b = append(b, '\t')
+				i += 2
+			case 'u':
+				r, ok := hex4(s, i+2)
+				if !ok {
+					sc.pos = i
+					return "", false, sc.fail("invalid \\u escape in string")
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					r2, ok2 := rune(-1), false
+					if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						r2, ok2 = hex4(s, i+2)
+					}
+					if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				sc.pos = i
+				return "", false, sc.fail("invalid escape in string")
+			}
+		case c < 0x80:
+			if hasEsc {
+				b = append(b, c)
+			}
+			i++
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				sc.pos = i
+				return "", false, sc.fail("invalid UTF-8 in string")
+			}
+			if hasEsc {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+		}
+	}
+	sc.pos = len(s)
+	return "", false, sc.fail("unexpected end of JSON input")
+}
+
+// cleanASCII reports whether s holds only printable ASCII without
+// backslashes, eight bytes at a time.
+func cleanASCII(s string) bool {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	const bs = 0x5c5c5c5c5c5c5c5c
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := x ^ bs // a zero byte where x has a backslash
+		if ((x-lo)|x|(y-0x0101010101010101)&^y)&hi != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// number reads a JSON number and returns its text (aliasing the input).
+func (sc *scanner) number() (string, error) {
+	sc.ws()
+	s, i := sc.s, sc.pos
+	start := i
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		sc.pos = i
+		return "", sc.fail("invalid number")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		d := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			sc.pos = i
+			return "", sc.fail("invalid number")
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			sc.pos = i
+			return "", sc.fail("invalid number")
+		}
+	}
+	sc.pos = i
+	return s[start:i], nil
+}
+
+// literal consumes lit ("true", "false", "null") if it is next.
+func (sc *scanner) literal(lit string) bool {
+	sc.ws()
+	if strings.HasPrefix(sc.s[sc.pos:], lit) {
+		sc.pos += len(lit)
+		return true
+	}
+	return false
+}
+
+// null consumes a JSON null if it is next.
+func (sc *scanner) null() bool {
+	sc.ws()
+	if sc.pos+4 <= len(sc.s) && sc.s[sc.pos:sc.pos+4] == "null" {
+		sc.pos += 4
+		return true
+	}
+	return false
+}
+
+// skip validates and skips one JSON value, returning its text (aliasing
+// the input).
+func (sc *scanner) skip(depth int) (string, error) {
+	c := sc.peek()
+	start := sc.pos
+	switch {
+	case c == '"':
+		if _, _, err := sc.str(); err != nil {
+			return "", err
+		}
+	case c == '{':
+		if depth >= maxDepth {
+			return "", sc.fail("JSON nested too deeply")
+		}
+		sc.pos++
+		if sc.peek() == '}' {
+			sc.pos++
+			break
+		}
+		for {
+			if _, _, err := sc.str(); err != nil {
+				return "", err
+			}
+			if err := sc.expect(':'); err != nil {
+				return "", err
+			}
+			if _, err := sc.skip(depth + 1); err != nil {
+				return "", err
+			}
+			if more, err := sc.next('}'); err != nil {
+				return "", err
+			} else if !more {
+				break
+			}
+		}
+	case c == '[':
+		if depth >= maxDepth {
+			return "", sc.fail("JSON nested too deeply")
+		}
+		sc.pos++
+		if sc.peek() == ']' {
+			sc.pos++
+			break
+		}
+		for {
+			if _, err := sc.skip(depth + 1); err != nil {
+				return "", err
+			}
+			if more, err := sc.next(']'); err != nil {
+				return "", err
+			} else if !more {
+				break
+			}
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		if _, err := sc.number(); err != nil {
+			return "", err
+		}
+	case c == 't':
+		if !sc.literal("true") {
+			return "", sc.fail("invalid literal")
+		}
+	case c == 'f':
+		if !sc.literal("false") {
+			return "", sc.fail("invalid literal")
+		}
+	case c == 'n':
+		if !sc.literal("null") {
+			return "", sc.fail("invalid literal")
+		}
+	case c == 0:
+		return "", sc.fail("unexpected end of JSON input")
+	default:
+		return "", sc.fail("invalid character " + quoteByte(c) + " looking for a value")
+	}
+	return sc.s[start:sc.pos], nil
+}
+
+// next consumes ',' (reporting true: another member follows) or the closing
+// byte (reporting false).
+func (sc *scanner) next(closing byte) (bool, error) {
+	switch sc.peek() {
+	case ',':
+		sc.pos++
+		return true, nil
+	case closing:
+		sc.pos++
+		return false, nil
+	case 0:
+		return false, sc.fail("unexpected end of JSON input")
+	}
+	return false, sc.fail("expected ',' or '" + string(closing) + "', found " + quoteByte(sc.s[sc.pos]))
+}
+
+// own returns a copy of s that does not alias the input buffer.
+func own(s string) string { return strings.Clone(s) }
+
+// keySet is a set of known object keys in their usual order. read
+// predicts that the key at the scanner is the one after the previous match
+// and checks it with one comparison, which avoids decoding the key and
+// looking it up for input written in that order.
+type keySet struct {
+	names  []string
+	quoted []string // `"name":`
+	index  map[string]int
+	prefix string // common prefix of all names
+}
+
+func newKeySet(names ...string) *keySet {
+	k := &keySet{names: names, index: make(map[string]int, len(names)), prefix: names[0]}
+	for i, n := range names {
+		for !strings.HasPrefix(n, k.prefix) {
+			k.prefix = k.prefix[:len(k.prefix)-1]
+		}
+		k.quoted = append(k.quoted, `"`+n+`":`)
+		k.index[n] = i
+	}
+	return k
+}
+
+// read reads a key and its colon, leaving the scanner at the value. It
+// returns the key's index (-1 for an unknown key) and the key.
+func (k *keySet) read(sc *scanner, next int) (int, string, error) {
+	sc.ws()
+	if next < len(k.quoted) {
+		if q := k.quoted[next]; strings.HasPrefix(sc.s[sc.pos:], q) {
+			sc.pos += len(q)
+			sc.ws()
+			return next, k.names[next], nil
+		}
+	}
+	key, _, err := sc.str()
+	if err != nil {
+		return -1, "", err
+	}
+	if err := sc.expect(':'); err != nil {
+		return -1, key, err
+	}
+	sc.ws()
+	if !strings.HasPrefix(key, k.prefix) {
+		return -1, key, nil
+	}
+	if i, ok := k.index[key]; ok {
+		return i, k.names[i], nil
+	}
+	return -1, key, nil
+}
+
+// aliases reports whether sub points into s.
+func aliases(s, sub string) bool {
+	if len(sub) == 0 || len(s) == 0 {
+		return false
+	}
+	p, b := uintptr(unsafe.Pointer(unsafe.StringData(sub))), uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return p >= b && p < b+uintptr(len(s))
+}
