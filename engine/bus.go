@@ -68,14 +68,20 @@ type Bus struct {
 	wild    atomic.Pointer[handlerList]
 	regList []*Handler // registration order, guarded by hmu
 
-	hist  history
-	queue *ring.Queue[*Event]
-	lock  fifoLock // the bus-serial event lock
-
+	queue   *ring.Queue[*Event]
 	started atomic.Bool
 	state   atomic.Uint32
 	stopped chan struct{} // closed when the bus stops
 	runners sync.WaitGroup
+
+	// The fields below change on the hot path; each group sits on its own
+	// cache lines so that emitters and the dispatcher do not invalidate
+	// each other's lines (the read-mostly fields above stay shared).
+	_        [64]byte
+	lock     fifoLock // the bus-serial event lock, taken per event
+	trimTick atomic.Uint32
+	_        [64]byte
+	hist     history
 
 	// emitted and finished count (event, bus) pairs queued and processed;
 	// the bus is idle when they are equal. They sit on separate cache lines
@@ -85,9 +91,9 @@ type Bus struct {
 	_        [56]byte
 	finished atomic.Int64
 	_        [56]byte
-	idleMu  sync.Mutex
-	idleCh  chan struct{}
-	idleWtr atomic.Int32
+	idleWtr  atomic.Int32
+	idleMu   sync.Mutex
+	idleCh   chan struct{}
 
 	poolMu sync.Mutex
 	pool   atomic.Pointer[pool.Pool]

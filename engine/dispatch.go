@@ -52,27 +52,35 @@ func (d *dispatcher) run() {
 			return
 		}
 		d.pos, d.n = 0, b.queue.PopBatch(d.buf)
-		if d.n == 0 && !d.spin() && !b.queue.Wait(b.stopped) {
-			return
+		if d.n == 0 {
+			d.proc.clockHint = 0 // going idle: the last reading gets stale
+			if b.hist.drop() && b.hist.limit() > 0 {
+				b.trimHistory() // idle: back to the limit exactly (HIST-6)
+			}
+			if !d.spin() && !b.queue.Wait(b.stopped) {
+				return
+			}
 		}
 	}
 }
 
-// spin polls the queue briefly before the dispatcher parks: an emitter that
-// awaits each event emits the next one within a microsecond or two, and
-// catching it here saves a park and a wake-up (two scheduler round trips).
+// spin yields once before the dispatcher parks: an emitter that awaits each
+// event was just made runnable by the completion and emits the next event
+// within a microsecond; catching it here saves a park and a wake-up. Spinning
+// longer (or busy-polling) was measured to slow batched emits on 2 cores.
 func (d *dispatcher) spin() bool {
+	q := d.bus.queue
 	for i := 0; i < dispatcherSpins; i++ {
-		if d.bus.queue.Len() > 0 {
+		if q.Len() > 0 {
 			return true
 		}
 		runtime.Gosched()
 	}
-	return false
+	return q.Len() > 0
 }
 
 const (
-	dispatcherSpins = 16
+	dispatcherSpins = 1
 	waiterSpins     = 8
 )
 
@@ -173,6 +181,9 @@ func (b *Bus) resolveConcurrency(e *Event, ic eventConfig) EventConcurrency {
 // fails when a queue-jump already took it (AWAIT-5, AWAIT-7).
 // instanceConfig returns the event's own settings (unset ones unset).
 func (e *Event) instanceConfig() eventConfig {
+	if !e.cfgSet.Load() {
+		return unsetConfig // nothing set: no need for the lock
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.config()
@@ -232,6 +243,7 @@ type processing struct {
 	setupErr  error
 	ic, tc    eventConfig // the event's instance and type settings
 	rowBuf    []*Result   // reused backing array for rows
+	clockHint int64       // a recent monoNow reading of this runner, or 0
 	mustClaim bool        // setup claims the event (dispatcher path)
 	unclaimed bool        // setup found the event already claimed
 	multiBus  bool        // the event was emitted on more than one bus
@@ -249,6 +261,18 @@ type processing struct {
 	curHdl     atomic.Int64
 	curSlowAt  atomic.Int64
 	curWarned  atomic.Bool
+}
+
+// takeClock returns a monoNow reading: the hint left by the previous step of
+// this runner if there is one (a reading at most a step old: the end of the
+// previous handler, when the dispatcher goes straight on to the next event),
+// else a fresh one. It saves a clock read per step on the hot path.
+func (p *processing) takeClock() int64 {
+	if h := p.clockHint; h != 0 {
+		p.clockHint = 0
+		return h
+	}
+	return monoNow()
 }
 
 // pin protects p against reuse by its dispatcher while an outside actor
@@ -329,11 +353,11 @@ func (p *processing) setup() bool {
 	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
 	evSlow := firstDur(ic.slowTimeout, tc.slowTimeout, b.cfg.eventSlowTimeout)
 
-	typed, wild := b.handlersFor(e.Type())
 	mw := len(b.cfg.middlewares) > 0
 	// Nobody else sees p until watch publishes it below (the pin protocol
 	// keeps pinned processings out of reuse), so setup writes without a lock.
-	now := monoNow()
+	now := p.takeClock()
+	p.clockHint = now // the first row starts now too
 	p.tc, p.hconc, p.complete, p.evTO = tc, hconc, completion, evTO
 	if evTO > 0 {
 		p.deadline = now + int64(evTO)
@@ -341,7 +365,7 @@ func (p *processing) setup() bool {
 	if evSlow > 0 {
 		p.slowAt = now + int64(evSlow)
 	}
-	rows, claimed, err := p.makeRows(typed, wild, ic, tc)
+	rows, claimed, err := p.makeRows(ic, tc)
 	if !claimed {
 		p.unclaimed = true
 		return false
@@ -434,18 +458,19 @@ func firstDur(vals ...time.Duration) time.Duration {
 // makeRows creates this bus's rows for the event, skipping handlers that
 // already have a row that is running or finished (FWD-4) and reusing seeded
 // pending rows (ERU-5). It enforces the recursion guard (REC-1).
-func (p *processing) makeRows(typed, wild []*Handler, ic, tc eventConfig) ([]*Result, bool, error) {
+func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
 	b, e := p.bus, p.ev
-	n := len(typed) + len(wild)
-	var slab []Result
-	if n > 0 {
-		slab = make([]Result, n)
-	}
 	rows := p.rowBuf[:0]
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if p.mustClaim && !e.claimLocked(b) {
 		return nil, false, nil
+	}
+	typed, wild := b.handlersFor(e.typeLocked())
+	n := len(typed) + len(wild)
+	var slab []Result
+	if n > 0 {
+		slab = make([]Result, n)
 	}
 	p.multiBus = e.busCount() > 1
 	existing := e.rowCount() // rows from earlier processings (FWD-4, ERU-5)
@@ -563,7 +588,7 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 			return true
 		}
 		r := p.rows[i]
-		now := monoNow()
+		now := p.takeClock()
 		if !r.startAt(now) {
 			continue // cancelled before it started
 		}
@@ -573,7 +598,12 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 		if p.owner.Load() != tok {
 			return true
 		}
-		if p.endRow(r, v, err) && p.complete == CompleteFirst && isWinner(r) {
+		now = monoNow()
+		if !p.endRow(r, v, err, now) {
+			continue
+		}
+		p.clockHint = now // the next row or event starts now
+		if p.complete == CompleteFirst && isWinner(r) {
 			p.cancelRest(r)
 			break
 		}
@@ -652,7 +682,7 @@ func (p *processing) call(r *Result) (v any, err error) {
 }
 
 // endRow records a handler's outcome; it reports whether it decided the row.
-func (p *processing) endRow(r *Result, v any, err error) bool {
+func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	if err == nil {
 		if e, ok := v.(error); ok && e != nil {
 			err = e // RTYPE-3: a returned error value counts as raised
@@ -663,7 +693,7 @@ func (p *processing) endRow(r *Result, v any, err error) bool {
 		// timeout that keeps its message.
 		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: rowTimeout(r.handler, p.ic, p.tc), Err: err}
 	}
-	ok := r.finish(v, err, StatusStarted)
+	ok := r.finishAt(v, err, StatusStarted, now)
 	r.released()
 	if !ok {
 		return false
@@ -844,7 +874,7 @@ func (t *rowTask) Run() {
 	p.beginRow(r, t.t, now)
 	first := p.complete == CompleteFirst
 	v, err := p.call(r)
-	if p.endRow(r, v, err) && first && isWinner(r) {
+	if p.endRow(r, v, err, monoNow()) && first && isWinner(r) {
 		p.cancelRest(r)
 	}
 }
@@ -867,13 +897,12 @@ func (p *processing) finish() bool {
 	}
 	b, e := p.bus, p.ev
 	if b.hist.drop() {
-		// Trim in steps of limit/16 while busy, and to the limit exactly
-		// before the bus can report idle (HIST-5, HIST-6).
-		if limit := b.hist.limit(); limit > 0 {
-			last := b.finished.Load()+1 >= b.emitted.Load()
-			if last || b.hist.len() > limit+limit/16 {
-				b.trimHistory()
-			}
+		// Trim every 16 events while busy (so the history may exceed the
+		// limit by a few entries in flight), and to the limit exactly
+		// before a WaitUntilIdle caller can see the bus idle and when the
+		// dispatcher runs out of events (HIST-5, HIST-6).
+		if limit := b.hist.limit(); limit > 0 && (b.trimTick.Add(1)%16 == 0 || b.idleWtr.Load() > 0) {
+			b.trimHistory()
 		}
 	}
 	b.finishEventOn(e)
@@ -1118,7 +1147,7 @@ func (b *Bus) untrack(p *processing) { b.tracked.Delete(p) }
 // finishEventOn records that b finished (or gave up) processing e.
 func (b *Bus) finishEventOn(e *Event) {
 	e.decPending(b)
-	if f := b.finished.Add(1); f >= b.emitted.Load() && b.idleWtr.Load() > 0 {
+	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
 		b.notifyIdle()
 	}
 }

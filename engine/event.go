@@ -260,6 +260,7 @@ type Event struct {
 
 	completed atomic.Int64 // ident.Time of completion, 0 while incomplete
 	status    atomic.Uint32
+	cfgSet    atomic.Bool // some instance setting was set (see instanceConfig)
 
 	mu      sync.Mutex // guards the fields below
 	pending int32      // bus processings outstanding + children not yet complete
@@ -512,6 +513,12 @@ func (e *Event) UUID() ident.UUID { return e.ensure().id }
 // Type returns the event_type.
 func (e *Event) Type() string {
 	e.ensure()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.typeLocked()
+}
+
+func (e *Event) typeLocked() string {
 	if e.ext != nil && e.ext.typ != "" {
 		return e.ext.typ
 	}
@@ -521,6 +528,8 @@ func (e *Event) Type() string {
 // Version returns the event_version.
 func (e *Event) Version() string {
 	e.ensure()
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.ext != nil && e.ext.version != "" {
 		return e.ext.version
 	}
@@ -542,6 +551,8 @@ func (e *Event) Payload() Eventer {
 
 // Fields returns the untyped payload fields (nil for typed events).
 func (e *Event) Fields() map[string]any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.ext == nil {
 		return nil
 	}
@@ -703,6 +714,7 @@ func (e *Event) setCfg(f func(*eventConfig)) {
 	x := e.extension()
 	x.hasCfg = true
 	f(&x.cfg)
+	e.cfgSet.Store(true)
 	e.mu.Unlock()
 }
 

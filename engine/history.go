@@ -10,17 +10,20 @@ import (
 // trimming never rescans more than it removes plus the in-flight prefix
 // (HIST-9).
 type history struct {
+	// limit (< 0 unlimited) and drop (HIST-5) are written under mu and
+	// read without it on the processing path; they rarely change, so they
+	// sit apart from the fields every emit writes.
+	limitA atomic.Int64
+	dropA  atomic.Bool
+	_      [64]byte
+
 	mu      sync.Mutex
 	items   []*Event
 	head    int // index of the first slot that may be live
 	n       int // live entries
 	warned  bool
-	trimmed int // tombstones since the last compaction
-	// limit (< 0 unlimited) and drop (HIST-5) are written under mu and
-	// read without it on the processing path.
-	limitA atomic.Int64
-	dropA  atomic.Bool
-	count  atomic.Int64 // mirrors n, for lock-free checks
+	trimmed int          // tombstones since the last compaction
+	count   atomic.Int64 // mirrors n, for lock-free checks
 }
 
 func (h *history) limit() int { return int(h.limitA.Load()) }

@@ -259,10 +259,15 @@ func (r *Result) startAt(mono int64) bool {
 // whether this call decided it. Late outcomes of timed-out handlers lose
 // (TIMEOUT-8).
 func (r *Result) finish(value any, err error, from Status) bool {
+	return r.finishAt(value, err, from, monoNow())
+}
+
+// finishAt is finish with the clock reading mono (ident.Since) supplied.
+func (r *Result) finishAt(value any, err error, from Status, mono int64) bool {
 	if !r.status.CompareAndSwap(uint32(from), uint32(statusFinishing)) {
 		return false
 	}
-	now := ident.Now()
+	now := ident.At(time.Duration(mono))
 	if r.started.Load() == 0 && from == StatusStarted {
 		r.started.Store(int64(now))
 	}
