@@ -410,8 +410,21 @@ func (b *Bus) Off(pattern string) {
 
 // OffID removes the handler with the given id under pattern, if any.
 func (b *Bus) OffID(pattern, id string) {
-	for _, h := range b.HandlersFor(pattern) {
-		if h.ID() == id {
+	u, err := ident.ParseUUID(id)
+	if err != nil {
+		return // no handler has an id that is not a UUID
+	}
+	var l *handlerList
+	if pattern == Wildcard {
+		l = b.wild.Load()
+	} else {
+		l, _ = b.typed.Load(pattern)
+	}
+	if l == nil {
+		return
+	}
+	for _, h := range l.hs {
+		if h.id == u {
 			h.Off()
 		}
 	}
@@ -793,7 +806,10 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 	if sc.clear {
 		b.hist.clear()
 		b.hmu.Lock()
-		b.typed.Clear()
+		b.typed.Range(func(k string, _ *handlerList) bool {
+			b.typed.Delete(k) // Clear would allocate a new table
+			return true
+		})
 		b.wild.Store(nil)
 		b.regList = nil
 		b.hmu.Unlock()

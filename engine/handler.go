@@ -7,8 +7,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/ringbus/ringbus/internal/ident"
 )
@@ -139,12 +142,35 @@ func (h *Handler) IsForwarder() bool { return h.forwardTo != nil }
 // running it (REG-7). Off is idempotent.
 func (h *Handler) Off() { h.bus.removeHandler(h) }
 
+// funcInfo is the name and source position of a function, cached per code
+// pointer: registering handlers in a loop (one-off handlers) must not pay
+// for symbol lookups each time.
+type funcInfo struct{ name, file string }
+
+var (
+	funcInfos = xsync.NewMap[uintptr, funcInfo]()
+	homeDir   = sync.OnceValue(func() string {
+		h, _ := os.UserHomeDir()
+		return h
+	})
+)
+
 func funcName(fn any) (name, file string) {
 	v := reflect.ValueOf(fn)
 	if v.Kind() != reflect.Func || v.IsNil() {
 		return defaultHandlerName, ""
 	}
-	f := runtime.FuncForPC(v.Pointer())
+	pc := v.Pointer()
+	if fi, ok := funcInfos.Load(pc); ok {
+		return fi.name, fi.file
+	}
+	name, file = lookupFunc(pc)
+	funcInfos.Store(pc, funcInfo{name, file})
+	return name, file
+}
+
+func lookupFunc(pc uintptr) (name, file string) {
+	f := runtime.FuncForPC(pc)
 	if f == nil {
 		return defaultHandlerName, ""
 	}
@@ -153,7 +179,7 @@ func funcName(fn any) (name, file string) {
 		name = name[i+1:]
 	}
 	path, line := f.FileLine(f.Entry())
-	if home, err := os.UserHomeDir(); err == nil && home != "" && strings.HasPrefix(path, home) {
+	if home := homeDir(); home != "" && strings.HasPrefix(path, home) {
 		path = "~" + path[len(home):]
 	}
 	if path != "" {
