@@ -119,6 +119,7 @@ var (
 	ErrHandlerCancelled = engine.ErrHandlerCancelled
 	ErrHandlerPanic     = engine.ErrHandlerPanic
 	ErrStopped          = engine.ErrStopped
+	ErrResultSchema     = engine.ErrResultSchema
 )
 
 // Typed errors.
@@ -137,4 +138,6 @@ type (
 	RecursionError = engine.RecursionError
 	// HistoryFullError: the history is full.
 	HistoryFullError = engine.HistoryFullError
+	// ResultSchemaError: a handler result did not match event_result_type.
+	ResultSchemaError = engine.ResultSchemaError
 )

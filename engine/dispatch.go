@@ -241,12 +241,13 @@ type processing struct {
 	disp      *dispatcher
 	wd        *watchdog
 	setupErr  error
-	ic, tc    eventConfig // the event's instance and type settings
-	rowBuf    []*Result   // reused backing array for rows
-	clockHint int64       // a recent monoNow reading of this runner, or 0
-	mustClaim bool        // setup claims the event (dispatcher path)
-	unclaimed bool        // setup found the event already claimed
-	multiBus  bool        // the event was emitted on more than one bus
+	ic, tc    eventConfig     // the event's instance and type settings
+	rowBuf    []*Result       // reused backing array for rows
+	clockHint int64           // a recent monoNow reading of this runner, or 0
+	validator ResultValidator // the event's result schema, if it has one
+	mustClaim bool            // setup claims the event (dispatcher path)
+	unclaimed bool            // setup found the event already claimed
+	multiBus  bool            // the event was emitted on more than one bus
 	allDone   chan struct{}
 	timing    []rowTiming
 
@@ -305,6 +306,7 @@ func (p *processing) reset(b *Bus, e *Event) {
 	p.bus, p.ev = b, e
 	p.rows = nil
 	p.lock, p.hlock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil, nil
+	p.validator = nil
 	if p.jumpFrom != nil {
 		p.jumpFrom = nil
 	}
@@ -468,6 +470,9 @@ func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
 	}
 	typed, wild := b.handlersFor(e.typeLocked())
 	n := len(typed) + len(wild)
+	if n > 0 {
+		p.validator = e.validatorLocked()
+	}
 	var slab []Result
 	if n > 0 {
 		slab = make([]Result, n)
@@ -686,6 +691,13 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	if err == nil {
 		if e, ok := v.(error); ok && e != nil {
 			err = e // RTYPE-3: a returned error value counts as raised
+		}
+	}
+	if err == nil && v != nil && p.validator != nil {
+		if _, isEvent := v.(Eventer); !isEvent {
+			if verr := p.validator.Validate(v); verr != nil {
+				err = &ResultSchemaError{Handler: r.handler.Label(), Event: p.ev.Label(), Identifier: p.validator.Identifier(), Err: verr}
+			}
 		}
 	}
 	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {

@@ -51,6 +51,8 @@ var (
 	ErrHandlerCancelled = errors.New("ringbus: handler cancelled")
 	// ErrHandlerPanic is matched by *HandlerPanicError.
 	ErrHandlerPanic = errors.New("ringbus: handler panicked")
+	// ErrResultSchema is matched by *ResultSchemaError.
+	ErrResultSchema = errors.New("ringbus: handler result did not match event_result_type")
 	// ErrStopped is the cause given to handlers interrupted by Stop or Close.
 	ErrStopped = errors.New("ringbus: bus stopped")
 )
@@ -265,3 +267,27 @@ func ErrorTypeName(err error) string {
 func seconds(d time.Duration) string {
 	return fmt.Sprintf("%gs", d.Seconds())
 }
+
+// ResultSchemaError is the error of a handler whose return value does not
+// match the event's event_result_type (RTYPE-2, RTYPE-6). Only that
+// handler's row fails.
+type ResultSchemaError struct {
+	Handler    string // handler label
+	Event      string // event label
+	Identifier string // the schema identifier (SCHEMA-7): string, number, object, ...
+	Err        error  // the validator's error
+}
+
+// Error returns the error message.
+func (e *ResultSchemaError) Error() string {
+	return fmt.Sprintf("Event handler %s(%s) returned a value that did not match expected event_result_type %s: %v", e.Handler, e.Event, e.Identifier, e.Err)
+}
+
+// Is reports whether target is ErrResultSchema.
+func (e *ResultSchemaError) Is(target error) bool { return target == ErrResultSchema }
+
+// Unwrap returns the validator's error.
+func (e *ResultSchemaError) Unwrap() error { return e.Err }
+
+// TypeName returns the cross-language error type name.
+func (e *ResultSchemaError) TypeName() string { return "EventHandlerResultSchemaError" }

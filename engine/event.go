@@ -947,3 +947,35 @@ func (e *Event) SetParentID(id string) error {
 	e.extension().parentID = u
 	return nil
 }
+
+// ResultValidator checks handler results against an event's
+// event_result_type. *schema.Schema implements it; a TypeMeta whose
+// ResultType implements it (see wire.Declare), or an event decoded with its
+// own schema, has every non-nil, non-event handler result validated, and a
+// mismatch fails that handler's row with *ResultSchemaError (RTYPE-2,
+// RTYPE-6).
+type ResultValidator interface {
+	Validate(v any) error
+	Identifier() string
+}
+
+// validatorLocked returns the event's result validator: its own decoded
+// event_result_type, else its type's. Called with e.mu held.
+func (e *Event) validatorLocked() ResultValidator {
+	if e.ext != nil && e.ext.extraJSON != nil {
+		if v, ok := e.ext.extraJSON["event_result_type"]; ok {
+			if rv, ok := v.(ResultValidator); ok && !isNilPointer(v) {
+				return rv
+			}
+		}
+	}
+	if rv, ok := e.meta.resultType.(ResultValidator); ok && !isNilPointer(e.meta.resultType) {
+		return rv
+	}
+	return nil
+}
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
