@@ -865,12 +865,24 @@ func (p *processing) runParallel() {
 	if p.remaining.Load() == 0 {
 		return
 	}
+	// One allocation for all the tasks and one runners.Add for all of them:
+	// with thousands of handlers the per-task cost is what remains.
+	b := p.bus
+	tasks := make([]rowTask, len(p.rows))
+	b.runners.Add(len(tasks))
+	pl, err := b.getPool()
 	for i, r := range p.rows {
-		p.bus.runTask(&rowTask{p: p, r: r, t: &p.timing[i]})
+		t := &tasks[i]
+		t.p, t.r, t.t = p, r, &p.timing[i]
+		if err != nil || !pl.TryGo(t) {
+			go t.Run() // pool full or closed: the handler still starts now
+		}
 	}
 	<-ch
 }
 
+// rowTask runs one row of a parallel-handler processing; it is counted in
+// the bus's runners by runParallel.
 type rowTask struct {
 	p *processing
 	r *Result
@@ -878,6 +890,7 @@ type rowTask struct {
 }
 
 func (t *rowTask) Run() {
+	defer t.p.bus.runners.Done()
 	p, r := t.p, t.r
 	now := monoNow()
 	if !r.startAt(now) {
