@@ -62,10 +62,19 @@ func UnmarshalInto(data []byte, dst engine.Eventer) error {
 // status, path, parent, result rows) is the one in data. Errors are
 // *DecodeError values. data is not retained.
 func (d Decoder) Unmarshal(data []byte) (engine.Eventer, error) {
+	return d.unmarshal(data, ident.UUID{})
+}
+
+// unmarshal is Unmarshal giving an event without event_id the id defID
+// (when not zero) instead of a new one: a bus snapshot's event_history key.
+func (d Decoder) unmarshal(data []byte, defID ident.UUID) (engine.Eventer, error) {
 	ds := getState(d, data)
 	defer putState(ds)
 	if err := ds.scanEvent(); err != nil {
 		return nil, err
+	}
+	if ds.st.ID.IsZero() {
+		ds.st.ID = defID
 	}
 	var (
 		outer engine.Eventer

@@ -42,6 +42,21 @@
 // [ErrUnknownEventField], [ErrBadSchema], [ErrPayload]); the decoder never
 // panics (it is fuzzed, FuzzDecodeEvent).
 //
+// # Bus snapshots
+//
+// [MarshalBus] writes a bus as abxbus's EventBus JSON (§6, WIRE-20):
+// settings, handlers (WIRE-21), the handler index, the history with every
+// event's result rows (an event_results array in Compat242 mode, as 2.4.2
+// dumps a bus; the Upstream object otherwise, WIRE-22) and the ids of the
+// queued events. [UnmarshalBus] rebuilds a bus from it (WIRE-23, SER-1..4):
+// name and id kept exactly, handlers as no-op stubs unless bound
+// ([WithHandlerFuncs], [WithHandlerResolver], or engine.Bus.BindHandler
+// later), handlers missing from the snapshot re-created from their rows,
+// event_children re-linked, and the queued events queued again, so that the
+// bus resumes where it stopped: terminal rows keep their results and
+// pending rows run (RT-3). [BusShapeOf] picks the writer mode a snapshot
+// came in, for the roundtrip command's bus mode.
+//
 // [Reset] makes the fresh copy of a received event that is emitted again
 // (event_reset, RESET-1..4).
 //

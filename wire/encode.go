@@ -87,6 +87,10 @@ type encodeState struct {
 	st    []engine.EventState // one per nesting level
 	stack []*engine.Event
 	keys  []string
+	// snap is set while writing the events of a bus snapshot: in
+	// Compat242 mode the top-level event then carries its rows as an
+	// event_results array, as abxbus 2.4.2's bus dump does (WIRE-22).
+	snap bool
 }
 
 var encPool = sync.Pool{New: func() any { return &encodeState{st: make([]engine.EventState, 1)} }}
@@ -103,6 +107,7 @@ func putEnc(es *encodeState) {
 	clear(es.keys)
 	es.keys = es.keys[:0]
 	es.stack = es.stack[:0]
+	es.snap = false
 	encPool.Put(es)
 }
 
@@ -202,7 +207,7 @@ func (es *encodeState) event(b []byte, outer engine.Eventer, core *engine.Event,
 			return b, err
 		}
 	}
-	if up && len(st.Rows) > 0 {
+	if up && len(st.Rows) > 0 || !up && es.snap && depth == 0 {
 		if b, err = es.results(b, st, depth); err != nil {
 			return b, err
 		}
@@ -257,7 +262,7 @@ func (es *encodeState) members(b []byte, m map[string]any, extra bool, depth int
 }
 
 func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]byte, error) {
-	list := es.enc.ResultsAsList
+	list := es.enc.ResultsAsList || es.enc.Mode != Upstream // Compat242: a bus snapshot's list
 	if list {
 		b = append(b, `,"event_results":[`...)
 	} else {

@@ -14,10 +14,16 @@
 // otherwise. Unknown event_ keys are kept.
 //
 //	roundtrip bus <input.json> <output.json>
+//
+// bus reads a bus snapshot (wire.md §6), restores it as a ringbus bus
+// (wire.UnmarshalBus: handlers as stubs, history, queue) without running
+// anything, and writes the restored bus's snapshot back (wire.MarshalBus)
+// in the shape it came in (wire.BusShapeOf): its events with their rows as
+// an event_results array (2.4.2) or object (upstream).
+//
 //	roundtrip jsonl-listener <config.json>
 //
-// The bus snapshot mode (wire.md §6) and the JSONL listener are not
-// implemented yet; they exit with status 2.
+// The JSONL listener is not implemented yet; it exits with status 2.
 //
 // Exit status: 0 on success, 1 when the input cannot be read, parsed or
 // written (the reason is printed on stderr), 2 for a usage error or an
@@ -30,9 +36,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/ringbus/ringbus/engine"
 	"github.com/ringbus/ringbus/wire"
 )
 
@@ -50,7 +58,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "roundtrip:", err)
 	if errors.Is(err, errUsage) {
-		fmt.Fprintln(stderr, "usage: roundtrip events <input.json> <output.json>")
+		fmt.Fprintln(stderr, "usage: roundtrip events|bus <input.json> <output.json>")
 		return 2
 	}
 	return 1
@@ -66,7 +74,12 @@ func dispatch(args []string) error {
 			return fmt.Errorf("%w: events needs <input.json> <output.json>", errUsage)
 		}
 		return eventsMode(args[1], args[2])
-	case "bus", "jsonl-listener":
+	case "bus":
+		if len(args) != 3 {
+			return fmt.Errorf("%w: bus needs <input.json> <output.json>", errUsage)
+		}
+		return busMode(args[1], args[2])
+	case "jsonl-listener":
 		return fmt.Errorf("%w: mode %q is not implemented yet", errUsage, args[0])
 	}
 	return fmt.Errorf("%w: unknown mode %q", errUsage, args[0])
@@ -103,6 +116,28 @@ func eventsMode(in, out string) error {
 	}
 	buf.WriteString("]\n")
 	return writeAtomic(out, buf.Bytes())
+}
+
+// busMode implements "bus": restore the snapshot on a paused bus of a
+// private domain (nothing runs, no name conflicts) and write it back.
+func busMode(in, out string) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	b, err := wire.UnmarshalBus(data, wire.Paused(),
+		wire.WithBusDecoder(wire.Decoder{AllowUnknownEventFields: true}),
+		wire.WithEngineOptions(engine.WithDomain(engine.NewDomain()),
+			engine.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))))
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	snap, err := wire.MarshalBus(b, wire.BusShapeOf(data))
+	_ = b.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	return writeAtomic(out, append(snap, '\n'))
 }
 
 // writeAtomic writes data to path through a temporary file and a rename,

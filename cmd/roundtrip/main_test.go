@@ -151,7 +151,10 @@ func TestUsageAndErrors(t *testing.T) {
 	}{
 		{nil, 2, "no mode"},
 		{[]string{"events", "a"}, 2, "events needs"},
-		{[]string{"bus", "a", "b"}, 2, "not implemented"},
+		{[]string{"bus", "a"}, 2, "bus needs"},
+		{[]string{"jsonl-listener", "c.json"}, 2, "not implemented"},
+		{[]string{"bus", filepath.Join(dir, "missing.json"), filepath.Join(dir, "o.json")}, 1, "no such file"},
+		{[]string{"bus", bad, filepath.Join(dir, "o.json")}, 1, "bus snapshot must be a JSON object"},
 		{[]string{"frobnicate"}, 2, "unknown mode"},
 		{[]string{"events", filepath.Join(dir, "missing.json"), filepath.Join(dir, "o.json")}, 1, "no such file"},
 		{[]string{"events", notArray, filepath.Join(dir, "o.json")}, 1, "JSON array"},

@@ -1,0 +1,375 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"weak"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/ringbus/ringbus/internal/ident"
+)
+
+// This file is the engine side of the bus snapshot (wire.md §6, SER-1..4):
+// the hooks package wire uses to dump a bus and to rebuild one from its
+// JSON. Like wirestate.go it only uses the engine's existing internals.
+
+// ErrUnknownHandler is returned by BindHandler when the bus has no handler
+// with the given id.
+var ErrUnknownHandler = errors.New("ringbus: no handler with that id on the bus")
+
+// RestoreBus creates a bus like NewBus, except that name is kept exactly
+// even when a live bus of the domain already uses it (WIRE-23: a restored
+// bus keeps its name; no conflict renaming, no warning). The name then stays
+// registered to the bus that had it first. "" picks the default name, as
+// in NewBus. The bus is new: no handlers, no history, nothing queued.
+func RestoreBus(name string, opts ...Option) (*Bus, error) {
+	if name != "" {
+		if err := validEventType(name); err != nil {
+			return nil, badOption("bus name %q must be an identifier", name)
+		}
+	}
+	// A placeholder name that no live bus has, so that NewBus neither warns
+	// nor renames; the bus is not shared yet, so renaming it below is safe.
+	u := ident.NewV7().String()
+	b, err := NewBus("Restoring_"+u[len(u)-12:], opts...)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		idStr := b.id.String()
+		name = "EventBus_" + idStr[len(idStr)-8:]
+	}
+	d := b.domain
+	d.mu.Lock()
+	if d.byName[b.name] == b {
+		delete(d.byName, b.name)
+	}
+	b.name = name
+	if _, taken := d.byName[name]; !taken {
+		d.byName[name] = b
+	}
+	d.mu.Unlock()
+	b.setLabel(name)
+	return b, nil
+}
+
+// noopHandler is the function of a stub handler restored from a snapshot
+// and not bound yet: like abxbus's stubs it does nothing and returns nil
+// (WIRE-23).
+func noopHandler(context.Context, *Event) (any, error) { return nil, nil }
+
+// handlerOrigin is the bus identity a restored handler was dumped with,
+// kept when it differs from the bus it is restored on (a handler entry
+// re-created from the result row of another bus, WIRE-23).
+type handlerOrigin struct {
+	busID   ident.UUID
+	busName string
+}
+
+// origins maps restored handlers to their original bus identity. Keys are
+// weak, and an entry is dropped when its handler is collected.
+var origins = xsync.NewMap[weak.Pointer[Handler], handlerOrigin]()
+
+func setOrigin(h *Handler, o handlerOrigin) {
+	k := weak.Make(h)
+	if _, loaded := origins.LoadOrStore(k, o); !loaded {
+		runtime.AddCleanup(h, func(k weak.Pointer[Handler]) { origins.Delete(k) }, k)
+	}
+}
+
+// RestoreHandler registers on b a handler described by d, as a bus restore
+// does with the handler entries of a snapshot (SER-1, WIRE-21): it keeps
+// d's id, name, file path, registration time, pattern and timeouts, and
+// runs fn, or does nothing and returns nil when fn is nil (a stub that
+// BindHandler can bind later). Missing pieces default as WIRE-19 says
+// (name "anonymous", pattern "*"); a zero d.ID is derived as On derives it.
+// When d names another bus (d.BusID or d.BusName set and different from
+// b's), SnapshotDesc keeps reporting that bus. If b already has a handler
+// with d.ID, RestoreHandler returns it and registers nothing.
+//
+// The handler is appended to b's registration order, like On.
+func (b *Bus) RestoreHandler(d HandlerDesc, fn HandlerFunc) (*Handler, error) {
+	if !d.ID.IsZero() {
+		if h := b.handlerByID(d.ID); h != nil {
+			return h, nil
+		}
+	}
+	if d.Pattern == "" {
+		d.Pattern = Wildcard
+	}
+	if d.Name == "" {
+		d.Name = defaultHandlerName
+	}
+	if fn == nil {
+		fn = noopHandler
+	}
+	opts := []HandlerOption{WithHandlerName(d.Name), WithHandlerFilePath(d.FilePath)}
+	if !d.ID.IsZero() {
+		id := d.ID
+		opts = append(opts, handlerOption(func(h *Handler) error { h.id = id; return nil }))
+	}
+	if d.RegisteredAt != 0 {
+		opts = append(opts, WithHandlerRegisteredAt(d.RegisteredAt))
+	}
+	if d.Timeout > 0 {
+		opts = append(opts, WithHandlerTimeout(d.Timeout))
+	}
+	if d.SlowTimeout >= 0 {
+		opts = append(opts, WithHandlerSlowTimeout(d.SlowTimeout))
+	}
+	h, err := b.register(d.Pattern, fn, nil, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	o := handlerOrigin{busID: d.BusID, busName: d.BusName}
+	if o.busID.IsZero() {
+		o.busID = b.id
+	}
+	if o.busName == "" {
+		o.busName = b.name
+	}
+	if o.busID != b.id || o.busName != b.name {
+		setOrigin(h, o)
+	}
+	return h, nil
+}
+
+// SnapshotDesc returns h's metadata as a bus snapshot writes it: Desc,
+// except that a handler RestoreHandler re-created for another bus keeps
+// reporting that bus's id and name.
+func (h *Handler) SnapshotDesc() HandlerDesc {
+	d := h.Desc()
+	if o, ok := origins.Load(weak.Make(h)); ok {
+		d.BusID, d.BusName = o.busID, o.busName
+	}
+	return d
+}
+
+// HandlerByID returns b's registered handler with the given id, or nil.
+func (b *Bus) HandlerByID(id string) *Handler {
+	u, err := ident.ParseUUID(id)
+	if err != nil {
+		return nil
+	}
+	return b.handlerByID(u)
+}
+
+func (b *Bus) handlerByID(id ident.UUID) *Handler {
+	b.hmu.Lock()
+	defer b.hmu.Unlock()
+	for _, h := range b.regList {
+		if h.id == id {
+			return h
+		}
+	}
+	return nil
+}
+
+// BindHandler gives the handler of b with the given id the function fn:
+// it is how a stub handler restored from a snapshot (RestoreHandler) is
+// bound to Go code again, but it works for any handler of b. The handler
+// keeps its id, metadata and place in the registration order; it is
+// replaced by a new *Handler, which BindHandler returns (the old value is
+// detached from b: its Off does nothing). Events whose processing already
+// started keep running the old function (REG-7); a seeded pending row of
+// the handler runs fn (ERU-5). It returns ErrUnknownHandler when b has no
+// handler with that id.
+func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
+	if fn == nil {
+		return nil, ErrNilHandler
+	}
+	u, err := ident.ParseUUID(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownHandler, id)
+	}
+	if b.state.Load() != busOpen {
+		return nil, fmt.Errorf("%w: cannot bind on %s", ErrBusClosed, b.Label())
+	}
+	b.hmu.Lock()
+	idx := -1
+	for i, h := range b.regList {
+		if h.id == u {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		b.hmu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrUnknownHandler, id)
+	}
+	old := b.regList[idx]
+	nh := &Handler{id: old.id, name: old.name, filePath: old.filePath, registeredAt: old.registeredAt,
+		pattern: old.pattern, bus: b, fn: fn, timeout: old.timeout, slowTimeout: old.slowTimeout,
+		forwardTo: old.forwardTo}
+	var l *handlerList
+	if old.pattern == Wildcard {
+		l = b.wild.Load()
+	} else {
+		l, _ = b.typed.Load(old.pattern)
+	}
+	if l != nil {
+		// Copy on write: dispatchers may be reading the old snapshot.
+		hs := append([]*Handler(nil), l.hs...)
+		for i, h := range hs {
+			if h == old {
+				hs[i] = nh
+			}
+		}
+		if old.pattern == Wildcard {
+			b.wild.Store(&handlerList{hs: hs})
+		} else {
+			b.typed.Store(old.pattern, &handlerList{hs: hs})
+		}
+	}
+	b.regList[idx] = nh
+	old.removed.Store(true)
+	b.hmu.Unlock()
+	if o, ok := origins.Load(weak.Make(old)); ok {
+		setOrigin(nh, o)
+	}
+	return nh, nil
+}
+
+// RestoreHistory appends ev, a restored event (see Restore), to b's
+// history as it is: nothing runs and nothing is queued (use Requeue for
+// that). The history limit is not enforced here: a snapshot's history is
+// taken as it was. ev must not be in b's history already.
+func (b *Bus) RestoreHistory(ev Eventer) error {
+	e := Core(ev)
+	if e == nil {
+		return ErrNilEvent
+	}
+	e.init(ev)
+	b.hist.restore(e)
+	return nil
+}
+
+// restore appends e without the limit check of add.
+func (h *history) restore(e *Event) {
+	h.mu.Lock()
+	h.items = append(h.items, e)
+	h.n++
+	h.count.Store(int64(h.n))
+	h.mu.Unlock()
+}
+
+// Requeue puts ev back into b's queue, as a bus restore does with the ids
+// of a snapshot's pending_event_queue (SER-2): the event is counted as
+// emitted on b (so WaitUntilIdle waits for it and Wait on the event works)
+// and gets b's label in its event_path if it lacks it, but keeps the rest
+// of its state, result rows included: a handler whose row is already
+// terminal is skipped when b processes it and a seeded pending row runs
+// (ERU-5). A completed event runs again, as when it is emitted on a new
+// bus (EMIT-9). An event already waiting in b's queue is left alone.
+//
+// Requeue does not start b's dispatcher: requeued events run once b is
+// started by Resume or by the next Emit (they then run first, in the order
+// they were requeued). On a bus that is already running they run as soon
+// as the dispatcher gets to them. Requeue returns ErrBusClosed on a closed
+// bus and ErrNilEvent for nil.
+func (b *Bus) Requeue(ev Eventer) error {
+	e := Core(ev)
+	if e == nil {
+		return ErrNilEvent
+	}
+	if b.state.Load() != busOpen {
+		return fmt.Errorf("%w: cannot requeue on %s", ErrBusClosed, b.Label())
+	}
+	label := b.Label()
+	e.mu.Lock()
+	if e.outer == nil || e.created.Load() == 0 {
+		e.initLocked(ev)
+	}
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if bb, claimed := e.busAt(i); bb == b && !claimed {
+			e.mu.Unlock()
+			return nil
+		}
+	}
+	if e.Status() == StatusCompleted {
+		e.status.Store(uint32(StatusStarted))
+		e.completed.Store(0)
+		e.done = nil
+	}
+	inPath := false
+	for i, n := 0, e.pathLen(); i < n; i++ {
+		if e.pathAt(i) == label {
+			inPath = true
+			break
+		}
+	}
+	if !inPath {
+		e.addPath(label)
+	}
+	e.flags |= flagEmitted
+	e.pending++
+	e.addBus(b)
+	e.mu.Unlock()
+	b.emitted.Add(1)
+	if !b.queue.Push(e) {
+		b.unqueue(e)
+		return fmt.Errorf("%w: cannot requeue on %s", ErrBusClosed, b.Label())
+	}
+	return nil
+}
+
+// Resume starts b's dispatcher if it has not started yet, so that events
+// requeued on a restored bus run without waiting for the next Emit. It does
+// nothing on a closed bus.
+func (b *Bus) Resume() {
+	if b.state.Load() == busOpen {
+		b.ensureRunning()
+	}
+}
+
+// QueuedEvents returns the events of b's history that wait in b's queue,
+// in history order: those emitted (or requeued) on b whose processing there
+// has not been claimed yet. It is what a bus snapshot writes as
+// pending_event_queue (WIRE-20). The queue itself cannot be iterated, so an
+// event that waits in the queue but was dropped from the history (a
+// dropping history over its limit) is not reported. After Close, the
+// abandoned events are reported.
+func (b *Bus) QueuedEvents() []*Event {
+	var out []*Event
+	for _, e := range b.hist.snapshot() {
+		e.mu.Lock()
+		for i, n := 0, e.busCount(); i < n; i++ {
+			if bb, claimed := e.busAt(i); bb == b && !claimed {
+				out = append(out, e)
+				break
+			}
+		}
+		e.mu.Unlock()
+	}
+	return out
+}
+
+// RelinkChildren replaces the id-only children of e's result rows (the
+// stubs Restore makes from event_children, see IsStub) with the events
+// lookup returns for their ids; stubs lookup returns nil for stay. It is
+// how a bus restore re-links event_children to the history (WIRE-23).
+// lookup runs with e locked and must not use e.
+func (e *Event) RelinkChildren(lookup func(id ident.UUID) *Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, n := 0, e.rowCount(); i < n; i++ {
+		r := e.rowAt(i)
+		if r.ext == nil {
+			continue
+		}
+		for j, c := range r.ext.children {
+			// Stubs are made with creation time 1 (an atomic read, safe on
+			// a real child in flight); their flags never change after
+			// Restore made them, and no one else holds them.
+			if c == nil || c.created.Load() != 1 || c.flags&flagStub == 0 {
+				continue
+			}
+			if ev := lookup(c.id); ev != nil && ev != e {
+				r.ext.children[j] = ev
+			}
+		}
+	}
+}
