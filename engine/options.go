@@ -37,6 +37,16 @@ func (c EventConcurrency) String() string {
 	return ""
 }
 
+// ParseEventConcurrency returns the mode whose wire name is s.
+func ParseEventConcurrency(s string) (EventConcurrency, bool) {
+	for m := GlobalSerial; m <= ParallelEvents; m++ {
+		if m.String() == s {
+			return m, true
+		}
+	}
+	return 0, false
+}
+
 // HandlerConcurrency says whether one event's handlers run one at a time or
 // all at once (HCONC). The zero value means "not set".
 type HandlerConcurrency uint8
@@ -61,6 +71,16 @@ func (c HandlerConcurrency) String() string {
 	return ""
 }
 
+// ParseHandlerConcurrency returns the mode whose wire name is s.
+func ParseHandlerConcurrency(s string) (HandlerConcurrency, bool) {
+	for m := SerialHandlers; m <= ParallelHandlers; m++ {
+		if m.String() == s {
+			return m, true
+		}
+	}
+	return 0, false
+}
+
 // Completion says when an event's handler phase on a bus ends (FIRST).
 // The zero value means "not set".
 type Completion uint8
@@ -83,6 +103,16 @@ func (c Completion) String() string {
 		return "first"
 	}
 	return ""
+}
+
+// ParseCompletion returns the mode whose wire name is s.
+func ParseCompletion(s string) (Completion, bool) {
+	for m := CompleteAll; m <= CompleteFirst; m++ {
+		if m.String() == s {
+			return m, true
+		}
+	}
+	return 0, false
 }
 
 // Default bus settings (BUS-1, D10).

@@ -352,55 +352,11 @@ func (ds *decodeState) field(id int, key string, escaped bool, keyOff int) error
 	case tEventHandlerSlowTimeout:
 		st.HandlerSlowTimeout, err = ds.duration(key)
 	case tEventConcurrency:
-		var s string
-		if s, err = ds.strField(key, true); err == nil {
-			switch s {
-			case "":
-				if !ds.lastWasNull(off) {
-					err = ds.errAt(key, off, ErrBadValue, "empty event_concurrency")
-				}
-			case "global-serial":
-				st.Concurrency = engine.GlobalSerial
-			case "bus-serial":
-				st.Concurrency = engine.BusSerial
-			case "parallel":
-				st.Concurrency = engine.ParallelEvents
-			default:
-				err = ds.errAt(key, off, ErrBadValue, "unknown event_concurrency %q", s)
-			}
-		}
+		err = modeField(ds, key, off, "event_concurrency", engine.ParseEventConcurrency, &st.Concurrency)
 	case tEventHandlerConcurrency:
-		var s string
-		if s, err = ds.strField(key, true); err == nil {
-			switch s {
-			case "":
-				if !ds.lastWasNull(off) {
-					err = ds.errAt(key, off, ErrBadValue, "empty event_handler_concurrency")
-				}
-			case "serial":
-				st.HandlerConcurrency = engine.SerialHandlers
-			case "parallel":
-				st.HandlerConcurrency = engine.ParallelHandlers
-			default:
-				err = ds.errAt(key, off, ErrBadValue, "unknown event_handler_concurrency %q", s)
-			}
-		}
+		err = modeField(ds, key, off, "event_handler_concurrency", engine.ParseHandlerConcurrency, &st.HandlerConcurrency)
 	case tEventHandlerCompletion:
-		var s string
-		if s, err = ds.strField(key, true); err == nil {
-			switch s {
-			case "":
-				if !ds.lastWasNull(off) {
-					err = ds.errAt(key, off, ErrBadValue, "empty event_handler_completion")
-				}
-			case "all":
-				st.Completion = engine.CompleteAll
-			case "first":
-				st.Completion = engine.CompleteFirst
-			default:
-				err = ds.errAt(key, off, ErrBadValue, "unknown event_handler_completion %q", s)
-			}
-		}
+		err = modeField(ds, key, off, "event_handler_completion", engine.ParseCompletion, &st.Completion)
 	case tEventBlocksParentCompletion:
 		switch {
 		case sc.null(), sc.literal("false"):
@@ -1262,5 +1218,26 @@ func (ds *decodeState) typedPayload(outer engine.Eventer, codec *typeCodec) erro
 		}
 		return ds.errAt("", 0, ErrPayload, "%v", err)
 	}
+	return nil
+}
+
+// modeField reads an enum field (null or one of the mode's wire names) into
+// *dst; null leaves it unset.
+func modeField[T any](ds *decodeState, key string, off int, name string, parse func(string) (T, bool), dst *T) error {
+	s, err := ds.strField(key, true)
+	if err != nil {
+		return err
+	}
+	if s == "" {
+		if !ds.lastWasNull(off) {
+			return ds.errAt(key, off, ErrBadValue, "empty %s", name)
+		}
+		return nil
+	}
+	m, ok := parse(s)
+	if !ok {
+		return ds.errAt(key, off, ErrBadValue, "unknown %s %q", name, s)
+	}
+	*dst = m
 	return nil
 }
