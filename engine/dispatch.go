@@ -315,8 +315,11 @@ func (p *processing) reset(b *Bus, e *Event) {
 	p.deadline, p.slowAt = 0, 0
 	p.state.Store(procRunning)
 	p.published.Store(false)
-	p.slowWarned.Store(false)
-	p.cur.Store(nil)
+	if p.slowWarned.Load() {
+		p.slowWarned.Store(false)
+	}
+	// p.cur keeps the previous event's last row until beginRow replaces
+	// it; the watchdog ignores rows that are not started.
 }
 
 // Run runs a parallel event's processing on a pool worker.
@@ -645,9 +648,14 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 		t.hdl.Store(own)
 		t.slowAt.Store(slowAt)
 	} else {
-		p.curHdl.Store(own)
+		// Stores cost an exclusive cache line each: skip the unchanged ones.
+		if p.curHdl.Load() != own {
+			p.curHdl.Store(own)
+		}
 		p.curSlowAt.Store(slowAt)
-		p.curWarned.Store(false)
+		if p.curWarned.Load() {
+			p.curWarned.Store(false)
+		}
 		p.cur.Store(r)
 	}
 	if p.wd != nil {
