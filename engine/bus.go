@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -904,8 +903,6 @@ func typeName(v any) string {
 	}
 	return t.Kind().String()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // Emit emits child as a child of e (D1's explicit form): child's
 // event_parent_id is e, e completes only after child does (CHILD-5), and

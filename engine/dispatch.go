@@ -205,18 +205,6 @@ func (e *Event) claimLocked(b *Bus) bool {
 	return false
 }
 
-func (e *Event) claimAny() *Bus {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for i, n := 0, e.busCount(); i < n; i++ {
-		if b, claimed := e.busAt(i); !claimed && b.state.Load() == busOpen {
-			e.setClaimed(i)
-			return b
-		}
-	}
-	return nil
-}
-
 const (
 	procRunning uint32 = iota
 	procFinished

@@ -382,10 +382,9 @@ func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
 const (
-	flagLinkedParent  uint32 = 1 << iota // counted in the parent's pending
-	flagEmitted                          // emitted at least once
-	flagExplicitFirst                    // First() set completion on the event
-	flagClaimed0                         // bus0's processing was claimed
+	flagLinkedParent uint32 = 1 << iota // counted in the parent's pending
+	flagEmitted                         // emitted at least once
+	flagClaimed0                        // bus0's processing was claimed
 )
 
 // busEntry records one bus the event was emitted to and whether a runner has

@@ -117,18 +117,16 @@ func ParseCompletion(s string) (Completion, bool) {
 
 // Default bus settings (BUS-1, D10).
 const (
-	DefaultEventTimeout        = 60 * time.Second
-	DefaultEventSlowTimeout    = 300 * time.Second
-	DefaultHandlerSlowTimeout  = 30 * time.Second
-	DefaultMaxHistorySize      = 100
-	DefaultMaxRecursionDepth   = 2
-	UnlimitedHistory           = -1
-	defaultDisabled            = time.Duration(0)
-	unsetDuration              = time.Duration(-1)
-	maxEventTypeLen            = 64
-	defaultEventVersion        = "0.0.1"
-	defaultHandlerName         = "anonymous"
-	defaultSlowWarningInterval = 0
+	DefaultEventTimeout       = 60 * time.Second
+	DefaultEventSlowTimeout   = 300 * time.Second
+	DefaultHandlerSlowTimeout = 30 * time.Second
+	DefaultMaxHistorySize     = 100
+	DefaultMaxRecursionDepth  = 2
+	UnlimitedHistory          = -1
+	unsetDuration             = time.Duration(-1)
+	maxEventTypeLen           = 64
+	defaultEventVersion       = "0.0.1"
+	defaultHandlerName        = "anonymous"
 )
 
 type busConfig struct {
