@@ -282,6 +282,16 @@ type waitable interface {
 // trimToOne is the reference's trim-to-1: history limit 1 with dropping,
 // emit a trim event, await it, wait until idle, check the history holds at
 // most one event, restore the previous settings.
+// trimAfter runs trim-to-1 after the figures were taken, like the
+// reference; a failed trim fails the scenario.
+func trimAfter(ctx context.Context, bus *api.Bus, ev waitable, res *Result, fail *firstErr) {
+	if err := trimToOne(ctx, bus, ev); err != nil {
+		res.OK = false
+		fail.set(err)
+		res.Error = fail.String()
+	}
+}
+
 func trimToOne(ctx context.Context, bus *api.Bus, ev waitable) error {
 	limit, drop := bus.MaxHistory()
 	bus.SetMaxHistory(trimTarget, true)
@@ -532,11 +542,7 @@ func runParallelHandlers(ctx context.Context, e *env) (Result, error) {
 		"total_handlers":    totalHandlers,
 	}
 	// After the figures, like the reference: trim, then destroy.
-	if err := trimToOne(ctx, bus, &PerfTrimFixedHandlersEvent{}); err != nil {
-		res.OK = false
-		fail.set(err)
-		res.Error = fail.String()
-	}
+	trimAfter(ctx, bus, &PerfTrimFixedHandlersEvent{}, &res, &fail)
 	return res, nil
 }
 
@@ -599,11 +605,7 @@ func runOneOffHandlers(ctx context.Context, e *env) (Result, error) {
 		"expected_checksum": expected,
 		"handlers_left":     left,
 	}
-	if err := trimToOne(ctx, bus, &PerfTrimOnOffEvent{}); err != nil {
-		res.OK = false
-		fail.set(err)
-		res.Error = fail.String()
-	}
+	trimAfter(ctx, bus, &PerfTrimOnOffEvent{}, &res, &fail)
 	return res, nil
 }
 
@@ -749,11 +751,7 @@ func runWorstCase(ctx context.Context, e *env) (Result, error) {
 		"handlers_left":      left,
 	}
 	for _, b := range []*api.Bus{busA, busB, busC} {
-		if err := trimToOne(ctx, b, &WCTrimEvent{}); err != nil {
-			res.OK = false
-			fail.set(err)
-			res.Error = fail.String()
-		}
+		trimAfter(ctx, b, &WCTrimEvent{}, &res, &fail)
 	}
 	settle()
 	return res, nil

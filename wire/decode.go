@@ -558,13 +558,14 @@ func (ds *decodeState) strField(field string, nullable bool) (string, error) {
 }
 
 func (ds *decodeState) uuid(field string) (ident.UUID, error) {
-	if p := ds.sc.pos; true {
-		if span, ok := ds.plain(36); ok {
-			if u, err := ident.ParseUUID(span); err == nil {
-				return u, nil
-			}
-			ds.sc.pos = p
+	// Fast path: a plain 36-byte string that parses; else rewind and take
+	// the general path, which also reports errors with their offset.
+	p := ds.sc.pos
+	if span, ok := ds.plain(36); ok {
+		if u, err := ident.ParseUUID(span); err == nil {
+			return u, nil
 		}
+		ds.sc.pos = p
 	}
 	off := ds.sc.pos
 	s, err := ds.strField(field, true)
@@ -583,13 +584,12 @@ func (ds *decodeState) uuid(field string) (ident.UUID, error) {
 }
 
 func (ds *decodeState) timestamp(field string, nullable bool) (ident.Time, error) {
-	if p := ds.sc.pos; true {
-		if span, ok := ds.plain(30); ok {
-			if t, err := ident.ParseTime(span); err == nil {
-				return t, nil
-			}
-			ds.sc.pos = p
+	p := ds.sc.pos // fast path as in uuid
+	if span, ok := ds.plain(30); ok {
+		if t, err := ident.ParseTime(span); err == nil {
+			return t, nil
 		}
+		ds.sc.pos = p
 	}
 	off := ds.sc.pos
 	s, err := ds.strField(field, nullable)
