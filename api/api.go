@@ -104,18 +104,17 @@ func On[E any, R any, P interface {
 	if h == nil {
 		return nil, engine.ErrNilHandler
 	}
-	norm := normalizer[R]()
-	want := reflect.TypeFor[P]()
+	norm := normalization[R]()
 	fn := func(ctx context.Context, e *engine.Event) (any, error) {
 		p, ok := e.Payload().(P)
 		if !ok {
-			return nil, fmt.Errorf("%w: handler for %s got %T", engine.ErrPayloadType, want, e.Payload())
+			return nil, fmt.Errorf("%w: handler for %s got %T", engine.ErrPayloadType, reflect.TypeFor[P](), e.Payload())
 		}
 		r, err := h(ctx, p)
 		if err != nil {
 			return nil, err
 		}
-		return norm(r), nil
+		return normalize(norm, r), nil
 	}
 	return bus.OnFunc(TypeName[E](), fn, h, opts...)
 }
@@ -134,27 +133,43 @@ func OnAll(bus *Bus, h func(ctx context.Context, e *BaseEvent) (any, error), opt
 	return OnType(bus, engine.Wildcard, h, opts...)
 }
 
-// normalizer returns a function turning a handler's R into the stored
-// value: nil for zero-size types (a handler with no result) and for nil
-// pointers, maps, slices and interfaces, so that "no value" is nil (RES-2).
-func normalizer[R any]() func(R) any {
+// How a handler's R becomes the stored value: nil for zero-size types (a
+// handler with no result) and for nil pointers, maps, slices, funcs and
+// channels, so that "no value" is nil (RES-2). The choice is made once per
+// registration and kept in the handler's closure as a small integer rather
+// than as a closure of its own, which would cost an allocation per On.
+const (
+	normPlain = iota
+	normInterface
+	normNothing
+	normNillable
+)
+
+func normalization[R any]() uint8 {
 	t := reflect.TypeFor[R]()
 	switch {
 	case t.Kind() == reflect.Interface:
-		return func(r R) any { return any(r) }
+		return normInterface
 	case t.Size() == 0:
-		return func(R) any { return nil }
+		return normNothing
 	}
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
-		return func(r R) any {
-			if reflect.ValueOf(&r).Elem().IsNil() {
-				return nil
-			}
-			return r
+		return normNillable
+	}
+	return normPlain
+}
+
+func normalize[R any](how uint8, r R) any {
+	switch how {
+	case normNothing:
+		return nil
+	case normNillable:
+		if reflect.ValueOf(&r).Elem().IsNil() {
+			return nil
 		}
 	}
-	return func(r R) any { return r }
+	return r
 }
 
 // Emit emits e on bus and returns it (see Bus.Emit).

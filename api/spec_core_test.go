@@ -724,6 +724,34 @@ func TestSpecParallelHandlersStartTogether_HCONC2_HCONC3_HCONC6(t *testing.T) {
 	})
 }
 
+// HCONC-2 with many handlers: every handler waits until all of them have
+// started, so none can finish before the last one starts. ringbus starts
+// large groups through a few pulling workers; this fails (each handler's
+// wait runs out) unless the rows no worker could take get goroutines of
+// their own.
+func TestSpecManyParallelHandlersAllStart_HCONC2(t *testing.T) {
+	ctx := scCtx(t)
+	bus := scBus(t, "HParallelMany", api.WithHandlerConcurrency(api.ParallelHandlers))
+	reg := scReg(t)
+	const n = 100
+	var started atomic.Int32
+	all := make(chan struct{})
+	for i := range n {
+		reg(api.On(bus, func(hctx context.Context, _ *SCStep) (string, error) {
+			if started.Add(1) == n {
+				close(all)
+			}
+			return fmt.Sprint(i), scBlock(hctx, all)
+		}, api.WithHandlerName(fmt.Sprintf("wait_for_all_%d", i))))
+	}
+	e := &SCStep{}
+	scEmit(t, ctx, bus, e)
+	vals, err := e.Results(ctx)
+	require.NoError(t, err, "HCONC-2: every handler started while the others were running")
+	assert.Len(t, vals, n)
+	assert.Equal(t, int32(n), started.Load())
+}
+
 // --- FIRST ---
 
 // scFirstQueued emits e behind a blocker on bus and calls e.First while e is

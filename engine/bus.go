@@ -63,8 +63,8 @@ type Bus struct {
 	logger *slog.Logger
 
 	hmu     sync.Mutex // serialises registration
-	typed   *xsync.Map[string, *handlerList]
-	wild    atomic.Pointer[handlerList]
+	typed   *xsync.Map[string, *handlerSlot] // slots are never removed while open
+	wild    handlerSlot
 	regList []*Handler // registration order, guarded by hmu
 
 	queue   *ring.Queue[*Event]
@@ -137,7 +137,7 @@ func NewBus(name string, opts ...Option) (*Bus, error) {
 		cfg:     cfg,
 		domain:  cfg.domain,
 		logger:  cfg.logger,
-		typed:   xsync.NewMap[string, *handlerList](),
+		typed:   xsync.NewMap[string, *handlerSlot](),
 		tracked: xsync.NewMap[*processing, bool](),
 		queue:   ring.New[*Event](),
 		stopped: make(chan struct{}),
@@ -328,15 +328,11 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 		h.registeredAt = ident.Now()
 	}
 	if h.id.IsZero() {
-		h.id = ident.HandlerID(b.ID(), h.name, h.filePath, h.registeredAt.String(), pattern)
+		h.id = ident.HandlerIDOf(b.id, h.name, h.filePath, h.registeredAt, pattern)
 	}
 	b.hmu.Lock()
-	var old *handlerList
-	if pattern == Wildcard {
-		old = b.wild.Load()
-	} else {
-		old, _ = b.typed.Load(pattern)
-	}
+	slot := b.slotFor(pattern, true)
+	old := slot.list.Load()
 	var hs []*Handler
 	if old != nil {
 		hs = old.hs
@@ -350,12 +346,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 			}
 		}
 	}
-	nl := &handlerList{hs: append(hs, h)}
-	if pattern == Wildcard {
-		b.wild.Store(nl)
-	} else {
-		b.typed.Store(pattern, nl)
-	}
+	slot.list.Store(newHandlerList(hs, h))
 	b.regList = append(b.regList, h)
 	b.hmu.Unlock()
 	b.notifyHandlers(h, true)
@@ -367,26 +358,9 @@ func (b *Bus) removeHandler(h *Handler) {
 		return
 	}
 	b.hmu.Lock()
-	var old *handlerList
-	if h.pattern == Wildcard {
-		old = b.wild.Load()
-	} else {
-		old, _ = b.typed.Load(h.pattern)
-	}
-	if old != nil {
-		hs := make([]*Handler, 0, len(old.hs))
-		for _, o := range old.hs {
-			if o != h {
-				hs = append(hs, o)
-			}
-		}
-		switch {
-		case h.pattern == Wildcard:
-			b.wild.Store(&handlerList{hs: hs})
-		case len(hs) == 0:
-			b.typed.Delete(h.pattern) // REG-6: empty keys are deleted
-		default:
-			b.typed.Store(h.pattern, &handlerList{hs: hs})
+	if slot := b.slotFor(h.pattern, false); slot != nil {
+		if old := slot.list.Load(); old != nil {
+			slot.list.Store(old.without(h)) // REG-6: an empty key reads as absent
 		}
 	}
 	for i, o := range b.regList {
@@ -413,12 +387,7 @@ func (b *Bus) OffID(pattern, id string) {
 	if err != nil {
 		return // no handler has an id that is not a UUID
 	}
-	var l *handlerList
-	if pattern == Wildcard {
-		l = b.wild.Load()
-	} else {
-		l, _ = b.typed.Load(pattern)
-	}
+	l := b.listFor(pattern)
 	if l == nil {
 		return
 	}
@@ -432,12 +401,7 @@ func (b *Bus) OffID(pattern, id string) {
 // HandlersFor returns the handlers registered under pattern, in
 // registration order.
 func (b *Bus) HandlersFor(pattern string) []*Handler {
-	var l *handlerList
-	if pattern == Wildcard {
-		l = b.wild.Load()
-	} else {
-		l, _ = b.typed.Load(pattern)
-	}
+	l := b.listFor(pattern)
 	if l == nil {
 		return nil
 	}
@@ -454,13 +418,41 @@ func (b *Bus) Handlers() []*Handler {
 // handlersFor returns the snapshot of handlers to run for an event type:
 // typed ones first, then wildcard ones (REG-3).
 func (b *Bus) handlersFor(eventType string) (typed, wild []*Handler) {
-	if l, ok := b.typed.Load(eventType); ok {
-		typed = l.hs
+	if s, ok := b.typed.Load(eventType); ok {
+		if l := s.list.Load(); l != nil {
+			typed = l.hs
+		}
 	}
-	if l := b.wild.Load(); l != nil {
+	if l := b.wild.list.Load(); l != nil {
 		wild = l.hs
 	}
 	return typed, wild
+}
+
+// listFor returns the current handlers of pattern, nil when it has none.
+func (b *Bus) listFor(pattern string) *handlerList {
+	if pattern == Wildcard {
+		return b.wild.list.Load()
+	}
+	if s, ok := b.typed.Load(pattern); ok {
+		return s.list.Load()
+	}
+	return nil
+}
+
+// slotFor returns pattern's slot, creating it when create is set. The
+// caller holds hmu. A slot outlives its last handler, so that registering
+// and removing handlers in a loop does not churn the map.
+func (b *Bus) slotFor(pattern string, create bool) *handlerSlot {
+	if pattern == Wildcard {
+		return &b.wild
+	}
+	if s, ok := b.typed.Load(pattern); ok || !create {
+		return s
+	}
+	s := &handlerSlot{}
+	b.typed.Store(pattern, s)
+	return s
 }
 
 // --- emit (EMIT) ---
@@ -516,12 +508,13 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	}
 	if e.ctx == nil {
 		// CTX-1: the first capture wins. Only the values are kept: a
-		// cancellable ctx is detached so that neither its cancellation nor
-		// its context.Cause reaches the handlers (CTX-9).
-		if _, isHandler := ctx.(hctx); !isHandler && ctx.Done() != nil {
-			ctx = context.WithoutCancel(ctx)
-		}
+		// cancellable ctx is detached (on first use, see valuesCtx) so that
+		// neither its cancellation nor its context.Cause reaches the
+		// handlers (CTX-9).
 		e.ctx = ctx
+		if _, isHandler := ctx.(hctx); !isHandler && ctx.Done() != nil {
+			e.bits.Or(bitCtxLive)
+		}
 	}
 	e.addPath(label)
 	wasEmitted := e.flags&flagEmitted != 0
@@ -805,11 +798,11 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 	if sc.clear {
 		b.hist.clear()
 		b.hmu.Lock()
-		b.typed.Range(func(k string, _ *handlerList) bool {
+		b.typed.Range(func(k string, _ *handlerSlot) bool {
 			b.typed.Delete(k) // Clear would allocate a new table
 			return true
 		})
-		b.wild.Store(nil)
+		b.wild.list.Store(nil)
 		b.regList = nil
 		b.hmu.Unlock()
 		d := b.domain

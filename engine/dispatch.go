@@ -181,7 +181,7 @@ func (b *Bus) resolveConcurrency(e *Event, ic eventConfig) EventConcurrency {
 // fails when a queue-jump already took it (AWAIT-5, AWAIT-7).
 // instanceConfig returns the event's own settings (unset ones unset).
 func (e *Event) instanceConfig() eventConfig {
-	if !e.cfgSet.Load() {
+	if e.bits.Load()&bitCfgSet == 0 {
 		return unsetConfig // nothing set: no need for the lock
 	}
 	e.mu.Lock()
@@ -851,8 +851,17 @@ func (p *processing) abort(reason string, cause, parentErr error) {
 	}
 }
 
-// runParallel starts every row at once and waits until all are terminal
-// (HCONC-2); a timeout or first-mode winner makes them terminal early.
+// runParallel starts every row and waits until all are terminal (HCONC-2);
+// a timeout or first-mode winner makes them terminal early.
+//
+// Up to parallelPullers rows each get a pool worker. Beyond that, that many
+// workers pull the rows in order, which costs an atomic add per handler
+// instead of a goroutine hand-off. Pulling alone could leave rows unstarted
+// while every puller waits inside a handler (on another handler, say), so
+// the dispatcher checks every parallelStallCheck: if no row started since
+// the last check, each row still unstarted gets a goroutine of its own. So
+// every handler starts concurrently with the others, at most one check
+// later than it would with a goroutine each from the start.
 func (p *processing) runParallel() {
 	ch := make(chan struct{})
 	p.mu.Lock()
@@ -864,17 +873,83 @@ func (p *processing) runParallel() {
 	// One allocation for all the tasks and one runners.Add for all of them:
 	// with thousands of handlers the per-task cost is what remains.
 	b := p.bus
-	tasks := make([]rowTask, len(p.rows))
-	b.runners.Add(len(tasks))
-	pl, err := b.getPool()
+	n := len(p.rows)
+	tasks := make([]rowTask, n)
 	for i, r := range p.rows {
-		t := &tasks[i]
-		t.p, t.r, t.t = p, r, &p.timing[i]
-		if err != nil || !pl.TryGo(t) {
-			go t.Run() // pool full or closed: the handler still starts now
+		tasks[i] = rowTask{p: p, r: r, t: &p.timing[i]}
+	}
+	pl, err := b.getPool()
+	if n <= parallelPullers {
+		b.runners.Add(n)
+		for i := range tasks {
+			if err != nil || !pl.TryGo(&tasks[i]) {
+				go tasks[i].Run() // pool full or closed: the handler still starts now
+			}
+		}
+		<-ch
+		return
+	}
+	pr := &rowPuller{bus: b, tasks: tasks}
+	b.runners.Add(n + parallelPullers)
+	for range parallelPullers {
+		if err != nil || !pl.TryGo(pr) {
+			go pr.Run()
 		}
 	}
-	<-ch
+	tick := time.NewTimer(parallelStallCheck)
+	defer tick.Stop()
+	last := int64(-1)
+	for {
+		select {
+		case <-ch:
+			return
+		case <-tick.C:
+			next := pr.next.Load()
+			if next >= int64(n) {
+				<-ch // every row has started; wait for the ends
+				return
+			}
+			if next == last {
+				pr.spawnRest()
+			}
+			last = next
+			tick.Reset(parallelStallCheck)
+		}
+	}
+}
+
+const (
+	parallelPullers    = 16
+	parallelStallCheck = time.Millisecond
+)
+
+// rowPuller is the shared state of the workers that start the rows of a
+// large parallel-handler processing in order. Each worker, and each row,
+// is counted in the bus's runners.
+type rowPuller struct {
+	bus   *Bus
+	tasks []rowTask
+	next  atomic.Int64 // index of the next row to start
+}
+
+// Run is one worker: it starts rows until none is left.
+func (pr *rowPuller) Run() {
+	defer pr.bus.runners.Done()
+	for {
+		i := pr.next.Add(1) - 1
+		if i >= int64(len(pr.tasks)) {
+			return
+		}
+		pr.tasks[i].Run()
+	}
+}
+
+// spawnRest gives every row not yet taken by a worker a goroutine.
+func (pr *rowPuller) spawnRest() {
+	n := int64(len(pr.tasks))
+	for i := pr.next.Swap(n); i < n; i++ {
+		go pr.tasks[i].Run()
+	}
 }
 
 // rowTask runs one row of a parallel-handler processing; it is counted in

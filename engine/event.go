@@ -260,7 +260,7 @@ type Event struct {
 
 	completed atomic.Int64 // ident.Time of completion, 0 while incomplete
 	status    atomic.Uint32
-	cfgSet    atomic.Bool // some instance setting was set (see instanceConfig)
+	bits      atomic.Uint32 // bitCfgSet, bitCtxLive
 
 	mu      sync.Mutex // guards the fields below
 	pending int32      // bus processings outstanding + children not yet complete
@@ -380,6 +380,12 @@ type noCopy struct{}
 
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
+
+// Bits of Event.bits, read without the lock.
+const (
+	bitCfgSet  uint32 = 1 << iota // some instance setting was set (see instanceConfig)
+	bitCtxLive                    // ctx is still the emitter's cancellable context
+)
 
 const (
 	flagLinkedParent uint32 = 1 << iota // counted in the parent's pending
@@ -676,11 +682,24 @@ func (e *Event) PendingBusCount() int {
 	return n
 }
 
-// Context returns the context captured when the event was first emitted, or
-// nil before that (CTX-1).
-func (e *Event) Context() context.Context {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// Context returns the values of the context the event was first emitted
+// with, or nil before that (CTX-1). It carries the values only: neither the
+// emitter's cancellation nor its deadline (CTX-9).
+func (e *Event) Context() context.Context { return e.valuesCtx() }
+
+// valuesCtx returns e.ctx, first detaching it from the emitter's
+// cancellation if that was not done yet. Emit stores a cancellable context
+// as it is and marks it live, so that the common event, whose handlers never
+// ask for a value, saves the allocation of context.WithoutCancel.
+func (e *Event) valuesCtx() context.Context {
+	if e.bits.Load()&bitCtxLive != 0 {
+		e.mu.Lock()
+		if e.bits.Load()&bitCtxLive != 0 {
+			e.ctx = context.WithoutCancel(e.ctx)
+			e.bits.And(^bitCtxLive)
+		}
+		e.mu.Unlock()
+	}
 	return e.ctx
 }
 
@@ -713,7 +732,7 @@ func (e *Event) setCfg(f func(*eventConfig)) {
 	x := e.extension()
 	x.hasCfg = true
 	f(&x.cfg)
-	e.cfgSet.Store(true)
+	e.bits.Or(bitCfgSet)
 	e.mu.Unlock()
 }
 

@@ -192,5 +192,44 @@ func lookupFunc(pc uintptr) (name, file string) {
 // registration order. Registration appends in place past the snapshot's
 // length (readers never see those slots); removal copies.
 type handlerList struct {
-	hs []*Handler
+	hs  []*Handler
+	one [1]*Handler // backing array of hs for a single handler: one allocation
+}
+
+// handlerSlot holds the current handlerList of one pattern; readers load it
+// without a lock, registration swaps it under the bus's hmu.
+type handlerSlot struct {
+	list atomic.Pointer[handlerList]
+}
+
+// newHandlerList returns the snapshot hs + h. It appends in place when hs
+// has room past its length: no reader of an older snapshot looks there.
+func newHandlerList(hs []*Handler, h *Handler) *handlerList {
+	if len(hs) == 0 {
+		l := &handlerList{}
+		l.one[0] = h
+		l.hs = l.one[:]
+		return l
+	}
+	return &handlerList{hs: append(hs, h)}
+}
+
+// without returns the snapshot minus h, or nil when nothing is left.
+func (l *handlerList) without(h *Handler) *handlerList {
+	n := 0
+	for _, o := range l.hs {
+		if o != h {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	hs := make([]*Handler, 0, n)
+	for _, o := range l.hs {
+		if o != h {
+			hs = append(hs, o)
+		}
+	}
+	return &handlerList{hs: hs}
 }

@@ -376,7 +376,7 @@ func (c hctx) Value(key any) any {
 	if key == (rowKey{}) {
 		return c.r
 	}
-	if ctx := c.r.event.ctx; ctx != nil {
+	if ctx := c.r.event.valuesCtx(); ctx != nil {
 		return ctx.Value(key)
 	}
 	return nil

@@ -204,13 +204,7 @@ func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
 	nh := &Handler{id: old.id, name: old.name, filePath: old.filePath, registeredAt: old.registeredAt,
 		pattern: old.pattern, bus: b, fn: fn, timeout: old.timeout, slowTimeout: old.slowTimeout,
 		forwardTo: old.forwardTo}
-	var l *handlerList
-	if old.pattern == Wildcard {
-		l = b.wild.Load()
-	} else {
-		l, _ = b.typed.Load(old.pattern)
-	}
-	if l != nil {
+	if l := b.listFor(old.pattern); l != nil {
 		// Copy on write: dispatchers may be reading the old snapshot.
 		hs := append([]*Handler(nil), l.hs...)
 		for i, h := range hs {
@@ -218,11 +212,7 @@ func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
 				hs[i] = nh
 			}
 		}
-		if old.pattern == Wildcard {
-			b.wild.Store(&handlerList{hs: hs})
-		} else {
-			b.typed.Store(old.pattern, &handlerList{hs: hs})
-		}
+		b.slotFor(old.pattern, true).list.Store(&handlerList{hs: hs})
 	}
 	b.regList[idx] = nh
 	old.removed.Store(true)

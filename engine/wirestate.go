@@ -322,7 +322,7 @@ func Restore(e *Event, outer Eventer, s *EventState) error {
 	if cfg != unsetConfig {
 		x := e.extension()
 		x.cfg, x.hasCfg = cfg, true
-		e.cfgSet.Store(true)
+		e.bits.Or(bitCfgSet)
 	}
 	if !s.ParentID.IsZero() {
 		e.extension().parentID = s.ParentID

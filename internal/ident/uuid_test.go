@@ -271,3 +271,17 @@ func TestUUIDDoesNotAllocate(t *testing.T) {
 		t.Errorf("ParseUUID: %v allocations, want 0", n)
 	}
 }
+
+func TestHandlerIDOfMatchesHandlerID(t *testing.T) {
+	bus := ident.NewV7()
+	at := ident.Now()
+	for _, file := range []string{"", "~/x/main.go:12"} {
+		want := ident.HandlerID(bus.String(), "ok_handler", file, at.String(), "WorkEvent")
+		if got := ident.HandlerIDOf(bus, "ok_handler", file, at, "WorkEvent"); got != want {
+			t.Errorf("HandlerIDOf(file %q) = %s, want %s", file, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ident.HandlerIDOf(bus, "h", "", at, "E") }); n != 0 {
+		t.Errorf("HandlerIDOf allocates %v times", n)
+	}
+}
