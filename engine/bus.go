@@ -798,7 +798,8 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 	if sc.clear {
 		b.hist.clear()
 		b.hmu.Lock()
-		b.typed.Range(func(k string, _ *handlerSlot) bool {
+		b.typed.Range(func(k string, s *handlerSlot) bool {
+			s.list.Store(nil) // a dispatcher may remember the slot
 			b.typed.Delete(k) // Clear would allocate a new table
 			return true
 		})

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/ringbus/ringbus/internal/ident"
 )
@@ -27,6 +28,51 @@ type dispatcher struct {
 	wd   *watchdog
 	proc *processing
 	cur  atomic.Pointer[processing]
+
+	// Owned by the goroutine that owns d, for makeRows.
+	slotType string       // event type of slot
+	slot     *handlerSlot // the handler slot last looked up
+	chunk    []Result     // rows not handed out yet (see rowSlab)
+}
+
+// rowChunk is how many rows a dispatcher allocates at a time: as many as
+// fill the 8 KiB size class of the allocator. One allocation then serves
+// many events; a chunk stays alive while any of its rows is referenced (by
+// history, say), so at most rowChunk-1 rows' memory is held too long.
+const rowChunk = 8192 / int(unsafe.Sizeof(Result{}))
+
+// rowSlab returns n zeroed rows for one event.
+func (d *dispatcher) rowSlab(n int) []Result {
+	if n > rowChunk/4 {
+		return make([]Result, n)
+	}
+	if len(d.chunk) < n {
+		d.chunk = make([]Result, rowChunk)
+	}
+	s := d.chunk[:n:n]
+	d.chunk = d.chunk[n:]
+	return s
+}
+
+// handlers returns the handlers of an event type like Bus.handlersFor,
+// remembering the slot of the last type looked up: a bus mostly sees runs
+// of one type, and a slot never changes while the bus is open.
+func (d *dispatcher) handlers(typ string) (typed, wild []*Handler) {
+	b := d.bus
+	if d.slot == nil || d.slotType != typ {
+		s, ok := b.typed.Load(typ)
+		if !ok {
+			return b.handlersFor(typ)
+		}
+		d.slotType, d.slot = typ, s
+	}
+	if l := d.slot.list.Load(); l != nil {
+		typed = l.hs
+	}
+	if l := b.wild.list.Load(); l != nil {
+		wild = l.hs
+	}
+	return typed, wild
 }
 
 func (d *dispatcher) loop() {
@@ -459,14 +505,21 @@ func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
 	if p.mustClaim && !e.claimLocked(b) {
 		return nil, false, nil
 	}
-	typed, wild := b.handlersFor(e.typeLocked())
-	n := len(typed) + len(wild)
-	if n > 0 {
-		p.validator = e.validatorLocked()
+	var typed, wild []*Handler
+	if d := p.disp; d != nil {
+		typed, wild = d.handlers(e.typeLocked())
+	} else {
+		typed, wild = b.handlersFor(e.typeLocked())
 	}
+	n := len(typed) + len(wild)
 	var slab []Result
 	if n > 0 {
-		slab = make([]Result, n)
+		p.validator = e.validatorLocked()
+		if d := p.disp; d != nil {
+			slab = d.rowSlab(n)
+		} else {
+			slab = make([]Result, n)
+		}
 	}
 	p.multiBus = e.busCount() > 1
 	existing := e.rowCount() // rows from earlier processings (FWD-4, ERU-5)
