@@ -664,7 +664,7 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 // started hooks (MW-2: the row's, then the event's once).
 func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 	b, e := p.bus, p.ev
-	timeout := rowTimeout(r.handler, p.ic, p.tc)
+	timeout := rowTimeout(r.handler, &p.ic, &p.tc)
 	var hdl int64
 	if timeout > 0 {
 		hdl = now + int64(timeout)
@@ -721,7 +721,7 @@ func (p *processing) handlerSlow(r *Result) time.Duration {
 	if r.handler.slowTimeout >= 0 {
 		return r.handler.slowTimeout
 	}
-	ic, tc := p.ic, p.tc
+	ic, tc := &p.ic, &p.tc
 	return firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, p.bus.cfg.handlerSlowTimeout)
 }
 
@@ -752,7 +752,7 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
 		// ERR-2: a plain timeout from handler code becomes a handler
 		// timeout that keeps its message.
-		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: rowTimeout(r.handler, p.ic, p.tc), Err: err}
+		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: rowTimeout(r.handler, &p.ic, &p.tc), Err: err}
 	}
 	ok := r.finishAt(v, err, StatusStarted, now)
 	r.released()
@@ -1169,7 +1169,7 @@ func (p *processing) timeoutEvent() {
 // event.
 func (p *processing) timeoutHandler(r *Result) {
 	children := len(r.Children())
-	timeout := rowTimeout(r.handler, p.ic, p.tc)
+	timeout := rowTimeout(r.handler, &p.ic, &p.tc)
 	err := &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: timeout, Children: children}
 	if !r.finish(nil, err, StatusStarted) {
 		return

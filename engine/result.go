@@ -187,11 +187,11 @@ func (r *Result) Timeout() time.Duration {
 	e.mu.Lock()
 	ic := e.config()
 	e.mu.Unlock()
-	return rowTimeout(r.handler, ic, e.meta.cfg)
+	return rowTimeout(r.handler, &ic, &e.meta.cfg)
 }
 
 // rowTimeout resolves a handler's effective timeout (TIMEOUT-1, TIMEOUT-3).
-func rowTimeout(h *Handler, ic, tc eventConfig) time.Duration {
+func rowTimeout(h *Handler, ic, tc *eventConfig) time.Duration {
 	b := h.bus
 	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
 	ht := h.timeout
