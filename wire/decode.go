@@ -153,6 +153,27 @@ type decodeState struct {
 	schema   *schema.Schema
 	hasRT    bool // event_result_type present (possibly null)
 	schemaAt int
+	// owed are strings that alias the input and must be copied before the
+	// decode returns; settleStrings copies them into one new buffer.
+	owed []owedStr
+	keep decodeCache // kept across uses of the pooled state
+}
+
+// owedStr is a string still aliasing the input: the value of a payload
+// field (dst) or the result of row row (dst == nil).
+type owedStr struct {
+	dst *string
+	row int
+	s   string
+}
+
+// decodeCache holds what a pooled decodeState remembers from one decode to
+// the next: nothing in it aliases an input.
+type decodeCache struct {
+	tc         ident.TimeCache
+	schemaText []byte // the last event_result_type text parsed
+	schema     *schema.Schema
+	label      string // the last event_path label interned
 }
 
 type rawField struct {
@@ -180,7 +201,8 @@ func putState(ds *decodeState) {
 	for i := range ds.payload {
 		ds.payload[i] = rawField{}
 	}
-	*ds = decodeState{st: engine.EventState{Rows: rows, Path: path}, payload: ds.payload[:0]}
+	clear(ds.owed)
+	*ds = decodeState{st: engine.EventState{Rows: rows, Path: path}, payload: ds.payload[:0], owed: ds.owed[:0], keep: ds.keep}
 	statePool.Put(ds)
 }
 
@@ -250,11 +272,21 @@ func (ds *decodeState) scanEvent() error {
 			if err != nil {
 				return ds.syntax(key, err)
 			}
-			if id >= 0 {
-				next = id + 1
-			}
-			if err := ds.field(id, key, id < 0 && !aliases(sc.s, key), keyOff); err != nil {
-				return err
+			for {
+				if id >= 0 {
+					next = id + 1
+				}
+				if err := ds.field(id, key, id < 0 && !aliases(sc.s, key), keyOff); err != nil {
+					return err
+				}
+				// Fast path: the predicted key follows at once.
+				n, ok := topKeys.follows(sc, next)
+				if !ok {
+					break
+				}
+				keyOff = sc.pos + 1
+				sc.pos += n
+				id, key = next, topKeys.names[next]
 			}
 			more, err := sc.next('}')
 			if err != nil {
@@ -268,7 +300,40 @@ func (ds *decodeState) scanEvent() error {
 	if sc.peek() != 0 {
 		return ds.syntax("", sc.fail("invalid character "+quoteByte(sc.s[sc.pos])+" after the event object"))
 	}
+	ds.settleStrings()
 	return nil
+}
+
+// owe records that *dst (or the result of row row, when dst is nil) is s,
+// which aliases the input, until settleStrings copies it.
+func (ds *decodeState) owe(dst *string, row int, s string) {
+	ds.owed = append(ds.owed, owedStr{dst: dst, row: row, s: s})
+}
+
+// settleStrings gives the owed strings their values: copies, all in one
+// new buffer, so that nothing decoded aliases the input.
+func (ds *decodeState) settleStrings() {
+	if len(ds.owed) == 0 {
+		return
+	}
+	n := 0
+	for _, o := range ds.owed {
+		n += len(o.s)
+	}
+	buf := make([]byte, n)
+	off := 0
+	for i := range ds.owed {
+		o := &ds.owed[i]
+		v := unsafe.String(&buf[off], len(o.s)) // len(o.s) > 0: see owe's callers
+		off += copy(buf[off:], o.s)
+		if o.dst != nil {
+			*o.dst = v
+		} else {
+			ds.st.Rows[o.row].Value = v
+		}
+		*o = owedStr{}
+	}
+	ds.owed = ds.owed[:0]
 }
 
 // Known keys, in the order the Python and ringbus writers use.
@@ -379,11 +444,19 @@ func (ds *decodeState) field(id int, key string, escaped bool, keyOff int) error
 		if raw, err = sc.skip(1); err != nil {
 			return ds.syntax(key, err)
 		}
+		k := &ds.keep
+		if k.schema != nil && string(k.schemaText) == raw {
+			ds.schema = k.schema
+			break
+		}
 		s, perr := parseSchema(raw)
 		if perr != nil {
 			return ds.errAt(key, off, fmt.Errorf("%w: %w", ErrBadSchema, perr), "")
 		}
 		ds.schema = s
+		if len(raw) <= 4<<10 {
+			k.schemaText, k.schema = append(k.schemaText[:0], raw...), s
+		}
 	case tEventId:
 		st.ID, err = ds.uuid(key)
 	case tEventParentId:
@@ -456,17 +529,19 @@ func (ds *decodeState) other(key string, escaped bool, keyOff int) error {
 		return ds.errAt(key, keyOff, err, "%q %s", key, what)
 	}
 	if ds.direct != nil {
-		if i, ok := ds.direct.byName[key]; ok {
+		if i := ds.direct.fieldIndex(key); i >= 0 {
 			f := &ds.direct.scalars[i]
 			if f.kind == reflect.String && sc.peek() == '"' {
 				v, aliased, err := sc.str()
 				if err != nil {
 					return ds.syntax(key, err)
 				}
-				if aliased {
-					v = own(v)
+				dst := (*string)(unsafe.Add(ds.outerPtr, f.off))
+				if aliased && v != "" {
+					ds.owe(dst, 0, v)
+					return nil
 				}
-				*(*string)(unsafe.Add(ds.outerPtr, f.off)) = v
+				*dst = v
 				return nil
 			}
 			raw, err := sc.skip(1)
@@ -586,7 +661,7 @@ func (ds *decodeState) uuid(field string) (ident.UUID, error) {
 func (ds *decodeState) timestamp(field string, nullable bool) (ident.Time, error) {
 	p := ds.sc.pos // fast path as in uuid
 	if span, ok := ds.plain(30); ok {
-		if t, err := ident.ParseTime(span); err == nil {
+		if t, err := ds.keep.tc.Parse(span); err == nil {
 			return t, nil
 		}
 		ds.sc.pos = p
@@ -599,7 +674,7 @@ func (ds *decodeState) timestamp(field string, nullable bool) (ident.Time, error
 	if s == "" && ds.lastWasNull(off) {
 		return 0, nil
 	}
-	t, perr := ident.ParseTime(s)
+	t, perr := ds.keep.tc.Parse(s)
 	if perr != nil {
 		return 0, ds.errAt(field, off, fmt.Errorf("%w: %w", ErrBadTimestamp, perr), "")
 	}
@@ -742,7 +817,10 @@ func (ds *decodeState) path() error {
 		if s == "" {
 			return ds.errAt(field, eoff, ErrBadValue, "empty bus label")
 		}
-		ds.st.Path = append(ds.st.Path, intern(s))
+		if s != ds.keep.label {
+			ds.keep.label = intern(s)
+		}
+		ds.st.Path = append(ds.st.Path, ds.keep.label)
 		more, err := sc.next(']')
 		if err != nil {
 			return ds.syntax(field, err)
@@ -865,6 +943,7 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 			if err != nil {
 				return ds.syntax(k, err)
 			}
+		member:
 			next = id + 1
 			voff := sc.pos
 			switch id {
@@ -938,6 +1017,12 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 			if err != nil {
 				return err
 			}
+			// Fast path: the predicted key follows at once.
+			if n, ok := rowKeys.follows(sc, next); ok {
+				sc.pos += n
+				id, k = next, rowKeys.names[next]
+				goto member
+			}
 			more, err := sc.next('}')
 			if err != nil {
 				return ds.syntax("", err)
@@ -959,6 +1044,14 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 	}
 	rs.Children = kids
 	if resultOff >= 0 && rs.Status == engine.StatusCompleted {
+		if len(resultRaw) > 2 && resultRaw[0] == '"' {
+			rsc := scanner{s: resultRaw}
+			if s, aliased, _ := rsc.str(); aliased {
+				// A plain string: copied with the event's other strings.
+				ds.owe(nil, len(ds.st.Rows)-1, s)
+				return nil
+			}
+		}
 		v, err := ds.value("result", resultRaw, resultOff, false)
 		if err != nil {
 			return err
@@ -1166,8 +1259,8 @@ func (ds *decodeState) typedPayload(outer engine.Eventer, codec *typeCodec) erro
 	if codec.byName != nil {
 		p := reflect.ValueOf(outer).UnsafePointer()
 		for _, f := range ds.payload {
-			i, ok := codec.byName[f.key]
-			if !ok {
+			i := codec.fieldIndex(f.key)
+			if i < 0 {
 				ds.addExtra(ownKey(f), json.RawMessage(own(f.raw)))
 				continue
 			}

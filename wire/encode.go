@@ -91,6 +91,7 @@ type encodeState struct {
 	// Compat242 mode the top-level event then carries its rows as an
 	// event_results array, as abxbus 2.4.2's bus dump does (WIRE-22).
 	snap bool
+	tc   ident.TimeCache // kept across uses of the pooled state
 }
 
 var encPool = sync.Pool{New: func() any { return &encodeState{st: make([]engine.EventState, 1)} }}
@@ -182,13 +183,13 @@ func (es *encodeState) event(b []byte, outer engine.Eventer, core *engine.Event,
 	b = append(b, `,"event_pending_bus_count":`...)
 	b = strconv.AppendInt(b, int64(st.PendingBusCount), 10)
 	b = append(b, `,"event_created_at":`...)
-	b = appendTime(b, st.CreatedAt)
+	b = es.appendTime(b, st.CreatedAt)
 	b = append(b, `,"event_status":"`...)
 	b = append(b, st.Status.String()...)
 	b = append(b, `","event_started_at":`...)
-	b = appendTime(b, st.StartedAt)
+	b = es.appendTime(b, st.StartedAt)
 	b = append(b, `,"event_completed_at":`...)
-	b = appendTime(b, st.CompletedAt)
+	b = es.appendTime(b, st.CompletedAt)
 
 	var err error
 	// Payload.
@@ -226,7 +227,8 @@ func typedPayload(b []byte, outer engine.Eventer, rt reflect.Type, typ string) (
 		return codec.encodeScalars(b, p)
 	}
 	mark := len(b)
-	if err := encoder.EncodeInto(&b, codec.view(p), encOpts); err != nil {
+	b, err = sonicAppend(b, codec.view(p))
+	if err != nil {
 		return b[:mark], fmt.Errorf("%w: payload of %s: %v", ErrEncode, typ, err)
 	}
 	if len(b)-mark <= 2 { // {}
@@ -305,7 +307,7 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 		b = append(b, `,"handler_slow_timeout":`...)
 		b = appendDuration(b, h.SlowTimeout)
 		b = append(b, `,"handler_registered_at":`...)
-		b = appendTime(b, h.RegisteredAt)
+		b = es.appendTime(b, h.RegisteredAt)
 		b = append(b, `,"handler_event_pattern":`...)
 		b = appendString(b, h.Pattern)
 		b = append(b, `,"eventbus_id":"`...)
@@ -313,9 +315,9 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 		b = append(b, `","eventbus_name":`...)
 		b = appendString(b, h.BusName)
 		b = append(b, `,"started_at":`...)
-		b = appendTime(b, r.StartedAt)
+		b = es.appendTime(b, r.StartedAt)
 		b = append(b, `,"completed_at":`...)
-		b = appendTime(b, r.CompletedAt)
+		b = es.appendTime(b, r.CompletedAt)
 		b = append(b, `,"result":`...)
 		if r.Status == engine.StatusCompleted {
 			if b, err = es.value(b, r.Value, depth); err != nil {
@@ -439,10 +441,15 @@ func (es *encodeState) value(b []byte, v any, depth int) ([]byte, error) {
 		b = appendString(b, x.Error())
 		return append(b, '}'), nil
 	}
-	if err := encoder.EncodeInto(&b, v, encOpts); err != nil {
-		return b, err
-	}
-	return b, nil
+	return sonicAppend(b, v)
+}
+
+// sonicAppend appends the JSON of v with sonic. It is a function of its
+// own so that only its copy of the slice header escapes to the heap (sonic
+// takes a pointer to it), not that of every caller.
+func sonicAppend(b []byte, v any) ([]byte, error) {
+	err := encoder.EncodeInto(&b, v, encOpts)
+	return b, err
 }
 
 func validNumber(s string) bool {
@@ -514,6 +521,16 @@ func appendUUID(b []byte, u ident.UUID) []byte {
 	return append(b, '"')
 }
 
+// appendTime is appendTime with the state's TimeCache.
+func (es *encodeState) appendTime(b []byte, t ident.Time) []byte {
+	if t == 0 {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = es.tc.AppendText(b, t)
+	return append(b, '"')
+}
+
 func appendTime(b []byte, t ident.Time) []byte {
 	if t == 0 {
 		return append(b, "null"...)
@@ -545,9 +562,19 @@ func schemaCanon(s *schema.Schema) string {
 // escapes encoding/json uses except that <, > and & are not escaped;
 // invalid UTF-8 becomes U+FFFD.
 func appendString(b []byte, s string) []byte {
+	i := plainRun(s, 0)
+	if i == len(s) {
+		// Printable ASCII without quotes or backslashes: as is.
+		n := len(b)
+		b = slices.Grow(b, len(s)+2)[:n+len(s)+2]
+		b[n] = '"'
+		copy(b[n+1:], s)
+		b[len(b)-1] = '"'
+		return b
+	}
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

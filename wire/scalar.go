@@ -122,6 +122,18 @@ func decodeScalar(f *scalarField, p unsafe.Pointer, raw string) string {
 		return "expected a number, found " + jsonKind(raw, 0)
 	}
 	switch f.kind {
+	case reflect.Int, reflect.Int64:
+		if v, ok := smallInt(raw); ok {
+			*(*int64)(fp) = v // int is 64 bits wide wherever the fast path applies
+			return ""
+		}
+	case reflect.Float64:
+		if v, ok := plainFloat(raw); ok {
+			*(*float64)(fp) = v
+			return ""
+		}
+	}
+	switch f.kind {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		v, err := strconv.ParseInt(raw, 10, bitsOf(f.kind))
 		if err != nil {
@@ -184,4 +196,79 @@ func bitsOf(k reflect.Kind) int {
 		return 64
 	}
 	return strconv.IntSize
+}
+
+// smallInt parses an optionally negative integer of at most 18 digits
+// without leading zeros, the common case, exactly as strconv.ParseInt
+// would; it reports false for anything else. It applies only where int is
+// 64 bits wide.
+func smallInt(raw string) (int64, bool) {
+	if strconv.IntSize != 64 {
+		return 0, false
+	}
+	s := raw
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 18 || s[0] == '0' && len(s) > 1 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + int64(d)
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// plainFloat parses a JSON number without exponent whose digits, as an
+// integer, are below 2^53, the common case: the value is then that integer
+// divided by a power of ten, both exact, and the division rounds
+// correctly, so the result equals strconv.ParseFloat's. It reports false
+// for anything else.
+func plainFloat(raw string) (float64, bool) {
+	s := raw
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 17 {
+		return 0, false
+	}
+	var mant uint64
+	frac, dot := 0, -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' && dot < 0 && i > 0 {
+			dot = i
+			continue
+		}
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		mant = mant*10 + uint64(d)
+		if dot >= 0 {
+			frac++
+		}
+	}
+	if dot == len(s)-1 || mant >= 1<<53 {
+		return 0, false
+	}
+	f := float64(mant) / exactPow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }

@@ -1,7 +1,7 @@
 package wire
 
 import (
-	"encoding/binary"
+	"math/bits"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -54,6 +54,14 @@ func (sc *scanner) peek() byte {
 }
 
 func (sc *scanner) expect(c byte) error {
+	if p := sc.pos; p < len(sc.s) && sc.s[p] == c {
+		sc.pos = p + 1
+		return nil
+	}
+	return sc.expectSlow(c)
+}
+
+func (sc *scanner) expectSlow(c byte) error {
 	if sc.peek() != c {
 		if sc.pos >= len(sc.s) {
 			return sc.fail("unexpected end of JSON input")
@@ -75,36 +83,18 @@ func quoteByte(c byte) string {
 // str reads a JSON string at pos. The result aliases the input when the
 // string has no escapes (raw == true); otherwise it is a new string.
 func (sc *scanner) str() (v string, raw bool, err error) {
-	if sc.peek() != '"' {
-		return "", false, sc.fail("expected a string")
+	s, p := sc.s, sc.pos
+	if p >= len(s) || s[p] != '"' {
+		if sc.peek() != '"' {
+			return "", false, sc.fail("expected a string")
+		}
+		p = sc.pos
 	}
-	start := sc.pos + 1
-	s := sc.s
-	i := start
-	// Short strings (keys, ids, timestamps): one pass byte by byte.
-	for end := min(len(s), start+48); i < end; i++ {
-		c := s[i]
-		if c == '"' {
-			sc.pos = i + 1
-			return s[start:i], true, nil
-		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			break
-		}
-	}
-	if i == start+48 {
-		// Long strings: find the quote, then check the span in words.
-		if j := strings.IndexByte(s[i:], '"'); j >= 0 {
-			if cleanASCII(s[i : i+j]) {
-				sc.pos = i + j + 1
-				return s[start : i+j], true, nil
-			}
-			for end := i + j; i < end; i++ {
-				if c := s[i]; c == '\\' || c < 0x20 || c >= 0x80 {
-					break
-				}
-			}
-		}
+	start := p + 1
+	i := plainRun(s, start)
+	if i < len(s) && s[i] == '"' {
+		sc.pos = i + 1
+		return s[start:i], true, nil
 	}
 	// Slow path: escapes, control characters or non-ASCII.
 	var b []byte
@@ -195,26 +185,40 @@ func (sc *scanner) str() (v string, raw bool, err error) {
 	return "", false, sc.fail("unexpected end of JSON input")
 }
 
-// cleanASCII reports whether s holds only printable ASCII without
-// backslashes, eight bytes at a time.
-func cleanASCII(s string) bool {
-	const lo, hi = 0x2020202020202020, 0x8080808080808080
-	const bs = 0x5c5c5c5c5c5c5c5c
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		y := x ^ bs // a zero byte where x has a backslash
-		if ((x-lo)|x|(y-0x0101010101010101)&^y)&hi != 0 {
-			return false
+// plainRun returns the index of the first byte at or after i that ends
+// or complicates a JSON string: a quote, a backslash, a control character
+// or a non-ASCII byte; len(s) if there is none. It looks at eight bytes at
+// a time.
+func plainRun(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		if m := specialBytes(load64(s, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
 	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '\\' {
-			return false
+		if c := s[i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			return i
 		}
 	}
-	return true
+	return i
+}
+
+// load64 returns the eight bytes of s at i as a little-endian word; the
+// caller guarantees i+8 <= len(s).
+func load64(s string, i int) uint64 {
+	b := s[i : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// specialBytes has the high bit set in the lowest byte of x that is a
+// quote, a backslash, below 0x20 or at least 0x80 (higher bytes may be
+// marked spuriously); it is zero when there is no such byte.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := x ^ ('"' * ones)
+	b := x ^ ('\\' * ones)
+	return ((x-0x20*ones)&^x | (q-ones)&^q | (b-ones)&^b | x) & highs
 }
 
 func hex4(s string, i int) (rune, bool) {
@@ -386,6 +390,20 @@ func (sc *scanner) skip(depth int) (string, error) {
 // next consumes ',' (reporting true: another member follows) or the closing
 // byte (reporting false).
 func (sc *scanner) next(closing byte) (bool, error) {
+	if p := sc.pos; p < len(sc.s) {
+		switch sc.s[p] {
+		case ',':
+			sc.pos = p + 1
+			return true, nil
+		case closing:
+			sc.pos = p + 1
+			return false, nil
+		}
+	}
+	return sc.nextSlow(closing)
+}
+
+func (sc *scanner) nextSlow(closing byte) (bool, error) {
 	switch sc.peek() {
 	case ',':
 		sc.pos++
@@ -409,6 +427,7 @@ func own(s string) string { return strings.Clone(s) }
 type keySet struct {
 	names  []string
 	quoted []string // `"name":`
+	after  []string // `,"name":`
 	index  map[string]int
 	prefix string // common prefix of all names
 }
@@ -420,6 +439,7 @@ func newKeySet(names ...string) *keySet {
 			k.prefix = k.prefix[:len(k.prefix)-1]
 		}
 		k.quoted = append(k.quoted, `"`+n+`":`)
+		k.after = append(k.after, `,"`+n+`":`)
 		k.index[n] = i
 	}
 	return k
@@ -428,14 +448,39 @@ func newKeySet(names ...string) *keySet {
 // read reads a key and its colon, leaving the scanner at the value. It
 // returns the key's index (-1 for an unknown key) and the key.
 func (k *keySet) read(sc *scanner, next int) (int, string, error) {
-	sc.ws()
+	s, p := sc.s, sc.pos
+	if p < len(s) && s[p] <= ' ' {
+		sc.ws()
+		p = sc.pos
+	}
 	if next < len(k.quoted) {
-		if q := k.quoted[next]; strings.HasPrefix(sc.s[sc.pos:], q) {
-			sc.pos += len(q)
-			sc.ws()
+		if q := k.quoted[next]; len(s)-p >= len(q) && s[p:p+len(q)] == q {
+			p += len(q)
+			sc.pos = p
+			if p < len(s) && s[p] <= ' ' {
+				sc.ws()
+			}
 			return next, k.names[next], nil
 		}
 	}
+	return k.readSlow(sc)
+}
+
+// follows reports whether the scanner is at `,"name":` for the key of
+// index next, with no space before the quote and none after the colon, and
+// how many bytes that is; it consumes nothing.
+func (k *keySet) follows(sc *scanner, next int) (int, bool) {
+	if next >= len(k.after) {
+		return 0, false
+	}
+	q, s, p := k.after[next], sc.s, sc.pos
+	if len(s)-p <= len(q) || s[p:p+len(q)] != q || s[p+len(q)] <= ' ' {
+		return 0, false
+	}
+	return len(q), true
+}
+
+func (k *keySet) readSlow(sc *scanner) (int, string, error) {
 	key, _, err := sc.str()
 	if err != nil {
 		return -1, "", err

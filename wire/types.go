@@ -264,6 +264,23 @@ func scalarKind(t reflect.Type) bool {
 	return true
 }
 
+// fieldIndex returns the index in c.scalars of the payload field with JSON
+// name name, or -1. Short field lists are searched without hashing.
+func (c *typeCodec) fieldIndex(name string) int {
+	if len(c.scalars) <= 8 {
+		for i := range c.scalars {
+			if c.scalars[i].name == name {
+				return i
+			}
+		}
+		return -1
+	}
+	if i, ok := c.byName[name]; ok {
+		return i
+	}
+	return -1
+}
+
 // view returns the shadow view of the typed event at p, for sonic.
 func (c *typeCodec) view(p unsafe.Pointer) any { return reflect.NewAt(c.shadow, p).Interface() }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -166,6 +167,11 @@ var (
 // parseTime parses the TIME-6 grammar, checks the TIME-7 year range and
 // returns the instant as seconds since the epoch plus nanoseconds.
 func parseTime(s string) (sec, nsec int64, err error) {
+	if len(s) == timeTextLen && s[29] == 'Z' {
+		if sec, nsec, ok := parseCanonical(s); ok {
+			return sec, nsec, nil
+		}
+	}
 	const layout = "want YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)"
 	if len(s) < len("YYYY-MM-DDTHH:MM:SSZ") ||
 		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
@@ -225,6 +231,132 @@ func parseTime(s string) (sec, nsec int64, err error) {
 	return sec, nsec, nil
 }
 
+// parseCanonical is the fast path of parseTime for the canonical form
+// "YYYY-MM-DDTHH:MM:SS.fffffffffZ" (len(s) == timeTextLen). It reports false
+// for anything parseTime would reject or that is not in that form; the
+// general path then gives the answer or the error.
+func parseCanonical(s string) (sec, nsec int64, ok bool) {
+	if len(s) != timeTextLen {
+		return 0, 0, false
+	}
+	if s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' {
+		return 0, 0, false
+	}
+	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
+	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
+	h0, h1, mi0, mi1 := s[11]-'0', s[12]-'0', s[14]-'0', s[15]-'0'
+	s0, s1, f8 := s[17]-'0', s[18]-'0', s[28]-'0'
+	if max(y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1, f8) > 9 {
+		return 0, 0, false
+	}
+	x, ok := eightDigits(s[20:28])
+	if !ok {
+		return 0, 0, false
+	}
+	year := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
+	month, day := int(mo0)*10+int(mo1), int(d0)*10+int(d1)
+	hour, minute, second := int(h0)*10+int(h1), int(mi0)*10+int(mi1), int(s0)*10+int(s1)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
+		hour > 23 || minute > 59 || second > 59 {
+		return 0, 0, false
+	}
+	sec = daysFromCivil(int64(year), month, day)*86400 + int64(hour*3600+minute*60+second)
+	if sec < minParseSec || sec >= endParseSec {
+		return 0, 0, false
+	}
+	return sec, int64(x)*10 + int64(f8), true
+}
+
+// eightDigits parses s, eight ASCII digits, eight at a time.
+func eightDigits(s string) (uint64, bool) {
+	if len(s) != 8 {
+		return 0, false
+	}
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones, hiNibbles = 0x0101010101010101, 0xf0f0f0f0f0f0f0f0
+	if x&hiNibbles != 0x30*ones || (x+0x06*ones)&hiNibbles != 0x30*ones {
+		return 0, false
+	}
+	x -= 0x30 * ones
+	x = (x*10 + x>>8) & 0x00ff00ff00ff00ff
+	x = (x*100 + x>>16) & 0x0000ffff0000ffff
+	x = (x*10000 + x>>32) & 0xffffffff
+	return x, true
+}
+
+// TimeCache parses and formats runs of timestamps that share their minute,
+// as the timestamps of one event do, faster than [ParseTime] and
+// [Time.AppendText]: it remembers the date and time of day up to the minute
+// of the last canonical timestamp it saw. Its results are exactly those of
+// ParseTime and AppendText. The zero TimeCache is ready to use; a TimeCache
+// must not be used by several goroutines at once.
+type TimeCache struct {
+	// Parsing: the first 16 bytes ("YYYY-MM-DDTHH:MM") of a canonical
+	// timestamp, and the instant of that minute in seconds (0: none).
+	pHead0, pHead1 uint64
+	pBase          int64
+	// Formatting: the minute (seconds/60) whose text "YYYY-MM-DDTHH:MM:"
+	// fHead holds, when fOK.
+	fMin  int64
+	fOK   bool
+	fHead [17]byte
+}
+
+// Parse is [ParseTime].
+func (c *TimeCache) Parse(s string) (Time, error) {
+	if len(s) == timeTextLen && c.pBase != 0 {
+		h0 := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h1 := uint64(s[8]) | uint64(s[9])<<8 | uint64(s[10])<<16 | uint64(s[11])<<24 |
+			uint64(s[12])<<32 | uint64(s[13])<<40 | uint64(s[14])<<48 | uint64(s[15])<<56
+		if h0 == c.pHead0 && h1 == c.pHead1 && s[16] == ':' && s[19] == '.' && s[29] == 'Z' {
+			s0, s1, f8 := s[17]-'0', s[18]-'0', s[28]-'0'
+			if x, ok := eightDigits(s[20:28]); ok && s0 <= 5 && s1 <= 9 && f8 <= 9 {
+				sec := c.pBase + int64(s0)*10 + int64(s1)
+				return Time(sec*1e9 + int64(x)*10 + int64(f8)), nil
+			}
+		}
+	}
+	t, err := ParseTime(s)
+	if err == nil && len(s) == timeTextLen && s[29] == 'Z' && s[19] == '.' && s[16] == ':' {
+		// Canonical: remember its minute, unless seconds past it would not
+		// fit a Time.
+		const maxSec = math.MaxInt64 / int64(1e9)
+		sec, _ := floorDiv(int64(t), 1e9)
+		base := sec - int64(s[17]-'0')*10 - int64(s[18]-'0')
+		if base+60 < maxSec {
+			c.pHead0 = uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+				uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+			c.pHead1 = uint64(s[8]) | uint64(s[9])<<8 | uint64(s[10])<<16 | uint64(s[11])<<24 |
+				uint64(s[12])<<32 | uint64(s[13])<<40 | uint64(s[14])<<48 | uint64(s[15])<<56
+			c.pBase = base
+		}
+	}
+	return t, err
+}
+
+// AppendText is t.AppendText(b).
+func (c *TimeCache) AppendText(b []byte, t Time) []byte {
+	if t == 0 {
+		return b
+	}
+	sec, nsec := floorDiv(int64(t), 1e9)
+	minute, s := floorDiv(sec, 60)
+	n := len(b)
+	b = slices.Grow(b, timeTextLen)[:n+timeTextLen]
+	buf := (*[timeTextLen]byte)(b[n:])
+	if !c.fOK || minute != c.fMin {
+		formatTime(buf, sec, nsec)
+		c.fMin, c.fOK = minute, true
+		copy(c.fHead[:], buf[:17])
+		return b
+	}
+	copy(buf[:17], c.fHead[:])
+	formatSecFrac(buf, uint(s)%60, uint(nsec))
+	return b
+}
+
 func badTime(s, reason string) error {
 	return fmt.Errorf("%w: %s: %q", ErrBadTime, reason, clip(s))
 }
@@ -263,44 +395,44 @@ func atoi(s string) int {
 func formatTime(buf *[timeTextLen]byte, sec, nsec int64) {
 	days, sod := floorDiv(sec, 86400)
 	year, month, day := civilFromDays(days)
-	put2(buf[0:], int(year/100))
-	put2(buf[2:], int(year%100))
+	const pairs = digitPairsStr
+	yh, yl := uint(year/100)%100*2, uint(year%100)%100*2
+	buf[0], buf[1], buf[2], buf[3] = pairs[yh], pairs[yh+1], pairs[yl], pairs[yl+1]
 	buf[4] = '-'
-	put2(buf[5:], month)
-	buf[7] = '-'
-	put2(buf[8:], day)
+	mo, d := uint(month)%100*2, uint(day)%100*2
+	buf[5], buf[6], buf[7], buf[8], buf[9] = pairs[mo], pairs[mo+1], '-', pairs[d], pairs[d+1]
 	buf[10] = 'T'
-	put2(buf[11:], int(sod/3600))
-	buf[13] = ':'
-	put2(buf[14:], int(sod/60%60))
-	buf[16] = ':'
-	put2(buf[17:], int(sod%60))
-	buf[19] = '.'
-	ns := int(nsec)
+	s := uint(sod)
+	h, mi := s/3600%100*2, s/60%60*2
+	buf[11], buf[12], buf[13] = pairs[h], pairs[h+1], ':'
+	buf[14], buf[15], buf[16] = pairs[mi], pairs[mi+1], ':'
+	formatSecFrac(buf, s%60, uint(nsec))
+}
+
+// formatSecFrac writes the seconds (sec < 60), the nine fraction digits of
+// nsec (< 1e9) and the 'Z' of the canonical form: bytes 17 to 29.
+func formatSecFrac(buf *[timeTextLen]byte, sec, ns uint) {
+	const pairs = digitPairsStr
+	se := sec * 2
+	buf[17], buf[18], buf[19] = pairs[se], pairs[se+1], '.'
+	f0, f1, f2, f3 := ns/1e7%100*2, ns/1e5%100*2, ns/1e3%100*2, ns/10%100*2
+	buf[20], buf[21], buf[22], buf[23] = pairs[f0], pairs[f0+1], pairs[f1], pairs[f1+1]
+	buf[24], buf[25], buf[26], buf[27] = pairs[f2], pairs[f2+1], pairs[f3], pairs[f3+1]
 	buf[28] = byte('0' + ns%10)
-	ns /= 10
-	put2(buf[26:], ns%100)
-	ns /= 100
-	put2(buf[24:], ns%100)
-	ns /= 100
-	put2(buf[22:], ns%100)
-	put2(buf[20:], ns/100)
 	buf[29] = 'Z'
 }
 
-// digitPairs holds "00" to "99" back to back.
-var digitPairs = func() (p [200]byte) {
-	for i := range 100 {
-		p[2*i] = byte('0' + i/10)
-		p[2*i+1] = byte('0' + i%10)
-	}
-	return p
-}()
-
-// put2 writes n, in [0, 99], as two digits.
-func put2(b []byte, n int) {
-	b[0], b[1] = digitPairs[2*n], digitPairs[2*n+1]
-}
+// digitPairsStr holds "00" to "99" back to back.
+const digitPairsStr = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // floorDiv returns q and r with a == q*b + r and 0 <= r < b, for b > 0.
 func floorDiv(a, b int64) (q, r int64) {

@@ -295,3 +295,33 @@ func TestTimeAppendTextDoesNotAllocate(t *testing.T) {
 		t.Errorf("Now: %v allocations, want 0", n)
 	}
 }
+
+// A TimeCache gives exactly what ParseTime and AppendText give, for runs of
+// timestamps in one minute, across minutes and for bad input.
+func TestTimeCacheMatches(t *testing.T) {
+	var c ident.TimeCache
+	inputs := []string{
+		"2026-11-26T18:43:05.608435292Z", "2026-11-26T18:43:59.999999999Z", "2026-11-26T18:43:00.000000000Z",
+		"2026-11-26T18:43:60.000000000Z", "2026-11-26T18:43:5x.000000000Z", "2026-11-26T18:43:05.60843529xZ",
+		"2026-11-26T18:43:05.608435292+00:00", "2026-11-26T18:44:05.608435292Z", "2026-11-26T18:43:05Z",
+		"2262-04-11T23:47:16.854775807Z", "2262-04-11T23:47:16.854775808Z", "2262-04-11T23:47:17.000000000Z",
+		"2499-12-31T23:59:59.999999999Z", "1991-01-01T00:00:00.000000000Z", "1990-12-31T23:59:59.999999999Z",
+	}
+	for _, s := range append(inputs, inputs...) {
+		want, werr := ident.ParseTime(s)
+		got, gerr := c.Parse(s)
+		if got != want || (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Errorf("Parse(%q) = %v, %v; ParseTime gives %v, %v", s, got, gerr, want, werr)
+		}
+	}
+	base := ident.Time(1795718934811416073)
+	for _, d := range []int64{0, 1, 5e9, 59e9, 60e9, -1e9, 3600e9, 86400e9, 1} {
+		tm := base + ident.Time(d)
+		if got, want := string(c.AppendText([]byte("x"), tm)), string(tm.AppendText([]byte("x"))); got != want {
+			t.Errorf("AppendText(%d) = %q, want %q", tm, got, want)
+		}
+	}
+	if got := c.AppendText(nil, 0); len(got) != 0 {
+		t.Errorf("AppendText(0) = %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // UUID is a 16-byte UUID (RFC 9562) in network byte order. The zero value is
@@ -133,9 +134,10 @@ func (u UUID) String() string {
 // AppendText appends the canonical form of u, as returned by [UUID.String], to
 // b and returns the extended slice. It allocates only when b has to grow.
 func (u UUID) AppendText(b []byte) []byte {
-	var buf [uuidTextLen]byte
-	u.encode(&buf)
-	return append(b, buf[:]...)
+	n := len(b)
+	b = slices.Grow(b, uuidTextLen)[:n+uuidTextLen]
+	u.encode((*[uuidTextLen]byte)(b[n:]))
+	return b
 }
 
 // Suffix4 returns the last 4 characters of the canonical form of u, as used in
@@ -145,16 +147,27 @@ func (u UUID) Suffix4() string {
 	return string([]byte{hex[u[14]>>4], hex[u[14]&0xf], hex[u[15]>>4], hex[u[15]&0xf]})
 }
 
-// hexPos is the offset in the canonical form of the two hex digits of each
-// byte.
-var hexPos = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
-
+// encode writes the canonical form of u; the two hex digits of byte i sit
+// at offsets 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34.
 func (u UUID) encode(buf *[uuidTextLen]byte) {
 	const hex = "0123456789abcdef"
-	for i, c := range u {
-		p := hexPos[i]
-		buf[p], buf[p+1] = hex[c>>4], hex[c&0xf]
-	}
+	// Unrolled with constant indices: no bounds checks, no loop.
+	buf[0], buf[1] = hex[u[0]>>4], hex[u[0]&0xf]
+	buf[2], buf[3] = hex[u[1]>>4], hex[u[1]&0xf]
+	buf[4], buf[5] = hex[u[2]>>4], hex[u[2]&0xf]
+	buf[6], buf[7] = hex[u[3]>>4], hex[u[3]&0xf]
+	buf[9], buf[10] = hex[u[4]>>4], hex[u[4]&0xf]
+	buf[11], buf[12] = hex[u[5]>>4], hex[u[5]&0xf]
+	buf[14], buf[15] = hex[u[6]>>4], hex[u[6]&0xf]
+	buf[16], buf[17] = hex[u[7]>>4], hex[u[7]&0xf]
+	buf[19], buf[20] = hex[u[8]>>4], hex[u[8]&0xf]
+	buf[21], buf[22] = hex[u[9]>>4], hex[u[9]&0xf]
+	buf[24], buf[25] = hex[u[10]>>4], hex[u[10]&0xf]
+	buf[26], buf[27] = hex[u[11]>>4], hex[u[11]&0xf]
+	buf[28], buf[29] = hex[u[12]>>4], hex[u[12]&0xf]
+	buf[30], buf[31] = hex[u[13]>>4], hex[u[13]&0xf]
+	buf[32], buf[33] = hex[u[14]>>4], hex[u[14]&0xf]
+	buf[34], buf[35] = hex[u[15]>>4], hex[u[15]&0xf]
 	buf[8], buf[13], buf[18], buf[23] = '-', '-', '-', '-'
 }
 
@@ -164,21 +177,48 @@ func (u UUID) encode(buf *[uuidTextLen]byte) {
 // rejected. Every error wraps [ErrBadUUID].
 func ParseUUID(s string) (UUID, error) {
 	var u UUID
-	if len(s) != uuidTextLen || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+	if len(s) != uuidTextLen {
 		return u, badUUID(s)
 	}
-	j := 0
-	for i := 0; i < uuidTextLen; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-		}
-		hi, lo := unhex[s[i]], unhex[s[i+1]]
-		if (hi|lo)&0xf0 != 0 {
-			return UUID{}, badUUID(s)
-		}
-		u[j] = hi<<4 | lo
-		j++
+	if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, badUUID(s)
 	}
+	// Unrolled with constant indices: no bounds checks, no loop.
+	h0, l0 := unhex[s[0]], unhex[s[1]]
+	h1, l1 := unhex[s[2]], unhex[s[3]]
+	h2, l2 := unhex[s[4]], unhex[s[5]]
+	h3, l3 := unhex[s[6]], unhex[s[7]]
+	h4, l4 := unhex[s[9]], unhex[s[10]]
+	h5, l5 := unhex[s[11]], unhex[s[12]]
+	h6, l6 := unhex[s[14]], unhex[s[15]]
+	h7, l7 := unhex[s[16]], unhex[s[17]]
+	h8, l8 := unhex[s[19]], unhex[s[20]]
+	h9, l9 := unhex[s[21]], unhex[s[22]]
+	h10, l10 := unhex[s[24]], unhex[s[25]]
+	h11, l11 := unhex[s[26]], unhex[s[27]]
+	h12, l12 := unhex[s[28]], unhex[s[29]]
+	h13, l13 := unhex[s[30]], unhex[s[31]]
+	h14, l14 := unhex[s[32]], unhex[s[33]]
+	h15, l15 := unhex[s[34]], unhex[s[35]]
+	if (h0|l0|h1|l1|h2|l2|h3|l3|h4|l4|h5|l5|h6|l6|h7|l7|h8|l8|h9|l9|h10|l10|h11|l11|h12|l12|h13|l13|h14|l14|h15|l15)&0xf0 != 0 {
+		return u, badUUID(s)
+	}
+	u[0] = h0<<4 | l0
+	u[1] = h1<<4 | l1
+	u[2] = h2<<4 | l2
+	u[3] = h3<<4 | l3
+	u[4] = h4<<4 | l4
+	u[5] = h5<<4 | l5
+	u[6] = h6<<4 | l6
+	u[7] = h7<<4 | l7
+	u[8] = h8<<4 | l8
+	u[9] = h9<<4 | l9
+	u[10] = h10<<4 | l10
+	u[11] = h11<<4 | l11
+	u[12] = h12<<4 | l12
+	u[13] = h13<<4 | l13
+	u[14] = h14<<4 | l14
+	u[15] = h15<<4 | l15
 	return u, nil
 }
 
