@@ -41,7 +41,11 @@
 // inline on it: the default path allocates no goroutine, timer or closure per
 // event (about 290 bytes per event in the 50k-event benchmark, the event
 // struct and its result row). Parallel events and parallel handlers run on a
-// bounded pool owned by the bus. Timeouts and slow warnings use one lazily
+// bounded pool owned by the bus. An event with more than 16 parallel
+// handlers has them started in order by 16 pool workers; if none of the
+// remaining handlers could start for a millisecond (every worker waiting
+// inside a handler), each remaining one gets a goroutine of its own, so all
+// of them still run concurrently (HCONC-2). Timeouts and slow warnings use one lazily
 // re-armed timer per dispatcher. After Stop or Close returns none of the
 // bus's goroutines runs, except a handler that ignores its context's
 // cancellation, which keeps its own goroutine until it returns (the bus
