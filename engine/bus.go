@@ -62,7 +62,7 @@ type Bus struct {
 	domain *Domain
 	logger *slog.Logger
 
-	hmu     sync.Mutex // serialises registration
+	hmu     sync.Mutex                       // serialises registration
 	typed   *xsync.Map[string, *handlerSlot] // slots are never removed while open
 	wild    handlerSlot
 	regList []*Handler // registration order, guarded by hmu
