@@ -234,8 +234,12 @@ func Restore(e *Event, outer Eventer, s *EventState) error {
 	if Core(outer) != e {
 		return badOption("restore: outer value does not embed the event")
 	}
-	if err := validEventType(s.Type); err != nil {
-		return err
+	// A type named by its own TypeMeta was validated when the type was
+	// declared; only other names need the check.
+	if m := s.Meta; m == nil || m.name != s.Type {
+		if err := validEventType(s.Type); err != nil {
+			return err
+		}
 	}
 	switch s.Status {
 	case StatusPending, StatusStarted, StatusCompleted:
@@ -261,13 +265,16 @@ func Restore(e *Event, outer Eventer, s *EventState) error {
 	} else {
 		meta = metaForGoType(rt)
 	}
-	rows := make([]*Result, len(s.Rows))
+	// The rows are built before e changes, so that an invalid row leaves e
+	// as it was; the usual handful is collected on the stack.
+	var rbuf [4]*Result
+	rows := rbuf[:0]
 	for i := range s.Rows {
 		r, err := seededRow(e, &s.Rows[i])
 		if err != nil {
 			return err
 		}
-		rows[i] = r
+		rows = append(rows, r)
 	}
 
 	e.mu.Lock()
@@ -330,7 +337,7 @@ func Restore(e *Event, outer Eventer, s *EventState) error {
 	if !s.EmittedBy.IsZero() {
 		e.extension().emittedBy = s.EmittedBy
 	}
-	if s.StartedAt != 0 {
+	if s.StartedAt != 0 && s.StartedAt != rowsStart(rows) {
 		e.extension().started = s.StartedAt
 	}
 	if s.PendingBusCount != 0 {
@@ -349,6 +356,31 @@ func Restore(e *Event, outer Eventer, s *EventState) error {
 		e.addRow(r)
 	}
 	return nil
+}
+
+// rowsStart returns the earliest start time of rows when a finished row
+// has it, and 0 otherwise. StartedTime is the earliest of the stored start
+// and the rows' starts, and a finished row's start never changes: an event
+// start equal to rowsStart need not be stored. That is the usual case (an
+// event starts with its first handler), and it spares the event its
+// extension, an allocation, on every decode.
+func rowsStart(rows []*Result) ident.Time {
+	var t ident.Time
+	final := false
+	for _, r := range rows {
+		s := ident.Time(r.started.Load())
+		if s == 0 || t != 0 && s > t {
+			continue
+		}
+		if s < t || t == 0 {
+			t, final = s, false
+		}
+		final = final || r.isTerminal()
+	}
+	if !final {
+		return 0
+	}
+	return t
 }
 
 // seededRow builds a restored row of e.
@@ -525,7 +557,17 @@ func DetachedHandler(d HandlerDesc) (*Handler, error) {
 		}
 		d.ID = ident.HandlerID(d.BusID.String(), d.Name, fp, d.RegisteredAt.String(), d.Pattern)
 	}
+	// Fast path: the handler last seen with this id, if its description is
+	// d exactly (plain field equality, no hashing of the strings).
+	slot := &detachedRecent[detachedSlot(d.ID)]
+	c := slot.Load()
+	if c != nil && c.d == d {
+		return c.h, nil
+	}
 	if h, ok := detached.Load(d); ok {
+		if c == nil {
+			slot.CompareAndSwap(nil, &detachedEntry{d: h.Desc(), h: h})
+		}
 		return h, nil
 	}
 	// d's strings may alias a decoder's input buffer: keep copies only.
@@ -535,11 +577,34 @@ func DetachedHandler(d HandlerDesc) (*Handler, error) {
 		timeout: d.Timeout, slowTimeout: d.SlowTimeout}
 	if detachedN.Add(1) <= remoteCacheLimit {
 		if old, loaded := detached.LoadOrStore(d, h); loaded {
-			return old, nil
+			h = old
+		}
+		// Only handlers that detached holds go into detachedRecent, so
+		// both levels give the same *Handler for the same description.
+		if c == nil {
+			slot.CompareAndSwap(nil, &detachedEntry{d: h.Desc(), h: h})
 		}
 	}
 	return h, nil
 }
+
+// detachedRecent is a small direct-mapped cache in front of detached,
+// indexed by handler id. A lookup in detached hashes every string of the
+// description; the rows of a stream of events name the same few handlers
+// over and over, and checking the slot's entry by equality is much cheaper.
+// Entries are immutable and hold handlers of detached only; a slot is
+// filled once and never replaced (like detached, whose entries stay), so
+// ids that share a slot cannot make each lookup allocate a new entry.
+var detachedRecent [256]atomic.Pointer[detachedEntry]
+
+type detachedEntry struct {
+	d HandlerDesc // h.Desc(), the description h is cached under
+	h *Handler
+}
+
+// detachedSlot picks id's slot from bytes that vary between ids of every
+// kind: the last one (random in v4 and v7, hash output in v5).
+func detachedSlot(id ident.UUID) byte { return id[len(id)-1] ^ id[7] }
 
 // IsDetached reports whether h was made by DetachedHandler.
 func (h *Handler) IsDetached() bool {

@@ -136,6 +136,21 @@ func (d Decoder) UnmarshalInto(data []byte, dst engine.Eventer) error {
 // --- decode state ---
 
 type decodeState struct {
+	decodeCur // this decode's state, zeroed by putState
+	// Buffers whose capacity the next decode reuses (empty between
+	// decodes), and caches: kept across uses of the pooled state. They sit
+	// outside decodeCur so that resetting the state leaves them untouched,
+	// which matters while the GC is marking: every pointer slot a reset
+	// writes then goes through the write barrier.
+	rowsBuf    []engine.RowState
+	pathBuf    []string
+	payloadBuf []rawField
+	owedBuf    []owedStr
+	keep       decodeCache
+}
+
+// decodeCur is the state of one decode.
+type decodeCur struct {
 	d        Decoder
 	sc       scanner
 	st       engine.EventState
@@ -147,6 +162,8 @@ type decodeState struct {
 	outer    engine.Eventer // the typed destination, once known
 	outerPtr unsafe.Pointer
 	direct   *typeCodec // set when payload scalars are decoded in place
+	pnext    int        // the direct field predicted next (see directRun)
+	idText   string     // the event_id value as it appears in the input
 	payload  []rawField // payload keys not decoded in place, in input order
 	extra    map[string]any
 	blocks   bool
@@ -156,7 +173,6 @@ type decodeState struct {
 	// owed are strings that alias the input and must be copied before the
 	// decode returns; settleStrings copies them into one new buffer.
 	owed []owedStr
-	keep decodeCache // kept across uses of the pooled state
 }
 
 // owedStr is a string still aliasing the input: the value of a payload
@@ -174,6 +190,13 @@ type decodeCache struct {
 	schemaText []byte // the last event_result_type text parsed
 	schema     *schema.Schema
 	label      string // the last event_path label interned
+	handlerID  uuidMemo
+	busID      uuidMemo
+	// The last question answered by declared, and its answer.
+	rtSchema *schema.Schema
+	rtMeta   *engine.TypeMeta
+	rtSame   bool
+	rtKnown  bool
 }
 
 type rawField struct {
@@ -189,20 +212,32 @@ func getState(d Decoder, data []byte) *decodeState {
 	ds := statePool.Get().(*decodeState)
 	ds.d = d
 	ds.sc = scanner{s: unsafe.String(unsafe.SliceData(data), len(data))}
+	ds.st.Rows, ds.st.Path, ds.payload, ds.owed = ds.rowsBuf, ds.pathBuf, ds.payloadBuf, ds.owedBuf
 	return ds
 }
 
 func putState(ds *decodeState) {
-	rows := ds.st.Rows[:0]
+	// The rows are left zero but for their Children capacity, which
+	// rowBody relies on.
 	for i := range ds.st.Rows {
 		ds.st.Rows[i] = engine.RowState{Children: ds.st.Rows[i].Children[:0]}
 	}
-	path := ds.st.Path[:0]
-	for i := range ds.payload {
-		ds.payload[i] = rawField{}
-	}
+	clear(ds.payload)
 	clear(ds.owed)
-	*ds = decodeState{st: engine.EventState{Rows: rows, Path: path}, payload: ds.payload[:0], owed: ds.owed[:0], keep: ds.keep}
+	// Keep the buffers that grew (a write only then).
+	if cap(ds.st.Rows) > cap(ds.rowsBuf) {
+		ds.rowsBuf = ds.st.Rows[:0]
+	}
+	if cap(ds.st.Path) > cap(ds.pathBuf) {
+		ds.pathBuf = ds.st.Path[:0]
+	}
+	if cap(ds.payload) > cap(ds.payloadBuf) {
+		ds.payloadBuf = ds.payload[:0]
+	}
+	if cap(ds.owed) > cap(ds.owedBuf) {
+		ds.owedBuf = ds.owed[:0]
+	}
+	ds.decodeCur = decodeCur{}
 	statePool.Put(ds)
 }
 
@@ -281,6 +316,16 @@ func (ds *decodeState) scanEvent() error {
 				}
 				// Fast path: the predicted key follows at once.
 				n, ok := topKeys.follows(sc, next)
+				if !ok && ds.direct != nil && ds.direct.keys != nil {
+					// Or declared payload fields, then the predicted key.
+					ran, err := ds.directRun()
+					if err != nil {
+						return err
+					}
+					if ran {
+						n, ok = topKeys.follows(sc, next)
+					}
+				}
 				if !ok {
 					break
 				}
@@ -440,11 +485,19 @@ func (ds *decodeState) field(id int, key string, escaped bool, keyOff int) error
 		if c := sc.peek(); c != '{' && c != 't' && c != 'f' {
 			return ds.wrongType(key, off, "object")
 		}
+		k := &ds.keep
+		// Fast path: the text of the last schema parsed follows. A JSON
+		// object (or literal) ends where its text does, so equal bytes are
+		// the same valid value and need no scan.
+		if t := k.schemaText; k.schema != nil && len(sc.s)-sc.pos >= len(t) && sc.s[sc.pos:sc.pos+len(t)] == string(t) {
+			sc.pos += len(t)
+			ds.schema = k.schema
+			break
+		}
 		var raw string
 		if raw, err = sc.skip(1); err != nil {
 			return ds.syntax(key, err)
 		}
-		k := &ds.keep
 		if k.schema != nil && string(k.schemaText) == raw {
 			ds.schema = k.schema
 			break
@@ -458,7 +511,9 @@ func (ds *decodeState) field(id int, key string, escaped bool, keyOff int) error
 			k.schemaText, k.schema = append(k.schemaText[:0], raw...), s
 		}
 	case tEventId:
-		st.ID, err = ds.uuid(key)
+		if st.ID, err = ds.uuid(key); err == nil && sc.pos-off == 38 {
+			ds.idText = sc.s[off:sc.pos] // a quoted id, for the rows' event_id
+		}
 	case tEventParentId:
 		st.ParentID, err = ds.uuid(key)
 	case tEventEmittedByHandlerId:
@@ -530,28 +585,7 @@ func (ds *decodeState) other(key string, escaped bool, keyOff int) error {
 	}
 	if ds.direct != nil {
 		if i := ds.direct.fieldIndex(key); i >= 0 {
-			f := &ds.direct.scalars[i]
-			if f.kind == reflect.String && sc.peek() == '"' {
-				v, aliased, err := sc.str()
-				if err != nil {
-					return ds.syntax(key, err)
-				}
-				dst := (*string)(unsafe.Add(ds.outerPtr, f.off))
-				if aliased && v != "" {
-					ds.owe(dst, 0, v)
-					return nil
-				}
-				*dst = v
-				return nil
-			}
-			raw, err := sc.skip(1)
-			if err != nil {
-				return ds.syntax(key, err)
-			}
-			if msg := decodeScalar(f, ds.outerPtr, raw); msg != "" {
-				return ds.errAt(key, off, ErrPayload, "%s", msg)
-			}
-			return nil
+			return ds.directField(i)
 		}
 	}
 	raw, err := sc.skip(1)
@@ -560,6 +594,58 @@ func (ds *decodeState) other(key string, escaped bool, keyOff int) error {
 	}
 	ds.payload = append(ds.payload, rawField{key: key, raw: raw, off: off, owned: escaped})
 	return nil
+}
+
+// directField decodes the value at sc.pos into the declared payload field
+// i of the typed event (ds.direct), and predicts field i+1 next.
+func (ds *decodeState) directField(i int) error {
+	sc := &ds.sc
+	off := sc.pos
+	f := &ds.direct.scalars[i]
+	key := f.name
+	ds.pnext = i + 1
+	if f.kind == reflect.String && sc.peek() == '"' {
+		v, aliased, err := sc.str()
+		if err != nil {
+			return ds.syntax(key, err)
+		}
+		dst := (*string)(unsafe.Add(ds.outerPtr, f.off))
+		if aliased && v != "" {
+			ds.owe(dst, 0, v)
+			return nil
+		}
+		*dst = v
+		return nil
+	}
+	raw, err := sc.skip(1)
+	if err != nil {
+		return ds.syntax(key, err)
+	}
+	if msg := decodeScalar(f, ds.outerPtr, raw); msg != "" {
+		return ds.errAt(key, off, ErrPayload, "%s", msg)
+	}
+	return nil
+}
+
+// directRun is the fast path of typed payloads: it decodes the declared
+// fields that follow, as long as each is the one declared after the
+// previous one (the order every writer uses), with no lookup of the key.
+// It reports whether it decoded any. The names of declared fields passed
+// checkPayloadKey when the codec was built, so they need no check here.
+func (ds *decodeState) directRun() (bool, error) {
+	keys := ds.direct.keys
+	ran := false
+	for {
+		n, ok := keys.follows(&ds.sc, ds.pnext)
+		if !ok {
+			return ran, nil
+		}
+		ds.sc.pos += n
+		ran = true
+		if err := ds.directField(ds.pnext); err != nil {
+			return true, err
+		}
+	}
 }
 
 func (ds *decodeState) addExtra(k string, v any) {
@@ -656,6 +742,32 @@ func (ds *decodeState) uuid(field string) (ident.UUID, error) {
 		return u, ds.errAt(field, off, fmt.Errorf("%w: %w", ErrBadUUID, perr), "")
 	}
 	return u, nil
+}
+
+// uuidMemo remembers the last id a field held: handler and bus ids repeat
+// from one event to the next, and comparing 36 bytes is much cheaper than
+// parsing them.
+type uuidMemo struct {
+	text [36]byte
+	u    ident.UUID
+	ok   bool
+}
+
+// memoUUID is uuid for a field whose ids repeat, remembered in m.
+func (ds *decodeState) memoUUID(field string, m *uuidMemo) (ident.UUID, error) {
+	p := ds.sc.pos
+	if span, ok := ds.plain(36); ok {
+		if m.ok && span == string(m.text[:]) {
+			return m.u, nil
+		}
+		if u, err := ident.ParseUUID(span); err == nil {
+			copy(m.text[:], span)
+			m.u, m.ok = u, true
+			return u, nil
+		}
+		ds.sc.pos = p
+	}
+	return ds.uuid(field)
 }
 
 func (ds *decodeState) timestamp(field string, nullable bool) (ident.Time, error) {
@@ -918,8 +1030,8 @@ func (ds *decodeState) row(key string, keyOff int) error {
 
 func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) error {
 	sc := &ds.sc
+	// rs is zero but for Children (see putState): no need to clear it.
 	kids := rs.Children[:0]
-	*rs = engine.RowState{}
 	rs.Handler.SlowTimeout = -1
 	off := sc.pos
 	if sc.peek() != '{' {
@@ -967,10 +1079,16 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 					}
 				}
 			case rEventId:
+				// Usually the event's own id, already checked: then the
+				// same text needs no parsing (the value is not kept).
+				if t := ds.idText; t != "" && strings.HasPrefix(sc.s[sc.pos:], t) {
+					sc.pos += len(t)
+					break
+				}
 				_, err = ds.uuid(k)
 			case rHandlerId:
 				var u ident.UUID
-				if u, err = ds.uuid(k); err == nil && !u.IsZero() {
+				if u, err = ds.memoUUID(k, &ds.keep.handlerID); err == nil && !u.IsZero() {
 					rs.Handler.ID, sawHID = u, true
 				}
 			case rHandlerName:
@@ -989,7 +1107,7 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 			case rHandlerEventPattern:
 				rs.Handler.Pattern, err = ds.strField(k, true)
 			case rEventbusId:
-				rs.Handler.BusID, err = ds.uuid(k)
+				rs.Handler.BusID, err = ds.memoUUID(k, &ds.keep.busID)
 			case rEventbusName:
 				rs.Handler.BusName, err = ds.strField(k, true)
 			case rStartedAt:
@@ -1209,8 +1327,7 @@ func (ds *decodeState) finish(outer engine.Eventer, core *engine.Event, codec *t
 		tm = codec.metaOf()
 	}
 	st.Meta = tm
-	typeSch := typeSchema(tm)
-	if ds.hasRT && !sameSchema(ds.schema, typeSch) {
+	if ds.hasRT && !ds.keep.declared(ds.schema, tm) {
 		if ds.schema == nil {
 			ds.addExtra(keyResultType, nil)
 		} else {
@@ -1232,6 +1349,20 @@ func ownKey(f rawField) string {
 		return f.key
 	}
 	return own(f.key)
+}
+
+// declared reports whether s is the result schema tm declares. The answer
+// only depends on the two pointers (a TypeMeta's result type is fixed, and
+// so is a parsed schema), so the last one is remembered: a stream of events
+// of one type asks the same question every time. The remembered pointers
+// keep their targets alive, so they cannot be reused for other values.
+func (k *decodeCache) declared(s *schema.Schema, tm *engine.TypeMeta) bool {
+	if k.rtKnown && s == k.rtSchema && tm == k.rtMeta {
+		return k.rtSame
+	}
+	same := sameSchema(s, typeSchema(tm))
+	k.rtSchema, k.rtMeta, k.rtSame, k.rtKnown = s, tm, same, true
+	return same
 }
 
 func sameSchema(a, b *schema.Schema) bool {

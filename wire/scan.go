@@ -426,10 +426,50 @@ func own(s string) string { return strings.Clone(s) }
 // looking it up for input written in that order.
 type keySet struct {
 	names  []string
-	quoted []string // `"name":`
-	after  []string // `,"name":`
+	quoted []keyText // `"name":`
+	after  []keyText // `,"name":`
 	index  map[string]int
 	prefix string // common prefix of all names
+}
+
+// keyText is a key's text as it appears in the input, with its bytes also
+// held as masked little-endian words: the predicted-key checks run for
+// almost every member of every event, and a branch-free compare of a few
+// words inline is much cheaper than a call to the runtime's memequal.
+type keyText struct {
+	s    string
+	w, m [keyWords]uint64 // s's bytes and a mask of the bytes that exist
+}
+
+// keyWords*8 bounds the length of the texts matched a word at a time;
+// longer ones (only event_blocks_parent_completion) are compared as strings.
+const keyWords = 4
+
+func newKeyText(s string) keyText {
+	t := keyText{s: s}
+	if len(s) <= 8*keyWords {
+		for i := 0; i < len(s); i++ {
+			t.w[i>>3] |= uint64(s[i]) << (8 * (i & 7))
+			t.m[i>>3] |= 0xff << (8 * (i & 7))
+		}
+	}
+	return t
+}
+
+// follows reports whether s[p:] starts with t.s.
+func (t *keyText) follows(s string, p int) bool {
+	if len(s)-p >= 8*keyWords && len(t.s) <= 8*keyWords {
+		return t.startOf(s[p:]) // the usual case: whole words
+	}
+	return len(s)-p >= len(t.s) && s[p:p+len(t.s)] == t.s
+}
+
+// startOf reports whether b, which must have at least 8*keyWords bytes,
+// starts with t.s; t.s must be at most that long.
+func (t *keyText) startOf(b string) bool {
+	_ = b[8*keyWords-1]
+	return (load64(b, 0)^t.w[0])&t.m[0]|(load64(b, 8)^t.w[1])&t.m[1]|
+		(load64(b, 16)^t.w[2])&t.m[2]|(load64(b, 24)^t.w[3])&t.m[3] == 0
 }
 
 func newKeySet(names ...string) *keySet {
@@ -438,8 +478,8 @@ func newKeySet(names ...string) *keySet {
 		for !strings.HasPrefix(n, k.prefix) {
 			k.prefix = k.prefix[:len(k.prefix)-1]
 		}
-		k.quoted = append(k.quoted, `"`+n+`":`)
-		k.after = append(k.after, `,"`+n+`":`)
+		k.quoted = append(k.quoted, newKeyText(`"`+n+`":`))
+		k.after = append(k.after, newKeyText(`,"`+n+`":`))
 		k.index[n] = i
 	}
 	return k
@@ -454,8 +494,8 @@ func (k *keySet) read(sc *scanner, next int) (int, string, error) {
 		p = sc.pos
 	}
 	if next < len(k.quoted) {
-		if q := k.quoted[next]; len(s)-p >= len(q) && s[p:p+len(q)] == q {
-			p += len(q)
+		if q := &k.quoted[next]; q.follows(s, p) {
+			p += len(q.s)
 			sc.pos = p
 			if p < len(s) && s[p] <= ' ' {
 				sc.ws()
@@ -469,15 +509,35 @@ func (k *keySet) read(sc *scanner, next int) (int, string, error) {
 // follows reports whether the scanner is at `,"name":` for the key of
 // index next, with no space before the quote and none after the colon, and
 // how many bytes that is; it consumes nothing.
+//
+// It runs after almost every member, so its usual case (a key of at most
+// 32 bytes, well before the end of the input) compares whole words inline.
 func (k *keySet) follows(sc *scanner, next int) (int, bool) {
+	s, p := sc.s, sc.pos
+	if uint(next) < uint(len(k.after)) && len(s)-p > 8*keyWords {
+		q := &k.after[next]
+		if n := len(q.s); n <= 8*keyWords {
+			// startOf written out: the compiler does not inline it.
+			b := s[p : p+8*keyWords+1]
+			if (load64(b, 0)^q.w[0])&q.m[0]|(load64(b, 8)^q.w[1])&q.m[1]|
+				(load64(b, 16)^q.w[2])&q.m[2]|(load64(b, 24)^q.w[3])&q.m[3] != 0 || b[n] <= ' ' {
+				return 0, false
+			}
+			return n, true
+		}
+	}
+	return k.followsSlow(sc, next)
+}
+
+func (k *keySet) followsSlow(sc *scanner, next int) (int, bool) {
 	if next >= len(k.after) {
 		return 0, false
 	}
-	q, s, p := k.after[next], sc.s, sc.pos
-	if len(s)-p <= len(q) || s[p:p+len(q)] != q || s[p+len(q)] <= ' ' {
+	q, s, p := &k.after[next], sc.s, sc.pos
+	if len(s)-p <= len(q.s) || s[p+len(q.s)] <= ' ' || s[p:p+len(q.s)] != q.s {
 		return 0, false
 	}
-	return len(q), true
+	return len(q.s), true
 }
 
 func (k *keySet) readSlow(sc *scanner) (int, string, error) {

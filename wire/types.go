@@ -70,6 +70,7 @@ type typeCodec struct {
 	// payload is then encoded and decoded field by field without sonic.
 	scalars []scalarField
 	byName  map[string]int
+	keys    *keySet // the names of scalars, for directRun; nil when none
 	meta    atomic.Pointer[engine.TypeMeta]
 }
 
@@ -232,8 +233,13 @@ func buildCodec(t reflect.Type) (c *typeCodec) {
 	}
 	if simple {
 		c.byName = make(map[string]int, len(c.scalars))
+		names := make([]string, len(c.scalars))
 		for i, f := range c.scalars {
 			c.byName[f.name] = i
+			names[i] = f.name
+		}
+		if len(names) > 0 {
+			c.keys = newKeySet(names...)
 		}
 	} else {
 		c.scalars = nil
