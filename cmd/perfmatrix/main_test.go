@@ -110,6 +110,10 @@ func TestCellFormat(t *testing.T) {
 	if got, want := allocCell(s), "`3.9allocs/handler`"; got != want {
 		t.Errorf("allocCell = %s, want %s", got, want)
 	}
+	fast := Summary{OK: true, Unit: "event", MsPerUnit: 0.000472}
+	if got, want := microRow([]Summary{fast, {}}), "| Go (ringbus), same medians in µs | `0.472µs/event` | failed |"; got != want {
+		t.Errorf("microRow = %s, want %s", got, want)
+	}
 	if m := median([]float64{3, 1, 2}); m != 2 {
 		t.Errorf("median = %v", m)
 	}
