@@ -238,10 +238,26 @@ func (b *Bus) DetectFilePaths() bool { return b.cfg.detectFilePaths }
 func (b *Bus) MaxRecursionDepth() int { return b.cfg.maxRecursion }
 
 // History returns the events in the bus history, oldest first (HIST-1).
-func (b *Bus) History() []*Event { return b.hist.snapshot() }
+func (b *Bus) History() []*Event {
+	b.trimIfIdle()
+	return b.hist.snapshot()
+}
 
 // HistoryLen returns the number of events in the history.
-func (b *Bus) HistoryLen() int { return b.hist.len() }
+func (b *Bus) HistoryLen() int {
+	b.trimIfIdle()
+	return b.hist.len()
+}
+
+// trimIfIdle brings a dropping history back to its limit when the bus is
+// idle. While busy the dispatcher trims every 16 events, so an observer
+// that saw the last event complete may get here before the dispatcher's
+// own idle trim: HIST-6 promises len(history) <= limit once idle.
+func (b *Bus) trimIfIdle() {
+	if b.hist.drop() && b.hist.limit() > 0 && b.idle() {
+		b.trimHistory()
+	}
+}
 
 // EventsByStatus returns the history events with status s (STAT-8).
 func (b *Bus) EventsByStatus(s Status) []*Event {
@@ -650,6 +666,7 @@ func (b *Bus) trimHistory() {
 func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 	for {
 		if b.idle() {
+			b.trimIfIdle()
 			return nil
 		}
 		b.idleMu.Lock()
@@ -661,6 +678,7 @@ func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 		b.idleMu.Unlock()
 		if b.idle() {
 			b.idleWtr.Add(-1)
+			b.trimIfIdle()
 			return nil
 		}
 		select {
