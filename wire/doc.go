@@ -66,15 +66,14 @@
 // whose fields are all strings, bools and numbers are read and written field
 // by field; other payload structs and arbitrary values (untyped payload,
 // handler results) go through github.com/bytedance/sonic with encoding/json
-// semantics. Measured on the development machine (2-vCPU EPYC VM, one
-// goroutine, BenchmarkCodec; the machine is shared, so expect noise of
-// +-10%): encoding plus decoding a typed event with five payload fields
-// takes about 1.7 µs and 3 allocations in the default Compat242 form, and
-// about 2.4 µs and 5 allocations in the Upstream form, which adds its one
-// result row (17 more fields); encoding/json on a mirror struct takes
-// 8.1 µs and 15 µs. Encoding alone is about 0.5 µs (no allocations with a
-// reused buffer), decoding about 1.7 µs in the Upstream form, of which
-// about a fifth is engine.Restore rebuilding the event.
+// semantics. Measured on the development machine (2-vCPU EPYC VM,
+// BenchmarkCodec, -count 10, benchstat medians on a quiet machine):
+// encoding plus decoding a typed event with five payload fields takes about
+// 1.2 µs and 3 allocations in the default Compat242 form, and about 1.6 µs
+// and 4 allocations in the Upstream form, which adds its one result row (17
+// more fields); encoding/json on a mirror struct takes 6.7 µs and 12 µs.
+// Encoding alone is about 0.46 µs (no allocations with a reused buffer),
+// decoding about 1.0 µs in the Upstream form.
 //
 // Encoders and Decoders are safe for concurrent use.
 package wire
