@@ -59,15 +59,16 @@ func (d *dispatcher) rowSlab(n int) []Result {
 // of one type, and a slot never changes while the bus is open.
 func (d *dispatcher) handlers(typ string) (typed, wild []*Handler) {
 	b := d.bus
-	if d.slot == nil || d.slotType != typ {
-		s, ok := b.typed.Load(typ)
-		if !ok {
-			return b.handlersFor(typ)
+	s := d.slot
+	if s == nil || d.slotType != typ {
+		if s, _ = b.typed.Load(typ); s != nil {
+			d.slotType, d.slot = typ, s
 		}
-		d.slotType, d.slot = typ, s
 	}
-	if l := d.slot.list.Load(); l != nil {
-		typed = l.hs
+	if s != nil {
+		if l := s.list.Load(); l != nil {
+			typed = l.hs
+		}
 	}
 	if l := b.wild.list.Load(); l != nil {
 		wild = l.hs

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -192,4 +193,36 @@ func errorsAs(err error, target **HistoryFullError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// HIST-6: once the bus is idle, whoever looks sees len(history) <= limit,
+// even if the dispatcher has not reached its own idle trim yet (it trims
+// only every 16 events while busy). The completed events are recorded
+// here without a dispatcher, so no trim runs unless History, HistoryLen or
+// WaitUntilIdle does it.
+func TestIdleObserversSeeTrimmedHistory(t *testing.T) {
+	for name, look := range map[string]func(b *Bus) int{
+		"HistoryLen": func(b *Bus) int { return b.HistoryLen() },
+		"History":    func(b *Bus) int { return len(b.History()) },
+		"WaitUntilIdle": func(b *Bus) int {
+			if err := b.WaitUntilIdle(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return b.hist.len()
+		},
+	} {
+		b, err := NewBus("IdleTrim", WithMaxHistory(5), WithHistoryDrop(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 8 {
+			if _, err := b.hist.add(completedEvent(t), b.Label()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := look(b); got != 5 {
+			t.Errorf("%s: %d events in the history of an idle bus, want the limit 5", name, got)
+		}
+		_ = b.Close()
+	}
 }

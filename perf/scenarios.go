@@ -336,6 +336,23 @@ func closeAll(buses ...*api.Bus) {
 	}
 }
 
+// countedResult is the Result of a scenario whose units are the events it
+// dispatched: ok iff no error, every attempted event was dispatched and
+// processed, and the handlers' checksum matches.
+func (e *env) countedResult(mem *memoryTracker, elapsed time.Duration, allocs uint64, fail *firstErr, attempted, dispatched, processed, checksum, expected int) Result {
+	res := Result{Units: max(dispatched, 1)}
+	e.finish(&res, mem, elapsed, allocs)
+	res.OK = fail.err == nil && dispatched == attempted && processed == dispatched && checksum == expected
+	res.Error = fail.String()
+	res.Detail = map[string]any{
+		"attempted_events":  attempted,
+		"processed_count":   processed,
+		"checksum":          checksum,
+		"expected_checksum": expected,
+	}
+	return res
+}
+
 func (e *env) finish(res *Result, mem *memoryTracker, elapsed time.Duration, allocs uint64) {
 	res.Elapsed = elapsed
 	res.Allocs = allocs
@@ -405,17 +422,7 @@ func run50kEvents(ctx context.Context, e *env) (Result, error) {
 	for i := range dispatched {
 		expected += i%97 + 1 + i/batchSize
 	}
-	res := Result{Units: max(dispatched, 1)}
-	e.finish(&res, mem, elapsed, allocs)
-	res.OK = fail.err == nil && dispatched == total && processed == dispatched && checksum == expected
-	res.Error = fail.String()
-	res.Detail = map[string]any{
-		"attempted_events":  total,
-		"processed_count":   processed,
-		"checksum":          checksum,
-		"expected_checksum": expected,
-	}
-	return res, nil
+	return e.countedResult(mem, elapsed, allocs, &fail, total, dispatched, processed, checksum, expected), nil
 }
 
 // --- 2. 500-buses-x-100-events ---
@@ -479,17 +486,7 @@ func runEphemeralBuses(ctx context.Context, e *env) (Result, error) {
 	settle()
 	mem.sample()
 
-	res := Result{Units: max(dispatched, 1)}
-	e.finish(&res, mem, elapsed, allocs)
-	res.OK = fail.err == nil && dispatched == attempted && processed == dispatched && checksum == expected
-	res.Error = fail.String()
-	res.Detail = map[string]any{
-		"attempted_events":  attempted,
-		"processed_count":   processed,
-		"checksum":          checksum,
-		"expected_checksum": expected,
-	}
-	return res, nil
+	return e.countedResult(mem, elapsed, allocs, &fail, attempted, dispatched, processed, checksum, expected), nil
 }
 
 // --- 3. 1-event-x-50k-parallel-handlers ---

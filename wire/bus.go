@@ -312,29 +312,21 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 		}
 	}
 	if raw, ok := get("event_concurrency"); ok {
-		switch str, _ := rawString(raw); str {
-		case "global-serial":
-			bopts = append(bopts, engine.WithEventConcurrency(engine.GlobalSerial))
-		case "bus-serial":
-			bopts = append(bopts, engine.WithEventConcurrency(engine.BusSerial))
-		case "parallel":
-			bopts = append(bopts, engine.WithEventConcurrency(engine.ParallelEvents))
+		str, _ := rawString(raw)
+		if m, ok := engine.ParseEventConcurrency(str); ok {
+			bopts = append(bopts, engine.WithEventConcurrency(m))
 		}
 	}
 	if raw, ok := get("event_handler_concurrency"); ok {
-		switch str, _ := rawString(raw); str {
-		case "serial":
-			bopts = append(bopts, engine.WithHandlerConcurrency(engine.SerialHandlers))
-		case "parallel":
-			bopts = append(bopts, engine.WithHandlerConcurrency(engine.ParallelHandlers))
+		str, _ := rawString(raw)
+		if m, ok := engine.ParseHandlerConcurrency(str); ok {
+			bopts = append(bopts, engine.WithHandlerConcurrency(m))
 		}
 	}
 	if raw, ok := get("event_handler_completion"); ok {
-		switch str, _ := rawString(raw); str {
-		case "all":
-			bopts = append(bopts, engine.WithCompletion(engine.CompleteAll))
-		case "first":
-			bopts = append(bopts, engine.WithCompletion(engine.CompleteFirst))
+		str, _ := rawString(raw)
+		if m, ok := engine.ParseCompletion(str); ok {
+			bopts = append(bopts, engine.WithCompletion(m))
 		}
 	}
 	if raw, ok := get("event_timeout"); ok {

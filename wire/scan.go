@@ -121,26 +121,11 @@ func (sc *scanner) str() (v string, raw bool, err error) {
 				sc.pos = i
 				return "", false, sc.fail("unexpected end of JSON input")
 			}
-			switch e := s[i+1]; e {
-			case '"', '\\', '/':
-				b = append(b, e)
+			switch e := s[i+1]; {
+			case simpleEscapes[e] != 0:
+				b = append(b, simpleEscapes[e])
 				i += 2
-			case 'b':
-				b = append(b, '\b')
-				i += 2
-			case 'f':
-				b = append(b, '\f')
-				i += 2
-			case 'n':
-				b = append(b, '\n')
-				i += 2
-			case 'r':
-				b = append(b, '\r')
-				i += 2
-			case 't':
-				b = append(b, '\t')
-				i += 2
-			case 'u':
+			case e == 'u':
 				r, ok := hex4(s, i+2)
 				if !ok {
 					sc.pos = i
@@ -220,6 +205,10 @@ func specialBytes(x uint64) uint64 {
 	b := x ^ ('\\' * ones)
 	return ((x-0x20*ones)&^x | (q-ones)&^q | (b-ones)&^b | x) & highs
 }
+
+// simpleEscapes maps the byte after a backslash to the byte it stands for,
+// for every JSON escape but \u; zero for the rest.
+var simpleEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 func hex4(s string, i int) (rune, bool) {
 	if i+4 > len(s) {

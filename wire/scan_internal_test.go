@@ -52,7 +52,7 @@ func TestPlainRun(t *testing.T) {
 // decoded value (lone surrogates become U+FFFD in both).
 func TestScannerStringsMatchEncodingJSON(t *testing.T) {
 	cases := []string{`""`, `"abc"`, `"a\"b"`, `"\u00e9\ud83d\ude00"`, `"\ud800"`, `"\ud800x"`, `"\udc00"`, `"é✓"`,
-		`"\/\b\f\n\r\t"`, `"` + strings.Repeat("x", 100) + `\n"`, `"` + strings.Repeat("y", 60) + `"`,
+		`"\/\b\f\n\r\t"`, `"a\\b"`, `"\a"`, `"` + strings.Repeat("x", 100) + `\n"`, `"` + strings.Repeat("y", 60) + `"`,
 		"\"a\x01\"", `"\x"`, `"\u12"`, `"abc`, "\"\xff\"", `"` + strings.Repeat("z", 70) + "\x02\""}
 	for _, c := range cases {
 		var want string
