@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,8 @@ type Bus struct {
 	hmu     sync.Mutex                       // serialises registration
 	typed   *xsync.Map[string, *handlerSlot] // slots are never removed while open
 	wild    handlerSlot
-	regList []*Handler // registration order, guarded by hmu
+	regList []*Handler       // registration order, guarded by hmu
+	hids    ident.HandlerIDs // derives handler ids, guarded by hmu
 
 	queue   *ring.Queue[*Event]
 	started atomic.Bool
@@ -141,6 +143,7 @@ func NewBus(name string, opts ...Option) (*Bus, error) {
 		tracked: xsync.NewMap[*processing, bool](),
 		queue:   ring.New[*Event](),
 		stopped: make(chan struct{}),
+		hids:    ident.NewHandlerIDs(cfg.id),
 	}
 	b.hist.setLimit(cfg.maxHistory, cfg.historyDrop)
 	d := cfg.domain
@@ -343,10 +346,11 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 	if h.registeredAt == 0 {
 		h.registeredAt = ident.Now()
 	}
-	if h.id.IsZero() {
-		h.id = ident.HandlerIDOf(b.id, h.name, h.filePath, h.registeredAt, pattern)
-	}
 	b.hmu.Lock()
+	if h.id.IsZero() {
+		h.id = b.hids.Derive(h.name, h.filePath, h.registeredAt, pattern)
+	}
+	h.setIDText()
 	slot := b.slotFor(pattern, true)
 	old := slot.list.Load()
 	var hs []*Handler
@@ -379,11 +383,9 @@ func (b *Bus) removeHandler(h *Handler) {
 			slot.list.Store(old.without(h)) // REG-6: an empty key reads as absent
 		}
 	}
-	for i, o := range b.regList {
-		if o == h {
-			b.regList = append(b.regList[:i:i], b.regList[i+1:]...)
-			break
-		}
+	// In place: regList is only read under hmu, and Handlers copies it.
+	if i := slices.Index(b.regList, h); i >= 0 {
+		b.regList = slices.Delete(b.regList, i, i+1)
 	}
 	b.hmu.Unlock()
 	b.notifyHandlers(h, false)
@@ -399,13 +401,20 @@ func (b *Bus) Off(pattern string) {
 
 // OffID removes the handler with the given id under pattern, if any.
 func (b *Bus) OffID(pattern, id string) {
-	u, err := ident.ParseUUID(id)
-	if err != nil {
-		return // no handler has an id that is not a UUID
-	}
 	l := b.listFor(pattern)
 	if l == nil {
 		return
+	}
+	// The canonical text, as ID returns it, matches without parsing.
+	for _, h := range l.hs {
+		if h.ID() == id {
+			h.Off()
+			return
+		}
+	}
+	u, err := ident.ParseUUID(id)
+	if err != nil {
+		return // no handler has an id that is not a UUID
 	}
 	for _, h := range l.hs {
 		if h.id == u {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
@@ -37,6 +38,15 @@ type Handler struct {
 	slowTimeout  time.Duration // -1 = unset, 0 = disabled
 	forwardTo    *Bus
 	removed      atomic.Bool
+
+	// idText is the canonical text of id, written with id before the
+	// handler is published (see setIDText); ID returns it without
+	// formatting or allocating. All zero when not written.
+	idText [36]byte
+	// solo is the handler list of a pattern whose only handler this is:
+	// registering the first handler of a pattern (one-off handlers) costs
+	// no allocation beyond the Handler.
+	solo handlerList
 }
 
 // HandlerOption configures a handler at registration.
@@ -106,7 +116,16 @@ func WithHandlerRegisteredAt(t ident.Time) HandlerOption {
 }
 
 // ID returns the handler id (TIME-8).
-func (h *Handler) ID() string { return h.id.String() }
+func (h *Handler) ID() string {
+	if h.idText[0] == 0 {
+		return h.id.String()
+	}
+	return unsafe.String(&h.idText[0], len(h.idText))
+}
+
+// setIDText records the text of h.id for ID. It is called before h is
+// published; idText never changes afterwards.
+func (h *Handler) setIDText() { _ = h.id.AppendText(h.idText[:0]) }
 
 // UUID returns the handler id as a UUID.
 func (h *Handler) UUID() ident.UUID { return h.id }
@@ -203,10 +222,12 @@ type handlerSlot struct {
 }
 
 // newHandlerList returns the snapshot hs + h. It appends in place when hs
-// has room past its length: no reader of an older snapshot looks there.
+// has room past its length: no reader of an older snapshot looks there. A
+// list of h alone is h's own solo list, which h fills once, while it is not
+// yet published.
 func newHandlerList(hs []*Handler, h *Handler) *handlerList {
 	if len(hs) == 0 {
-		l := &handlerList{}
+		l := &h.solo
 		l.one[0] = h
 		l.hs = l.one[:]
 		return l

@@ -2,12 +2,16 @@ package engine
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
 	"go.uber.org/goleak"
+
+	"github.com/ringbus/ringbus/internal/ident"
 )
 
 func TestMain(m *testing.M) {
@@ -224,5 +228,47 @@ func TestIdleObserversSeeTrimmedHistory(t *testing.T) {
 			t.Errorf("%s: %d events in the history of an idle bus, want the limit 5", name, got)
 		}
 		_ = b.Close()
+	}
+}
+
+// TIME-8, REG-6: a handler's id text is its UUID's canonical text; OffID
+// matches it without parsing, and also takes the same id in upper case.
+// Registering and removing a one-off handler stays within its allocation
+// budget: the Handler alone, with its id text and first list inline.
+func TestHandlerIDTextAndOffID(t *testing.T) {
+	b, err := NewBus("IDText", WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	fn := func(context.Context, *Event) (any, error) { return nil, nil }
+	h, err := b.On("WorkEvent", fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.ID(), h.UUID().String(); got != want {
+		t.Fatalf("ID() = %q, want %q", got, want)
+	}
+	want := ident.HandlerIDOf(b.id, h.Name(), h.FilePath(), h.RegisteredAt(), "WorkEvent")
+	if h.UUID() != want {
+		t.Fatalf("id %s, want HandlerIDOf's %s", h.UUID(), want)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = h.ID() }); n != 0 {
+		t.Errorf("ID allocates %v times", n)
+	}
+	b.OffID("WorkEvent", strings.ToUpper(h.ID()))
+	if len(b.HandlersFor("WorkEvent")) != 0 {
+		t.Fatal("OffID with the upper-case id left the handler")
+	}
+
+	n := testing.AllocsPerRun(200, func() {
+		h, _ := b.On("WorkEvent", fn)
+		b.OffID("WorkEvent", h.ID())
+	})
+	if n > 1 {
+		t.Errorf("On+OffID of a one-off handler: %v allocations, want 1 (the Handler)", n)
+	}
+	if len(b.HandlersFor("WorkEvent")) != 0 || len(b.Handlers()) != 0 {
+		t.Fatal("handlers left after OffID")
 	}
 }

@@ -204,6 +204,7 @@ func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
 	nh := &Handler{id: old.id, name: old.name, filePath: old.filePath, registeredAt: old.registeredAt,
 		pattern: old.pattern, bus: b, fn: fn, timeout: old.timeout, slowTimeout: old.slowTimeout,
 		forwardTo: old.forwardTo}
+	nh.setIDText()
 	if l := b.listFor(old.pattern); l != nil {
 		// Copy on write: dispatchers may be reading the old snapshot.
 		hs := append([]*Handler(nil), l.hs...)

@@ -575,6 +575,7 @@ func DetachedHandler(d HandlerDesc) (*Handler, error) {
 	h := &Handler{id: d.ID, name: d.Name, filePath: d.FilePath, registeredAt: d.RegisteredAt,
 		pattern: d.Pattern, bus: RemoteBus(d.BusID, d.BusName), fn: detachedNoRun,
 		timeout: d.Timeout, slowTimeout: d.SlowTimeout}
+	h.setIDText()
 	if detachedN.Add(1) <= remoteCacheLimit {
 		if old, loaded := detached.LoadOrStore(d, h); loaded {
 			h = old

@@ -285,3 +285,29 @@ func TestHandlerIDOfMatchesHandlerID(t *testing.T) {
 		t.Errorf("HandlerIDOf allocates %v times", n)
 	}
 }
+
+// TIME-8: the per-bus deriver gives HandlerIDOf's ids, for registrations in
+// one minute (the cached date and time of day) and across minutes, days and
+// years.
+func TestHandlerIDsMatchHandlerIDOf(t *testing.T) {
+	bus := ident.NewV7()
+	g := ident.NewHandlerIDs(bus)
+	base := ident.Now()
+	steps := []time.Duration{0, time.Microsecond, 3 * time.Second, time.Minute, 59 * time.Second, 24 * time.Hour, 400 * 24 * time.Hour, -2 * time.Hour}
+	at := base
+	for i, d := range steps {
+		at += ident.Time(d)
+		for _, file := range []string{"", "~/x/main.go:12"} {
+			want := ident.HandlerIDOf(bus, "ok_handler", file, at, "WorkEvent")
+			if got := g.Derive("ok_handler", file, at, "WorkEvent"); got != want {
+				t.Fatalf("step %d: Derive(file %q, %s) = %s, want %s", i, file, at, got, want)
+			}
+		}
+	}
+	if got, want := g.Derive("h", "", 0, "E"), ident.HandlerIDOf(bus, "h", "", 0, "E"); got != want {
+		t.Fatalf("zero time: Derive = %s, want %s", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { g.Derive("h", "", at, "E") }); n != 0 {
+		t.Errorf("Derive allocates %v times", n)
+	}
+}
