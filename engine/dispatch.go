@@ -529,6 +529,12 @@ func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
 		parent = e.ext.parent
 	}
 	used := 0
+	// Rows of parallel handlers each need an extension (for proc): one
+	// allocation for all of them rather than one per row.
+	var exts []rowExt
+	if n > 1 && (p.jumpFrom != nil || p.hconc == ParallelHandlers) {
+		exts = make([]rowExt, n)
+	}
 	add := func(h *Handler) error {
 		var seeded *Result
 		for i := 0; i < existing; i++ {
@@ -551,6 +557,9 @@ func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
 		r := seeded
 		if r == nil {
 			r = &slab[used]
+			if exts != nil {
+				r.ext = &exts[used]
+			}
 			used++
 			r.event = e
 		}
@@ -928,14 +937,12 @@ func (p *processing) runParallel() {
 	// with thousands of handlers the per-task cost is what remains.
 	b := p.bus
 	n := len(p.rows)
-	tasks := make([]rowTask, n)
-	for i, r := range p.rows {
-		tasks[i] = rowTask{p: p, r: r, t: &p.timing[i]}
-	}
 	pl, err := b.getPool()
 	if n <= parallelPullers {
+		tasks := make([]rowTask, n)
 		b.runners.Add(n)
-		for i := range tasks {
+		for i, r := range p.rows {
+			tasks[i] = rowTask{p: p, r: r, t: &p.timing[i]}
 			if err != nil || !pl.TryGo(&tasks[i]) {
 				go tasks[i].Run() // pool full or closed: the handler still starts now
 			}
@@ -943,7 +950,7 @@ func (p *processing) runParallel() {
 		<-ch
 		return
 	}
-	pr := &rowPuller{bus: b, tasks: tasks}
+	pr := &rowPuller{p: p}
 	b.runners.Add(n + parallelPullers)
 	for range parallelPullers {
 		if err != nil || !pl.TryGo(pr) {
@@ -981,28 +988,40 @@ const (
 // large parallel-handler processing in order. Each worker, and each row,
 // is counted in the bus's runners.
 type rowPuller struct {
-	bus   *Bus
-	tasks []rowTask
-	next  atomic.Int64 // index of the next row to start
+	p    *processing
+	next atomic.Int64 // index of the next row to start
 }
 
-// Run is one worker: it starts rows until none is left.
+// task returns the task of row i.
+func (pr *rowPuller) task(i int64) rowTask {
+	p := pr.p
+	return rowTask{p: p, r: p.rows[i], t: &p.timing[i]}
+}
+
+// Run is one worker: it starts rows until none is left, then counts itself
+// and its rows out of the bus's runners at once (one atomic add on a word
+// every worker shares, instead of one per row).
 func (pr *rowPuller) Run() {
-	defer pr.bus.runners.Done()
+	ran := 0
+	defer func() { pr.p.bus.runners.Add(-(ran + 1)) }()
+	n := int64(len(pr.p.rows))
 	for {
 		i := pr.next.Add(1) - 1
-		if i >= int64(len(pr.tasks)) {
+		if i >= n {
 			return
 		}
-		pr.tasks[i].Run()
+		ran++ // counted even if the handler panics through run
+		t := pr.task(i)
+		t.run()
 	}
 }
 
 // spawnRest gives every row not yet taken by a worker a goroutine.
 func (pr *rowPuller) spawnRest() {
-	n := int64(len(pr.tasks))
+	n := int64(len(pr.p.rows))
 	for i := pr.next.Swap(n); i < n; i++ {
-		go pr.tasks[i].Run()
+		t := pr.task(i)
+		go t.Run()
 	}
 }
 
@@ -1016,6 +1035,11 @@ type rowTask struct {
 
 func (t *rowTask) Run() {
 	defer t.p.bus.runners.Done()
+	t.run()
+}
+
+// run runs the row without counting it out of the bus's runners.
+func (t *rowTask) run() {
 	p, r := t.p, t.r
 	now := monoNow()
 	if !r.startAt(now) {

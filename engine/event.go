@@ -219,14 +219,37 @@ func validEventType(name string) error {
 	if name == "" || len(name) > maxEventTypeLen || name[0] == '_' {
 		return badOption("event type %q must be a 1-64 character identifier not starting with _", name)
 	}
-	for i, r := range name {
-		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9' || r == '.' && i > 0 {
-			continue
-		}
+	// Bytes, not runes: every byte of a multi-byte rune is >= 0x80, which
+	// the table rejects, as it rejects the rune.
+	if typeNameByte[name[0]]&typeNameFirst == 0 {
 		return badOption("event type %q is not a valid identifier", name)
+	}
+	for i := 1; i < len(name); i++ {
+		if typeNameByte[name[i]] == 0 {
+			return badOption("event type %q is not a valid identifier", name)
+		}
 	}
 	return nil
 }
+
+// typeNameByte classifies the bytes of an event type: letters and '_' may
+// come anywhere (typeNameFirst), digits and '.' after the first byte.
+var typeNameByte = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			t[c] = typeNameFirst | typeNameLater
+		case c >= '0' && c <= '9' || c == '.':
+			t[c] = typeNameLater
+		}
+	}
+	return t
+}()
+
+const (
+	typeNameFirst uint8 = 1 << iota
+	typeNameLater
+)
 
 func sanitizeTypeName(s string) string {
 	out := make([]byte, 0, len(s))

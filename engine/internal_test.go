@@ -272,3 +272,56 @@ func TestHandlerIDTextAndOffID(t *testing.T) {
 		t.Fatal("handlers left after OffID")
 	}
 }
+
+// EVT-1: event types are identifiers, with '.' allowed after the first
+// byte; anything else, non-ASCII letters included, is rejected.
+func TestValidEventType(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"WorkEvent": true, "a": true, "Z9": true, "pkg.Event": true, "a.b.c": true, "a_b": true,
+		"": false, "_a": false, "9a": false, ".a": false, "a-b": false, "a b": false,
+		"é": false, "aé": false, "a\x00": false, strings.Repeat("a", maxEventTypeLen): true,
+		strings.Repeat("a", maxEventTypeLen+1): false,
+	} {
+		if err := validEventType(name); (err == nil) != ok {
+			t.Errorf("validEventType(%q) = %v, want ok=%v", name, err, ok)
+		}
+	}
+}
+
+// HCONC-2: the rows of a parallel-handler processing share one allocation
+// for their extensions; each still points back at its processing.
+func TestParallelRowsShareExtensionSlab(t *testing.T) {
+	b, err := NewBus("ExtSlab", WithLogger(slog.New(slog.DiscardHandler)), WithHandlerConcurrency(ParallelHandlers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n = 40
+	for range n {
+		if _, err := b.On("WorkEvent", func(context.Context, *Event) (any, error) { return nil, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := NewEvent("WorkEvent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Emit(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows := e.Rows()
+	if len(rows) != n {
+		t.Fatalf("%d rows, want %d", len(rows), n)
+	}
+	for i, r := range rows {
+		if r.Status() != StatusCompleted || r.ext == nil || r.ext.proc == nil {
+			t.Fatalf("row %d: status %v, ext %v", i, r.Status(), r.ext)
+		}
+		if i > 0 && uintptr(unsafe.Pointer(r.ext))-uintptr(unsafe.Pointer(rows[i-1].ext)) != unsafe.Sizeof(rowExt{}) {
+			t.Fatalf("row %d's extension is not next to row %d's", i, i-1)
+		}
+	}
+}
