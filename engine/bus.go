@@ -352,6 +352,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 	}
 	h.setIDText()
 	slot := b.slotFor(pattern, true)
+	h.slot = slot
 	old := slot.list.Load()
 	var hs []*Handler
 	if old != nil {
@@ -378,7 +379,11 @@ func (b *Bus) removeHandler(h *Handler) {
 		return
 	}
 	b.hmu.Lock()
-	if slot := b.slotFor(h.pattern, false); slot != nil {
+	slot := h.slot
+	if slot == nil {
+		slot = b.slotFor(h.pattern, false)
+	}
+	if slot != nil {
 		if old := slot.list.Load(); old != nil {
 			slot.list.Store(old.without(h)) // REG-6: an empty key reads as absent
 		}

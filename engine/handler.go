@@ -43,6 +43,9 @@ type Handler struct {
 	// handler is published (see setIDText); ID returns it without
 	// formatting or allocating. All zero when not written.
 	idText [36]byte
+	// slot is the slot of pattern h was registered into (nil for handlers
+	// that never were), so that removal needs no map lookup.
+	slot *handlerSlot
 	// solo is the handler list of a pattern whose only handler this is:
 	// registering the first handler of a pattern (one-off handlers) costs
 	// no allocation beyond the Handler.

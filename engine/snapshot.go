@@ -205,6 +205,7 @@ func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
 		pattern: old.pattern, bus: b, fn: fn, timeout: old.timeout, slowTimeout: old.slowTimeout,
 		forwardTo: old.forwardTo}
 	nh.setIDText()
+	nh.slot = old.slot
 	if l := b.listFor(old.pattern); l != nil {
 		// Copy on write: dispatchers may be reading the old snapshot.
 		hs := append([]*Handler(nil), l.hs...)
