@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 )
 
@@ -31,14 +32,27 @@ func residentBytes() int64 {
 	return 0
 }
 
-func statmResident() (int64, bool) {
-	fd, err := syscall.Open("/proc/self/statm", syscall.O_RDONLY, 0)
+// statmFD is /proc/self/statm, opened once and kept open: a sample is then
+// one pread instead of open, read and close. The worst-case scenario samples
+// every 5th iteration, and on a VM the three system calls cost about 10 µs,
+// which the timed region would otherwise charge to the bus. -1 when the file
+// cannot be opened.
+var statmFD = sync.OnceValue(func() int {
+	fd, err := syscall.Open("/proc/self/statm", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
+		return -1
+	}
+	return fd
+})
+
+func statmResident() (int64, bool) {
+	fd := statmFD()
+	if fd < 0 {
 		return 0, false
 	}
 	var buf [128]byte
-	n, err := syscall.Read(fd, buf[:])
-	syscall.Close(fd)
+	// At offset 0 the kernel formats the file anew on every read.
+	n, err := syscall.Pread(fd, buf[:], 0)
 	if err != nil || n <= 0 {
 		return 0, false
 	}
