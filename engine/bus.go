@@ -410,12 +410,18 @@ func (b *Bus) OffID(pattern, id string) {
 	if l == nil {
 		return
 	}
-	// The canonical text, as ID returns it, matches without parsing.
+	// The canonical text, as ID returns it, matches without parsing. Every
+	// handler with that UUID has that text (ids may repeat: WithHandlerID),
+	// so a match here finds them all.
+	found := false
 	for _, h := range l.hs {
 		if h.ID() == id {
 			h.Off()
-			return
+			found = true
 		}
+	}
+	if found {
+		return
 	}
 	u, err := ident.ParseUUID(id)
 	if err != nil {

@@ -261,6 +261,18 @@ func TestHandlerIDTextAndOffID(t *testing.T) {
 		t.Fatal("OffID with the upper-case id left the handler")
 	}
 
+	// Two handlers may share an id (WithHandlerID): OffID removes both.
+	id := "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	for range 2 {
+		if _, err := b.On("WorkEvent", fn, WithHandlerID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.OffID("WorkEvent", id)
+	if n := len(b.HandlersFor("WorkEvent")); n != 0 {
+		t.Fatalf("OffID left %d of the two handlers sharing its id", n)
+	}
+
 	n := testing.AllocsPerRun(200, func() {
 		h, _ := b.On("WorkEvent", fn)
 		b.OffID("WorkEvent", h.ID())
