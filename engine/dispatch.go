@@ -986,7 +986,9 @@ const (
 
 // rowPuller is the shared state of the workers that start the rows of a
 // large parallel-handler processing in order. Each worker, and each row,
-// is counted in the bus's runners.
+// is counted in the bus's runners. The workers read p.rows and p.timing
+// while rows run: that holds because a parallel-handler processing is
+// always a fresh one, never the dispatcher's reused d.proc (see handle).
 type rowPuller struct {
 	p    *processing
 	next atomic.Int64 // index of the next row to start

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
@@ -39,10 +38,12 @@ type Handler struct {
 	forwardTo    *Bus
 	removed      atomic.Bool
 
-	// idText is the canonical text of id, written with id before the
-	// handler is published (see setIDText); ID returns it without
-	// formatting or allocating. All zero when not written.
-	idText [36]byte
+	// idText is the canonical text of id, formatted once before the
+	// handler is published (see setIDText), so that ID neither formats nor
+	// allocates. A string of its own rather than bytes inside the Handler:
+	// an id a caller keeps must not keep the handler, and through it the
+	// bus, reachable. Empty when not set.
+	idText string
 	// slot is the slot of pattern h was registered into (nil for handlers
 	// that never were), so that removal needs no map lookup.
 	slot *handlerSlot
@@ -120,15 +121,15 @@ func WithHandlerRegisteredAt(t ident.Time) HandlerOption {
 
 // ID returns the handler id (TIME-8).
 func (h *Handler) ID() string {
-	if h.idText[0] == 0 {
+	if h.idText == "" {
 		return h.id.String()
 	}
-	return unsafe.String(&h.idText[0], len(h.idText))
+	return h.idText
 }
 
 // setIDText records the text of h.id for ID. It is called before h is
 // published; idText never changes afterwards.
-func (h *Handler) setIDText() { _ = h.id.AppendText(h.idText[:0]) }
+func (h *Handler) setIDText() { h.idText = h.id.String() }
 
 // UUID returns the handler id as a UUID.
 func (h *Handler) UUID() ident.UUID { return h.id }

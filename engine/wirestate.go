@@ -519,6 +519,7 @@ func RemoteBus(id ident.UUID, name string) *Bus {
 	}
 	_ = b.Close()
 	b.id, b.name = id, name
+	b.hids = ident.NewHandlerIDs(id) // closed: nothing registers, but keep them consistent
 	b.setLabel(name)
 	if remoteBusN.Add(1) <= remoteCacheLimit {
 		remoteBuses.Store(k, b)
