@@ -280,11 +280,15 @@ type processing struct {
 	rowBuf    []*Result       // reused backing array for rows
 	clockHint int64           // a recent monoNow reading of this runner, or 0
 	validator ResultValidator // the event's result schema, if it has one
-	mustClaim bool            // setup claims the event (dispatcher path)
-	unclaimed bool            // setup found the event already claimed
-	multiBus  bool            // the event was emitted on more than one bus
-	allDone   chan struct{}
-	timing    []rowTiming
+	kept      settings        // the last settings resolved without instance settings
+	// stdSettings: the event has no instance settings, so kept.rowTO and
+	// kept.hSlow apply to its handlers without their own (set by resolve).
+	stdSettings bool
+	mustClaim   bool // setup claims the event (dispatcher path)
+	unclaimed   bool // setup found the event already claimed
+	multiBus    bool // the event was emitted on more than one bus
+	allDone     chan struct{}
+	timing      []rowTiming
 
 	state      atomic.Uint32
 	owner      atomic.Uint32
@@ -388,10 +392,9 @@ func (p *processing) setup() bool {
 	b, e := p.bus, p.ev
 	ic := p.ic
 	tc := e.meta.cfg
-	hconc := firstMode(ic.handlerConcurrency, tc.handlerConcurrency, b.cfg.handlerConcurrency)
-	completion := firstMode(ic.completion, tc.completion, b.cfg.completion)
-	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
-	evSlow := firstDur(ic.slowTimeout, tc.slowTimeout, b.cfg.eventSlowTimeout)
+	var own settings
+	rs := p.resolve(b, e.meta, &ic, &own)
+	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
 	mw := len(b.cfg.middlewares) > 0
 	// Nobody else sees p until watch publishes it below (the pin protocol
@@ -493,6 +496,52 @@ func firstDur(vals ...time.Duration) time.Duration {
 		}
 	}
 	return 0
+}
+
+// settings are an event's settings on a bus as setup and beginRow resolve
+// them. Without instance settings they depend only on the event's type and
+// the bus, both immutable once events flow, so a processing keeps the last
+// ones it resolved (see resolve): a run of events of one type resolves them
+// once.
+type settings struct {
+	meta       *TypeMeta // the type they were resolved for; nil: none kept
+	bus        *Bus
+	hconc      HandlerConcurrency
+	completion Completion
+	evTO       time.Duration // event timeout (0: none)
+	evSlow     time.Duration // event slow threshold (0: none)
+	rowTO      time.Duration // rowTimeout of a handler without its own timeout
+	hSlow      time.Duration // handlerSlow of a handler without its own threshold
+}
+
+// resolve returns the settings of the current event: the kept ones when the
+// event sets nothing itself and has the kept type, else newly resolved ones,
+// kept for the next event when the event sets nothing itself and written to
+// own when it does. It records in p.stdSettings whether kept.rowTO and
+// kept.hSlow apply to this event.
+func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *settings) *settings {
+	unset := *ic == unsetConfig
+	if unset && p.kept.meta == meta && p.kept.bus == b {
+		p.stdSettings = true
+		return &p.kept
+	}
+	tc := &meta.cfg
+	rs := own
+	if unset {
+		rs = &p.kept
+	}
+	*rs = settings{
+		meta:       meta,
+		bus:        b,
+		hconc:      firstMode(ic.handlerConcurrency, tc.handlerConcurrency, b.cfg.handlerConcurrency),
+		completion: firstMode(ic.completion, tc.completion, b.cfg.completion),
+		evTO:       firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout),
+		evSlow:     firstDur(ic.slowTimeout, tc.slowTimeout, b.cfg.eventSlowTimeout),
+		rowTO:      defaultRowTimeout(b, ic, tc),
+		hSlow:      firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, b.cfg.handlerSlowTimeout),
+	}
+	p.stdSettings = unset
+	return rs
 }
 
 // makeRows creates this bus's rows for the event, skipping handlers that
@@ -674,7 +723,12 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 // started hooks (MW-2: the row's, then the event's once).
 func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 	b, e := p.bus, p.ev
-	timeout := rowTimeout(r.handler, &p.ic, &p.tc)
+	var timeout time.Duration
+	if h := r.handler; p.stdSettings && h.timeout <= 0 && h.bus == b {
+		timeout = p.kept.rowTO
+	} else {
+		timeout = rowTimeout(h, &p.ic, &p.tc)
+	}
 	var hdl int64
 	if timeout > 0 {
 		hdl = now + int64(timeout)
@@ -730,6 +784,9 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 func (p *processing) handlerSlow(r *Result) time.Duration {
 	if r.handler.slowTimeout >= 0 {
 		return r.handler.slowTimeout
+	}
+	if p.stdSettings {
+		return p.kept.hSlow
 	}
 	ic, tc := &p.ic, &p.tc
 	return firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, p.bus.cfg.handlerSlowTimeout)

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -365,3 +367,84 @@ func TestHandlerIDDoesNotRetainHandler(t *testing.T) {
 		t.Fatalf("kept id %q: %v", id, err)
 	}
 }
+
+// TIMEOUT-1, SLOW-2, EVT-6: the dispatcher keeps the settings it resolved for
+// events that set nothing themselves; an event of the same type with its own
+// settings must still get them, and the next plain event the plain ones.
+func TestSettingsFollowEachEvent(t *testing.T) {
+	var slow atomic.Int32
+	logger := slog.New(countingHandler{match: "Slow event handler", n: &slow})
+	b, err := NewBus("Settings", WithEventTimeout(0), WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.On("SettingsEvent", func(ctx context.Context, _ *Event) (any, error) {
+		select {
+		case <-time.After(40 * time.Millisecond):
+			return "done", nil
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(set func(*Event)) error {
+		t.Helper()
+		e, err := NewEvent("SettingsEvent", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set != nil {
+			set(e)
+		}
+		if err := b.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return e.Rows()[0].Error()
+	}
+	if err := run(nil); err != nil {
+		t.Fatalf("plain event: %v", err)
+	}
+	if err := run(func(e *Event) { e.SetHandlerTimeout(5 * time.Millisecond) }); !errors.Is(err, ErrHandlerTimeout) {
+		t.Fatalf("event with a 5ms handler timeout: row error %v, want a timeout", err)
+	}
+	if err := run(nil); err != nil {
+		t.Fatalf("plain event after one with its own timeout: %v", err)
+	}
+	if n := slow.Load(); n != 0 {
+		t.Fatalf("%d slow warnings before any event asked for one", n)
+	}
+	if err := run(func(e *Event) { e.SetHandlerSlowTimeout(5 * time.Millisecond) }); err != nil {
+		t.Fatalf("event with a slow threshold: %v", err)
+	}
+	if n := slow.Load(); n != 1 {
+		t.Fatalf("%d slow warnings for the event with a 5ms threshold, want 1", n)
+	}
+	if err := run(nil); err != nil {
+		t.Fatalf("plain event: %v", err)
+	}
+	if n := slow.Load(); n != 1 {
+		t.Fatalf("the plain event after it warned too (%d warnings)", n)
+	}
+}
+
+// countingHandler is a slog.Handler counting records whose message contains
+// match.
+type countingHandler struct {
+	match string
+	n     *atomic.Int32
+}
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.match) {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }

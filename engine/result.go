@@ -192,12 +192,17 @@ func (r *Result) Timeout() time.Duration {
 
 // rowTimeout resolves a handler's effective timeout (TIMEOUT-1, TIMEOUT-3).
 func rowTimeout(h *Handler, ic, tc *eventConfig) time.Duration {
-	b := h.bus
-	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
-	ht := h.timeout
-	if ht <= 0 {
-		ht = firstPositive(ic.handlerTimeout, tc.handlerTimeout)
+	if h.timeout <= 0 {
+		return defaultRowTimeout(h.bus, ic, tc)
 	}
+	return minTimeout(h.timeout, firstDur(ic.timeout, tc.timeout, h.bus.cfg.eventTimeout))
+}
+
+// defaultRowTimeout is rowTimeout for a handler of b without a timeout of
+// its own.
+func defaultRowTimeout(b *Bus, ic, tc *eventConfig) time.Duration {
+	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
+	ht := firstPositive(ic.handlerTimeout, tc.handlerTimeout)
 	if ht <= 0 && ic.timeout < 0 && tc.timeout < 0 {
 		// 2.4.2 falls back to the bus timeout; an event that sets its own
 		// timeout (0 disables it, TIMEOUT-3) does not fall back.
