@@ -520,7 +520,7 @@ type settings struct {
 // own when it does. It records in p.stdSettings whether kept.rowTO and
 // kept.hSlow apply to this event.
 func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *settings) *settings {
-	unset := *ic == unsetConfig
+	unset := ic.isUnset()
 	if unset && p.kept.meta == meta && p.kept.bus == b {
 		p.stdSettings = true
 		return &p.kept
@@ -584,21 +584,30 @@ func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
 	if n > 1 && (p.jumpFrom != nil || p.hconc == ParallelHandlers) {
 		exts = make([]rowExt, n)
 	}
-	add := func(h *Handler) error {
+	// Typed handlers first, then wildcard ones (REG-3), in one loop: a
+	// closure shared by two loops cost building it on every event.
+next:
+	for i := 0; i < n; i++ {
+		var h *Handler
+		if i < len(typed) {
+			h = typed[i]
+		} else {
+			h = wild[i-len(typed)]
+		}
 		var seeded *Result
-		for i := 0; i < existing; i++ {
-			old := e.rowAt(i)
+		for j := 0; j < existing; j++ {
+			old := e.rowAt(j)
 			if old.handler == h || old.handler.id == h.id {
 				if old.flags&rowSeeded != 0 && old.Status() == StatusPending {
 					seeded = old
 					break
 				}
-				return nil
+				continue next // already ran here (FWD-4)
 			}
 		}
 		if parent != nil && h.forwardTo == nil {
 			if depth := recursionDepth(parent, h.id); depth > b.cfg.maxRecursion {
-				return &RecursionError{Handler: h.Label(), Depth: depth, Limit: b.cfg.maxRecursion}
+				return nil, true, &RecursionError{Handler: h.Label(), Depth: depth, Limit: b.cfg.maxRecursion}
 			} else if depth == b.cfg.maxRecursion && depth > 0 {
 				b.logger.Warn(fmt.Sprintf("ringbus: handler %s is %d levels deep in recursion (max_handler_recursion_depth=%d)", h.Label(), depth, b.cfg.maxRecursion))
 			}
@@ -625,17 +634,6 @@ func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
 		rows = append(rows, r)
 		if seeded == nil {
 			e.addRow(r)
-		}
-		return nil
-	}
-	for _, h := range typed {
-		if err := add(h); err != nil {
-			return nil, true, err
-		}
-	}
-	for _, h := range wild {
-		if err := add(h); err != nil {
-			return nil, true, err
 		}
 	}
 	p.rowBuf = rows

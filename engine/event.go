@@ -73,6 +73,14 @@ type eventConfig struct {
 
 var unsetConfig = eventConfig{timeout: unsetDuration, handlerTimeout: unsetDuration, slowTimeout: unsetDuration, handlerSlowTimeout: unsetDuration}
 
+// isUnset reports whether c == unsetConfig, field by field (the struct
+// comparison compiles to a memory compare call).
+func (c *eventConfig) isUnset() bool {
+	return c.timeout == unsetDuration && c.handlerTimeout == unsetDuration &&
+		c.slowTimeout == unsetDuration && c.handlerSlowTimeout == unsetDuration &&
+		c.concurrency == 0 && c.handlerConcurrency == 0 && c.completion == 0
+}
+
 // TypeMeta describes one event type: its event_type name, default version,
 // per-type config defaults (EVT-9) and, for typed events, the Go type.
 // TypeMeta values are created once per type and never change after the first

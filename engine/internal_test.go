@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -448,3 +449,30 @@ func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// isUnset must agree with comparing against unsetConfig; it names every
+// field, so a new field must be added to it.
+func TestEventConfigIsUnset(t *testing.T) {
+	if n := reflect.TypeFor[eventConfig]().NumField(); n != 7 {
+		t.Fatalf("eventConfig has %d fields; update isUnset and this test", n)
+	}
+	c := unsetConfig
+	if !c.isUnset() {
+		t.Fatal("unsetConfig is not unset")
+	}
+	for i, set := range []func(*eventConfig){
+		func(c *eventConfig) { c.timeout = 0 },
+		func(c *eventConfig) { c.handlerTimeout = time.Second },
+		func(c *eventConfig) { c.slowTimeout = 0 },
+		func(c *eventConfig) { c.handlerSlowTimeout = 0 },
+		func(c *eventConfig) { c.concurrency = ParallelEvents },
+		func(c *eventConfig) { c.handlerConcurrency = ParallelHandlers },
+		func(c *eventConfig) { c.completion = CompleteFirst },
+	} {
+		c := unsetConfig
+		set(&c)
+		if c.isUnset() || c == unsetConfig {
+			t.Errorf("field %d set: isUnset %v, == unsetConfig %v", i, c.isUnset(), c == unsetConfig)
+		}
+	}
+}
