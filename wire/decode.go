@@ -249,7 +249,10 @@ func (ds *decodeState) errAt(field string, off int, sentinel error, format strin
 	return &DecodeError{Field: field, Offset: off, Err: msg}
 }
 
-func (ds *decodeState) syntax(field string, err error) error {
+func (ds *decodeState) syntax(field string, err error) error { return syntaxError(field, err) }
+
+// syntaxError turns a scanner error into a *DecodeError for field.
+func syntaxError(field string, err error) error {
 	var se *syntaxErr
 	if errors.As(err, &se) {
 		return &DecodeError{Field: field, Offset: se.off, Err: fmt.Errorf("%w: %s", ErrMalformed, se.msg)}
@@ -369,8 +372,11 @@ func (ds *decodeState) settleStrings() {
 	off := 0
 	for i := range ds.owed {
 		o := &ds.owed[i]
-		v := unsafe.String(&buf[off], len(o.s)) // len(o.s) > 0: see owe's callers
-		off += copy(buf[off:], o.s)
+		v := ""
+		if len(o.s) > 0 {
+			v = unsafe.String(&buf[off], len(o.s))
+			off += copy(buf[off:], o.s)
+		}
 		if o.dst != nil {
 			*o.dst = v
 		} else {
@@ -498,10 +504,6 @@ func (ds *decodeState) field(id int, key string, escaped bool, keyOff int) error
 		if raw, err = sc.skip(1); err != nil {
 			return ds.syntax(key, err)
 		}
-		if k.schema != nil && string(k.schemaText) == raw {
-			ds.schema = k.schema
-			break
-		}
 		s, perr := parseSchema(raw)
 		if perr != nil {
 			return ds.errAt(key, off, fmt.Errorf("%w: %w", ErrBadSchema, perr), "")
@@ -605,16 +607,13 @@ func (ds *decodeState) directField(i int) error {
 	key := f.name
 	ds.pnext = i + 1
 	if f.kind == reflect.String && sc.peek() == '"' {
-		v, aliased, err := sc.str()
+		v, _, err := sc.str()
 		if err != nil {
 			return ds.syntax(key, err)
 		}
-		dst := (*string)(unsafe.Add(ds.outerPtr, f.off))
-		if aliased && v != "" {
-			ds.owe(dst, 0, v)
-			return nil
-		}
-		*dst = v
+		// Set in settleStrings, with the field's other values in input
+		// order, so that a repeated key ends with its last value.
+		ds.owe((*string)(unsafe.Add(ds.outerPtr, f.off)), 0, v)
 		return nil
 	}
 	raw, err := sc.skip(1)
@@ -892,14 +891,24 @@ func (ds *decodeState) integer(field string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if v, perr := strconv.ParseInt(n, 10, 64); perr == nil {
-		return v, nil
-	}
-	f, perr := strconv.ParseFloat(n, 64)
-	if perr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	v, ok := parseInteger(n)
+	if !ok {
 		return 0, ds.errAt(field, off, ErrBadValue, "%s is not an integer", n)
 	}
-	return int64(f), nil
+	return v, nil
+}
+
+// parseInteger reads a JSON number that is an integer: integer digits, or
+// an integral float within ±2^53, where floats are exact.
+func parseInteger(n string) (int64, bool) {
+	if v, err := strconv.ParseInt(n, 10, 64); err == nil {
+		return v, true
+	}
+	f, err := strconv.ParseFloat(n, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 func (ds *decodeState) path() error {

@@ -1,6 +1,8 @@
 package wire_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -110,4 +112,43 @@ func TestNoPayloadFieldsTyped(t *testing.T) {
 	require.NoError(t, err)
 	_, ok := ev.(*noFields)
 	assert.True(t, ok)
+}
+
+// RT-1: a payload key given twice ends with its last value, as with
+// encoding/json, on the declared-field fast path (key after event_type) and
+// the general path (key before it), through Unmarshal and UnmarshalInto,
+// whatever the values' forms (plain, escaped, empty).
+func TestRepeatedPayloadKeyKeepsTheLast(t *testing.T) {
+	for _, tc := range []struct{ first, last, want string }{
+		{`"Ada"`, `""`, ""},
+		{`"Ada"`, `"B\u0065n"`, "Ben"},
+		{`"A\u0064a"`, `"Ben"`, "Ben"},
+		{`""`, `"Ben"`, "Ben"},
+	} {
+		fast := `{"event_type":"BenchOrder","customer":` + tc.first + `,"customer":` + tc.last + `}`
+		general := `{"customer":` + tc.first + `,"customer":` + tc.last + `,"event_type":"BenchOrder"}`
+		for _, in := range []string{fast, general} {
+			ev, err := wire.Unmarshal([]byte(in))
+			require.NoError(t, err, in)
+			o, ok := ev.(*BenchOrder)
+			require.True(t, ok, "%T", ev)
+			assert.Equal(t, tc.want, o.Customer, "Unmarshal %s", in)
+			var into BenchOrder
+			require.NoError(t, wire.UnmarshalInto([]byte(in), &into), in)
+			assert.Equal(t, tc.want, into.Customer, "UnmarshalInto %s", in)
+		}
+	}
+}
+
+// RT-1: white space anywhere JSON allows it, after the colon of a predicted
+// key included, decodes like the compact form.
+func TestIndentedDecodesLikeCompact(t *testing.T) {
+	var indented bytes.Buffer
+	require.NoError(t, json.Indent(&indented, []byte(benchJSON), "", "  "))
+	compact, err := wire.Unmarshal([]byte(benchJSON))
+	require.NoError(t, err)
+	spaced, err := wire.Unmarshal(indented.Bytes())
+	require.NoError(t, err)
+	assert.Equal(t, engine.Core(compact).State(), engine.Core(spaced).State())
+	assert.Equal(t, compact.(*BenchOrder).Customer, spaced.(*BenchOrder).Customer)
 }
