@@ -104,24 +104,18 @@ func MarshalBus(b *engine.Bus, enc Encoder) ([]byte, error) {
 	es.enc, es.snap = enc, true
 	hist := b.History()
 	queued := b.QueuedEvents()
-	var err error
-	writeEvent := func(i int, e *engine.Event) error {
+	// QueuedEvents reads the queue from the history, so every queued event
+	// is in event_history (SER-2) without promoting any.
+	for i, e := range hist {
 		if i > 0 {
 			out = append(out, ',')
 		}
 		out = append(out, '"')
 		out = e.UUID().AppendText(out)
 		out = append(out, `":`...)
+		var err error
 		if out, err = es.event(out, e.Payload(), e, 0); err != nil {
-			return fmt.Errorf("event %s: %w", e.ID(), err)
-		}
-		return nil
-	}
-	// QueuedEvents reads the queue from the history, so every queued event
-	// is in event_history (SER-2) without promoting any.
-	for i, e := range hist {
-		if err := writeEvent(i, e); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("event %s: %w", e.ID(), err)
 		}
 	}
 	out = append(out, `},"pending_event_queue":[`...)
@@ -136,7 +130,8 @@ func MarshalBus(b *engine.Bus, enc Encoder) ([]byte, error) {
 	return append(out, "]}"...), nil
 }
 
-// appendTimeout writes a bus timeout in seconds, null when disabled (0).
+// appendTimeout writes a timeout in seconds, null when disabled or unset
+// (<= 0).
 func appendTimeout(b []byte, d time.Duration) []byte {
 	if d <= 0 {
 		return append(b, "null"...)
@@ -157,11 +152,7 @@ func appendHandler(b []byte, d *engine.HandlerDesc) []byte {
 		b = appendString(b, d.FilePath)
 	}
 	b = append(b, `,"handler_timeout":`...)
-	if d.Timeout > 0 {
-		b = appendDuration(b, d.Timeout)
-	} else {
-		b = append(b, "null"...)
-	}
+	b = appendTimeout(b, d.Timeout)
 	b = append(b, `,"handler_slow_timeout":`...)
 	b = appendDuration(b, d.SlowTimeout)
 	b = append(b, `,"handler_registered_at":`...)
@@ -277,82 +268,49 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 	if sc.peek() != 0 {
 		return nil, &DecodeError{Offset: sc.pos, Err: fmt.Errorf("%w: invalid character %s after the bus object", ErrMalformed, quoteByte(s[sc.pos]))}
 	}
-	get := func(k string) (string, bool) {
-		v, ok := top[k]
-		if !ok {
-			return "", false
+	// get returns a member's raw JSON, "" when it is missing: every raw*
+	// reader below refuses "", so a missing member sets nothing.
+	get := func(k string) string {
+		if v, ok := top[k]; ok {
+			return s[v.start:v.end]
 		}
-		return s[v.start:v.end], true
+		return ""
 	}
 
 	name := ""
 	var bopts []engine.Option
-	if raw, ok := get("id"); ok {
-		if str, ok := rawString(raw); ok {
-			if u, err := ident.ParseUUID(str); err == nil {
-				bopts = append(bopts, engine.WithID(u.String()))
-			}
+	if str, ok := rawString(get("id")); ok {
+		if u, err := ident.ParseUUID(str); err == nil {
+			bopts = append(bopts, engine.WithID(u.String()))
 		}
 	}
-	if raw, ok := get("name"); ok {
-		if str, ok := rawString(raw); ok && validType(str) {
-			name = own(str)
-		}
+	if str, ok := rawString(get("name")); ok && validType(str) {
+		name = own(str)
 	}
-	if raw, ok := get("max_history_size"); ok {
-		if raw == "null" {
-			bopts = append(bopts, engine.WithMaxHistory(engine.UnlimitedHistory))
-		} else if n, ok := rawInt(raw); ok {
-			bopts = append(bopts, engine.WithMaxHistory(n))
-		}
+	if raw := get("max_history_size"); raw == "null" {
+		bopts = append(bopts, engine.WithMaxHistory(engine.UnlimitedHistory))
+	} else if n, ok := rawInt(raw); ok {
+		bopts = append(bopts, engine.WithMaxHistory(n))
 	}
-	if raw, ok := get("max_history_drop"); ok {
-		if v, ok := rawBool(raw); ok {
-			bopts = append(bopts, engine.WithHistoryDrop(v))
-		}
+	if v, ok := rawBool(get("max_history_drop")); ok {
+		bopts = append(bopts, engine.WithHistoryDrop(v))
 	}
-	if raw, ok := get("event_concurrency"); ok {
-		str, _ := rawString(raw)
-		if m, ok := engine.ParseEventConcurrency(str); ok {
-			bopts = append(bopts, engine.WithEventConcurrency(m))
-		}
+	bopts = appendModeOpt(bopts, get("event_concurrency"), engine.ParseEventConcurrency, engine.WithEventConcurrency)
+	bopts = appendModeOpt(bopts, get("event_handler_concurrency"), engine.ParseHandlerConcurrency, engine.WithHandlerConcurrency)
+	bopts = appendModeOpt(bopts, get("event_handler_completion"), engine.ParseCompletion, engine.WithCompletion)
+	// event_timeout null (or missing) is the 60 s default (SER-4); the slow
+	// thresholds' null disables them.
+	if d, ok := rawSeconds(get("event_timeout")); ok {
+		bopts = append(bopts, engine.WithEventTimeout(d))
 	}
-	if raw, ok := get("event_handler_concurrency"); ok {
-		str, _ := rawString(raw)
-		if m, ok := engine.ParseHandlerConcurrency(str); ok {
-			bopts = append(bopts, engine.WithHandlerConcurrency(m))
-		}
+	if d, ok := rawSlowTimeout(get("event_slow_timeout")); ok {
+		bopts = append(bopts, engine.WithEventSlowTimeout(d))
 	}
-	if raw, ok := get("event_handler_completion"); ok {
-		str, _ := rawString(raw)
-		if m, ok := engine.ParseCompletion(str); ok {
-			bopts = append(bopts, engine.WithCompletion(m))
-		}
+	if d, ok := rawSlowTimeout(get("event_handler_slow_timeout")); ok {
+		bopts = append(bopts, engine.WithDefaultHandlerSlowTimeout(d))
 	}
-	if raw, ok := get("event_timeout"); ok {
-		// null (or missing) is the 60 s default (SER-4).
-		if d, ok := rawSeconds(raw); ok {
-			bopts = append(bopts, engine.WithEventTimeout(d))
-		}
-	}
-	if raw, ok := get("event_slow_timeout"); ok {
-		if raw == "null" {
-			bopts = append(bopts, engine.WithEventSlowTimeout(0))
-		} else if d, ok := rawSeconds(raw); ok {
-			bopts = append(bopts, engine.WithEventSlowTimeout(d))
-		}
-	}
-	if raw, ok := get("event_handler_slow_timeout"); ok {
-		if raw == "null" {
-			bopts = append(bopts, engine.WithDefaultHandlerSlowTimeout(0))
-		} else if d, ok := rawSeconds(raw); ok {
-			bopts = append(bopts, engine.WithDefaultHandlerSlowTimeout(d))
-		}
-	}
-	if raw, ok := get("event_handler_detect_file_paths"); ok {
-		if v, ok := rawBool(raw); ok {
-			bopts = append(bopts, engine.WithDetectFilePaths(v))
-		}
+	if v, ok := rawBool(get("event_handler_detect_file_paths")); ok {
+		bopts = append(bopts, engine.WithDetectFilePaths(v))
 	}
 	bopts = append(bopts, o.engine...)
 	b, err := engine.RestoreBus(name, bopts...)
@@ -387,6 +345,7 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 
 	// History, in the snapshot's order.
 	byID := map[ident.UUID]*engine.Event{}
+	busID, _ := ident.ParseUUID(b.ID())
 	var events []*engine.Event
 	var state engine.EventState
 	if v, ok := top["event_history"]; ok {
@@ -416,7 +375,7 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 				}
 				if d.BusID.IsZero() {
 					// A row without eventbus_id: the handler was this bus's.
-					d.BusID, _ = ident.ParseUUID(b.ID())
+					d.BusID = busID
 					if d.BusName == "" || d.BusName == "EventBus" {
 						d.BusName = b.Name()
 					}
@@ -469,15 +428,9 @@ type span struct{ start, end int }
 // reports false, consuming the value, when the value is not an object.
 // Keys alias the input unless they had escapes.
 func members(sc *scanner, f func(key string, v span)) (bool, error) {
-	syntax := func(err error) error {
-		if se, ok := err.(*syntaxErr); ok {
-			return &DecodeError{Offset: se.off, Err: fmt.Errorf("%w: %s", ErrMalformed, se.msg)}
-		}
-		return err
-	}
 	if sc.peek() != '{' {
 		if _, err := sc.skip(0); err != nil {
-			return false, syntax(err)
+			return false, syntaxError("", err)
 		}
 		return false, nil
 	}
@@ -489,20 +442,20 @@ func members(sc *scanner, f func(key string, v span)) (bool, error) {
 	for {
 		key, _, err := sc.str()
 		if err != nil {
-			return true, syntax(err)
+			return true, syntaxError("", err)
 		}
 		if err := sc.expect(':'); err != nil {
-			return true, syntax(err)
+			return true, syntaxError("", err)
 		}
 		sc.peek()
 		start := sc.pos
 		if _, err := sc.skip(1); err != nil {
-			return true, syntax(err)
+			return true, syntaxError("", err)
 		}
 		f(key, span{start, sc.pos})
 		more, err := sc.next('}')
 		if err != nil {
-			return true, syntax(err)
+			return true, syntaxError("", err)
 		}
 		if !more {
 			return true, nil
@@ -595,14 +548,31 @@ func rawInt(raw string) (int, bool) {
 	if raw == "" || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
 		return 0, false
 	}
-	if n, err := strconv.ParseInt(raw, 10, 64); err == nil && n >= math.MinInt32 && n <= math.MaxInt32 {
-		return int(n), true
-	}
-	f, err := strconv.ParseFloat(raw, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
+	n, ok := parseInteger(raw)
+	if !ok || n < math.MinInt32 || n > math.MaxInt32 {
 		return 0, false
 	}
-	return int(f), true
+	return int(n), true
+}
+
+// appendModeOpt appends the option with(m) when raw is a JSON string naming
+// a mode m that parse knows; anything else sets nothing.
+func appendModeOpt[M any](opts []engine.Option, raw string, parse func(string) (M, bool), with func(M) engine.Option) []engine.Option {
+	if str, ok := rawString(raw); ok {
+		if m, ok := parse(str); ok {
+			return append(opts, with(m))
+		}
+	}
+	return opts
+}
+
+// rawSlowTimeout reads a slow-warning threshold: null disables it (0),
+// else seconds as rawSeconds reads them.
+func rawSlowTimeout(raw string) (time.Duration, bool) {
+	if raw == "null" {
+		return 0, true
+	}
+	return rawSeconds(raw)
 }
 
 // rawSeconds reads a JSON number of seconds >= 0 (WIRE-4).

@@ -495,6 +495,27 @@ func TestUnmarshalBusDefaults(t *testing.T) {
 				if n, drop := b.MaxHistory(); n != engine.DefaultMaxHistorySize || drop {
 					t.Errorf("history %d %v", n, drop)
 				}
+				if b.HandlerConcurrency() != engine.SerialHandlers || b.Completion() != engine.CompleteAll {
+					t.Errorf("bad modes gave %s %s, want the defaults", b.HandlerConcurrency(), b.Completion())
+				}
+				if u, err := ident.ParseUUID(b.ID()); err != nil || u.IsZero() {
+					t.Errorf("a non-string id gave bus id %q, want a fresh one", b.ID())
+				}
+			}},
+		{"duplicate event id", `{"name":"DupBus","event_history":{
+			"01a2192b-1d08-77c5-8198-7b710fb90c32":{"event_type":"First","event_id":"01a2192b-1d08-77c5-8198-7b710fb90c32"},
+			"01a2192b-1d08-77c5-8198-7b710fb90c33":{"event_type":"Second","event_id":"01a2192b-1d08-77c5-8198-7b710fb90c32"}}}`,
+			func(t *testing.T, b *engine.Bus) {
+				// WIRE-23: an event id given twice keeps its first entry.
+				if h := b.History(); len(h) != 1 || h[0].Type() != "First" {
+					t.Errorf("history %v, want the first entry alone", h)
+				}
+			}},
+		{"integral float", `{"name":"FloatBus","max_history_size":7.0}`,
+			func(t *testing.T, b *engine.Bus) {
+				if n, _ := b.MaxHistory(); n != 7 {
+					t.Errorf("max_history_size 7.0 gave %d, want 7", n)
+				}
 			}},
 		{"values", `{"name":"ValBus","max_history_size":7,"max_history_drop":true,"event_concurrency":"global-serial",
 			"event_timeout":0,"event_slow_timeout":1.25,"event_handler_concurrency":"parallel","event_handler_completion":"first",
@@ -640,6 +661,8 @@ func TestUnmarshalBusHistoryKeyAsID(t *testing.T) {
 	}
 }
 
+// WIRE-22, WIRE-14: a bus snapshot is written back in the shape it was read
+// in.
 func TestBusShapeOf(t *testing.T) {
 	for in, want := range map[string]wire.Encoder{
 		`{"event_history":{}}`: {},

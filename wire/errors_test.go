@@ -55,6 +55,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"huge timeout", with(`"event_timeout":1e300`), wire.ErrBadValue, nil, "event_timeout"},
 		{"unknown status", with(`"event_status":"done"`), wire.ErrBadValue, nil, "event_status"},
 		{"unknown concurrency", with(`"event_concurrency":"fast"`), wire.ErrBadValue, nil, "event_concurrency"},
+		{"empty completion", with(`"event_handler_completion":""`), wire.ErrBadValue, nil, "event_handler_completion"},
+		{"number in handler concurrency", with(`"event_handler_concurrency":3`), wire.ErrFieldType, nil, "event_handler_concurrency"},
 		{"bad event_type", `{"event_type":"_private"}`, wire.ErrBadValue, nil, "event_type"},
 		{"fractional count", with(`"event_pending_bus_count":1.5`), wire.ErrBadValue, nil, "event_pending_bus_count"},
 		{"bad uuid", strings.Replace(okEvent, "01a2191e-219a", "zz", 1), wire.ErrBadUUID, ident.ErrBadUUID, "event_id"},

@@ -128,7 +128,7 @@ func busMode(in, out string) error {
 	b, err := wire.UnmarshalBus(data, wire.Paused(),
 		wire.WithBusDecoder(wire.Decoder{AllowUnknownEventFields: true}),
 		wire.WithEngineOptions(engine.WithDomain(engine.NewDomain()),
-			engine.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))))
+			engine.WithLogger(slog.New(slog.DiscardHandler))))
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
