@@ -14,14 +14,12 @@ import (
 	"unsafe"
 	"weak"
 
-	"go.uber.org/goleak"
-
 	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	leakcheck.VerifyTestMain(m)
 }
 
 // The hot path's memory budget (about 300 bytes per event with its row)
@@ -254,9 +252,9 @@ func TestHandlerIDTextAndOffID(t *testing.T) {
 	if got, want := h.ID(), h.UUID().String(); got != want {
 		t.Fatalf("ID() = %q, want %q", got, want)
 	}
-	want := ident.HandlerIDOf(b.id, h.Name(), h.FilePath(), h.RegisteredAt(), "WorkEvent")
+	want := ident.HandlerID(b.ID(), h.Name(), h.FilePath(), h.RegisteredAt().String(), "WorkEvent")
 	if h.UUID() != want {
-		t.Fatalf("id %s, want HandlerIDOf's %s", h.UUID(), want)
+		t.Fatalf("id %s, want HandlerID's %s", h.UUID(), want)
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = h.ID() }); n != 0 {
 		t.Errorf("ID allocates %v times", n)

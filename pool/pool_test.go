@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/ringbus/ringbus/internal/leakcheck"
 	"github.com/ringbus/ringbus/pool"
 )
 
@@ -23,10 +24,7 @@ import (
 // noLeaks, that no goroutine they started (including the housekeeping
 // goroutines of their own pools) outlives them.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	leakcheck.VerifyTestMain(m)
 }
 
 // noLeaks fails t if goroutines started during the test are still there

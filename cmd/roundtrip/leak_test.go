@@ -1,0 +1,14 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/ringbus/ringbus/internal/leakcheck"
+)
+
+// The buses the bus-snapshot mode starts in this process must leave no
+// goroutine behind once closed. ants starts two goroutines at import for
+// its default pool, never used: those are ignored.
+func TestMain(m *testing.M) {
+	leakcheck.VerifyTestMain(m)
+}
