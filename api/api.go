@@ -140,17 +140,13 @@ func OnAll(bus *Bus, h func(ctx context.Context, e *BaseEvent) (any, error), opt
 // than as a closure of its own, which would cost an allocation per On.
 const (
 	normPlain = iota
-	normInterface
 	normNothing
 	normNillable
 )
 
 func normalization[R any]() uint8 {
 	t := reflect.TypeFor[R]()
-	switch {
-	case t.Kind() == reflect.Interface:
-		return normInterface
-	case t.Size() == 0:
+	if t.Size() == 0 {
 		return normNothing
 	}
 	switch t.Kind() {

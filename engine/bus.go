@@ -109,7 +109,11 @@ type Bus struct {
 // "EventBus_{last 8 of id}" (BUS-4). A name already used by a live bus of
 // the domain gets a suffix and a warning (BUS-5). Options are validated and
 // an invalid one yields an error wrapping ErrBadOption.
-func NewBus(name string, opts ...Option) (*Bus, error) {
+func NewBus(name string, opts ...Option) (*Bus, error) { return newBus(name, false, opts) }
+
+// newBus is NewBus; with keepName, a name a live bus of the domain already
+// has is kept as it is, without a suffix or a warning (see RestoreBus).
+func newBus(name string, keepName bool, opts []Option) (*Bus, error) {
 	cfg := defaultBusConfig()
 	for _, o := range opts {
 		if o == nil {
@@ -148,14 +152,18 @@ func NewBus(name string, opts ...Option) (*Bus, error) {
 	b.hist.setLimit(cfg.maxHistory, cfg.historyDrop)
 	d := cfg.domain
 	d.mu.Lock()
-	if _, taken := d.byName[name]; taken {
+	_, taken := d.byName[name]
+	if taken && !keepName {
 		orig := name
 		u := ident.NewV7().String()
 		name = name + "_" + u[len(u)-8:]
 		b.logger.Warn("ringbus: EventBus with name \"" + orig + "\" already exists; renamed to \"" + name + "\"")
+		taken = false
 	}
 	b.name = name
-	d.byName[name] = b
+	if !taken { // a kept name stays registered to the bus that had it first
+		d.byName[name] = b
+	}
 	d.buses[b] = struct{}{}
 	d.mu.Unlock()
 	b.setLabel(name)
@@ -379,11 +387,7 @@ func (b *Bus) removeHandler(h *Handler) {
 		return
 	}
 	b.hmu.Lock()
-	slot := h.slot
-	if slot == nil {
-		slot = b.slotFor(h.pattern, false)
-	}
-	if slot != nil {
+	if slot := h.slot; slot != nil { // nil: never registered here
 		if old := slot.list.Load(); old != nil {
 			slot.list.Store(old.without(h)) // REG-6: an empty key reads as absent
 		}
@@ -454,10 +458,8 @@ func (b *Bus) Handlers() []*Handler {
 // handlersFor returns the snapshot of handlers to run for an event type:
 // typed ones first, then wildcard ones (REG-3).
 func (b *Bus) handlersFor(eventType string) (typed, wild []*Handler) {
-	if s, ok := b.typed.Load(eventType); ok {
-		if l := s.list.Load(); l != nil {
-			typed = l.hs
-		}
+	if l := b.listFor(eventType); l != nil {
+		typed = l.hs
 	}
 	if l := b.wild.list.Load(); l != nil {
 		wild = l.hs
@@ -577,12 +579,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	}
 	if !fast {
 		e.mu.Lock()
-		if e.Status() == StatusCompleted {
-			// EMIT-9: a completed event emitted on a new bus runs again there.
-			e.status.Store(uint32(StatusStarted))
-			e.completed.Store(0)
-			e.done = nil
-		}
+		e.reopenLocked()
 		e.flags |= flagEmitted
 		e.pending++
 		e.addBus(b)
@@ -610,12 +607,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 // unqueue undoes the bookkeeping of an Emit whose push failed.
 func (b *Bus) unqueue(e *Event) {
 	e.mu.Lock()
-	for i, n := 0, e.busCount(); i < n; i++ {
-		if bb, claimed := e.busAt(i); bb == b && !claimed {
-			e.setClaimed(i)
-			break
-		}
-	}
+	e.claimLocked(b)
 	e.mu.Unlock()
 	b.finishEventOn(e)
 }

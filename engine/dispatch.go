@@ -243,13 +243,22 @@ func (e *Event) claim(b *Bus) bool {
 }
 
 func (e *Event) claimLocked(b *Bus) bool {
-	for i, n := 0, e.busCount(); i < n; i++ {
-		if bb, claimed := e.busAt(i); bb == b && !claimed {
-			e.setClaimed(i)
-			return true
-		}
+	if i := e.queuedOnLocked(b); i >= 0 {
+		e.setClaimed(i)
+		return true
 	}
 	return false
+}
+
+// queuedOnLocked returns the index of b's unclaimed entry among the buses e
+// was emitted to (e waits in b's queue), or -1. Called with e.mu held.
+func (e *Event) queuedOnLocked(b *Bus) int {
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if bb, claimed := e.busAt(i); bb == b && !claimed {
+			return i
+		}
+	}
+	return -1
 }
 
 const (
@@ -408,7 +417,7 @@ func (p *processing) setup() bool {
 	if evSlow > 0 {
 		p.slowAt = now + int64(evSlow)
 	}
-	rows, claimed, err := p.makeRows(ic, tc)
+	rows, claimed, err := p.makeRows()
 	if !claimed {
 		p.unclaimed = true
 		return false
@@ -547,7 +556,7 @@ func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *setti
 // makeRows creates this bus's rows for the event, skipping handlers that
 // already have a row that is running or finished (FWD-4) and reusing seeded
 // pending rows (ERU-5). It enforces the recursion guard (REC-1).
-func (p *processing) makeRows(ic, tc eventConfig) ([]*Result, bool, error) {
+func (p *processing) makeRows() ([]*Result, bool, error) {
 	b, e := p.bus, p.ev
 	rows := p.rowBuf[:0]
 	e.mu.Lock()
@@ -721,12 +730,7 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 // started hooks (MW-2: the row's, then the event's once).
 func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 	b, e := p.bus, p.ev
-	var timeout time.Duration
-	if h := r.handler; p.stdSettings && h.timeout <= 0 && h.bus == b {
-		timeout = p.kept.rowTO
-	} else {
-		timeout = rowTimeout(h, &p.ic, &p.tc)
-	}
+	timeout := p.rowTimeout(r.handler)
 	var hdl int64
 	if timeout > 0 {
 		hdl = now + int64(timeout)
@@ -778,6 +782,15 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 	}
 }
 
+// rowTimeout is rowTimeout for a handler of this processing's event, from
+// the kept settings when they apply.
+func (p *processing) rowTimeout(h *Handler) time.Duration {
+	if p.stdSettings && h.timeout <= 0 && h.bus == p.bus {
+		return p.kept.rowTO
+	}
+	return rowTimeout(h, &p.ic, &p.tc)
+}
+
 // handlerSlow resolves the slow-handler threshold (SLOW-2, D8).
 func (p *processing) handlerSlow(r *Result) time.Duration {
 	if r.handler.slowTimeout >= 0 {
@@ -817,7 +830,7 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
 		// ERR-2: a plain timeout from handler code becomes a handler
 		// timeout that keeps its message.
-		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: rowTimeout(r.handler, &p.ic, &p.tc), Err: err}
+		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: p.rowTimeout(r.handler), Err: err}
 	}
 	ok := r.finishAt(v, err, StatusStarted, now)
 	r.released()
@@ -1251,7 +1264,7 @@ func (p *processing) timeoutEvent() {
 // event.
 func (p *processing) timeoutHandler(r *Result) {
 	children := len(r.Children())
-	timeout := rowTimeout(r.handler, &p.ic, &p.tc)
+	timeout := p.rowTimeout(r.handler)
 	err := &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: timeout, Children: children}
 	if !r.finish(nil, err, StatusStarted) {
 		return

@@ -45,8 +45,8 @@
 // handlers has them started in order by 16 pool workers; if none of the
 // remaining handlers could start for a millisecond (every worker waiting
 // inside a handler), each remaining one gets a goroutine of its own, so all
-// of them still run concurrently (HCONC-2). Timeouts and slow warnings use one lazily
-// re-armed timer per dispatcher. After Stop or Close returns none of the
+// of them still run concurrently (HCONC-2). Timeouts and slow warnings use
+// one lazily re-armed timer per dispatcher. After Stop or Close returns none of the
 // bus's goroutines runs, except a handler that ignores its context's
 // cancellation, which keeps its own goroutine until it returns (the bus
 // itself does not wait for it: the event is finalised at its deadline and

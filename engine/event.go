@@ -229,13 +229,12 @@ func validEventType(name string) error {
 	}
 	// Bytes, not runes: every byte of a multi-byte rune is >= 0x80, which
 	// the table rejects, as it rejects the rune.
-	if typeNameByte[name[0]]&typeNameFirst == 0 {
-		return badOption("event type %q is not a valid identifier", name)
+	ok := typeNameByte[name[0]]&typeNameFirst != 0
+	for i := 1; ok && i < len(name); i++ {
+		ok = typeNameByte[name[i]]&typeNameLater != 0
 	}
-	for i := 1; i < len(name); i++ {
-		if typeNameByte[name[i]] == 0 {
-			return badOption("event type %q is not a valid identifier", name)
-		}
+	if !ok {
+		return badOption("event type %q is not a valid identifier", name)
 	}
 	return nil
 }
@@ -375,6 +374,16 @@ func (e *Event) busAt(i int) (*Bus, bool) {
 	}
 	be := e.ext.busesMore[i-1]
 	return be.bus, be.claimed
+}
+
+// reopenLocked makes a completed event incomplete again, so that another
+// bus runs it (EMIT-9). Called with e.mu held.
+func (e *Event) reopenLocked() {
+	if e.Status() == StatusCompleted {
+		e.status.Store(uint32(StatusStarted))
+		e.completed.Store(0)
+		e.done = nil
+	}
 }
 
 func (e *Event) setClaimed(i int) {

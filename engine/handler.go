@@ -47,6 +47,9 @@ type Handler struct {
 	// slot is the slot of pattern h was registered into (nil for handlers
 	// that never were), so that removal needs no map lookup.
 	slot *handlerSlot
+	// origin is the bus identity of a handler restored from another bus's
+	// snapshot (see RestoreHandler), nil for every other handler.
+	origin *handlerOrigin
 	// solo is the handler list of a pattern whose only handler this is:
 	// registering the first handler of a pattern (one-off handlers) costs
 	// no allocation beyond the Handler.

@@ -39,12 +39,7 @@ func (c EventConcurrency) String() string {
 
 // ParseEventConcurrency returns the mode whose wire name is s.
 func ParseEventConcurrency(s string) (EventConcurrency, bool) {
-	for m := GlobalSerial; m <= ParallelEvents; m++ {
-		if m.String() == s {
-			return m, true
-		}
-	}
-	return 0, false
+	return parseMode(s, GlobalSerial, ParallelEvents)
 }
 
 // HandlerConcurrency says whether one event's handlers run one at a time or
@@ -73,12 +68,7 @@ func (c HandlerConcurrency) String() string {
 
 // ParseHandlerConcurrency returns the mode whose wire name is s.
 func ParseHandlerConcurrency(s string) (HandlerConcurrency, bool) {
-	for m := SerialHandlers; m <= ParallelHandlers; m++ {
-		if m.String() == s {
-			return m, true
-		}
-	}
-	return 0, false
+	return parseMode(s, SerialHandlers, ParallelHandlers)
 }
 
 // Completion says when an event's handler phase on a bus ends (FIRST).
@@ -106,8 +96,14 @@ func (c Completion) String() string {
 }
 
 // ParseCompletion returns the mode whose wire name is s.
-func ParseCompletion(s string) (Completion, bool) {
-	for m := CompleteAll; m <= CompleteFirst; m++ {
+func ParseCompletion(s string) (Completion, bool) { return parseMode(s, CompleteAll, CompleteFirst) }
+
+// parseMode returns the mode in first..last whose wire name is s.
+func parseMode[M interface {
+	~uint8
+	String() string
+}](s string, first, last M) (M, bool) {
+	for m := first; m <= last; m++ {
 		if m.String() == s {
 			return m, true
 		}

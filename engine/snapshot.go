@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"weak"
-
-	"github.com/puzpuzpuz/xsync/v4"
+	"slices"
 
 	"github.com/ringbus/ringbus/internal/ident"
 )
@@ -26,34 +23,7 @@ var ErrUnknownHandler = errors.New("ringbus: no handler with that id on the bus"
 // registered to the bus that had it first. "" picks the default name, as
 // in NewBus. The bus is new: no handlers, no history, nothing queued.
 func RestoreBus(name string, opts ...Option) (*Bus, error) {
-	if name != "" {
-		if err := validEventType(name); err != nil {
-			return nil, badOption("bus name %q must be an identifier", name)
-		}
-	}
-	// A placeholder name that no live bus has, so that NewBus neither warns
-	// nor renames; the bus is not shared yet, so renaming it below is safe.
-	u := ident.NewV7().String()
-	b, err := NewBus("Restoring_"+u[len(u)-12:], opts...)
-	if err != nil {
-		return nil, err
-	}
-	if name == "" {
-		idStr := b.id.String()
-		name = "EventBus_" + idStr[len(idStr)-8:]
-	}
-	d := b.domain
-	d.mu.Lock()
-	if d.byName[b.name] == b {
-		delete(d.byName, b.name)
-	}
-	b.name = name
-	if _, taken := d.byName[name]; !taken {
-		d.byName[name] = b
-	}
-	d.mu.Unlock()
-	b.setLabel(name)
-	return b, nil
+	return newBus(name, true, opts)
 }
 
 // noopHandler is the function of a stub handler restored from a snapshot
@@ -67,17 +37,6 @@ func noopHandler(context.Context, *Event) (any, error) { return nil, nil }
 type handlerOrigin struct {
 	busID   ident.UUID
 	busName string
-}
-
-// origins maps restored handlers to their original bus identity. Keys are
-// weak, and an entry is dropped when its handler is collected.
-var origins = xsync.NewMap[weak.Pointer[Handler], handlerOrigin]()
-
-func setOrigin(h *Handler, o handlerOrigin) {
-	k := weak.Make(h)
-	if _, loaded := origins.LoadOrStore(k, o); !loaded {
-		runtime.AddCleanup(h, func(k weak.Pointer[Handler]) { origins.Delete(k) }, k)
-	}
 }
 
 // RestoreHandler registers on b a handler described by d, as a bus restore
@@ -120,10 +79,6 @@ func (b *Bus) RestoreHandler(d HandlerDesc, fn HandlerFunc) (*Handler, error) {
 	if d.SlowTimeout >= 0 {
 		opts = append(opts, WithHandlerSlowTimeout(d.SlowTimeout))
 	}
-	h, err := b.register(d.Pattern, fn, nil, nil, opts)
-	if err != nil {
-		return nil, err
-	}
 	o := handlerOrigin{busID: d.BusID, busName: d.BusName}
 	if o.busID.IsZero() {
 		o.busID = b.id
@@ -132,9 +87,10 @@ func (b *Bus) RestoreHandler(d HandlerDesc, fn HandlerFunc) (*Handler, error) {
 		o.busName = b.name
 	}
 	if o.busID != b.id || o.busName != b.name {
-		setOrigin(h, o)
+		// Set before register publishes the handler.
+		opts = append(opts, handlerOption(func(h *Handler) error { h.origin = &o; return nil }))
 	}
-	return h, nil
+	return b.register(d.Pattern, fn, nil, nil, opts)
 }
 
 // SnapshotDesc returns h's metadata as a bus snapshot writes it: Desc,
@@ -142,7 +98,7 @@ func (b *Bus) RestoreHandler(d HandlerDesc, fn HandlerFunc) (*Handler, error) {
 // reporting that bus's id and name.
 func (h *Handler) SnapshotDesc() HandlerDesc {
 	d := h.Desc()
-	if o, ok := origins.Load(weak.Make(h)); ok {
+	if o := h.origin; o != nil {
 		d.BusID, d.BusName = o.busID, o.busName
 	}
 	return d
@@ -160,12 +116,16 @@ func (b *Bus) HandlerByID(id string) *Handler {
 func (b *Bus) handlerByID(id ident.UUID) *Handler {
 	b.hmu.Lock()
 	defer b.hmu.Unlock()
-	for _, h := range b.regList {
-		if h.id == id {
-			return h
-		}
+	if i := b.handlerIndex(id); i >= 0 {
+		return b.regList[i]
 	}
 	return nil
+}
+
+// handlerIndex returns the index in regList of the handler with id, or -1.
+// The caller holds hmu.
+func (b *Bus) handlerIndex(id ident.UUID) int {
+	return slices.IndexFunc(b.regList, func(h *Handler) bool { return h.id == id })
 }
 
 // BindHandler gives the handler of b with the given id the function fn:
@@ -189,39 +149,27 @@ func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
 		return nil, fmt.Errorf("%w: cannot bind on %s", ErrBusClosed, b.Label())
 	}
 	b.hmu.Lock()
-	idx := -1
-	for i, h := range b.regList {
-		if h.id == u {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
-		b.hmu.Unlock()
+	defer b.hmu.Unlock()
+	idx := b.handlerIndex(u)
+	// A handler whose Off has begun (it marks removed before taking hmu)
+	// is as good as gone: binding it would undo that Off.
+	if idx < 0 || b.regList[idx].removed.Load() {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownHandler, id)
 	}
 	old := b.regList[idx]
-	nh := &Handler{id: old.id, name: old.name, filePath: old.filePath, registeredAt: old.registeredAt,
-		pattern: old.pattern, bus: b, fn: fn, timeout: old.timeout, slowTimeout: old.slowTimeout,
-		forwardTo: old.forwardTo}
-	nh.setIDText()
-	nh.slot = old.slot
-	if l := b.listFor(old.pattern); l != nil {
+	nh := &Handler{id: old.id, idText: old.idText, name: old.name, filePath: old.filePath,
+		registeredAt: old.registeredAt, pattern: old.pattern, bus: b, fn: fn, timeout: old.timeout,
+		slowTimeout: old.slowTimeout, forwardTo: old.forwardTo, slot: old.slot, origin: old.origin}
+	if l := old.slot.list.Load(); l != nil {
 		// Copy on write: dispatchers may be reading the old snapshot.
-		hs := append([]*Handler(nil), l.hs...)
-		for i, h := range hs {
-			if h == old {
-				hs[i] = nh
-			}
+		hs := slices.Clone(l.hs)
+		if i := slices.Index(hs, old); i >= 0 {
+			hs[i] = nh
 		}
-		b.slotFor(old.pattern, true).list.Store(&handlerList{hs: hs})
+		old.slot.list.Store(&handlerList{hs: hs})
 	}
 	b.regList[idx] = nh
 	old.removed.Store(true)
-	b.hmu.Unlock()
-	if o, ok := origins.Load(weak.Make(old)); ok {
-		setOrigin(nh, o)
-	}
 	return nh, nil
 }
 
@@ -275,17 +223,11 @@ func (b *Bus) Requeue(ev Eventer) error {
 	if e.outer == nil || e.created.Load() == 0 {
 		e.initLocked(ev)
 	}
-	for i, n := 0, e.busCount(); i < n; i++ {
-		if bb, claimed := e.busAt(i); bb == b && !claimed {
-			e.mu.Unlock()
-			return nil
-		}
+	if e.queuedOnLocked(b) >= 0 {
+		e.mu.Unlock()
+		return nil
 	}
-	if e.Status() == StatusCompleted {
-		e.status.Store(uint32(StatusStarted))
-		e.completed.Store(0)
-		e.done = nil
-	}
+	e.reopenLocked()
 	inPath := false
 	for i, n := 0, e.pathLen(); i < n; i++ {
 		if e.pathAt(i) == label {
@@ -328,11 +270,8 @@ func (b *Bus) QueuedEvents() []*Event {
 	var out []*Event
 	for _, e := range b.hist.snapshot() {
 		e.mu.Lock()
-		for i, n := 0, e.busCount(); i < n; i++ {
-			if bb, claimed := e.busAt(i); bb == b && !claimed {
-				out = append(out, e)
-				break
-			}
+		if e.queuedOnLocked(b) >= 0 {
+			out = append(out, e)
 		}
 		e.mu.Unlock()
 	}

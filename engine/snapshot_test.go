@@ -148,7 +148,8 @@ func TestRequeueAndResume(t *testing.T) {
 	b.Resume() // no-op on a closed bus
 }
 
-// An Emit starts a bus whose requeued events wait, and they run first.
+// SER-2, CONC-1: an Emit starts a bus whose requeued events wait, and they
+// run first.
 func TestRequeuedRunBeforeEmitted(t *testing.T) {
 	b := snapBus(t, "FifoBus", WithDomain(NewDomain()))
 	var order []string
@@ -181,9 +182,9 @@ func TestRequeuedRunBeforeEmitted(t *testing.T) {
 	}
 }
 
-// RestoreHandler keeps the metadata; BindHandler swaps the function and
-// keeps the handler's place; a handler re-created for another bus keeps
-// that bus in SnapshotDesc.
+// WIRE-21, WIRE-23, ERU-5: RestoreHandler keeps the metadata; BindHandler
+// swaps the function and keeps the handler's place; a handler re-created for
+// another bus keeps that bus in SnapshotDesc.
 func TestRestoreAndBindHandler(t *testing.T) {
 	b := snapBus(t, "BindBus", WithDomain(NewDomain()))
 	a, _ := b.On("X", func(context.Context, *Event) (any, error) { return "a", nil })
@@ -265,13 +266,20 @@ func TestRestoreAndBindHandler(t *testing.T) {
 	if _, err := b.BindHandler(w.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); err != nil {
 		t.Errorf("binding a wildcard stub: %v", err)
 	}
+	// An Off that has begun (removed is set before hmu is taken) wins over
+	// a BindHandler that gets hmu first: the handler is not re-bound.
+	a.removed.Store(true)
+	if _, err := b.BindHandler(a.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrUnknownHandler) {
+		t.Errorf("binding a handler whose Off has begun: %v", err)
+	}
+	a.removed.Store(false)
 	_ = b.Close()
 	if _, err := b.BindHandler(a.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrBusClosed) {
 		t.Errorf("bind on a closed bus: %v", err)
 	}
 }
 
-// RelinkChildren swaps id-only children for history events it knows.
+// WIRE-23: RelinkChildren swaps id-only children for history events it knows.
 func TestRelinkChildren(t *testing.T) {
 	known, unknown := ident.NewV7(), ident.NewV7()
 	child := new(Event)

@@ -234,12 +234,8 @@ func Restore(e *Event, outer Eventer, s *EventState) error {
 	if Core(outer) != e {
 		return badOption("restore: outer value does not embed the event")
 	}
-	// A type named by its own TypeMeta was validated when the type was
-	// declared; only other names need the check.
-	if m := s.Meta; m == nil || m.name != s.Type {
-		if err := validEventType(s.Type); err != nil {
-			return err
-		}
+	if err := validEventType(s.Type); err != nil {
+		return err
 	}
 	switch s.Status {
 	case StatusPending, StatusStarted, StatusCompleted:
@@ -519,7 +515,6 @@ func RemoteBus(id ident.UUID, name string) *Bus {
 	}
 	_ = b.Close()
 	b.id, b.name = id, name
-	b.hids = ident.NewHandlerIDs(id) // closed: nothing registers, but keep them consistent
 	b.setLabel(name)
 	if remoteBusN.Add(1) <= remoteCacheLimit {
 		remoteBuses.Store(k, b)

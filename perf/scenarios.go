@@ -279,9 +279,6 @@ type waitable interface {
 	Wait(ctx context.Context) error
 }
 
-// trimToOne is the reference's trim-to-1: history limit 1 with dropping,
-// emit a trim event, await it, wait until idle, check the history holds at
-// most one event, restore the previous settings.
 // trimAfter runs trim-to-1 after the figures were taken, like the
 // reference; a failed trim fails the scenario.
 func trimAfter(ctx context.Context, bus *api.Bus, ev waitable, res *Result, fail *firstErr) {
@@ -292,6 +289,9 @@ func trimAfter(ctx context.Context, bus *api.Bus, ev waitable, res *Result, fail
 	}
 }
 
+// trimToOne is the reference's trim-to-1: history limit 1 with dropping,
+// emit a trim event, await it, wait until idle, check the history holds at
+// most one event, restore the previous settings.
 func trimToOne(ctx context.Context, bus *api.Bus, ev waitable) error {
 	limit, drop := bus.MaxHistory()
 	bus.SetMaxHistory(trimTarget, true)
@@ -590,18 +590,12 @@ func runOneOffHandlers(ctx context.Context, e *env) (Result, error) {
 	settle()
 	mem.sample()
 
+	// Every processed event was dispatched: the scenario counts by handler
+	// runs, and also needs every one-off handler gone.
 	left := len(bus.HandlersFor(eventKey))
-	res := Result{Units: max(processed, 1)}
-	e.finish(&res, mem, elapsed, allocs)
-	res.OK = fail.err == nil && processed == total && checksum == expected && left == 0
-	res.Error = fail.String()
-	res.Detail = map[string]any{
-		"attempted_events":  total,
-		"processed_count":   processed,
-		"checksum":          checksum,
-		"expected_checksum": expected,
-		"handlers_left":     left,
-	}
+	res := e.countedResult(mem, elapsed, allocs, &fail, total, processed, processed, checksum, expected)
+	res.OK = res.OK && left == 0
+	res.Detail["handlers_left"] = left
 	trimAfter(ctx, bus, &PerfTrimOnOffEvent{}, &res, &fail)
 	return res, nil
 }

@@ -267,13 +267,19 @@ func parseCanonical(s string) (sec, nsec int64, ok bool) {
 	return sec, int64(x)*10 + int64(f8), true
 }
 
+// load8 returns the first 8 bytes of s as a little-endian word.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // eightDigits parses s, eight ASCII digits, eight at a time.
 func eightDigits(s string) (uint64, bool) {
 	if len(s) != 8 {
 		return 0, false
 	}
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	x := load8(s)
 	const ones, hiNibbles = 0x0101010101010101, 0xf0f0f0f0f0f0f0f0
 	if x&hiNibbles != 0x30*ones || (x+0x06*ones)&hiNibbles != 0x30*ones {
 		return 0, false
@@ -306,10 +312,8 @@ type TimeCache struct {
 // Parse is [ParseTime].
 func (c *TimeCache) Parse(s string) (Time, error) {
 	if len(s) == timeTextLen && c.pBase != 0 {
-		h0 := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h1 := uint64(s[8]) | uint64(s[9])<<8 | uint64(s[10])<<16 | uint64(s[11])<<24 |
-			uint64(s[12])<<32 | uint64(s[13])<<40 | uint64(s[14])<<48 | uint64(s[15])<<56
+		h0 := load8(s)
+		h1 := load8(s[8:])
 		if h0 == c.pHead0 && h1 == c.pHead1 && s[16] == ':' && s[19] == '.' && s[29] == 'Z' {
 			s0, s1, f8 := s[17]-'0', s[18]-'0', s[28]-'0'
 			if x, ok := eightDigits(s[20:28]); ok && s0 <= 5 && s1 <= 9 && f8 <= 9 {
@@ -326,10 +330,8 @@ func (c *TimeCache) Parse(s string) (Time, error) {
 		sec, _ := floorDiv(int64(t), 1e9)
 		base := sec - int64(s[17]-'0')*10 - int64(s[18]-'0')
 		if base+60 < maxSec {
-			c.pHead0 = uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-				uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-			c.pHead1 = uint64(s[8]) | uint64(s[9])<<8 | uint64(s[10])<<16 | uint64(s[11])<<24 |
-				uint64(s[12])<<32 | uint64(s[13])<<40 | uint64(s[14])<<48 | uint64(s[15])<<56
+			c.pHead0 = load8(s)
+			c.pHead1 = load8(s[8:])
 			c.pBase = base
 		}
 	}

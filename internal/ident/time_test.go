@@ -198,6 +198,18 @@ func TestParseTimeRejects(t *testing.T) {
 		"2499-12-31T23:00:00-01:00", // 2500 in UTC
 		"9999-12-31T23:59:59.999999999Z",
 		"0000-01-01T00:00:00Z",
+		// The canonical 30-byte form takes a fast path of its own.
+		"2026-02-29T00:00:00.000000000Z", // not a leap year
+		"2026-11-31T00:00:00.000000000Z", // November has 30 days
+		"2026-13-01T00:00:00.000000000Z", // month 13
+		"2026-11-00T00:00:00.000000000Z", // day 0
+		"2026-11-26T24:00:00.000000000Z", // hour 24
+		"2026-11-26T23:60:00.000000000Z", // minute 60
+		"2016-12-31T23:59:60.000000000Z", // leap second
+		"2026-11-26T18:43:5x.000000000Z", // letter in the seconds
+		"2026-11-26T18:43:05.6084352/2Z", // '/' in the fraction
+		"2026-11-26T18:43:05.608435:92Z", // ':' in the fraction
+		"2026-11-26T18:43:05.60843592:Z", // ':' as the last digit
 	} {
 		if got, err := ident.ParseTime(in); err == nil || !errors.Is(err, ident.ErrBadTime) {
 			t.Errorf("ParseTime(%q) = %s, %v; want an error wrapping ErrBadTime", in, got, err)
@@ -296,8 +308,9 @@ func TestTimeAppendTextDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// A TimeCache gives exactly what ParseTime and AppendText give, for runs of
-// timestamps in one minute, across minutes and for bad input.
+// TIME-6, TIME-7: a TimeCache gives exactly what ParseTime and AppendText
+// give, for runs of timestamps in one minute, across minutes and for bad
+// input.
 func TestTimeCacheMatches(t *testing.T) {
 	var c ident.TimeCache
 	inputs := []string{

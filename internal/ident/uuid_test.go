@@ -179,6 +179,24 @@ func TestParseUUID(t *testing.T) {
 	}
 }
 
+// ParseUUID checks every hex position: a non-hex byte anywhere is refused.
+func TestParseUUIDChecksEveryPosition(t *testing.T) {
+	const good = "01a2191e-219a-76c3-8cf0-6eca49032cc2"
+	for i := range len(good) {
+		if good[i] == '-' {
+			continue
+		}
+		for _, c := range []byte{'g', 'G', '/', ':', '@', '`', 0x80} {
+			b := []byte(good)
+			b[i] = c
+			in := string(b)
+			if _, err := ident.ParseUUID(in); !errors.Is(err, ident.ErrBadUUID) {
+				t.Errorf("ParseUUID(%q) = %v, want ErrBadUUID", in, err)
+			}
+		}
+	}
+}
+
 func TestUUIDZero(t *testing.T) {
 	var z ident.UUID
 	if !z.IsZero() || z.String() != "00000000-0000-0000-0000-000000000000" || z.Suffix4() != "0000" {
@@ -272,24 +290,10 @@ func TestUUIDDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func TestHandlerIDOfMatchesHandlerID(t *testing.T) {
-	bus := ident.NewV7()
-	at := ident.Now()
-	for _, file := range []string{"", "~/x/main.go:12"} {
-		want := ident.HandlerID(bus.String(), "ok_handler", file, at.String(), "WorkEvent")
-		if got := ident.HandlerIDOf(bus, "ok_handler", file, at, "WorkEvent"); got != want {
-			t.Errorf("HandlerIDOf(file %q) = %s, want %s", file, got, want)
-		}
-	}
-	if n := testing.AllocsPerRun(100, func() { ident.HandlerIDOf(bus, "h", "", at, "E") }); n != 0 {
-		t.Errorf("HandlerIDOf allocates %v times", n)
-	}
-}
-
-// TIME-8: the per-bus deriver gives HandlerIDOf's ids, for registrations in
+// TIME-8: the per-bus deriver gives HandlerID's ids, for registrations in
 // one minute (the cached date and time of day) and across minutes, days and
-// years.
-func TestHandlerIDsMatchHandlerIDOf(t *testing.T) {
+// years, without allocating.
+func TestHandlerIDsMatchHandlerID(t *testing.T) {
 	bus := ident.NewV7()
 	g := ident.NewHandlerIDs(bus)
 	base := ident.Now()
@@ -298,13 +302,13 @@ func TestHandlerIDsMatchHandlerIDOf(t *testing.T) {
 	for i, d := range steps {
 		at += ident.Time(d)
 		for _, file := range []string{"", "~/x/main.go:12"} {
-			want := ident.HandlerIDOf(bus, "ok_handler", file, at, "WorkEvent")
+			want := ident.HandlerID(bus.String(), "ok_handler", file, at.String(), "WorkEvent")
 			if got := g.Derive("ok_handler", file, at, "WorkEvent"); got != want {
 				t.Fatalf("step %d: Derive(file %q, %s) = %s, want %s", i, file, at, got, want)
 			}
 		}
 	}
-	if got, want := g.Derive("h", "", 0, "E"), ident.HandlerIDOf(bus, "h", "", 0, "E"); got != want {
+	if got, want := g.Derive("h", "", 0, "E"), ident.HandlerID(bus.String(), "h", "", "", "E"); got != want {
 		t.Fatalf("zero time: Derive = %s, want %s", got, want)
 	}
 	if n := testing.AllocsPerRun(100, func() { g.Derive("h", "", at, "E") }); n != 0 {
