@@ -24,7 +24,7 @@ func FuzzParseValidate(f *testing.F) {
 	}
 	f.Add([]byte(`{"$defs":{"N":{"properties":{"n":{"$ref":"#/$defs/N"}}}},"$ref":"#/$defs/N"}`), []byte(`{"n":{"n":{}}}`))
 	f.Add([]byte(`{"$ref":"#"}`), []byte(`1`))
-	if files, _ := filepath.Glob(filepath.Join("..", "..", "shared", "vectors", "*.json")); len(files) > 0 {
+	if files, _ := filepath.Glob(filepath.Join("..", "testdata", "vectors", "*.json")); len(files) > 0 {
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {
 				f.Add(data, data)

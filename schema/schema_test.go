@@ -255,8 +255,8 @@ func TestJSONField(t *testing.T) {
 	}
 }
 
-// The event_result_type of the TypeScript vectors (shared/vectors/02*.json),
-// inline so the round trip is checked even without the shared folder.
+// The event_result_type of the TypeScript vectors (testdata/vectors/02*.json),
+// inline as well, so a change to either copy shows.
 var vectorSchemas = map[string]string{
 	"02_typed_result_event.json":            `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"user_id":{"type":"string"},"quota":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991},"tags":{"type":"array","items":{"type":"string"}}},"required":["quota","user_id"],"additionalProperties":false}`,
 	"02b_result_type_from_json_schema.json": `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"ok":{"type":"boolean"},"count":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991}},"required":["ok"],"additionalProperties":{}}`,
@@ -264,12 +264,9 @@ var vectorSchemas = map[string]string{
 }
 
 func vectorsDir(t *testing.T) string {
-	dir := filepath.Join("..", "..", "shared", "vectors")
+	dir := filepath.Join("..", "testdata", "vectors")
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared vectors missing: %v", err)
-		}
-		t.Skipf("shared vectors not found at %s: %v", dir, err)
+		t.Fatalf("vectors missing: %v", err)
 	}
 	return dir
 }

@@ -18,20 +18,18 @@ func TestMain(m *testing.M) {
 	leakcheck.VerifyTestMain(m)
 }
 
-// vectorsDir returns the folder of the cross-runtime vectors
-// (../shared/vectors from the repository root, or $RINGBUS_VECTORS). Tests
-// skip when it is missing, except under CI=true, where they fail.
+// vectorsDir returns the folder of the cross-runtime vectors that the
+// official TypeScript package wrote (testdata/vectors at the repository
+// root, or $RINGBUS_VECTORS). They are part of the repository, so a missing
+// folder fails the test.
 func vectorsDir(tb testing.TB) string {
 	tb.Helper()
 	dir := os.Getenv("RINGBUS_VECTORS")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "vectors")
+		dir = filepath.Join("..", "testdata", "vectors")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "INDEX.json")); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("vectors folder %s is missing (CI=true): %v", dir, err)
-		}
-		tb.Skipf("vectors folder %s is missing; set RINGBUS_VECTORS to run these tests: %v", dir, err)
+		tb.Fatalf("vectors folder %s is missing: %v", dir, err)
 	}
 	return dir
 }

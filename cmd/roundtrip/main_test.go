@@ -13,20 +13,17 @@ import (
 	"testing"
 )
 
-// vectors returns the vector files of ../shared/vectors (INDEX.json
-// order). It skips when the folder is missing, except under CI=true.
+// vectors returns the vector files of testdata/vectors at the repository
+// root (INDEX.json order), or of $RINGBUS_VECTORS.
 func vectors(t *testing.T) [][]byte {
 	t.Helper()
 	dir := os.Getenv("RINGBUS_VECTORS")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "vectors")
+		dir = filepath.Join("..", "..", "testdata", "vectors")
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "INDEX.json"))
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("vectors folder %s is missing (CI=true): %v", dir, err)
-		}
-		t.Skipf("vectors folder %s is missing; set RINGBUS_VECTORS to run this test: %v", dir, err)
+		t.Fatalf("vectors folder %s is missing: %v", dir, err)
 	}
 	var idx struct {
 		Vectors []struct {

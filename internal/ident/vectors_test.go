@@ -10,20 +10,16 @@ import (
 	"github.com/ringbus/ringbus/internal/ident"
 )
 
-// vectorsDir holds the wire vectors written by the TypeScript runtime; it is
-// shared between the projects, outside this module.
-const vectorsDir = "../../../shared/vectors"
+// vectorsDir holds the wire vectors written by the official TypeScript
+// package (testdata/vectors at the repository root).
+const vectorsDir = "../../testdata/vectors"
 
-// loadVectors returns the decoded JSON of every vector file. Outside CI the
-// test is skipped if the shared vectors are missing.
+// loadVectors returns the decoded JSON of every vector file.
 func loadVectors(t *testing.T) map[string]any {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(vectorsDir, "*.json"))
 	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no vectors in %s", vectorsDir)
-		}
-		t.Skipf("no vectors in %s", vectorsDir)
+		t.Fatalf("no vectors in %s", vectorsDir)
 	}
 	out := make(map[string]any, len(files))
 	for _, f := range files {
