@@ -1,6 +1,9 @@
 # ringbus: the targets people type.
 GO ?= go
 PKGS := ./...
+# Every Go module of the repository (the root and the nested ones, which go.work ties
+# together for development); test, unit, vet and tidy-check run in each.
+MODULES := $(patsubst %/,%,$(dir $(shell git ls-files '*go.mod' 2>/dev/null || find . -name go.mod -not -path './.cache/*')))
 BENCH ?= .
 COUNT ?= 10
 
@@ -9,19 +12,19 @@ COUNT ?= 10
 run: ## run the quickstart example
 	$(GO) run ./examples/quickstart
 
-test: ## the whole suite under the race detector (what CI runs)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+test: ## the whole suite of every module under the race detector (what CI runs)
+	@set -e; for m in $(MODULES); do echo "== module $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 20m $(PKGS)); done
 
 race: test
 
-unit: ## the suite without the race detector
-	$(GO) test -count=1 $(PKGS)
+unit: ## the suite of every module without the race detector
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -count=1 $(PKGS)); done
 
 bench: ## benchmarks of the dispatch core; compare runs with benchstat
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./perf/ ./ring/ ./pool/ ./wire/
 
 vet:
-	$(GO) vet $(PKGS)
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet $(PKGS)); done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -35,10 +38,13 @@ fuzz: ## run the fuzz targets for a while each (FUZZTIME=30s)
 	$(GO) test -run '^$$' -fuzz FuzzParseUUID -fuzztime $${FUZZTIME:-30s} ./internal/ident/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $${FUZZTIME:-30s} ./wire/
 
-tidy-check:
-	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+tidy-check: ## go mod tidy changes no go.mod or go.sum
+	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy); done; git diff --exit-code -- '*go.mod' '*go.sum'
 
-# --- performance harness (perf/README-performance.md) ---
+services: ## check the local PostgreSQL, Redis and NATS, and start the ones that are down
+	scripts/services.sh
+
+# --- performance harness (README.md, section Performance) ---
 RUNS ?= 3
 SCENARIO ?= 50k-events
 

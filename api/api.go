@@ -66,7 +66,16 @@ type Typed[R any] interface {
 	resultOf(R)
 }
 
-// NewBus creates a bus; see engine.NewBus.
+// NewBus creates a bus named name ("" picks a name from the bus id).
+//
+// By default a bus keeps the last 100 events in its history and rejects
+// the 101st Emit with an error matching ErrHistoryFull, even when every
+// earlier event has completed (the abxbus default). A bus that lives
+// longer than 100 events should drop old history instead:
+//
+//	bus, err := api.NewBus("Orders", api.WithHistoryDrop(true))
+//
+// See WithMaxHistory and WithHistoryDrop.
 func NewBus(name string, opts ...Option) (*Bus, error) { return engine.NewBus(name, opts...) }
 
 // NewEvent returns an untyped event with the given type and payload fields.

@@ -1749,6 +1749,9 @@ func TestSpecHistoryFullRejects_HIST4(t *testing.T) {
 	require.ErrorAs(t, err, &hf)
 	assert.Equal(t, 3, hf.Limit)
 	assert.Contains(t, err.Error(), "history limit reached (3/3)")
+	assert.Contains(t, err.Error(), "api.WithHistoryDrop(true)", "the error names the Go option that lifts the limit")
+	assert.Contains(t, err.Error(), "api.WithMaxHistory")
+	assert.NotContains(t, err.Error(), "max_history", "no Python option names in a Go error")
 	assert.ErrorIs(t, bus.Emit(ctx, &SCNum{N: 4}), api.ErrHistoryFull, "HIST-4: and keeps rejecting")
 
 	require.NoError(t, bus.WaitUntilIdle(ctx))

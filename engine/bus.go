@@ -106,9 +106,17 @@ type Bus struct {
 }
 
 // NewBus creates a bus. name must be an identifier; "" picks
-// "EventBus_{last 8 of id}" (BUS-4). A name already used by a live bus of
-// the domain gets a suffix and a warning (BUS-5). Options are validated and
-// an invalid one yields an error wrapping ErrBadOption.
+// "EventBus_{last 8 of id}". A name already used by a live bus of the
+// domain gets a suffix and a warning. Options are validated and an invalid
+// one yields an error wrapping ErrBadOption.
+//
+// By default a bus keeps the last 100 events in its history and rejects
+// the 101st Emit with a *HistoryFullError, even when every earlier event
+// has completed (the abxbus default). A bus that lives longer than 100
+// events should be created with WithHistoryDrop(true), which keeps the
+// newest 100 and never rejects:
+//
+//	bus, err := engine.NewBus("Orders", engine.WithHistoryDrop(true))
 func NewBus(name string, opts ...Option) (*Bus, error) { return newBus(name, false, opts) }
 
 // newBus is NewBus; with keepName, a name a live bus of the domain already

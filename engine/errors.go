@@ -206,16 +206,24 @@ func (e *RecursionError) Error() string {
 // Is reports whether target is ErrRecursion.
 func (e *RecursionError) Is(target error) bool { return target == ErrRecursion }
 
-// HistoryFullError is returned by Emit when the history is full (HIST-4).
+// HistoryFullError is returned by Emit when the bus history holds its limit
+// of events and the bus does not drop old ones (the default). The event is
+// neither queued nor recorded. A bus created with WithHistoryDrop(true)
+// never returns it.
 type HistoryFullError struct {
-	Bus   string
-	Len   int
-	Limit int
+	Bus   string // the bus label
+	Len   int    // events in the history
+	Limit int    // the WithMaxHistory limit
 }
 
-// Error returns the error message.
+// Error returns the error message. It keeps abxbus's "history limit
+// reached (n/N)" text, which other runtimes match on, and names the options
+// that lift the limit.
 func (e *HistoryFullError) Error() string {
-	return fmt.Sprintf("ringbus: %s history limit reached (%d/%d); set max history drop or a larger size", e.Bus, e.Len, e.Limit)
+	// HIST-4: the message contains "history limit reached ({n}/{N})".
+	return fmt.Sprintf("ringbus: %s history limit reached (%d/%d): completed events are kept until dropped; "+
+		"create the bus with api.WithHistoryDrop(true) to keep only the newest events, or raise the limit with api.WithMaxHistory",
+		e.Bus, e.Len, e.Limit)
 }
 
 // Is reports whether target is ErrHistoryFull.

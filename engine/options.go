@@ -230,9 +230,17 @@ func WithDefaultHandlerSlowTimeout(d time.Duration) Option {
 	return durationOption(d, "handler slow timeout", func(c *busConfig) { c.handlerSlowTimeout = d })
 }
 
-// WithMaxHistory limits the bus history to n events (HIST). n == 0 keeps only
-// in-flight events; UnlimitedHistory (or any negative n) keeps everything.
-// Default 100.
+// WithMaxHistory limits the bus history to n events. n == 0 keeps only
+// in-flight events: each event leaves the history when it completes, and
+// Emit never fails for history size. UnlimitedHistory (or any negative n)
+// keeps everything. Default 100.
+//
+// What happens when the history is full depends on WithHistoryDrop. By
+// default (no drop) Emit returns a *HistoryFullError once the history holds
+// n events, even if every one of them has completed: completed events are
+// not evicted. A default bus therefore accepts 100 events in its lifetime.
+// This matches abxbus. A long-running service wants WithHistoryDrop(true),
+// which keeps the newest n events and never rejects, or WithMaxHistory(0).
 func WithMaxHistory(n int) Option {
 	return busOption(func(c *busConfig) error {
 		if n < 0 {
@@ -244,7 +252,13 @@ func WithMaxHistory(n int) Option {
 }
 
 // WithHistoryDrop makes a full history drop its oldest entries instead of
-// rejecting new events (HIST-5).
+// rejecting new events: once an event finishes and the history holds more
+// than the WithMaxHistory limit, completed events are removed oldest first,
+// then, if the history is still over the limit, the oldest entries whatever
+// their status (a warning is logged once). A dropped event still completes
+// and can still be awaited by whoever holds it. This is the setting for a
+// long-running bus; the default (false) rejects emits once the history is
+// full.
 func WithHistoryDrop(drop bool) Option {
 	return busOption(func(c *busConfig) error { c.historyDrop = drop; return nil })
 }
