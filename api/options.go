@@ -79,14 +79,19 @@ var (
 	NoPast = engine.NoPast
 	// Future waits for a matching future event.
 	Future = engine.Future
-	// ChildOf keeps only descendants of an event.
-	ChildOf = engine.ChildOf
 	// FieldEquals keeps only events whose field equals a value.
 	FieldEquals = engine.FieldEquals
 )
 
-// ChildOfEvent is ChildOf for a typed event.
-func ChildOfEvent(e Eventer) FindOption { return engine.ChildOf(engine.Core(e)) }
+// ChildOf keeps only the descendants of ancestor: its children, their
+// children, and so on. ancestor is a typed event (a *OrderPlaced) or an
+// untyped *BaseEvent.
+func ChildOf(ancestor Eventer) FindOption { return engine.ChildOf(engine.Core(ancestor)) }
+
+// ChildOfEvent is ChildOf.
+//
+// Deprecated: use ChildOf, which takes typed events too.
+func ChildOfEvent(e Eventer) FindOption { return ChildOf(e) }
 
 // Result options.
 var (

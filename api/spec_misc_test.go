@@ -615,7 +615,7 @@ func TestSpecFind5_ChildOfAcrossForwardedBus(t *testing.T) {
 		}
 		fut := make(chan res, 1)
 		go func() {
-			e, err := b.Find(ctx, msTypeChild, api.NoPast(), api.Future(5*time.Second), api.ChildOf(&parent.Event.Event))
+			e, err := b.Find(ctx, msTypeChild, api.NoPast(), api.Future(5*time.Second), api.ChildOf(parent))
 			fut <- res{e, err}
 		}()
 		synctest.Wait() // the waiter is registered
@@ -634,7 +634,7 @@ func TestSpecFind5_ChildOfAcrossForwardedBus(t *testing.T) {
 		require.NoError(t, a.WaitUntilIdle(ctx))
 		require.NoError(t, b.WaitUntilIdle(ctx))
 
-		f, err := b.Find(ctx, msTypeChild, api.ChildOf(&parent.Event.Event))
+		f, err := b.Find(ctx, msTypeChild, api.ChildOf(parent)) // a typed event, as the README shows
 		require.NoError(t, err)
 		require.NotNil(t, f)
 		assert.Equal(t, child.ID(), f.ID())

@@ -35,7 +35,10 @@ func main() {
 	// Keep the demo output clean: only errors go to the log.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 
-	shop, err := api.NewBus("ShopBus", api.WithLogger(logger))
+	// WithHistoryDrop(true) keeps the newest 100 events. Without it a bus, like
+	// an abxbus bus, rejects its 101st Emit with ErrHistoryFull even when every
+	// earlier event has completed: a long-running service wants this option.
+	shop, err := api.NewBus("ShopBus", api.WithLogger(logger), api.WithHistoryDrop(true))
 	if err != nil {
 		log.Fatal(err)
 	}
