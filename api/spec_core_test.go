@@ -1,7 +1,7 @@
 package api_test
 
 // Behavioural tests of the core dispatch semantics, written against the spec
-// (/work/shared/spec/spec.md §0.5, §4-11, §17, §21, §34). Every test name
+// (the team's abxbus spec, spec.md §0.5, §4-11, §17, §21, §34). Every test name
 // ends with the requirement IDs it covers.
 //
 // Rules followed here (AWAIT-13, NONREQ-3): orderings are established with

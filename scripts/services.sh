@@ -45,7 +45,7 @@ check() { # name port
 		echo "services: $name started on 127.0.0.1:$port"
 		return 0
 	fi
-	echo "services: $name did not start; see ../shared/SERVICES.md or the commands in $0" >&2
+	echo "services: $name did not start; start it by hand with the command in $0" >&2
 	return 1
 }
 
