@@ -1,5 +1,5 @@
-// Package wire is ringbus's codec for the cross-language JSON of abxbus
-// (the abxbus wire format): events, their result rows and their
+// Package wire is ringbus's codec for the cross-language JSON wire format
+// of abxbus: events, their result rows and their
 // event_result_type, so that a Go service and a Python or TypeScript abxbus
 // service exchange events and each understands the other exactly.
 //
