@@ -280,11 +280,21 @@ func Find[E any, P interface {
 	return p, nil
 }
 
-// Where is a typed find predicate for event type E.
+// Where is a typed find predicate: f sees the events of type E and decides
+// which of them match; events of other types never match. A predicate over
+// *BaseEvent sees every event, typed or not, like engine.Where.
 func Where[E any, P interface {
 	*E
 	Eventer
 }](f func(P) bool) FindOption {
+	if f == nil {
+		return engine.Where(nil)
+	}
+	// FIND-4: a *BaseEvent predicate is the untyped one; converting its
+	// argument through Payload would hide every typed event from it.
+	if g, ok := any(f).(func(*engine.Event) bool); ok {
+		return engine.Where(g)
+	}
 	return engine.Where(func(e *engine.Event) bool {
 		p, ok := e.Payload().(P)
 		return ok && f(p)
