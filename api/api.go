@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -75,7 +76,10 @@ func NewEvent(eventType string, fields map[string]any) (*BaseEvent, error) {
 }
 
 // Declare registers event type E with options (its event_type name,
-// version and per-type defaults, EVT-9) before first use.
+// version and per-type defaults, EVT-9) before first use. An event_type
+// name belongs to one Go type: Declare fails with ErrEventTypeConflict when
+// another Go type has it, as when two structs of one name in different
+// packages both default to it; give one of them its own TypeOptions.Name.
 func Declare[E any](opts TypeOptions) error {
 	_, err := engine.DeclareType(reflect.TypeFor[E](), opts)
 	return err
@@ -83,16 +87,29 @@ func Declare[E any](opts TypeOptions) error {
 
 // TypeName returns the event_type of the Go event type E.
 func TypeName[E any]() string {
-	m, err := engine.DeclareType(reflect.TypeFor[E](), TypeOptions{})
-	if err != nil {
-		return reflect.TypeFor[E]().Name()
+	name, _ := typeName[E]()
+	return name
+}
+
+// typeName is TypeName, failing with ErrEventTypeConflict when E's name
+// belongs to another Go type (REG-1).
+func typeName[E any]() (string, error) {
+	t := reflect.TypeFor[E]()
+	m, err := engine.DeclareType(t, TypeOptions{})
+	if errors.Is(err, engine.ErrEventTypeConflict) {
+		return t.Name(), err
 	}
-	return m.Name()
+	if err != nil {
+		return t.Name(), nil
+	}
+	return m.Name(), nil
 }
 
 // On registers a typed handler for event type E on bus (REG-1). The event
 // type is inferred from the handler: a handler for *E must return E's result
-// type R. The returned handle's Off unregisters it.
+// type R. The returned handle's Off unregisters it. On fails with
+// ErrEventTypeConflict when E's event_type name belongs to another Go type
+// (two structs of one name in different packages; see Declare).
 //
 // The handler's ctx carries the emitter's values; it is cancelled when the
 // handler times out, is aborted or the bus stops (Cause says why). Emitting
@@ -103,6 +120,10 @@ func On[E any, R any, P interface {
 }](bus *Bus, h func(ctx context.Context, e P) (R, error), opts ...HandlerOption) (*Handler, error) {
 	if h == nil {
 		return nil, engine.ErrNilHandler
+	}
+	name, err := typeName[E]()
+	if err != nil {
+		return nil, err
 	}
 	norm := normalization[R]()
 	fn := func(ctx context.Context, e *engine.Event) (any, error) {
@@ -116,7 +137,7 @@ func On[E any, R any, P interface {
 		}
 		return normalize(norm, r), nil
 	}
-	return bus.OnFunc(TypeName[E](), fn, h, opts...)
+	return bus.OnFunc(name, fn, h, opts...)
 }
 
 // OnType registers an untyped handler for events whose event_type is name.
@@ -269,7 +290,11 @@ func Find[E any, P interface {
 	*E
 	Eventer
 }](ctx context.Context, bus *Bus, opts ...FindOption) (P, error) {
-	e, err := bus.Find(ctx, TypeName[E](), opts...)
+	name, err := typeName[E]()
+	if err != nil {
+		return nil, err
+	}
+	e, err := bus.Find(ctx, name, opts...)
 	if err != nil || e == nil {
 		return nil, err
 	}

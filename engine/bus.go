@@ -534,6 +534,10 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if e.outer == nil || e.created.Load() == 0 {
 		e.initLocked(ev)
 	}
+	if err := e.meta.err; err != nil {
+		e.mu.Unlock()
+		return err // REG-1: its event_type name belongs to another Go type
+	}
 	for i, n := 0, e.pathLen(); i < n; i++ {
 		if e.pathAt(i) == label {
 			e.mu.Unlock()
