@@ -247,6 +247,14 @@ func TestSpecReg2_UntypedEventReachesTypedHandlers_REG2(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "u-2/7", r)
 
+	// A typed event of another Go type that took saUser's event_type.
+	other := &saPing{N: 1}
+	require.NoError(t, other.SetType(api.TypeName[saUser]()))
+	require.NoError(t, bus.Emit(ctx, other))
+	r, err = api.ResultOf[string](ctx, other)
+	require.NoError(t, err)
+	assert.Equal(t, "/0", r)
+
 	// Find and Where see the typed view too.
 	f, err := api.Find[saUser](ctx, bus, api.Where(func(p *saUser) bool { return p.UserID == "u-1" }))
 	require.NoError(t, err)
