@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
 	"strconv"
@@ -211,6 +212,20 @@ func TestSpecReg1_SameStructNameInTwoPackagesIsRefused_REG1(t *testing.T) {
 	r, err = ar.Result(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "a", r)
+}
+
+// REG-1: declaring the two types at once, exactly one gets the name.
+func TestSpecReg1_ConcurrentDeclarationsOfOneNameOneWins_REG1(t *testing.T) {
+	errs := make(chan error, 2)
+	start := make(chan struct{})
+	go func() { <-start; errs <- api.Declare[a.Raced](api.TypeOptions{}) }()
+	go func() { <-start; errs <- api.Declare[b.Raced](api.TypeOptions{}) }()
+	close(start)
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("want exactly one conflict, got %v and %v", e1, e2)
+	}
+	assert.ErrorIs(t, errors.Join(e1, e2), api.ErrEventTypeConflict)
 }
 
 // REG-2: matching is by event_type only, so an untyped event of a declared

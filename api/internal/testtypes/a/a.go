@@ -16,3 +16,10 @@ type Renamed struct {
 	api.Event[string]
 	A string `json:"a"`
 }
+
+// Raced is an event whose struct name package b uses too; the test
+// declares both at once.
+type Raced struct {
+	api.Event[string]
+	A string `json:"a"`
+}

@@ -15,3 +15,9 @@ type Renamed struct {
 	api.Event[string]
 	B int `json:"b"`
 }
+
+// Raced is an event whose struct name package a uses too.
+type Raced struct {
+	api.Event[string]
+	B int `json:"b"`
+}
