@@ -164,7 +164,7 @@ func decodeAs[E any, P interface {
 	Eventer
 }](e *engine.Event) (P, error) {
 	var src any = e.Payload()
-	if engine.Core(e.Payload()) == e && reflect.TypeOf(src) == reflect.TypeFor[*engine.Event]() {
+	if _, untyped := src.(*engine.Event); untyped {
 		src = e.Fields()
 	}
 	p := P(new(E))
