@@ -148,7 +148,10 @@ func (o TypeOptions) isZero() bool {
 
 // DeclareType registers the Go type t (a struct type or pointer to one whose
 // struct embeds Event) under opts. It returns the existing TypeMeta when t
-// was already declared or emitted with the same options.
+// was already declared or emitted with the same options. An event_type
+// name belongs to one Go type: DeclareType fails with ErrEventTypeConflict
+// when the name is another Go type's, as when two structs of one name in
+// different packages both default to it.
 func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
