@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -84,7 +85,10 @@ func NewEvent(eventType string, fields map[string]any) (*BaseEvent, error) {
 }
 
 // Declare registers event type E with options (its event_type name,
-// version and per-type defaults, EVT-9) before first use.
+// version and per-type defaults, EVT-9) before first use. An event_type
+// name belongs to one Go type: Declare fails with ErrEventTypeConflict when
+// another Go type has it, as when two structs of one name in different
+// packages both default to it; give one of them its own TypeOptions.Name.
 func Declare[E any](opts TypeOptions) error {
 	_, err := engine.DeclareType(reflect.TypeFor[E](), opts)
 	return err
@@ -92,20 +96,43 @@ func Declare[E any](opts TypeOptions) error {
 
 // TypeName returns the event_type of the Go event type E.
 func TypeName[E any]() string {
-	m, err := engine.DeclareType(reflect.TypeFor[E](), TypeOptions{})
-	if err != nil {
-		return reflect.TypeFor[E]().Name()
+	name, _ := typeName[E]()
+	return name
+}
+
+// typeName is TypeName, failing with ErrEventTypeConflict when E's name
+// belongs to another Go type (REG-1).
+func typeName[E any]() (string, error) {
+	t := reflect.TypeFor[E]()
+	m, err := engine.DeclareType(t, TypeOptions{})
+	if errors.Is(err, engine.ErrEventTypeConflict) {
+		return t.Name(), err
 	}
-	return m.Name()
+	if err != nil {
+		return t.Name(), nil
+	}
+	return m.Name(), nil
 }
 
 // On registers a typed handler for event type E on bus (REG-1). The event
 // type is inferred from the handler: a handler for *E must return E's result
-// type R. The returned handle's Off unregisters it.
+// type R. The returned handle's Off unregisters it. On fails with
+// ErrEventTypeConflict when E's event_type name belongs to another Go type
+// (two structs of one name in different packages; see Declare).
 //
 // The handler's ctx carries the emitter's values; it is cancelled when the
 // handler times out, is aborted or the bus stops (Cause says why). Emitting
 // with that ctx makes the new event a child of the one being handled.
+//
+// Handlers match events by event_type, not by Go type: an event of E's
+// event_type that was not emitted as an E (an untyped event made with
+// NewEvent or decoded without its Go type) reaches the handler as a new E
+// whose payload fields are decoded from the event's with encoding/json and
+// whose event fields (id, type, parent, path, status, timeouts) are a
+// snapshot of the event's; it has no result rows and is not emitted, so
+// changes to it do not reach the event. A payload field that does not
+// decode into E fails the handler with an error matching ErrPayloadType.
+// Events emitted as an E reach the handler as they are, without a copy.
 func On[E any, R any, P interface {
 	*E
 	Typed[R]
@@ -113,11 +140,18 @@ func On[E any, R any, P interface {
 	if h == nil {
 		return nil, engine.ErrNilHandler
 	}
+	name, err := typeName[E]()
+	if err != nil {
+		return nil, err
+	}
 	norm := normalization[R]()
 	fn := func(ctx context.Context, e *engine.Event) (any, error) {
 		p, ok := e.Payload().(P)
 		if !ok {
-			return nil, fmt.Errorf("%w: handler for %s got %T", engine.ErrPayloadType, reflect.TypeFor[P](), e.Payload())
+			var err error
+			if p, err = decodeAs[E, P](e); err != nil {
+				return nil, err
+			}
 		}
 		r, err := h(ctx, p)
 		if err != nil {
@@ -125,7 +159,37 @@ func On[E any, R any, P interface {
 		}
 		return normalize(norm, r), nil
 	}
-	return bus.OnFunc(TypeName[E](), fn, h, opts...)
+	return bus.OnFunc(name, fn, h, opts...)
+}
+
+// decodeAs returns a new E holding the payload of e, an event of E's
+// event_type that was not emitted as an E (REG-2: handlers match by
+// event_type only), with a snapshot of e's event fields (see On). The
+// payload goes through JSON, as a result from another runtime does in
+// convert: the untyped fields of e, or the payload struct of another Go
+// type that took E's event_type.
+func decodeAs[E any, P interface {
+	*E
+	Eventer
+}](e *engine.Event) (P, error) {
+	var src any = e.Payload()
+	if _, untyped := src.(*engine.Event); untyped {
+		src = e.Fields()
+	}
+	p := P(new(E))
+	data, err := json.Marshal(src)
+	if err == nil {
+		err = json.Unmarshal(data, p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: the payload of %s does not decode into %s: %w", engine.ErrPayloadType, e.Label(), reflect.TypeFor[E](), err)
+	}
+	st := e.State()
+	st.Meta, st.Rows, st.Fields = nil, nil, nil
+	if err := engine.Restore(engine.Core(p), p, &st); err != nil {
+		return nil, fmt.Errorf("%w: %s as %s: %w", engine.ErrPayloadType, e.Label(), reflect.TypeFor[E](), err)
+	}
+	return p, nil
 }
 
 // OnType registers an untyped handler for events whose event_type is name.
@@ -273,30 +337,54 @@ func ResultOf[R any](ctx context.Context, e Eventer, opts ...ResultOption) (R, e
 }
 
 // Find returns the newest event of type E matching opts, from the history
-// and/or the future (FIND), or nil when none matched in time.
+// and/or the future (FIND), or nil when none matched in time. An event of
+// E's event_type that was not emitted as an E is returned as a decoded copy,
+// as On hands it to a typed handler.
 func Find[E any, P interface {
 	*E
 	Eventer
 }](ctx context.Context, bus *Bus, opts ...FindOption) (P, error) {
-	e, err := bus.Find(ctx, TypeName[E](), opts...)
+	name, err := typeName[E]()
+	if err != nil {
+		return nil, err
+	}
+	e, err := bus.Find(ctx, name, opts...)
 	if err != nil || e == nil {
 		return nil, err
 	}
-	p, ok := e.Payload().(P)
-	if !ok {
-		return nil, fmt.Errorf("%w: found %T", engine.ErrPayloadType, e.Payload())
+	if p, ok := e.Payload().(P); ok {
+		return p, nil
 	}
-	return p, nil
+	return decodeAs[E, P](e)
 }
 
-// Where is a typed find predicate for event type E.
+// Where is a typed find predicate: f sees the events of type E and decides
+// which of them match; events of other types never match. An event of E's
+// event_type that was not emitted as an E is given to f as a decoded copy,
+// as On hands it to a typed handler. A predicate over *BaseEvent sees every
+// event, typed or not, like engine.Where.
 func Where[E any, P interface {
 	*E
 	Eventer
 }](f func(P) bool) FindOption {
+	if f == nil {
+		return engine.Where(nil)
+	}
+	// FIND-4: a *BaseEvent predicate is the untyped one; converting its
+	// argument through Payload would hide every typed event from it.
+	if g, ok := any(f).(func(*engine.Event) bool); ok {
+		return engine.Where(g)
+	}
+	name := TypeName[E]()
 	return engine.Where(func(e *engine.Event) bool {
-		p, ok := e.Payload().(P)
-		return ok && f(p)
+		if p, ok := e.Payload().(P); ok {
+			return f(p)
+		}
+		if e.Type() != name {
+			return false
+		}
+		p, err := decodeAs[E, P](e) // REG-2, as On does
+		return err == nil && f(p)
 	})
 }
 

@@ -127,6 +127,10 @@ var (
 	ErrResultSchema     = engine.ErrResultSchema
 )
 
+// ErrEventTypeConflict is returned when two Go event types want one
+// event_type name, such as two structs of one name in different packages.
+var ErrEventTypeConflict = engine.ErrEventTypeConflict
+
 // Typed errors.
 type (
 	// HandlerTimeoutError: a handler exceeded its own timeout.

@@ -301,6 +301,11 @@ func (b *Bus) IsClosed() bool { return b.state.Load() != busOpen }
 // when pattern is "*" (REG-1). It returns the handler, whose Off method
 // unregisters it. Registration is safe from any goroutine, including from
 // handlers; it affects events whose processing starts afterwards (REG-7).
+//
+// Registering one function value twice for a pattern, or two handlers with
+// the same explicit name (WithHandlerName), logs a warning; both handlers
+// run. Distinct closures made by one func literal share their default name
+// but do not warn.
 func (b *Bus) On(pattern string, fn HandlerFunc, opts ...HandlerOption) (*Handler, error) {
 	return b.register(pattern, fn, fn, nil, opts)
 }
@@ -345,6 +350,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 	h := &Handler{pattern: pattern, bus: b, fn: fn, slowTimeout: unsetDuration, forwardTo: forward}
 	if origin != nil {
 		h.name, h.filePath = funcName(origin)
+		h.fnKey = funcValue(origin)
 		if !b.cfg.detectFilePaths {
 			h.filePath = ""
 		}
@@ -376,7 +382,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 		// REG-8: the duplicate-name check is skipped for large keys.
 		if len(hs) <= 256 {
 			for _, o := range hs {
-				if o.name == h.name && h.name != defaultHandlerName {
+				if h.sameHandler(o) {
 					b.logger.Warn("ringbus: handler " + h.name + " already registered for event '" + pattern + "'")
 					break
 				}
@@ -535,6 +541,10 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	e.mu.Lock()
 	if e.outer == nil || e.created.Load() == 0 {
 		e.initLocked(ev)
+	}
+	if err := e.meta.err; err != nil {
+		e.mu.Unlock()
+		return err // REG-1: its event_type name belongs to another Go type
 	}
 	for i, n := 0, e.pathLen(); i < n; i++ {
 		if e.pathAt(i) == label {

@@ -39,9 +39,15 @@ var (
 	// ErrResultType is returned when a stored handler result cannot be
 	// converted to the requested Go type.
 	ErrResultType = errors.New("ringbus: result has the wrong type")
-	// ErrPayloadType is the error of a typed handler that received an event
-	// whose Go payload type is not the one it was registered for.
+	// ErrPayloadType is the error of a typed handler, or of a typed find,
+	// given an event of its event_type whose payload does not decode into
+	// the handler's Go type.
 	ErrPayloadType = errors.New("ringbus: event payload has the wrong type")
+	// ErrEventTypeConflict is returned when a Go event type would take an
+	// event_type name that another Go type already has: two structs of one
+	// name in different packages. Give one of them a name of its own with
+	// TypeOptions.Name.
+	ErrEventTypeConflict = errors.New("ringbus: event type name already belongs to another Go type")
 
 	// ErrHandlerTimeout is matched by *HandlerTimeoutError.
 	ErrHandlerTimeout = errors.New("ringbus: handler timed out")

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -92,6 +93,10 @@ type TypeMeta struct {
 	cfg        eventConfig
 	resultType any // opaque: the result schema, owned by higher layers
 	fields     *xsync.Map[string, []int]
+	// err is set on the TypeMeta of a Go type that could not be declared
+	// because its name belongs to another Go type (ErrEventTypeConflict):
+	// such a TypeMeta is in neither registry, and Emit refuses its events.
+	err error
 }
 
 // Name returns the event_type.
@@ -143,7 +148,10 @@ func (o TypeOptions) isZero() bool {
 
 // DeclareType registers the Go type t (a struct type or pointer to one whose
 // struct embeds Event) under opts. It returns the existing TypeMeta when t
-// was already declared or emitted with the same options.
+// was already declared or emitted with the same options. An event_type
+// name belongs to one Go type: DeclareType fails with ErrEventTypeConflict
+// when the name is another Go type's, as when two structs of one name in
+// different packages both default to it.
 func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -180,19 +188,52 @@ func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 		m.cfg.handlerSlowTimeout = *opts.HandlerSlowTimeout
 	}
 	m.cfg.concurrency, m.cfg.handlerConcurrency, m.cfg.completion = opts.Concurrency, opts.HandlerConcurrency, opts.Completion
+	// The name is claimed first, atomically: of two Go types with one name
+	// (structs of one name in two packages), the first keeps it and the
+	// second gets ErrEventTypeConflict, instead of both silently sharing an
+	// event_type whose handlers then fail on the other's payloads (REG-1).
+	var taken *TypeMeta
+	claimed, _ := metaByName.Compute(m.name, func(cur *TypeMeta, loaded bool) (*TypeMeta, xsync.ComputeOp) {
+		switch {
+		case !loaded || cur.goType == nil: // a Go type beats an untyped name entry
+			return m, xsync.UpdateOp
+		case cur.goType != t:
+			taken = cur
+			return cur, xsync.CancelOp
+		case replace:
+			return m, xsync.UpdateOp
+		}
+		return cur, xsync.CancelOp // declared concurrently: keep the first
+	})
+	if taken != nil {
+		return nil, fmt.Errorf("%w: event type %q is Go type %s, so %s needs a name of its own (TypeOptions.Name)",
+			ErrEventTypeConflict, m.name, goTypeName(taken.goType), goTypeName(t))
+	}
 	if replace {
 		// An explicit declaration wins over a type first seen by Emit:
-		// events emitted from now on use the declared settings.
-		metaByGoType.Store(t, m)
-		metaByName.Store(m.name, m)
+		// events emitted from now on use the declared settings. A name the
+		// type had before is free again.
+		if old, loaded := metaByGoType.LoadAndStore(t, m); loaded && old.name != m.name {
+			metaByName.Compute(old.name, func(cur *TypeMeta, loaded bool) (*TypeMeta, xsync.ComputeOp) {
+				if loaded && cur == old {
+					return nil, xsync.DeleteOp
+				}
+				return cur, xsync.CancelOp
+			})
+		}
 		lastMeta.Store(nil)
 		return m, nil
 	}
-	actual, _ := metaByGoType.LoadOrStore(t, m)
-	if old, loaded := metaByName.LoadOrStore(actual.name, actual); loaded && old.goType == nil {
-		metaByName.Store(actual.name, actual) // a Go type beats an untyped name entry
-	}
+	actual, _ := metaByGoType.LoadOrStore(t, claimed)
 	return actual, nil
+}
+
+// goTypeName returns the package path and name of t, for error messages.
+func goTypeName(t reflect.Type) string {
+	if t.PkgPath() == "" {
+		return t.String()
+	}
+	return t.PkgPath() + "." + t.Name()
 }
 
 // LookupType returns the TypeMeta declared for event_type name, if any.
@@ -206,10 +247,16 @@ func metaForGoType(t reflect.Type) *TypeMeta {
 		return m
 	}
 	m, err := DeclareType(t, TypeOptions{})
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrEventTypeConflict) {
 		// An invalid Go type name (e.g. a generic instantiation) falls back
 		// to a sanitised name so that emitting never panics.
-		m, _ = DeclareType(t, TypeOptions{Name: sanitizeTypeName(t.Name())})
+		m, err = DeclareType(t, TypeOptions{Name: sanitizeTypeName(t.Name())})
+	}
+	if err != nil {
+		// The name belongs to another Go type: a TypeMeta of its own, in
+		// no registry, that makes Emit fail with err.
+		m = &TypeMeta{name: sanitizeTypeName(t.Name()), version: defaultEventVersion, goType: t, cfg: unsetConfig,
+			fields: xsync.NewMap[string, []int](), err: err}
 	}
 	return m
 }

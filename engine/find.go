@@ -2,12 +2,17 @@ package engine
 
 import (
 	"context"
-	"github.com/ringbus/ringbus/internal/ident"
+	"encoding/json"
+	"math"
+	"math/big"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ringbus/ringbus/internal/ident"
 )
 
 // FindOption configures Find and Filter (FIND).
@@ -396,12 +401,162 @@ func (m *TypeMeta) fieldIndex(name string) ([]int, bool) {
 	return found, found != nil
 }
 
+// equalValues is the equality of FieldEquals (FIND-4): values compare by
+// what they say on the wire rather than by Go type. Numbers of any Go
+// numeric type, and json.Number, compare as numbers: integers exactly, even
+// beyond float64 precision, and a float equal to an integer matches it.
+// Statuses compare by their wire names, and values of named string and bool
+// types by their underlying value. Everything else compares with ==, or
+// reflect.DeepEqual for values that are not comparable.
 func equalValues(a, b any) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
+	}
+	if na, ok := numberOf(a); ok {
+		nb, ok := numberOf(b)
+		return ok && na.equal(nb)
+	}
+	if _, ok := numberOf(b); ok {
+		return false
+	}
+	if sa, ok := scalarOf(a); ok {
+		sb, ok := scalarOf(b)
+		return ok && sa == sb
+	}
+	if _, ok := scalarOf(b); ok {
+		return false
 	}
 	if reflect.TypeOf(a).Comparable() && reflect.TypeOf(b).Comparable() && a == b {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// scalarOf returns a string or bool value (of any named type) as a plain
+// string or bool, and a Status as its wire name.
+func scalarOf(v any) (any, bool) {
+	switch x := v.(type) {
+	case string, bool:
+		return x, true
+	case Status:
+		return x.String(), true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.String:
+		return rv.String(), true
+	case reflect.Bool:
+		return rv.Bool(), true
+	}
+	return nil, false
+}
+
+// number is a numeric value in one canonical form, so that two numbers are
+// equal exactly when their forms are: an integer that fits int64 is an
+// int64, a larger one that fits uint64 a uint64; any other finite value
+// exactly representable as a float64 is a float64; the rest (a json.Number
+// beyond those) is an exact rational.
+type number struct {
+	kind uint8
+	i    int64
+	u    uint64
+	f    float64
+	r    *big.Rat
+}
+
+const (
+	numInt uint8 = iota
+	numUint
+	numFloat
+	numRat
+)
+
+func (n number) equal(o number) bool {
+	if n.kind != o.kind {
+		return false
+	}
+	switch n.kind {
+	case numInt:
+		return n.i == o.i
+	case numUint:
+		return n.u == o.u
+	case numFloat:
+		return n.f == o.f // NaN matches nothing
+	}
+	return n.r.Cmp(o.r) == 0
+}
+
+func intNumber(i int64) number { return number{kind: numInt, i: i} }
+
+func uintNumber(u uint64) number {
+	if u <= math.MaxInt64 {
+		return intNumber(int64(u))
+	}
+	return number{kind: numUint, u: u}
+}
+
+func floatNumber(f float64) number {
+	if f == math.Trunc(f) { // integral (false for NaN and ±Inf)
+		// -2^63 and 2^64 are exact floats; integral floats inside the
+		// bounds convert exactly.
+		if f >= -(1<<63) && f < 1<<63 {
+			return intNumber(int64(f))
+		}
+		if f >= 0 && f < 1<<64 {
+			return uintNumber(uint64(f))
+		}
+	}
+	return number{kind: numFloat, f: f}
+}
+
+// numberOf returns v as a number when it is one: a value of a Go integer
+// or float kind (except Status), or a json.Number.
+func numberOf(v any) (number, bool) {
+	switch x := v.(type) {
+	case int:
+		return intNumber(int64(x)), true
+	case int64:
+		return intNumber(x), true
+	case float64:
+		return floatNumber(x), true
+	case json.Number:
+		return parseNumber(string(x))
+	case Status:
+		return number{}, false
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return intNumber(rv.Int()), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return uintNumber(rv.Uint()), true
+	case reflect.Float32, reflect.Float64:
+		return floatNumber(rv.Float()), true
+	}
+	return number{}, false
+}
+
+// parseNumber reads the text of a JSON number exactly. Text that is not a
+// number is not a number (it then matches nothing numeric).
+func parseNumber(s string) (number, bool) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return intNumber(i), true
+	}
+	if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return uintNumber(u), true
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || strings.ContainsAny(s, "/") { // SetString accepts "a/b"
+		return number{}, false
+	}
+	if r.IsInt() {
+		if n := r.Num(); n.IsInt64() {
+			return intNumber(n.Int64()), true
+		} else if n.IsUint64() {
+			return uintNumber(n.Uint64()), true
+		}
+	}
+	if f, exact := r.Float64(); exact {
+		return floatNumber(f), true
+	}
+	return number{kind: numRat, r: r}, true
 }

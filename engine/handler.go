@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
@@ -37,6 +38,11 @@ type Handler struct {
 	slowTimeout  time.Duration // -1 = unset, 0 = disabled
 	forwardTo    *Bus
 	removed      atomic.Bool
+	// fnKey is the identity of the function value the default name was
+	// derived from (see funcValue), nil for a handler named explicitly:
+	// the duplicate-name warning of REG-8 compares it, so that distinct
+	// closures of one func literal, which share a derived name, do not warn.
+	fnKey unsafe.Pointer
 
 	// idText is the canonical text of id, formatted once before the
 	// handler is published (see setIDText), so that ID neither formats nor
@@ -69,7 +75,7 @@ func WithHandlerName(name string) HandlerOption {
 		if name == "" {
 			return badOption("empty handler name")
 		}
-		h.name = name
+		h.name, h.fnKey = name, nil
 		return nil
 	})
 }
@@ -193,6 +199,29 @@ func funcName(fn any) (name, file string) {
 	name, file = lookupFunc(pc)
 	funcInfos.Store(pc, funcInfo{name, file})
 	return name, file
+}
+
+// funcValue returns the identity of the function value fn: the closure it
+// points to, or the static value of a plain function or of a func literal
+// that captures nothing. Two closures made by one func literal differ; one
+// value registered twice is the same. nil when fn is not a non-nil func.
+func funcValue(fn any) unsafe.Pointer {
+	if v := reflect.ValueOf(fn); v.Kind() != reflect.Func || v.IsNil() {
+		return nil
+	}
+	// A func value is a pointer to its closure, and an interface holding a
+	// pointer-shaped value stores it as its data word.
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&fn))[1]
+}
+
+// sameHandler reports whether h, about to be registered, duplicates o in
+// the sense of REG-8: the same explicit name, or a derived name that came
+// from the same function value.
+func (h *Handler) sameHandler(o *Handler) bool {
+	if o.name != h.name || h.name == defaultHandlerName {
+		return false
+	}
+	return h.fnKey == nil || o.fnKey == nil || h.fnKey == o.fnKey
 }
 
 func lookupFunc(pc uintptr) (name, file string) {
