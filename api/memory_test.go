@@ -9,6 +9,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"testing"
@@ -131,4 +132,44 @@ func TestMemoryParentLookupAfterClosedBuses_BUS6(t *testing.T) {
 	back, err := wire.Unmarshal(data)
 	require.NoError(t, err)
 	assert.True(t, api.EventIsChildOf(back, parent), "the parent is found by id among the live buses")
+}
+
+// memRemoteEvent is the JSON of an event processed by the bus with id
+// busID on another process, as a bridge receives it.
+func memRemoteEvent(i int) []byte {
+	busID := fmt.Sprintf("01a2191e-2214-76c9-92f9-%012x", i)
+	hid := fmt.Sprintf("51ab8415-a85b-50f0-8f94-%012x", i)
+	return []byte(`{"event_type":"MemRemote","event_id":"01a2191e-2215-72e8-bb3d-d90d66e60fdd",` +
+		`"event_created_at":"2026-11-26T18:28:54.933354144Z","event_path":["Peer` + fmt.Sprint(i) + `#` + busID[len(busID)-4:] + `"],` +
+		`"event_status":"completed","event_results":{"` + hid + `":{"status":"completed","handler_id":"` + hid +
+		`","handler_name":"handle","handler_event_pattern":"MemRemote","eventbus_name":"Peer` + fmt.Sprint(i) +
+		`","eventbus_id":"` + busID + `","result":1}}}`)
+}
+
+// Receiving events from many distinct peers keeps no memory per peer: the
+// placeholder bus of a row read from the wire is cached up to a bound, and
+// what the cache holds is small.
+func TestMemoryRemoteBusesFromManyPeersAreBounded(t *testing.T) {
+	const n = 5000
+	decode := func(from int) {
+		for i := from; i < from+n; i++ {
+			ev, err := wire.Unmarshal(memRemoteEvent(i))
+			require.NoError(t, err)
+			rows := engine.Core(ev).Rows()
+			require.Len(t, rows, 1)
+			require.Equal(t, fmt.Sprintf("Peer%d", i), rows[0].Bus().Name())
+			require.True(t, rows[0].Bus().IsClosed())
+		}
+	}
+	// Fill whatever caches there are first, so that the second round only
+	// sees what is kept per peer beyond them.
+	start := liveHeap()
+	decode(1 << 20)
+	before := liveHeap()
+	decode(2 << 20)
+	after := liveHeap()
+	g1, g := growth(start, before), growth(before, after)
+	t.Logf("live heap grew by %d bytes over the first %d peers (%d per peer), by %d over %d more (%d per peer)", g1, n, g1/n, g, n, g/n)
+	assert.Less(t, g1, uint64(n*2<<10), "the remote-bus cache holds too much per peer")
+	assert.Less(t, g, uint64(n*100), "memory is kept per remote peer")
 }
