@@ -173,3 +173,63 @@ func TestMemoryRemoteBusesFromManyPeersAreBounded(t *testing.T) {
 	assert.Less(t, g1, uint64(n*2<<10), "the remote-bus cache holds too much per peer")
 	assert.Less(t, g, uint64(n*100), "memory is kept per remote peer")
 }
+
+// Parallel events and queue-jumps use the bus's shared, lazily re-armed
+// watchdog, not a timer each (the default 60s event timeout applies to
+// all of them): after many such events and idle, nothing per event stays
+// live, and after Close nothing of the bus does.
+func TestMemoryParallelEventsAndQueueJumpsArmNoTimerEach_TIMEOUT4_AWAIT4(t *testing.T) {
+	const n = 20000
+	ctx := context.Background()
+	bus, err := api.NewBus("MemParallelBus", memQuiet, api.WithEventConcurrency(api.ParallelEvents),
+		api.WithMaxHistory(64), api.WithHistoryDrop(true))
+	require.NoError(t, err)
+	defer bus.Close()
+	_, err = api.OnType(bus, "MemPar", func(context.Context, *api.BaseEvent) (any, error) { return nil, nil })
+	require.NoError(t, err)
+	serial, err := api.NewBus("MemJumpBus", memQuiet, api.WithMaxHistory(64), api.WithHistoryDrop(true))
+	require.NoError(t, err)
+	defer serial.Close()
+	_, err = api.OnType(serial, "MemJumpChild", func(context.Context, *api.BaseEvent) (any, error) { return nil, nil })
+	require.NoError(t, err)
+	_, err = api.OnType(serial, "MemJumpParent", func(ctx context.Context, _ *api.BaseEvent) (any, error) {
+		c, err := api.NewEvent("MemJumpChild", nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := serial.Emit(ctx, c); err != nil {
+			return nil, err
+		}
+		return nil, c.Now(ctx) // a queue-jump
+	})
+	require.NoError(t, err)
+
+	emit := func(count int) {
+		for range count {
+			e, err := api.NewEvent("MemPar", nil)
+			require.NoError(t, err)
+			require.NoError(t, bus.Emit(ctx, e))
+		}
+		require.NoError(t, bus.WaitUntilIdle(ctx))
+		for range count / 10 {
+			e, err := api.NewEvent("MemJumpParent", nil)
+			require.NoError(t, err)
+			require.NoError(t, serial.Emit(ctx, e))
+		}
+		require.NoError(t, serial.WaitUntilIdle(ctx))
+	}
+	// A first round grows what is bounded (the pool's workers, the tracked
+	// set's table) to about its size; the rounds after it show what stays
+	// per event. Before the shared watchdog, each event left a timer of
+	// about 200 bytes live for its 60s timeout.
+	emit(n)
+	before := liveHeap()
+	const rounds = 3
+	for range rounds {
+		emit(n)
+	}
+	idle := liveHeap()
+	g := growth(before, idle)
+	t.Logf("live heap grew by %d bytes over %d parallel events and %d queue-jumps, idle", g, rounds*n, rounds*n/10)
+	assert.Less(t, g, uint64(3<<20), "parallel events and queue-jumps leave a live timer each")
+}

@@ -100,8 +100,9 @@ type Bus struct {
 	poolMu sync.Mutex
 	pool   atomic.Pointer[pool.Pool]
 
-	find    findWaiters
-	tracked *xsync.Map[*processing, bool] // nested and parallel-event processings, for Close
+	find     findWaiters
+	tracked  *xsync.Map[*processing, bool] // nested and parallel-event processings, for Close
+	sharedWd watchdog                      // the timeouts of the processings in tracked
 
 	disp atomic.Pointer[dispatcher]
 }
@@ -150,6 +151,7 @@ func newBus(name string, keepName bool, opts []Option) (*Bus, error) {
 		stopped: make(chan struct{}),
 		hids:    ident.NewHandlerIDs(cfg.id),
 	}
+	b.sharedWd.set = b.tracked
 	b.hist.setLimit(cfg.maxHistory, cfg.historyDrop)
 	d := cfg.domain
 	d.mu.Lock()
@@ -811,6 +813,7 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 		if d := b.disp.Load(); d != nil {
 			d.wd.stop()
 		}
+		b.sharedWd.stop()
 		// A stopped bus leaves its domain at once, as upstream does
 		// (STOP-5) and as Python's weak registry ends up doing (BUS-6):
 		// nothing global may keep a closed bus, its history or its events

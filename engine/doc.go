@@ -46,7 +46,9 @@
 // remaining handlers could start for a millisecond (every worker waiting
 // inside a handler), each remaining one gets a goroutine of its own, so all
 // of them still run concurrently (HCONC-2). Timeouts and slow warnings use
-// one lazily re-armed timer per dispatcher. After Stop or Close returns none of the
+// one lazily re-armed timer per dispatcher, and one per bus shared by its
+// parallel events and queue-jumps; no timer of a bus fires after Stop or
+// Close. After Stop or Close returns none of the
 // bus's goroutines runs, except a handler that ignores its context's
 // cancellation, which keeps its own goroutine until it returns (the bus
 // itself does not wait for it: the event is finalised at its deadline and
