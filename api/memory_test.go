@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"runtime"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -232,4 +234,141 @@ func TestMemoryParallelEventsAndQueueJumpsArmNoTimerEach_TIMEOUT4_AWAIT4(t *test
 	g := growth(before, idle)
 	t.Logf("live heap grew by %d bytes over %d parallel events and %d queue-jumps, idle", g, rounds*n, rounds*n/10)
 	assert.Less(t, g, uint64(3<<20), "parallel events and queue-jumps leave a live timer each")
+}
+
+// context.WithTimeout and friends on a handler's context start no
+// goroutine: the handler context has the AfterFunc method the standard
+// library uses to propagate cancellation (CTX-9).
+func TestMemoryDerivedContextsStartNoGoroutine_CTX9(t *testing.T) {
+	const n = 500
+	ctx := context.Background()
+	bus, err := api.NewBus("MemCtxBus", memQuiet)
+	require.NoError(t, err)
+	defer bus.Close()
+	var grew int
+	var stillLive, doneAfterCancel bool
+	_, err = api.OnType(bus, "MemCtx", func(hctx context.Context, _ *api.BaseEvent) (any, error) {
+		start := runtime.NumGoroutine()
+		cancels := make([]context.CancelFunc, 0, 2*n)
+		derived := make([]context.Context, 0, 2*n)
+		for range n {
+			d, cancel := context.WithTimeout(hctx, time.Hour)
+			derived = append(derived, d)
+			cancels = append(cancels, cancel)
+			d2, cancel2 := context.WithCancel(hctx)
+			derived = append(derived, d2)
+			cancels = append(cancels, cancel2)
+		}
+		grew = runtime.NumGoroutine() - start
+		stillLive = true
+		for _, d := range derived {
+			if d.Err() != nil {
+				stillLive = false
+			}
+		}
+		for _, c := range cancels {
+			c()
+		}
+		doneAfterCancel = true
+		for _, d := range derived {
+			if d.Err() == nil {
+				doneAfterCancel = false
+			}
+		}
+		return nil, nil
+	})
+	require.NoError(t, err)
+	e, err := api.NewEvent("MemCtx", nil)
+	require.NoError(t, err)
+	require.NoError(t, bus.Emit(ctx, e))
+	require.NoError(t, e.Wait(ctx))
+	assert.True(t, stillLive, "derived contexts are live while the handler runs")
+	assert.True(t, doneAfterCancel)
+	assert.Less(t, grew, 10, "deriving %d contexts from a handler context started goroutines", 2*n)
+}
+
+// A context derived from a handler's context is cancelled when the handler
+// context is: at the handler's timeout, when the handler is aborted (Close)
+// and once the handler has returned (CTX-9, TIMEOUT-6, STOP-2).
+func TestMemoryDerivedContextFollowsHandlerContext_CTX9_TIMEOUT6_STOP2(t *testing.T) {
+	t.Run("timeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			bus := spBus(t, "MemDerivedTimeout")
+			var derr error
+			_, err := api.OnType(bus, "MemD", func(hctx context.Context, _ *api.BaseEvent) (any, error) {
+				d, cancel := context.WithCancel(hctx)
+				defer cancel()
+				<-d.Done()
+				derr = d.Err()
+				return nil, nil
+			}, api.WithHandlerTimeout(time.Second))
+			require.NoError(t, err)
+			e, err := api.NewEvent("MemD", nil)
+			require.NoError(t, err)
+			require.NoError(t, bus.Emit(context.Background(), e))
+			require.NoError(t, e.Wait(context.Background()))
+			synctest.Wait()
+			assert.ErrorIs(t, derr, context.DeadlineExceeded)
+			assert.ErrorIs(t, e.Rows()[0].Error(), api.ErrHandlerTimeout)
+		})
+	})
+	t.Run("abort", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			bus := spBus(t, "MemDerivedAbort")
+			started := make(chan struct{})
+			var derr error
+			_, err := api.OnType(bus, "MemD", func(hctx context.Context, _ *api.BaseEvent) (any, error) {
+				d, cancel := context.WithTimeout(hctx, time.Hour)
+				defer cancel()
+				close(started)
+				<-d.Done()
+				derr = d.Err()
+				return nil, nil
+			})
+			require.NoError(t, err)
+			e, err := api.NewEvent("MemD", nil)
+			require.NoError(t, err)
+			require.NoError(t, bus.Emit(context.Background(), e))
+			<-started
+			require.NoError(t, bus.Close())
+			synctest.Wait()
+			assert.ErrorIs(t, derr, context.Canceled)
+			assert.ErrorIs(t, e.Rows()[0].Error(), api.ErrHandlerAborted)
+		})
+	})
+	t.Run("return", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			bus := spBus(t, "MemDerivedReturn")
+			var kept context.Context
+			var fired chan struct{}
+			var stopEarly func() bool
+			var stoppedEarly bool
+			_, err := api.OnType(bus, "MemD", func(hctx context.Context, _ *api.BaseEvent) (any, error) {
+				d, cancel := context.WithTimeout(hctx, time.Hour)
+				_ = cancel // deliberately kept past the handler
+				kept = d
+				ch := make(chan struct{})
+				fired = ch
+				context.AfterFunc(hctx, func() { close(ch) })
+				stopEarly = context.AfterFunc(hctx, func() { t.Error("a stopped AfterFunc ran") })
+				stoppedEarly = stopEarly()
+				return nil, nil
+			})
+			require.NoError(t, err)
+			e, err := api.NewEvent("MemD", nil)
+			require.NoError(t, err)
+			require.NoError(t, bus.Emit(context.Background(), e))
+			require.NoError(t, e.Wait(context.Background()))
+			synctest.Wait()
+			require.NotNil(t, kept)
+			assert.ErrorIs(t, kept.Err(), context.Canceled, "the derived ctx ends when the handler returns")
+			select {
+			case <-fired:
+			default:
+				t.Error("context.AfterFunc on a handler context did not run after the handler returned")
+			}
+			assert.True(t, stoppedEarly, "stop before the context is done prevents the call")
+			assert.False(t, stopEarly(), "stop is idempotent")
+		})
+	})
 }
