@@ -150,8 +150,8 @@ func memRemoteEvent(i int) []byte {
 
 // Receiving events from many distinct peers keeps no memory per peer: the
 // placeholder bus of a row read from the wire is cached up to a bound, and
-// what the cache holds is small.
-func TestMemoryRemoteBusesFromManyPeersAreBounded(t *testing.T) {
+// what the cache holds is small (the handler metadata of a row, WIRE-19).
+func TestMemoryRemoteBusesFromManyPeersAreBounded_WIRE19(t *testing.T) {
 	const n = 5000
 	decode := func(from int) {
 		for i := from; i < from+n; i++ {
