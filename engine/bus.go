@@ -34,7 +34,8 @@ func NewDomain() *Domain {
 // DefaultDomain is the domain of buses created without WithDomain.
 var DefaultDomain = NewDomain()
 
-// Buses returns the live buses of the domain.
+// Buses returns the live buses of the domain: a bus leaves its domain
+// when Stop or Close shuts it down.
 func (d *Domain) Buses() []*Bus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -99,8 +100,9 @@ type Bus struct {
 	poolMu sync.Mutex
 	pool   atomic.Pointer[pool.Pool]
 
-	find    findWaiters
-	tracked *xsync.Map[*processing, bool] // nested and parallel-event processings, for Close
+	find     findWaiters
+	tracked  *xsync.Map[*processing, bool] // nested and parallel-event processings, for Close
+	sharedWd watchdog                      // the timeouts of the processings in tracked
 
 	disp atomic.Pointer[dispatcher]
 }
@@ -157,6 +159,7 @@ func newBus(name string, keepName bool, opts []Option) (*Bus, error) {
 		stopped: make(chan struct{}),
 		hids:    ident.NewHandlerIDs(cfg.id),
 	}
+	b.sharedWd.set = b.tracked
 	b.hist.setLimit(cfg.maxHistory, cfg.historyDrop)
 	d := cfg.domain
 	d.mu.Lock()
@@ -751,7 +754,7 @@ type stopOption func(*stopConfig)
 func (f stopOption) applyStop(c *stopConfig) { f(c) }
 
 // WithClear makes Stop and Close also clear the history and the handlers
-// and remove the bus from its domain's registry (STOP-5).
+// (STOP-5).
 func WithClear() StopOption { return stopOption(func(c *stopConfig) { c.clear = true }) }
 
 // Stop drains the bus: it waits, bounded by ctx, until queued and running
@@ -795,8 +798,10 @@ const closeGrace = 100 * time.Millisecond
 // Close shuts the bus down now (STOP-2): queued events are abandoned and
 // stay pending, running handlers are aborted through their contexts, future
 // Find waiters resolve with nil (STOP-4), and later Emit or On calls fail
-// with ErrBusClosed. The bus is renamed "_stopped_{id8}" (STOP-3). Close
-// waits up to 100ms for aborted handlers to return. It is idempotent.
+// with ErrBusClosed. The bus is renamed "_stopped_{id8}" (STOP-3) and
+// leaves its domain, so its name is free for a new bus and nothing but the
+// caller's own references keeps it alive. Close waits up to 100ms for
+// aborted handlers to return. It is idempotent.
 func (b *Bus) Close(opts ...StopOption) error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
@@ -826,11 +831,17 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 		if d := b.disp.Load(); d != nil {
 			d.wd.stop()
 		}
+		b.sharedWd.stop()
+		// A stopped bus leaves its domain at once, as upstream does
+		// (STOP-5) and as Python's weak registry ends up doing (BUS-6):
+		// nothing global may keep a closed bus, its history or its events
+		// alive, and its name is free again (BUS-5, STOP-3).
 		d := b.domain
 		d.mu.Lock()
 		if d.byName[b.name] == b {
 			delete(d.byName, b.name)
 		}
+		delete(d.buses, b)
 		d.mu.Unlock()
 		idStr := b.ID()
 		b.setLabel("_stopped_" + idStr[len(idStr)-8:])
@@ -854,10 +865,6 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 		b.wild.list.Store(nil)
 		b.regList = nil
 		b.hmu.Unlock()
-		d := b.domain
-		d.mu.Lock()
-		delete(d.buses, b)
-		d.mu.Unlock()
 	}
 }
 

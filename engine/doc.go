@@ -46,11 +46,13 @@
 // remaining handlers could start for a millisecond (every worker waiting
 // inside a handler), each remaining one gets a goroutine of its own, so all
 // of them still run concurrently (HCONC-2). Timeouts and slow warnings use
-// one lazily re-armed timer per dispatcher. After Stop or Close returns none of the
-// bus's goroutines runs, except a handler that ignores its context's
-// cancellation, which keeps its own goroutine until it returns (the bus
-// itself does not wait for it: the event is finalised at its deadline and
-// the queue moves on, TIMEOUT-10).
+// one lazily re-armed timer per dispatcher, and one per bus shared by its
+// parallel events and queue-jumps; no timer of a bus fires after Stop or
+// Close. After Stop or Close returns none of the bus's goroutines runs,
+// except a handler that ignores its context's cancellation, which keeps
+// its own goroutine until it returns (the bus itself does not wait for it:
+// the event is finalised at its deadline and the queue moves on,
+// TIMEOUT-10).
 //
 // # Handler contexts
 //
@@ -60,10 +62,13 @@
 // cascades, when a first-mode sibling wins, when the bus stops, and once the
 // handler has returned. Cause(ctx) returns the precise reason
 // (*HandlerTimeoutError, *HandlerAbortedError, ErrStopped, ...); ctx.Err()
-// returns context.DeadlineExceeded or context.Canceled as usual. The
-// standard library's context.Cause cannot see ringbus's reason, because the
-// handler context is not a standard cancelCtx (that would cost an
-// allocation per handler call).
+// returns context.DeadlineExceeded or context.Canceled as usual. A context
+// derived from a handler's ctx (context.WithTimeout, context.WithCancel,
+// context.AfterFunc) follows its cancellation without a goroutine of its
+// own: the handler context has the AfterFunc method the standard library
+// looks for. The standard library's context.Cause cannot see ringbus's
+// reason, because the handler context is not a standard cancelCtx (that
+// would cost an allocation per handler call).
 //
 // # Errors
 //

@@ -87,6 +87,18 @@ type rowSignal struct {
 	once   sync.Once
 	cause  error
 	expiry bool // cause was a deadline
+
+	// The functions registered with hctx.AfterFunc that are still to run;
+	// fired is set, under mu, once done is closed.
+	mu     sync.Mutex
+	fired  bool
+	afters map[*afterFunc]struct{}
+}
+
+// afterFunc is one hctx.AfterFunc registration.
+type afterFunc struct {
+	s *rowSignal
+	f func()
 }
 
 func (s *rowSignal) fire(cause error, deadline bool) {
@@ -94,7 +106,45 @@ func (s *rowSignal) fire(cause error, deadline bool) {
 		s.cause = cause
 		s.expiry = deadline
 		close(s.done)
+		s.mu.Lock()
+		s.fired = true
+		afters := s.afters
+		s.afters = nil
+		s.mu.Unlock()
+		for a := range afters {
+			go a.f()
+		}
 	})
+}
+
+// afterFunc registers f to run on its own goroutine once the signal fires,
+// at once if it has fired.
+func (s *rowSignal) afterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{s: s, f: f}
+	s.mu.Lock()
+	if s.fired {
+		s.mu.Unlock()
+		go f()
+		return a.stop
+	}
+	if s.afters == nil {
+		s.afters = make(map[*afterFunc]struct{})
+	}
+	s.afters[a] = struct{}{}
+	s.mu.Unlock()
+	return a.stop
+}
+
+// stop unregisters a; it reports whether a was still to run.
+func (a *afterFunc) stop() bool {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.afters[a]; !ok {
+		return false
+	}
+	delete(s.afters, a)
+	return true
 }
 
 // ID returns the row's id (a UUIDv7 string, TIME-9).
@@ -388,6 +438,21 @@ func (c hctx) Value(key any) any {
 }
 
 func (c hctx) String() string { return "ringbus.HandlerContext(" + c.r.handler.Name() + ")" }
+
+// AfterFunc arranges to call f on its own goroutine once the handler
+// context is done (see Done), or at once if it is done already, as
+// context.AfterFunc does. Calling the returned stop function unregisters f:
+// it reports true if that kept f from being run, and false if f has been
+// started already or stop was called before. Registrations are
+// independent of one another.
+//
+// Contexts derived from a handler context (context.WithTimeout,
+// context.WithCancel, and so every net or database call that derives one)
+// use this method to follow the handler context's cancellation, so
+// deriving one starts no goroutine.
+func (c hctx) AfterFunc(f func()) (stop func() bool) {
+	return c.r.signal().afterFunc(f)
+}
 
 // Cause returns why a handler context was stopped: a *HandlerTimeoutError,
 // *HandlerAbortedError, *HandlerCancelledError, ErrStopped, or

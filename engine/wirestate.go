@@ -15,6 +15,7 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ring"
 )
 
 // This file is the engine side of the wire codec (package wire): it exposes
@@ -492,8 +493,9 @@ type remoteKey struct {
 // the bus of a result row read from the wire. It is a closed bus of a
 // private domain, so every Bus method is safe on it (Emit and On return
 // ErrBusClosed); Name, ID and Label report the given identity. Placeholders
-// are cached, so the same identity gives the same *Bus (up to a bounded
-// number of identities).
+// are small (a few hundred bytes: they share one closed queue and one empty
+// handler table) and cached, so the same identity gives the same *Bus up to
+// a bounded number of identities; nothing else keeps them.
 func RemoteBus(id ident.UUID, name string) *Bus {
 	if name == "" {
 		name = "EventBus"
@@ -509,16 +511,57 @@ func RemoteBus(id ident.UUID, name string) *Bus {
 	}
 	name = strings.Clone(name)
 	k.name = name
-	b, err := NewBus("RemoteBus", WithDomain(remoteDomain), WithLogger(remoteLogger))
-	if err != nil { // cannot happen: every option above is valid
-		panic(err)
-	}
-	_ = b.Close()
-	b.id, b.name = id, name
-	b.setLabel(name)
+	b := newRemoteBus(id, name)
 	if remoteBusN.Add(1) <= remoteCacheLimit {
 		remoteBuses.Store(k, b)
 	}
+	return b
+}
+
+// The parts every placeholder bus shares. A closed bus never writes to
+// them: Push on the closed queue fails, registration is refused before it
+// touches the handler table, and nothing is tracked on a bus that is not
+// open.
+var (
+	remoteQueue   = closedQueue()
+	remoteTyped   = xsync.NewMap[string, *handlerSlot]()
+	remoteTracked = xsync.NewMap[*processing, bool]()
+	remoteStopped = closedChan()
+)
+
+func closedQueue() *ring.Queue[*Event] {
+	q := ring.New[*Event]()
+	q.Close()
+	return q
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// newRemoteBus builds the closed placeholder bus of RemoteBus: a Bus in the
+// state Close leaves one in, registered nowhere (its domain's registry
+// stays empty, so a stream of peers cannot grow it: issue 9, item 2.2),
+// with the shared parts above instead of a queue and maps of its own.
+func newRemoteBus(id ident.UUID, name string) *Bus {
+	cfg := defaultBusConfig()
+	cfg.id, cfg.domain, cfg.logger = id, remoteDomain, remoteLogger
+	b := &Bus{
+		id:      id,
+		name:    name,
+		cfg:     cfg,
+		domain:  remoteDomain,
+		logger:  remoteLogger,
+		typed:   remoteTyped,
+		tracked: remoteTracked,
+		queue:   remoteQueue,
+		stopped: remoteStopped,
+	}
+	b.hist.setLimit(cfg.maxHistory, cfg.historyDrop)
+	b.state.Store(busClosed)
+	b.setLabel(name)
 	return b
 }
 
