@@ -242,6 +242,9 @@ func (b *Bus) Requeue(ev Eventer) error {
 	e.pending++
 	e.addBus(b)
 	e.mu.Unlock()
+	if b.cfg.maxQueue > 0 {
+		b.gate.forceTake() // a restored queue is kept whole, over the limit if need be
+	}
 	b.emitted.Add(1)
 	if !b.queue.Push(e) {
 		b.unqueue(e)
