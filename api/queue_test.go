@@ -309,6 +309,58 @@ func TestQueueRejectFloodLosesNoAcceptedEvent_EMIT2(t *testing.T) {
 	}
 }
 
+// Concurrent emitters against a waiting-mode bus, some of which give up
+// part way: the events waiting in the queue never exceed the limit, a
+// give-up is the typed error, and every accepted event runs once.
+func TestQueueBlockFloodNeverExceedsLimit_EMIT2(t *testing.T) {
+	const (
+		limit     = 8
+		producers = 4
+		perProd   = 300
+	)
+	ctx := scCtx(t)
+	bus := quBus(t, "BlockFlood", api.WithMaxQueue(limit), api.WithMaxHistory(api.UnlimitedHistory))
+	var calls, maxQueued atomic.Int64
+	_, err := api.On(bus, func(context.Context, *QJob) (int, error) {
+		calls.Add(1)
+		if q := int64(len(bus.QueuedEvents())); q > maxQueued.Load() {
+			maxQueued.Store(q) // only the dispatcher writes it
+		}
+		runtime.Gosched()
+		return 0, nil
+	})
+	require.NoError(t, err)
+
+	var accepted, gaveUp atomic.Int64
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			for i := range perProd {
+				ectx := ctx
+				if p%2 == 1 && i%7 == 0 {
+					c, cancel := context.WithCancel(ctx)
+					cancel() // this emitter gives up at once if it has to wait
+					ectx = c
+				}
+				switch err := bus.Emit(ectx, &QJob{N: p*perProd + i}); {
+				case err == nil:
+					accepted.Add(1)
+				case errors.Is(err, api.ErrQueueFull) && errors.Is(err, context.Canceled):
+					gaveUp.Add(1)
+				default:
+					t.Errorf("unexpected emit error: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, bus.WaitUntilIdle(ctx))
+	t.Logf("accepted %d, gave up %d, most queued seen %d", accepted.Load(), gaveUp.Load(), maxQueued.Load())
+	assert.Equal(t, int64(producers*perProd), accepted.Load()+gaveUp.Load())
+	assert.Equal(t, accepted.Load(), calls.Load(), "every accepted event ran once")
+	assert.LessOrEqual(t, maxQueued.Load(), int64(limit))
+}
+
 // quHeap returns the live heap after a full collection.
 func quHeap() int64 {
 	runtime.GC()
@@ -590,4 +642,40 @@ func TestQueueFullHistoryRejectsBeforeWaiting_HIST4(t *testing.T) {
 		require.NoError(t, bus.WaitUntilIdle(context.Background()))
 		require.NoError(t, rej.WaitUntilIdle(context.Background()))
 	})
+}
+
+// Bound a bus's queue and shed load when it is full. (A bus that waits for
+// room instead is the default: leave out WithQueueFullPolicy.)
+func ExampleWithMaxQueue() {
+	ctx := context.Background()
+	bus, err := api.NewBus("ExampleQueueBus",
+		api.WithMaxQueue(1),
+		api.WithQueueFullPolicy(api.QueueReject),
+		api.WithHistoryDrop(true), // the history keeps only the newest 100
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer bus.Close()
+
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	_, err = api.On(bus, func(ctx context.Context, e *exGreet) (string, error) {
+		started <- struct{}{}
+		<-release
+		return "hello, " + e.Name, nil
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	_ = bus.Emit(ctx, &exGreet{Name: "ada"}) // runs
+	<-started
+	_ = bus.Emit(ctx, &exGreet{Name: "bob"}) // waits in the queue
+	err = bus.Emit(ctx, &exGreet{Name: "cyd"})
+	fmt.Println(errors.Is(err, api.ErrQueueFull))
+
+	close(release)
+	<-started
+	_ = bus.WaitUntilIdle(ctx)
+	// Output: true
 }
