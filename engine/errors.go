@@ -237,7 +237,7 @@ type QueueFullError struct {
 
 // Error returns the error message.
 func (e *QueueFullError) Error() string {
-	msg := fmt.Sprintf("ringbus: %s queue full (%d events queued)", e.Bus, e.Limit)
+	msg := fmt.Sprintf("ringbus: %s queue full (limit %d)", e.Bus, e.Limit)
 	if e.Cause != nil {
 		return msg + ": " + e.Cause.Error()
 	}
