@@ -614,6 +614,38 @@ func TestQueueForwardToFullBusFailsForwardingHandler_FWD1_EMIT2(t *testing.T) {
 	})
 }
 
+// SER-2: a restored queue is requeued whole, over the limit if need be;
+// the requeued events count, so emits fail until the queue is back under
+// the limit.
+func TestQueueRequeueCountsButIsNotLimited_SER2_SER3(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		bus := quBus(t, "Requeue", api.WithMaxQueue(1), api.WithQueueFullPolicy(api.QueueReject))
+		g := quOnGate(t, bus)
+		jobs := []*QJob{{N: 0}, {N: 1}, {N: 2}}
+		for _, j := range jobs {
+			require.NoError(t, bus.Requeue(j))
+		}
+		assert.ErrorIs(t, bus.Emit(ctx, &QJob{N: 9}), api.ErrQueueFull, "3 requeued events fill a queue of 1")
+		bus.Resume()
+		synctest.Wait() // job 0 runs; 1 and 2 wait
+		assert.ErrorIs(t, bus.Emit(ctx, &QJob{N: 9}), api.ErrQueueFull)
+		g.release()
+		synctest.Wait() // job 1 runs; 2 waits: the queue is at its limit
+		assert.ErrorIs(t, bus.Emit(ctx, &QJob{N: 9}), api.ErrQueueFull)
+		g.release()
+		synctest.Wait() // job 2 runs: the queue is empty
+		last := &QJob{N: 3}
+		require.NoError(t, bus.Emit(ctx, last))
+		g.open()
+		require.NoError(t, bus.WaitUntilIdle(ctx))
+		for _, j := range append(jobs, last) {
+			assert.Equal(t, api.StatusCompleted, j.Status())
+		}
+		assert.Equal(t, []int{0, 1, 2, 3}, g.order())
+	})
+}
+
 // HIST-4 with a queue bound: with dropping off, a full history is final, so
 // a waiting-mode emit fails with the history error at once instead of
 // waiting for queue room it could never use.
