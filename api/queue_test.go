@@ -41,7 +41,7 @@ type QChild struct {
 	N int `json:"n"`
 }
 
-var queueEmits = flag.Int("ringbus.queue-emits", 100_000, "how many events the queue memory test emits per bus")
+var queueEmits = flag.Int("ringbus.queue-emits", 50_000, "how many events the queue memory test emits per bus")
 
 var quSeq atomic.Int64
 
@@ -429,7 +429,7 @@ func TestQueueBoundKeepsLiveHeapFlat_EMIT2_HIST5(t *testing.T) {
 	assert.Equal(t, n, unboundedSent, "without a bound no emit waits")
 	// The first event is running, limit events queued, the next emit waits.
 	assert.Equal(t, limit+1, boundedSent, "with a bound the producer waits once the queue is full")
-	const flat = 4 << 20
+	const flat = 2 << 20
 	assert.Less(t, bounded, int64(flat), "the bounded bus's live heap must not grow with the number of emits")
 	assert.Greater(t, unbounded, int64(2*flat), "the unbounded bus should grow (raise -ringbus.queue-emits if it does not)")
 }
