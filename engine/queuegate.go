@@ -10,8 +10,9 @@ import (
 // queueGate bounds how many events a bus holds queued (WithMaxQueue, an
 // opt-in extension of EMIT-2): n counts the events admitted by Emit and not
 // yet claimed by the bus (started by the dispatcher or by a queue jump).
-// Emit takes a place with acquire before it records the event; claimLocked
-// gives it back with release. A bus without a limit never touches the gate.
+// Emit takes a place (Bus.admit) before it records the event, Requeue
+// takes one unconditionally, and claimLocked gives it back (release). A bus
+// without a limit never touches the gate.
 //
 // Places go to waiting emitters in FIFO order: a waiter is granted a place
 // under mu by whoever frees one (release), which keeps n counting it, so a
