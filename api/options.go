@@ -19,6 +19,11 @@ const (
 	StatusCompleted = engine.StatusCompleted
 	StatusError     = engine.StatusError
 
+	// QueueBlock makes Emit wait for room in a full queue.
+	QueueBlock = engine.QueueBlock
+	// QueueReject makes Emit fail at once on a full queue.
+	QueueReject = engine.QueueReject
+
 	// Wildcard is the pattern matching every event type.
 	Wildcard = engine.Wildcard
 	// UnlimitedHistory disables the history limit.
@@ -43,6 +48,10 @@ var (
 	WithMaxHistory = engine.WithMaxHistory
 	// WithHistoryDrop drops the oldest history instead of rejecting.
 	WithHistoryDrop = engine.WithHistoryDrop
+	// WithMaxQueue limits how many events a bus holds queued.
+	WithMaxQueue = engine.WithMaxQueue
+	// WithQueueFullPolicy sets whether Emit waits or fails on a full queue.
+	WithQueueFullPolicy = engine.WithQueueFullPolicy
 	// WithMaxRecursionDepth sets the handler recursion limit.
 	WithMaxRecursionDepth = engine.WithMaxRecursionDepth
 	// WithDetectFilePaths turns handler source positions on or off.
@@ -110,6 +119,7 @@ var WithClear = engine.WithClear
 var (
 	ErrBusClosed        = engine.ErrBusClosed
 	ErrHistoryFull      = engine.ErrHistoryFull
+	ErrQueueFull        = engine.ErrQueueFull
 	ErrNilEvent         = engine.ErrNilEvent
 	ErrNilHandler       = engine.ErrNilHandler
 	ErrBadOption        = engine.ErrBadOption
@@ -147,6 +157,10 @@ type (
 	RecursionError = engine.RecursionError
 	// HistoryFullError: the history is full.
 	HistoryFullError = engine.HistoryFullError
+	// QueueFullError: the queue is at its limit.
+	QueueFullError = engine.QueueFullError
+	// QueueFullPolicy says what Emit does on a full queue.
+	QueueFullPolicy = engine.QueueFullPolicy
 	// ResultSchemaError: a handler result did not match event_result_type.
 	ResultSchemaError = engine.ResultSchemaError
 )

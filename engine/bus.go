@@ -105,6 +105,11 @@ type Bus struct {
 	sharedWd watchdog                      // the timeouts of the processings in tracked
 
 	disp atomic.Pointer[dispatcher]
+
+	// gate bounds the queue when WithMaxQueue is set; emitters and the
+	// dispatcher both write it.
+	_    [64]byte
+	gate queueGate
 }
 
 // NewBus creates a bus. name must be an identifier; "" picks
@@ -242,6 +247,10 @@ func (b *Bus) HandlerSlowTimeout() time.Duration { return b.cfg.handlerSlowTimeo
 func (b *Bus) MaxHistory() (int, bool) {
 	return b.hist.limit(), b.hist.drop()
 }
+
+// MaxQueue returns the queue limit (0 = unlimited) and what Emit does when
+// it is reached.
+func (b *Bus) MaxQueue() (int, QueueFullPolicy) { return b.cfg.maxQueue, b.cfg.queuePolicy }
 
 // SetMaxHistory changes the history limit at run time (used by the trim
 // step of the performance scenarios) and trims at once when dropping.
@@ -524,6 +533,10 @@ func (b *Bus) slotFor(pattern string, create bool) *handlerSlot {
 // (EMIT-8). Emit returns ErrBusClosed after Stop, a *HistoryFullError when
 // the history is full and dropping is off (HIST-4), ErrHandlerExpired when
 // ctx belongs to a handler that timed out (EMIT-7), and ErrNilEvent for nil.
+//
+// On a bus with a queue limit (WithMaxQueue) Emit may wait for room, bounded
+// by ctx, or fail with a *QueueFullError; see WithMaxQueue. Without one it
+// never blocks.
 func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	e := Core(ev)
 	if e == nil {
@@ -540,6 +553,17 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		return ErrHandlerExpired
 	}
 	label := b.Label()
+	bounded := b.cfg.maxQueue > 0
+	if bounded {
+		// A place in the queue first (WithMaxQueue); an emit that EMIT-8
+		// makes a no-op neither waits nor fails for want of one.
+		if e.onPathOf(label) {
+			return nil
+		}
+		if err := b.admit(ctx, parentRow); err != nil {
+			return err
+		}
+	}
 
 	e.mu.Lock()
 	if e.outer == nil || e.created.Load() == 0 {
@@ -552,6 +576,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	for i, n := 0, e.pathLen(); i < n; i++ {
 		if e.pathAt(i) == label {
 			e.mu.Unlock()
+			if bounded {
+				b.gate.release(int64(b.cfg.maxQueue))
+			}
 			return nil // EMIT-8: already processed (or queued) here
 		}
 	}
@@ -596,6 +623,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 			}
 			e.mu.Unlock()
 		}
+		if bounded {
+			b.gate.release(int64(b.cfg.maxQueue))
+		}
 		return err
 	}
 	if !fast {
@@ -616,7 +646,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	}
 	b.ensureRunning()
 	if !b.queue.Push(e) {
-		b.unqueue(e)
+		b.unqueue(e) // gives the queue place back (claimLocked)
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
 	if overSoft {

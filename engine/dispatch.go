@@ -247,6 +247,9 @@ func (e *Event) claim(b *Bus) bool {
 func (e *Event) claimLocked(b *Bus) bool {
 	if i := e.queuedOnLocked(b); i >= 0 {
 		e.setClaimed(i)
+		if b.cfg.maxQueue > 0 {
+			b.gate.release(int64(b.cfg.maxQueue)) // started: it leaves the queue count
+		}
 		return true
 	}
 	return false

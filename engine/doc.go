@@ -29,6 +29,10 @@
 //     Outside a handler Now is Wait (D3).
 //   - Handlers of one event run one at a time in registration order
 //     (SerialHandlers, the default) or all at once (ParallelHandlers).
+//   - Emit never blocks, unless the bus limits its queue (WithMaxQueue) and
+//     the queue is full: then Emit waits for room, bounded by its ctx, or
+//     fails with a *QueueFullError (WithQueueFullPolicy). Called with a
+//     handler's context, it never waits.
 //
 // Every exported method of Bus, Event, Result and Handler is safe for
 // concurrent use, except the Event setters (SetTimeout, ...), which must be
@@ -75,5 +79,6 @@
 // Errors are values that errors.Is matches against the Err* sentinels; the
 // typed errors (*HandlerTimeoutError, *HandlerAbortedError,
 // *HandlerCancelledError, *HandlerPanicError, *RecursionError,
-// *HistoryFullError, *HandlerErrors) carry fields for errors.As.
+// *HistoryFullError, *QueueFullError, *HandlerErrors) carry fields for
+// errors.As.
 package engine

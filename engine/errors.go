@@ -15,6 +15,9 @@ var (
 	// ErrHistoryFull is returned by Emit when the bus history holds
 	// MaxHistorySize events and dropping is off (HIST-4).
 	ErrHistoryFull = errors.New("ringbus: history limit reached")
+	// ErrQueueFull is matched by *QueueFullError: Emit found the bus's
+	// queue at the limit set by WithMaxQueue.
+	ErrQueueFull = errors.New("ringbus: queue full")
 	// ErrNilEvent is returned when a nil event is emitted or awaited.
 	ErrNilEvent = errors.New("ringbus: nil event")
 	// ErrNilHandler is returned when a nil handler function is registered.
@@ -234,6 +237,43 @@ func (e *HistoryFullError) Error() string {
 
 // Is reports whether target is ErrHistoryFull.
 func (e *HistoryFullError) Is(target error) bool { return target == ErrHistoryFull }
+
+// QueueFullError is returned by Emit when the bus's queue holds Limit
+// events: at once under QueueReject or from inside a handler, or when the
+// emitter's ctx ended the wait for room under QueueBlock. It matches
+// ErrQueueFull, and after a wait also the ctx's error and cause.
+type QueueFullError struct {
+	Bus   string // bus label
+	Limit int    // the queue limit
+	Err   error  // ctx.Err() when the ctx ended the wait, else nil
+	Cause error  // context.Cause of that ctx when it differs from Err
+}
+
+// Error returns the error message.
+func (e *QueueFullError) Error() string {
+	msg := fmt.Sprintf("ringbus: %s queue full (limit %d)", e.Bus, e.Limit)
+	if e.Cause != nil {
+		return msg + ": " + e.Cause.Error()
+	}
+	if e.Err != nil {
+		return msg + ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is reports whether target is ErrQueueFull.
+func (e *QueueFullError) Is(target error) bool { return target == ErrQueueFull }
+
+// Unwrap returns the ctx's error and cause, if any.
+func (e *QueueFullError) Unwrap() []error {
+	switch {
+	case e.Err == nil:
+		return nil
+	case e.Cause == nil:
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
 
 // HandlerErrors aggregates the errors of several failed handlers of one
 // event, in result order (RES-3). It unwraps to each of them.

@@ -136,6 +136,8 @@ type busConfig struct {
 	maxHistory         int
 	historyDrop        bool
 	maxRecursion       int
+	maxQueue           int             // 0: unbounded
+	queuePolicy        QueueFullPolicy // what Emit does at maxQueue
 	detectFilePaths    bool
 	logger             *slog.Logger
 	middlewares        []Middleware
@@ -152,6 +154,7 @@ func defaultBusConfig() busConfig {
 		handlerSlowTimeout: DefaultHandlerSlowTimeout,
 		maxHistory:         DefaultMaxHistorySize,
 		maxRecursion:       DefaultMaxRecursionDepth,
+		queuePolicy:        QueueBlock,
 		detectFilePaths:    true,
 	}
 }
@@ -261,6 +264,91 @@ func WithMaxHistory(n int) Option {
 // full.
 func WithHistoryDrop(drop bool) Option {
 	return busOption(func(c *busConfig) error { c.historyDrop = drop; return nil })
+}
+
+// QueueFullPolicy says what Emit does on a bus whose queue holds as many
+// events as WithMaxQueue allows.
+type QueueFullPolicy uint8
+
+// Queue-full policies.
+const (
+	// QueueBlock makes Emit wait until the queue has room, or until its
+	// ctx is done. The default.
+	QueueBlock QueueFullPolicy = iota + 1
+	// QueueReject makes Emit fail at once with a *QueueFullError.
+	QueueReject
+)
+
+// String returns "block" or "reject".
+func (p QueueFullPolicy) String() string {
+	switch p {
+	case QueueBlock:
+		return "block"
+	case QueueReject:
+		return "reject"
+	}
+	return ""
+}
+
+// WithMaxQueue limits how many events the bus holds queued: emitted on it
+// and not yet started there. Every event counts, whoever emits it: events
+// emitted from outside, children emitted by handlers and events forwarded
+// from other buses. An event leaves the count when the bus starts it,
+// including when a handler awaits it and so runs it ahead of the queue.
+// 0, the default, means no limit.
+//
+// When the queue is full, Emit waits for room or fails with a
+// *QueueFullError (matching ErrQueueFull), as WithQueueFullPolicy says.
+// Waiting emitters get room in the order they started waiting. A wait ends
+// early when Emit's ctx is done, with an error that matches both
+// ErrQueueFull and the ctx's error (and its cause), or when the bus is
+// stopped or closed, with ErrBusClosed. The event is then not emitted.
+//
+// Emit called with a handler's context (from inside a handler, including
+// the handlers Forward registers) never waits: the bus whose queue is full
+// may be the one running that handler, or be waiting for a lock the
+// handler holds, so waiting could deadlock. Such an emit fails at once with
+// the *QueueFullError whatever the policy; a forward onto a full bus fails
+// its forwarding handler. To throttle a pipeline, limit the bus producers
+// emit on, and give the buses it forwards to more room. A handler that
+// emits with a context of its own making (not derived from its handler
+// context) waits like any other emitter, so on its own bus only that
+// context can end the wait.
+//
+// The history limit (WithMaxHistory) applies as well and takes precedence:
+// with dropping off (the default), a full history rejects the emit with a
+// *HistoryFullError, at once, even when the queue is full too and the
+// policy is to wait, since such a history never frees up. Every queued
+// event is also in the history, so on a default bus (100 events, no
+// dropping) at most 100 events are ever queued and a larger queue limit
+// never applies. The queue limit is what bounds the memory of a flood of
+// emits on a bus whose history drops its oldest entries (WithHistoryDrop)
+// or keeps only events in flight (WithMaxHistory(0)); an unlimited history
+// keeps every event whatever the queue limit.
+//
+// On a bus without a limit Emit does no extra work; with one, each Emit
+// and each start of an event cost a few atomic operations more.
+func WithMaxQueue(n int) Option {
+	return busOption(func(c *busConfig) error {
+		if n < 0 {
+			return badOption("max queue must be >= 0, got %d", n)
+		}
+		c.maxQueue = n
+		return nil
+	})
+}
+
+// WithQueueFullPolicy sets what Emit does when the queue limit set by
+// WithMaxQueue is reached: QueueBlock (the default) waits for room,
+// QueueReject fails at once with a *QueueFullError.
+func WithQueueFullPolicy(p QueueFullPolicy) Option {
+	return busOption(func(c *busConfig) error {
+		if p != QueueBlock && p != QueueReject {
+			return badOption("queue full policy must be block or reject")
+		}
+		c.queuePolicy = p
+		return nil
+	})
 }
 
 // WithMaxRecursionDepth sets how many nested levels of events one handler may

@@ -209,7 +209,9 @@ func (h *history) restore(e *Event) {
 // started by Resume or by the next Emit (they then run first, in the order
 // they were requeued). On a bus that is already running they run as soon
 // as the dispatcher gets to them. Requeue returns ErrBusClosed on a closed
-// bus and ErrNilEvent for nil.
+// bus and ErrNilEvent for nil. It neither waits nor fails for a queue limit
+// (WithMaxQueue): requeued events count toward the limit but may take the
+// queue over it, so that a restore keeps every queued event.
 func (b *Bus) Requeue(ev Eventer) error {
 	e := Core(ev)
 	if e == nil {
@@ -239,6 +241,11 @@ func (b *Bus) Requeue(ev Eventer) error {
 		e.addPath(label)
 	}
 	e.flags |= flagEmitted
+	if b.cfg.maxQueue > 0 {
+		// Before addBus, so that a claim can only follow. A restored
+		// queue is kept whole, over the limit if need be.
+		b.gate.forceTake()
+	}
 	e.pending++
 	e.addBus(b)
 	e.mu.Unlock()
