@@ -279,7 +279,6 @@ type processing struct {
 	deadline  int64 // unix ns, 0 none
 	slowAt    int64
 	lock      *fifoLock
-	hlock     *fifoLock
 	rowFlags  uint32
 	jumpFrom  *Result
 	disp      *dispatcher
@@ -295,9 +294,16 @@ type processing struct {
 	stdSettings bool
 	mustClaim   bool // setup claims the event (dispatcher path)
 	unclaimed   bool // setup found the event already claimed
-	multiBus    bool // the event was emitted on more than one bus
 	allDone     chan struct{}
 	timing      []rowTiming
+
+	// hheld: the processing holds the event's handler lock (LOCK-2),
+	// handed on when it finishes; hwait: makeRows queued it for the lock;
+	// hreenter: the awaiting handler's chain holds it (LOCK-3). Written
+	// before publish only.
+	hheld    bool
+	hreenter bool
+	hwait    chan struct{}
 
 	state      atomic.Uint32
 	owner      atomic.Uint32
@@ -353,13 +359,14 @@ type rowTiming struct {
 func (p *processing) reset(b *Bus, e *Event) {
 	p.bus, p.ev = b, e
 	p.rows = nil
-	p.lock, p.hlock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil, nil
+	p.lock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil
+	p.hheld, p.hreenter, p.hwait = false, false, nil
 	p.validator = nil
 	if p.jumpFrom != nil {
 		p.jumpFrom = nil
 	}
 	p.rowFlags = 0
-	p.multiBus, p.mustClaim, p.unclaimed = false, false, false
+	p.mustClaim, p.unclaimed = false, false
 	p.deadline, p.slowAt = 0, 0
 	p.state.Store(procRunning)
 	p.published.Store(false)
@@ -417,6 +424,17 @@ func (p *processing) setup() bool {
 	if evSlow > 0 {
 		p.slowAt = now + int64(evSlow)
 	}
+	if hconc == SerialHandlers {
+		// LOCK-2: serial handlers of one event run one at a time across
+		// every bus that processes it. Whether the event will span several
+		// buses is not known here (a handler may forward it later), so every
+		// serial processing takes the event's handler lock; makeRows does it
+		// in the critical section it needs anyway, which keeps the common
+		// single-bus event free of extra atomics. An awaiting handler whose
+		// chain holds the lock re-enters it (LOCK-3).
+		p.rowFlags |= rowHoldsEventLock
+		p.hreenter = p.jumpFrom != nil && holdsEventLock(p.jumpFrom, e)
+	}
 	rows, claimed, err := p.makeRows()
 	if !claimed {
 		p.unclaimed = true
@@ -438,29 +456,19 @@ func (p *processing) setup() bool {
 			b.hookResult(r, StatusPending)
 		}
 	}
-	if len(rows) == 0 {
-		p.publish()
-		return true
-	}
-	// LOCK-2: an event processed by several serial buses runs one handler
-	// at a time across them.
-	if hconc == SerialHandlers && p.multiBus {
-		e.mu.Lock()
-		x := e.extension()
-		if x.hlock == nil {
-			x.hlock = &fifoLock{}
-		}
-		hl := x.hlock
-		e.mu.Unlock()
-		if hl != nil && !holdsEventLock(p.jumpFrom, e) {
-			if hl.lock(b.stopped) {
-				p.hlock = hl
-			}
-		}
-		if hl != nil {
-			for _, r := range rows {
-				r.flags |= rowHoldsEventLock
-			}
+	if ch := p.hwait; ch != nil {
+		// Another bus runs the event's handlers: the rows stay pending
+		// until it hands the lock on (HCONC-5).
+		p.hwait = nil
+		select {
+		case <-ch:
+			p.hheld = true
+		case <-b.stopped:
+			// publish aborts the processing; keep the lock if it was
+			// handed over meanwhile, so that finish passes it on.
+			e.mu.Lock()
+			p.hheld = !e.dropHandlerWaiterLocked(ch)
+			e.mu.Unlock()
 		}
 	}
 	p.publish()
@@ -580,7 +588,6 @@ func (p *processing) makeRows() ([]*Result, bool, error) {
 			slab = make([]Result, n)
 		}
 	}
-	p.multiBus = e.busCount() > 1
 	existing := e.rowCount() // rows from earlier processings (FWD-4, ERU-5)
 	var parent *Event
 	if e.ext != nil {
@@ -643,6 +650,17 @@ next:
 		rows = append(rows, r)
 		if seeded == nil {
 			e.addRow(r)
+		}
+	}
+	if len(rows) > 0 && p.hconc == SerialHandlers && !p.hreenter {
+		if e.flags&flagHandlerLock == 0 {
+			e.flags |= flagHandlerLock
+			p.hheld = true
+		} else {
+			ch := make(chan struct{})
+			x := e.extension()
+			x.hwaiters = append(x.hwaiters, ch)
+			p.hwait = ch
 		}
 	}
 	p.rowBuf = rows
@@ -1133,9 +1151,6 @@ func (p *processing) finish() bool {
 	if p.wd != nil {
 		p.wd.unwatch(p)
 	}
-	if p.hlock != nil {
-		p.hlock.unlock()
-	}
 	if p.lock != nil {
 		p.lock.unlock()
 	}
@@ -1149,7 +1164,7 @@ func (p *processing) finish() bool {
 			b.trimHistory()
 		}
 	}
-	b.finishEventOn(e)
+	b.endEventOn(e, p.hheld)
 	return true
 }
 
@@ -1389,17 +1404,61 @@ func (b *Bus) track(p *processing, on bool) {
 func (b *Bus) untrack(p *processing) { b.tracked.Delete(p) }
 
 // finishEventOn records that b finished (or gave up) processing e.
-func (b *Bus) finishEventOn(e *Event) {
-	e.decPending(b)
+func (b *Bus) finishEventOn(e *Event) { b.endEventOn(e, false) }
+
+// endEventOn is finishEventOn for a processing that may hold e's handler
+// lock (hheld): the lock is handed on in the critical section that records
+// the end, so that holding it costs a serial event no lock of its own.
+func (b *Bus) endEventOn(e *Event, hheld bool) {
+	e.mu.Lock()
+	if hheld {
+		e.passHandlerLockLocked()
+	}
+	e.decPendingLocked(b)
 	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
 		b.notifyIdle()
 	}
+}
+
+// passHandlerLockLocked releases the event's handler lock, or hands it to
+// the processing that has waited longest (FIFO, LOCK-5). Called with e.mu
+// held.
+func (e *Event) passHandlerLockLocked() {
+	if x := e.ext; x != nil && len(x.hwaiters) > 0 {
+		ch := x.hwaiters[0]
+		copy(x.hwaiters, x.hwaiters[1:])
+		x.hwaiters[len(x.hwaiters)-1] = nil
+		x.hwaiters = x.hwaiters[:len(x.hwaiters)-1]
+		close(ch) // the lock passes on: flagHandlerLock stays set
+		return
+	}
+	e.flags &^= flagHandlerLock
+}
+
+// dropHandlerWaiterLocked removes waiter ch from the handler lock's queue and
+// reports whether it was still queued (false: the lock was handed to it).
+// Called with e.mu held.
+func (e *Event) dropHandlerWaiterLocked(ch chan struct{}) bool {
+	if x := e.ext; x != nil {
+		for i, w := range x.hwaiters {
+			if w == ch {
+				x.hwaiters = append(x.hwaiters[:i], x.hwaiters[i+1:]...)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // decPending drops one reason the event is incomplete; at zero the event
 // completes (CHILD-5) and tells its parent (CHILD-6).
 func (e *Event) decPending(b *Bus) {
 	e.mu.Lock()
+	e.decPendingLocked(b)
+}
+
+// decPendingLocked is decPending called with e.mu held; it unlocks e.mu.
+func (e *Event) decPendingLocked(b *Bus) {
 	e.pending--
 	if e.pending > 0 {
 		e.mu.Unlock()

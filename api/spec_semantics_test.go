@@ -1,0 +1,172 @@
+package api_test
+
+// Behavioural tests of the handler lock across buses (LOCK-2), of the
+// first-mode cancellation cascade (FIRST-3, AWAIT-9, CANCEL-2) and of first
+// mode applied before an event can start (FIRST-5), written against the spec
+// (/work/shared/spec/spec.md §7, §8, §16, §25). Event types and helpers are
+// prefixed SEM to stay clear of the other test files.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/engine"
+)
+
+// SEMEvent is the event these tests emit and forward.
+type SEMEvent struct {
+	api.Event[string]
+	Name string `json:"name"`
+}
+
+// SEMChild is the child a first-mode loser awaits.
+type SEMChild struct {
+	api.Event[string]
+}
+
+var semBusSeq atomic.Int64
+
+func semBus(t *testing.T, prefix string, opts ...api.Option) *api.Bus {
+	t.Helper()
+	name := fmt.Sprintf("SEM_%s_%d", prefix, semBusSeq.Add(1))
+	all := append([]api.Option{api.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	bus, err := api.NewBus(name, all...)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = bus.Close()
+		_ = bus.Stop(context.Background()) // wait for handlers that ignore ctx
+	})
+	return bus
+}
+
+func semReg(t *testing.T) func(*api.Handler, error) *api.Handler {
+	return func(h *api.Handler, err error) *api.Handler {
+		t.Helper()
+		require.NoError(t, err)
+		return h
+	}
+}
+
+func semRow(e api.Eventer, h *api.Handler) *api.Result {
+	for _, r := range engine.Core(e).Rows() {
+		if r.HandlerID() == h.ID() {
+			return r
+		}
+	}
+	return nil
+}
+
+// --- LOCK-2 ---
+
+// semOverlap counts the handlers of one event that are running at once, on
+// any bus. A handler that enters while another is inside records the
+// overlap and releases both at once; a handler alone waits a while for
+// company, so that overlapping handlers are caught however they are
+// scheduled. With the handler lock held, a handler is never joined, so the
+// check cannot fail spuriously.
+type semOverlap struct {
+	active  atomic.Int32
+	max     atomic.Int32
+	once    sync.Once
+	overlap chan struct{}
+	mu      sync.Mutex
+	ran     []string
+}
+
+func newSemOverlap() *semOverlap { return &semOverlap{overlap: make(chan struct{})} }
+
+func (o *semOverlap) enter(ctx context.Context, name string) {
+	o.mu.Lock()
+	o.ran = append(o.ran, name)
+	o.mu.Unlock()
+	n := o.active.Add(1)
+	for {
+		m := o.max.Load()
+		if n <= m || o.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if n > 1 {
+		o.once.Do(func() { close(o.overlap) })
+	}
+	select {
+	case <-o.overlap:
+	case <-ctx.Done():
+	case <-time.After(100 * time.Millisecond):
+	}
+	o.active.Add(-1)
+}
+
+func (o *semOverlap) handler(name string) func(context.Context, *api.BaseEvent) (any, error) {
+	return func(ctx context.Context, _ *api.BaseEvent) (any, error) {
+		o.enter(ctx, name)
+		return name, nil
+	}
+}
+
+func (o *semOverlap) typed(name string) func(context.Context, *SEMEvent) (string, error) {
+	return func(ctx context.Context, _ *SEMEvent) (string, error) {
+		o.enter(ctx, name)
+		return name, nil
+	}
+}
+
+// TestSpecLock2_ForwardedEventSerialAcrossBuses_LOCK2: with serial handlers,
+// the handlers of an event forwarded from bus A to bus B run one at a time
+// across both buses, although A started the event before it was forwarded,
+// so that A did not yet know the event would span two buses (LOCK-2,
+// HCONC-1). Covered: a typed forwarding handler registered first, a "*"
+// forwarder followed by another "*" handler, and a handler that forwards by
+// emitting the event on B itself.
+func TestSpecLock2_ForwardedEventSerialAcrossBuses_LOCK2(t *testing.T) {
+	cases := []struct {
+		name string
+		wire func(t *testing.T, a, b *api.Bus, o *semOverlap)
+	}{
+		{"typed forwarder first", func(t *testing.T, a, b *api.Bus, o *semOverlap) {
+			semReg(t)(a.Forward(api.TypeName[SEMEvent](), b))
+			semReg(t)(api.On(a, o.typed("a2")))
+			semReg(t)(api.On(b, o.typed("b1")))
+		}},
+		{"wildcard forwarder then wildcard", func(t *testing.T, a, b *api.Bus, o *semOverlap) {
+			semReg(t)(a.Forward(api.Wildcard, b))
+			semReg(t)(api.OnAll(a, o.handler("a2")))
+			semReg(t)(api.OnAll(b, o.handler("b1")))
+		}},
+		{"handler emits on the other bus", func(t *testing.T, a, b *api.Bus, o *semOverlap) {
+			semReg(t)(api.OnAll(a, func(ctx context.Context, e *api.BaseEvent) (any, error) {
+				return nil, b.Emit(ctx, e.Payload())
+			}))
+			semReg(t)(api.OnAll(a, o.handler("a2")))
+			semReg(t)(api.On(b, o.typed("b1")))
+			semReg(t)(api.OnAll(b, o.handler("b2")))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			a := semBus(t, "Lock2A")
+			b := semBus(t, "Lock2B")
+			o := newSemOverlap()
+			tc.wire(t, a, b, o)
+			for i := 0; i < 3; i++ {
+				e := &SEMEvent{Name: fmt.Sprint(i)}
+				require.NoError(t, a.Emit(ctx, e))
+				require.NoError(t, e.Wait(ctx))
+				assert.Len(t, e.Path(), 2, "FWD-1: the event reached both buses")
+			}
+			assert.Equal(t, int32(1), o.max.Load(),
+				"LOCK-2: handlers of a forwarded event ran at once on two serial buses (ran: %v)", o.ran)
+		})
+	}
+}
