@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -169,4 +170,93 @@ func TestSpecLock2_ForwardedEventSerialAcrossBuses_LOCK2(t *testing.T) {
 				"LOCK-2: handlers of a forwarded event ran at once on two serial buses (ran: %v)", o.ran)
 		})
 	}
+}
+
+// --- FIRST-3 with AWAIT-9 and CANCEL-2 ---
+
+// TestSpecFirstLoserAwaitingChildIsCascaded_FIRST3_AWAIT9_CANCEL2: in first
+// mode with parallel handlers, a loser that is inside child.Now(ctx) when the
+// winner returns is aborted together with the child it queue-jumped: the
+// child's running handler is aborted (its ctx is cancelled), its handler
+// that has not started yet is cancelled, and First and the parent return
+// without waiting for the child (FIRST-3, AWAIT-9, CANCEL-2). Runs on the
+// synctest clock: the child's handler would otherwise run for an hour.
+func TestSpecFirstLoserAwaitingChildIsCascaded_FIRST3_AWAIT9_CANCEL2(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		bus := semBus(t, "FirstCascade", api.WithEventTimeout(0))
+		reg := semReg(t)
+		childStarted := make(chan struct{})
+		childCause := make(chan error, 1)
+		var child atomic.Pointer[SEMChild]
+		hLoser := reg(api.On(bus, func(hctx context.Context, _ *SEMEvent) (string, error) {
+			c := &SEMChild{}
+			child.Store(c)
+			if err := bus.Emit(hctx, c); err != nil {
+				return "", err
+			}
+			if err := c.Now(hctx); err != nil {
+				return "", err
+			}
+			return "loser", nil
+		}, api.WithHandlerName("loser")))
+		hWinner := reg(api.On(bus, func(hctx context.Context, _ *SEMEvent) (string, error) {
+			select {
+			case <-childStarted:
+			case <-hctx.Done():
+				return "", hctx.Err()
+			}
+			return "win", nil
+		}, api.WithHandlerName("winner")))
+		hChildRun := reg(api.On(bus, func(hctx context.Context, _ *SEMChild) (string, error) {
+			close(childStarted)
+			select {
+			case <-hctx.Done():
+				childCause <- api.Cause(hctx)
+				return "", hctx.Err()
+			case <-time.After(time.Hour):
+				childCause <- nil
+				return "child side effect", nil
+			}
+		}, api.WithHandlerName("child_running")))
+		var secondCalled atomic.Bool
+		hChildNext := reg(api.On(bus, func(context.Context, *SEMChild) (string, error) {
+			secondCalled.Store(true)
+			return "child second", nil
+		}, api.WithHandlerName("child_next")))
+
+		e := &SEMEvent{}
+		e.SetHandlerConcurrency(api.ParallelHandlers) // the child keeps the serial bus default
+		e.SetCompletion(api.CompleteFirst)
+		require.NoError(t, bus.Emit(ctx, e))
+		start := time.Now()
+		v, err := e.First(ctx)
+		elapsed := time.Since(start)
+		require.NoError(t, err)
+		assert.Equal(t, "win", v)
+		assert.Less(t, elapsed, time.Minute,
+			"FIRST-3: First waited %s (synctest clock) for the loser's child instead of cancelling it", elapsed)
+		assert.Equal(t, api.StatusCompleted, e.Status(), "CHILD-5: the parent completed, its cancelled child with it")
+
+		var ae *api.HandlerAbortedError
+		loser := semRow(e, hLoser)
+		require.NotNil(t, loser)
+		require.ErrorAs(t, loser.Error(), &ae, "FIRST-3: the started loser is aborted")
+		assert.Equal(t, engine.ReasonFirstResult, ae.Reason)
+		assert.Equal(t, api.StatusCompleted, semRow(e, hWinner).Status())
+
+		c := child.Load()
+		require.NotNil(t, c)
+		assert.Equal(t, api.StatusCompleted, c.Status(), "CANCEL-2: the interrupted child completes")
+		running := semRow(c, hChildRun)
+		require.NotNil(t, running)
+		var childAbort *api.HandlerAbortedError
+		require.ErrorAs(t, running.Error(), &childAbort, "CANCEL-2: the child's running handler is aborted")
+		assert.Equal(t, engine.ReasonParentAborted, childAbort.Reason, "the child was not timed out: its awaiting handler lost")
+		assert.ErrorIs(t, <-childCause, api.ErrHandlerAborted, "AWAIT-9: the child's handler ctx was cancelled")
+		next := semRow(c, hChildNext)
+		require.NotNil(t, next)
+		assert.ErrorIs(t, next.Error(), api.ErrHandlerCancelled, "CANCEL-2: the child's unstarted handler is cancelled")
+		assert.False(t, secondCalled.Load())
+	})
 }

@@ -487,11 +487,11 @@ func (p *processing) publish() {
 		p.abort(ReasonStopped, ErrStopped, nil)
 		return
 	}
-	// A queue-jump whose awaiting handler timed out while this was being
-	// set up is interrupted like the others (CANCEL-2).
+	// A queue-jump whose awaiting handler timed out or was aborted while
+	// this was being set up is interrupted like the others (CANCEL-2).
 	if jf := p.jumpFrom; jf != nil && jf.Status() == StatusError {
 		if err := jf.Error(); isOwnError(err) {
-			p.abort(ReasonParentTimeout, err, err)
+			p.abort(cascadeReason(err), err, err)
 		}
 	}
 }
@@ -906,8 +906,10 @@ func (p *processing) cancelRest(winner *Result) {
 }
 
 // terminate fails a non-terminal row for reason: Cancelled if it never
-// started, Aborted if it was running. It cascades into the row's children
-// for timeouts (CANCEL-1, CANCEL-2).
+// started, Aborted if it was running. An aborted row cascades into its
+// children (CANCEL-1, CANCEL-2), a first-mode loser's too: a loser awaiting a
+// child must not keep the child, and so the event, running (FIRST-3,
+// AWAIT-9).
 func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
 	b, e := p.bus, p.ev
 	abort := &HandlerAbortedError{Handler: r.handler.Label(), Event: e.Label(), Reason: reason, Timeout: p.evTO}
@@ -926,7 +928,7 @@ func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
 		b.hookResult(r, StatusCompleted)
 	}
 	p.rowTerminal()
-	if decided == StatusStarted && reason != ReasonFirstResult {
+	if decided == StatusStarted {
 		cascade(r, abort)
 	}
 	return true
@@ -937,6 +939,7 @@ func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
 // are cancelled (CANCEL-1). Children that are only queued run later
 // (CANCEL-3).
 func cascade(r *Result, cause error) {
+	reason := cascadeReason(cause)
 	r.event.mu.Lock()
 	var children []*Event
 	var jumps []*processing
@@ -946,7 +949,7 @@ func cascade(r *Result, cause error) {
 	}
 	r.event.mu.Unlock()
 	for _, jp := range jumps {
-		jp.abort(ReasonParentTimeout, cause, cause)
+		jp.abort(reason, cause, cause)
 	}
 	seen := map[*Event]bool{}
 	var walk func(c *Event)
@@ -957,7 +960,7 @@ func cascade(r *Result, cause error) {
 		seen[c] = true
 		for _, cr := range c.Rows() {
 			if cr.Status() == StatusPending {
-				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: ReasonParentTimeout, Parent: cause}, StatusPending) {
+				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: reason, Parent: cause}, StatusPending) {
 					if p := cr.processing(); p != nil {
 						p.rowTerminal()
 					}
@@ -974,6 +977,16 @@ func cascade(r *Result, cause error) {
 	for _, c := range children {
 		walk(c)
 	}
+}
+
+// cascadeReason is the reason a cascade from a handler that failed with
+// cause gives what it interrupts: a parent timeout when cause is a timeout,
+// a parent abort otherwise (a first-mode loser, FIRST-3).
+func cascadeReason(cause error) string {
+	if ab, ok := cause.(*HandlerAbortedError); ok && ab.Reason != ReasonEventTimeout && ab.Reason != ReasonParentTimeout {
+		return ReasonParentAborted
+	}
+	return ReasonParentTimeout
 }
 
 // abort terminates every row of the processing and finalises it from
