@@ -260,3 +260,78 @@ func TestSpecFirstLoserAwaitingChildIsCascaded_FIRST3_AWAIT9_CANCEL2(t *testing.
 		assert.False(t, secondCalled.Load())
 	})
 }
+
+// --- FIRST-5 ---
+
+// semFirstTries is how many fresh buses TestSpecFirstAppliesBeforeStart_FIRST5
+// tries. Emit followed by First, which cannot close the race, let the second
+// handler run in 19 to 44 of 300 tries under -race on two cores.
+const semFirstTries = 300
+
+// TestSpecFirstAppliesBeforeStart_FIRST5: EmitFirst sets first mode before
+// the event is enqueued, so on an idle bus whose first handler wins, the
+// handler after it is never called, however the dispatcher is scheduled
+// (FIRST-5, FIRST-2). Setting the completion before Emit and then calling
+// First is the other form with the same guarantee.
+func TestSpecFirstAppliesBeforeStart_FIRST5(t *testing.T) {
+	ways := []struct {
+		name string
+		run  func(ctx context.Context, bus *api.Bus, e *SEMEvent) (string, error)
+	}{
+		{"EmitFirst", func(ctx context.Context, bus *api.Bus, e *SEMEvent) (string, error) {
+			return api.EmitFirst(ctx, bus, e)
+		}},
+		{"SetCompletion before Emit", func(ctx context.Context, bus *api.Bus, e *SEMEvent) (string, error) {
+			e.SetCompletion(api.CompleteFirst)
+			if err := bus.Emit(ctx, e); err != nil {
+				return "", err
+			}
+			return e.First(ctx)
+		}},
+	}
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			ran := 0
+			for i := 0; i < semFirstTries; i++ {
+				bus, err := api.NewBus(fmt.Sprintf("SEM_First5_%d", semBusSeq.Add(1)), api.WithLogger(slog.New(slog.DiscardHandler)))
+				require.NoError(t, err)
+				var second atomic.Bool
+				_, err = api.On(bus, func(context.Context, *SEMEvent) (string, error) { return "win", nil })
+				require.NoError(t, err)
+				_, err = api.On(bus, func(context.Context, *SEMEvent) (string, error) {
+					second.Store(true)
+					return "second", nil
+				})
+				require.NoError(t, err)
+				e := &SEMEvent{}
+				v, err := way.run(ctx, bus, e)
+				require.NoError(t, err)
+				require.Equal(t, "win", v)
+				require.NoError(t, bus.Close())
+				if second.Load() {
+					ran++
+				}
+				assert.Equal(t, api.CompleteFirst, e.Completion(), "FIRST-5: the mode is set on the event")
+			}
+			assert.Zero(t, ran, "FIRST-5: the handler after the winner ran in %d of %d tries", ran, semFirstTries)
+		})
+	}
+}
+
+// TestSpecEmitFirstBadInput_FIRST5: EmitFirst refuses a nil event and a
+// closed bus with the errors Emit returns, without panicking.
+func TestSpecEmitFirstBadInput_FIRST5(t *testing.T) {
+	ctx := context.Background()
+	bus := semBus(t, "EmitFirstBad")
+	_, err := api.EmitFirst[string](ctx, bus, nil)
+	assert.ErrorIs(t, err, api.ErrNilEvent)
+	var nilEvent *SEMEvent
+	_, err = api.EmitFirst(ctx, bus, nilEvent)
+	assert.ErrorIs(t, err, api.ErrNilEvent)
+	require.NoError(t, bus.Close())
+	v, err := api.EmitFirst(ctx, bus, &SEMEvent{})
+	assert.ErrorIs(t, err, api.ErrBusClosed)
+	assert.Empty(t, v)
+}
