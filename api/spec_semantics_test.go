@@ -335,3 +335,51 @@ func TestSpecEmitFirstBadInput_FIRST5(t *testing.T) {
 	assert.ErrorIs(t, err, api.ErrBusClosed)
 	assert.Empty(t, v)
 }
+
+// TestSpecLock2_AwaitOnBusParkedBehindHandlerLock_LOCK2_LOCK3_AWAIT5: bus A
+// forwards an event to bus B and a later handler of A awaits a child on B.
+// B has dequeued the forwarded event and waits, holding its bus lock, for the
+// event's handler lock, which A holds until that very handler returns. The
+// child must still run at once (AWAIT-4, AWAIT-5): B's lock holder is parked
+// behind the awaiting handler's own lock, so the awaiting handler re-enters
+// B's lock rather than waiting for it (LOCK-3) until the event times out.
+// Runs on the synctest clock, so a stall shows as the 60 s event timeout.
+func TestSpecLock2_AwaitOnBusParkedBehindHandlerLock_LOCK2_LOCK3_AWAIT5(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		a := semBus(t, "Lock2ParkA")
+		b := semBus(t, "Lock2ParkB")
+		reg := semReg(t)
+		reg(a.Forward(api.TypeName[SEMEvent](), b))
+		var waited time.Duration
+		reg(api.On(a, func(hctx context.Context, _ *SEMEvent) (string, error) {
+			synctest.Wait() // B has dequeued the forwarded event and waits for its handler lock
+			c := &SEMChild{}
+			if err := b.Emit(hctx, c); err != nil {
+				return "", err
+			}
+			start := time.Now()
+			err := c.Now(hctx)
+			waited = time.Since(start)
+			return "a", err
+		}))
+		var order []string
+		var mu sync.Mutex
+		note := func(s string) {
+			mu.Lock()
+			order = append(order, s)
+			mu.Unlock()
+		}
+		reg(api.On(b, func(context.Context, *SEMEvent) (string, error) { note("b_event"); return "b", nil }))
+		reg(api.On(b, func(context.Context, *SEMChild) (string, error) { note("b_child"); return "child", nil }))
+
+		e := &SEMEvent{}
+		require.NoError(t, a.Emit(ctx, e))
+		require.NoError(t, e.Wait(ctx))
+		assert.Less(t, waited, time.Second, "AWAIT-5: the child waited %s (synctest clock) for a bus parked behind its own parent", waited)
+		for _, r := range e.Rows() {
+			assert.NoError(t, r.Error(), r.String())
+		}
+		assert.Equal(t, []string{"b_child", "b_event"}, order, "the awaited child ran inside A's handler, B's handler after A's")
+	})
+}

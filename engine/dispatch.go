@@ -458,8 +458,17 @@ func (p *processing) setup() bool {
 	}
 	if ch := p.hwait; ch != nil {
 		// Another bus runs the event's handlers: the rows stay pending
-		// until it hands the lock on (HCONC-5).
+		// until it hands the lock on (HCONC-5). Meanwhile the event lock
+		// is let go: a handler over there holding the handler lock may
+		// await a child on this bus, which must run rather than wait for
+		// an event that waits for that handler (AWAIT-5, LOCK-3). Nothing
+		// of this event has run here yet, and the dispatcher dequeues
+		// nothing else while it waits, so only queue-jumps use the gap.
 		p.hwait = nil
+		lock := p.lock
+		if lock != nil {
+			lock.unlock()
+		}
 		select {
 		case <-ch:
 			p.hheld = true
@@ -469,6 +478,9 @@ func (p *processing) setup() bool {
 			e.mu.Lock()
 			p.hheld = !e.dropHandlerWaiterLocked(ch)
 			e.mu.Unlock()
+		}
+		if lock != nil && !lock.lock(b.stopped) {
+			p.lock = nil // stopped: publish aborts the processing
 		}
 	}
 	p.publish()
