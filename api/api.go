@@ -237,8 +237,8 @@ func (e *Event[R]) First(ctx context.Context) (R, error) {
 //	answer, err := api.EmitFirst(ctx, bus, &Ask{Question: "..."})
 //
 // Handler errors are not returned; they stay in the event's result rows.
-// e must not have been emitted before. Called with a handler's context,
-// EmitFirst processes the event at once, as Now does.
+// Called with a handler's context, EmitFirst processes the event at once, as
+// Now does. See Bus.EmitFirst.
 func EmitFirst[R any](ctx context.Context, bus *Bus, e Typed[R]) (R, error) {
 	var zero R
 	v, err := bus.EmitFirst(ctx, e)

@@ -92,7 +92,8 @@ func (e *Event) ResultValues(opts ...ResultOption) ([]any, []*Result, error) {
 
 // First sets the event's completion mode to first (the mutation is visible
 // on the event), runs it with Now, and returns the winning value, or nil if
-// no handler produced one (FIRST-5, FIRST-4).
+// no handler produced one. Handler errors are not returned; they stay in the
+// result rows.
 //
 // The mode only applies to handlers the bus has not started yet, and a bus
 // may start an event as soon as Emit has queued it, so Emit followed by First
@@ -112,8 +113,9 @@ func (e *Event) First(ctx context.Context) (any, error) {
 // guaranteed form of Emit followed by First. Errors are those of Emit and
 // Now; handler errors are not returned, they stay in the result rows.
 //
-// ev must not have been emitted before. Called with a handler's context,
-// EmitFirst processes the event at once, like Now.
+// If ev was already emitted on another bus, the mode applies only where the
+// event has not started yet. Called with a handler's context, EmitFirst
+// processes the event at once, like Now.
 func (b *Bus) EmitFirst(ctx context.Context, ev Eventer) (any, error) {
 	e := Core(ev)
 	if e == nil {
