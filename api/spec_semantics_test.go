@@ -383,3 +383,44 @@ func TestSpecLock2_AwaitOnBusParkedBehindHandlerLock_LOCK2_LOCK3_AWAIT5(t *testi
 		assert.Equal(t, []string{"b_child", "b_event"}, order, "the awaited child ran inside A's handler, B's handler after A's")
 	})
 }
+
+// TestSpecLock2_CloseWhileWaitingForHandlerLock_LOCK2: closing bus B while
+// it waits for the handler lock of an event that bus A is still handling
+// ends B's wait at once: B's rows are cancelled as stopped, A's handlers
+// finish normally, the event completes and no goroutine is left behind
+// (LOCK-2, STOP).
+func TestSpecLock2_CloseWhileWaitingForHandlerLock_LOCK2(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		a := semBus(t, "Lock2CloseA")
+		b := semBus(t, "Lock2CloseB")
+		reg := semReg(t)
+		release := make(chan struct{})
+		reg(a.Forward(api.TypeName[SEMEvent](), b))
+		reg(api.On(a, func(hctx context.Context, _ *SEMEvent) (string, error) {
+			<-release
+			return "a", nil
+		}))
+		var bRan atomic.Bool
+		hB := reg(api.On(b, func(context.Context, *SEMEvent) (string, error) {
+			bRan.Store(true)
+			return "b", nil
+		}))
+		e := &SEMEvent{}
+		require.NoError(t, a.Emit(ctx, e))
+		synctest.Wait() // A runs its second handler; B waits for the handler lock
+		rowB := semRow(e, hB)
+		require.NotNil(t, rowB, "B set up its rows before waiting")
+		assert.Equal(t, api.StatusPending, rowB.Status(), "HCONC-5: a row waiting for the handler lock stays pending")
+		require.NoError(t, b.Close())
+		assert.ErrorIs(t, rowB.Error(), api.ErrStopped, "B's waiting row is cancelled by Close")
+		close(release)
+		require.NoError(t, e.Wait(ctx))
+		assert.False(t, bRan.Load())
+		for _, r := range e.Rows() {
+			if r != rowB {
+				assert.NoError(t, r.Error(), r.String())
+			}
+		}
+	})
+}
