@@ -127,22 +127,23 @@ func (o *semOverlap) typed(name string) func(context.Context, *SEMEvent) (string
 // so that A did not yet know the event would span two buses (LOCK-2,
 // HCONC-1). Covered: a typed forwarding handler registered first, a "*"
 // forwarder followed by another "*" handler, and a handler that forwards by
-// emitting the event on B itself.
+// emitting the event on B itself, and an event forwarded to two buses.
 func TestSpecLock2_ForwardedEventSerialAcrossBuses_LOCK2(t *testing.T) {
 	cases := []struct {
-		name string
-		wire func(t *testing.T, a, b *api.Bus, o *semOverlap)
+		name  string
+		wire  func(t *testing.T, a, b *api.Bus, o *semOverlap)
+		third bool // A also forwards to a third bus
 	}{
 		{"typed forwarder first", func(t *testing.T, a, b *api.Bus, o *semOverlap) {
 			semReg(t)(a.Forward(api.TypeName[SEMEvent](), b))
 			semReg(t)(api.On(a, o.typed("a2")))
 			semReg(t)(api.On(b, o.typed("b1")))
-		}},
+		}, false},
 		{"wildcard forwarder then wildcard", func(t *testing.T, a, b *api.Bus, o *semOverlap) {
 			semReg(t)(a.Forward(api.Wildcard, b))
 			semReg(t)(api.OnAll(a, o.handler("a2")))
 			semReg(t)(api.OnAll(b, o.handler("b1")))
-		}},
+		}, false},
 		{"handler emits on the other bus", func(t *testing.T, a, b *api.Bus, o *semOverlap) {
 			semReg(t)(api.OnAll(a, func(ctx context.Context, e *api.BaseEvent) (any, error) {
 				return nil, b.Emit(ctx, e.Payload())
@@ -150,7 +151,12 @@ func TestSpecLock2_ForwardedEventSerialAcrossBuses_LOCK2(t *testing.T) {
 			semReg(t)(api.OnAll(a, o.handler("a2")))
 			semReg(t)(api.On(b, o.typed("b1")))
 			semReg(t)(api.OnAll(b, o.handler("b2")))
-		}},
+		}, false},
+		{"forwarded to two buses", func(t *testing.T, a, b *api.Bus, o *semOverlap) {
+			semReg(t)(a.Forward(api.TypeName[SEMEvent](), b))
+			semReg(t)(api.On(a, o.typed("a2")))
+			semReg(t)(api.On(b, o.typed("b1")))
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,13 +164,23 @@ func TestSpecLock2_ForwardedEventSerialAcrossBuses_LOCK2(t *testing.T) {
 			defer cancel()
 			a := semBus(t, "Lock2A")
 			b := semBus(t, "Lock2B")
+			c := semBus(t, "Lock2C")
 			o := newSemOverlap()
 			tc.wire(t, a, b, o)
+			if tc.third {
+				// Two buses wait for the lock at once; A hands it on in turn.
+				semReg(t)(a.Forward(api.TypeName[SEMEvent](), c))
+				semReg(t)(api.On(c, o.typed("c1")))
+			}
 			for i := 0; i < 3; i++ {
 				e := &SEMEvent{Name: fmt.Sprint(i)}
 				require.NoError(t, a.Emit(ctx, e))
 				require.NoError(t, e.Wait(ctx))
-				assert.Len(t, e.Path(), 2, "FWD-1: the event reached both buses")
+				want := 2
+				if tc.third {
+					want = 3
+				}
+				assert.Len(t, e.Path(), want, "FWD-1: the event reached every bus")
 			}
 			assert.Equal(t, int32(1), o.max.Load(),
 				"LOCK-2: handlers of a forwarded event ran at once on two serial buses (ran: %v)", o.ran)
