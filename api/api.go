@@ -284,10 +284,37 @@ func (e *Event[R]) Results(ctx context.Context, opts ...ResultOption) ([]R, erro
 }
 
 // First switches the event to first-result completion, runs it, and returns
-// the winning value, or R's zero value when no handler won (FIRST-4/5).
+// the winning value, or R's zero value when no handler won.
+//
+// The mode only applies to handlers the bus has not started yet, and a bus
+// may start an event as soon as Emit has queued it, so Emit followed by First
+// may let handlers after the winner run. To have first mode apply for
+// certain, use EmitFirst, or call SetCompletion(CompleteFirst) before Emit
+// and then First.
 func (e *Event[R]) First(ctx context.Context) (R, error) {
 	var zero R
 	v, err := e.Event.First(ctx)
+	if err != nil || v == nil {
+		return zero, err
+	}
+	return convert[R](v)
+}
+
+// EmitFirst emits e on bus in first-result mode and returns the winning
+// value, or R's zero value when no handler won: handlers run until one
+// returns a value that is not nil, and the ones after it are cancelled, or
+// aborted when they run in parallel. Unlike Emit followed by First, the mode
+// is set before the event is queued, so it applies however soon the bus
+// starts the event:
+//
+//	answer, err := api.EmitFirst(ctx, bus, &Ask{Question: "..."})
+//
+// Handler errors are not returned; they stay in the event's result rows.
+// Called with a handler's context, EmitFirst processes the event at once, as
+// Now does. See Bus.EmitFirst.
+func EmitFirst[R any](ctx context.Context, bus *Bus, e Typed[R]) (R, error) {
+	var zero R
+	v, err := bus.EmitFirst(ctx, e)
 	if err != nil || v == nil {
 		return zero, err
 	}

@@ -284,7 +284,6 @@ type processing struct {
 	deadline  int64 // unix ns, 0 none
 	slowAt    int64
 	lock      *fifoLock
-	hlock     *fifoLock
 	rowFlags  uint32
 	jumpFrom  *Result
 	disp      *dispatcher
@@ -300,9 +299,16 @@ type processing struct {
 	stdSettings bool
 	mustClaim   bool // setup claims the event (dispatcher path)
 	unclaimed   bool // setup found the event already claimed
-	multiBus    bool // the event was emitted on more than one bus
 	allDone     chan struct{}
 	timing      []rowTiming
+
+	// hheld: the processing holds the event's handler lock (LOCK-2),
+	// handed on when it finishes; hwait: makeRows queued it for the lock;
+	// hreenter: the awaiting handler's chain holds it (LOCK-3). Written
+	// before publish only.
+	hheld    bool
+	hreenter bool
+	hwait    chan struct{}
 
 	state      atomic.Uint32
 	owner      atomic.Uint32
@@ -358,13 +364,14 @@ type rowTiming struct {
 func (p *processing) reset(b *Bus, e *Event) {
 	p.bus, p.ev = b, e
 	p.rows = nil
-	p.lock, p.hlock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil, nil
+	p.lock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil
+	p.hheld, p.hreenter, p.hwait = false, false, nil
 	p.validator = nil
 	if p.jumpFrom != nil {
 		p.jumpFrom = nil
 	}
 	p.rowFlags = 0
-	p.multiBus, p.mustClaim, p.unclaimed = false, false, false
+	p.mustClaim, p.unclaimed = false, false
 	p.deadline, p.slowAt = 0, 0
 	p.state.Store(procRunning)
 	p.published.Store(false)
@@ -422,6 +429,17 @@ func (p *processing) setup() bool {
 	if evSlow > 0 {
 		p.slowAt = now + int64(evSlow)
 	}
+	if hconc == SerialHandlers {
+		// LOCK-2: serial handlers of one event run one at a time across
+		// every bus that processes it. Whether the event will span several
+		// buses is not known here (a handler may forward it later), so every
+		// serial processing takes the event's handler lock; makeRows does it
+		// in the critical section it needs anyway, which keeps the common
+		// single-bus event free of extra atomics. An awaiting handler whose
+		// chain holds the lock re-enters it (LOCK-3).
+		p.rowFlags |= rowHoldsEventLock
+		p.hreenter = p.jumpFrom != nil && holdsEventLock(p.jumpFrom, e)
+	}
 	rows, claimed, err := p.makeRows()
 	if !claimed {
 		p.unclaimed = true
@@ -443,29 +461,31 @@ func (p *processing) setup() bool {
 			b.hookResult(r, StatusPending)
 		}
 	}
-	if len(rows) == 0 {
-		p.publish()
-		return true
-	}
-	// LOCK-2: an event processed by several serial buses runs one handler
-	// at a time across them.
-	if hconc == SerialHandlers && p.multiBus {
-		e.mu.Lock()
-		x := e.extension()
-		if x.hlock == nil {
-			x.hlock = &fifoLock{}
+	if ch := p.hwait; ch != nil {
+		// Another bus runs the event's handlers: the rows stay pending
+		// until it hands the lock on (HCONC-5). Meanwhile the event lock
+		// is let go: a handler over there holding the handler lock may
+		// await a child on this bus, which must run rather than wait for
+		// an event that waits for that handler (AWAIT-5, LOCK-3). Nothing
+		// of this event has run here yet, and the dispatcher dequeues
+		// nothing else while it waits, so only queue-jumps use the gap.
+		p.hwait = nil
+		lock := p.lock
+		if lock != nil {
+			lock.unlock()
 		}
-		hl := x.hlock
-		e.mu.Unlock()
-		if hl != nil && !holdsEventLock(p.jumpFrom, e) {
-			if hl.lock(b.stopped) {
-				p.hlock = hl
-			}
+		select {
+		case <-ch:
+			p.hheld = true
+		case <-b.stopped:
+			// publish aborts the processing; keep the lock if it was
+			// handed over meanwhile, so that finish passes it on.
+			e.mu.Lock()
+			p.hheld = !e.dropHandlerWaiterLocked(ch)
+			e.mu.Unlock()
 		}
-		if hl != nil {
-			for _, r := range rows {
-				r.flags |= rowHoldsEventLock
-			}
+		if lock != nil && !lock.lock(b.stopped) {
+			p.lock = nil // stopped: publish aborts the processing
 		}
 	}
 	p.publish()
@@ -484,11 +504,11 @@ func (p *processing) publish() {
 		p.abort(ReasonStopped, ErrStopped, nil)
 		return
 	}
-	// A queue-jump whose awaiting handler timed out while this was being
-	// set up is interrupted like the others (CANCEL-2).
+	// A queue-jump whose awaiting handler timed out or was aborted while
+	// this was being set up is interrupted like the others (CANCEL-2).
 	if jf := p.jumpFrom; jf != nil && jf.Status() == StatusError {
 		if err := jf.Error(); isOwnError(err) {
-			p.abort(ReasonParentTimeout, err, err)
+			p.abort(cascadeReason(err), err, err)
 		}
 	}
 }
@@ -585,7 +605,6 @@ func (p *processing) makeRows() ([]*Result, bool, error) {
 			slab = make([]Result, n)
 		}
 	}
-	p.multiBus = e.busCount() > 1
 	existing := e.rowCount() // rows from earlier processings (FWD-4, ERU-5)
 	var parent *Event
 	if e.ext != nil {
@@ -648,6 +667,17 @@ next:
 		rows = append(rows, r)
 		if seeded == nil {
 			e.addRow(r)
+		}
+	}
+	if len(rows) > 0 && p.hconc == SerialHandlers && !p.hreenter {
+		if e.flags&flagHandlerLock == 0 {
+			e.flags |= flagHandlerLock
+			p.hheld = true
+		} else {
+			ch := make(chan struct{})
+			x := e.extension()
+			x.hwaiters = append(x.hwaiters, ch)
+			p.hwait = ch
 		}
 	}
 	p.rowBuf = rows
@@ -893,8 +923,10 @@ func (p *processing) cancelRest(winner *Result) {
 }
 
 // terminate fails a non-terminal row for reason: Cancelled if it never
-// started, Aborted if it was running. It cascades into the row's children
-// for timeouts (CANCEL-1, CANCEL-2).
+// started, Aborted if it was running. An aborted row cascades into its
+// children (CANCEL-1, CANCEL-2), a first-mode loser's too: a loser awaiting a
+// child must not keep the child, and so the event, running (FIRST-3,
+// AWAIT-9).
 func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
 	b, e := p.bus, p.ev
 	abort := &HandlerAbortedError{Handler: r.handler.Label(), Event: e.Label(), Reason: reason, Timeout: p.evTO}
@@ -913,7 +945,7 @@ func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
 		b.hookResult(r, StatusCompleted)
 	}
 	p.rowTerminal()
-	if decided == StatusStarted && reason != ReasonFirstResult {
+	if decided == StatusStarted {
 		cascade(r, abort)
 	}
 	return true
@@ -924,6 +956,7 @@ func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
 // are cancelled (CANCEL-1). Children that are only queued run later
 // (CANCEL-3).
 func cascade(r *Result, cause error) {
+	reason := cascadeReason(cause)
 	r.event.mu.Lock()
 	var children []*Event
 	var jumps []*processing
@@ -933,7 +966,7 @@ func cascade(r *Result, cause error) {
 	}
 	r.event.mu.Unlock()
 	for _, jp := range jumps {
-		jp.abort(ReasonParentTimeout, cause, cause)
+		jp.abort(reason, cause, cause)
 	}
 	seen := map[*Event]bool{}
 	var walk func(c *Event)
@@ -944,7 +977,7 @@ func cascade(r *Result, cause error) {
 		seen[c] = true
 		for _, cr := range c.Rows() {
 			if cr.Status() == StatusPending {
-				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: ReasonParentTimeout, Parent: cause}, StatusPending) {
+				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: reason, Parent: cause}, StatusPending) {
 					if p := cr.processing(); p != nil {
 						p.rowTerminal()
 					}
@@ -961,6 +994,16 @@ func cascade(r *Result, cause error) {
 	for _, c := range children {
 		walk(c)
 	}
+}
+
+// cascadeReason is the reason a cascade from a handler that failed with
+// cause gives what it interrupts: a parent timeout when cause is a timeout,
+// a parent abort otherwise (a first-mode loser, FIRST-3).
+func cascadeReason(cause error) string {
+	if ab, ok := cause.(*HandlerAbortedError); ok && ab.Reason != ReasonEventTimeout && ab.Reason != ReasonParentTimeout {
+		return ReasonParentAborted
+	}
+	return ReasonParentTimeout
 }
 
 // abort terminates every row of the processing and finalises it from
@@ -1138,9 +1181,6 @@ func (p *processing) finish() bool {
 	if p.wd != nil {
 		p.wd.unwatch(p)
 	}
-	if p.hlock != nil {
-		p.hlock.unlock()
-	}
 	if p.lock != nil {
 		p.lock.unlock()
 	}
@@ -1154,7 +1194,7 @@ func (p *processing) finish() bool {
 			b.trimHistory()
 		}
 	}
-	b.finishEventOn(e)
+	b.endEventOn(e, p.hheld)
 	return true
 }
 
@@ -1394,17 +1434,61 @@ func (b *Bus) track(p *processing, on bool) {
 func (b *Bus) untrack(p *processing) { b.tracked.Delete(p) }
 
 // finishEventOn records that b finished (or gave up) processing e.
-func (b *Bus) finishEventOn(e *Event) {
-	e.decPending(b)
+func (b *Bus) finishEventOn(e *Event) { b.endEventOn(e, false) }
+
+// endEventOn is finishEventOn for a processing that may hold e's handler
+// lock (hheld): the lock is handed on in the critical section that records
+// the end, so that holding it costs a serial event no lock of its own.
+func (b *Bus) endEventOn(e *Event, hheld bool) {
+	e.mu.Lock()
+	if hheld {
+		e.passHandlerLockLocked()
+	}
+	e.decPendingLocked(b)
 	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
 		b.notifyIdle()
 	}
+}
+
+// passHandlerLockLocked releases the event's handler lock, or hands it to
+// the processing that has waited longest (FIFO, LOCK-5). Called with e.mu
+// held.
+func (e *Event) passHandlerLockLocked() {
+	if x := e.ext; x != nil && len(x.hwaiters) > 0 {
+		ch := x.hwaiters[0]
+		copy(x.hwaiters, x.hwaiters[1:])
+		x.hwaiters[len(x.hwaiters)-1] = nil
+		x.hwaiters = x.hwaiters[:len(x.hwaiters)-1]
+		close(ch) // the lock passes on: flagHandlerLock stays set
+		return
+	}
+	e.flags &^= flagHandlerLock
+}
+
+// dropHandlerWaiterLocked removes waiter ch from the handler lock's queue and
+// reports whether it was still queued (false: the lock was handed to it).
+// Called with e.mu held.
+func (e *Event) dropHandlerWaiterLocked(ch chan struct{}) bool {
+	if x := e.ext; x != nil {
+		for i, w := range x.hwaiters {
+			if w == ch {
+				x.hwaiters = append(x.hwaiters[:i], x.hwaiters[i+1:]...)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // decPending drops one reason the event is incomplete; at zero the event
 // completes (CHILD-5) and tells its parent (CHILD-6).
 func (e *Event) decPending(b *Bus) {
 	e.mu.Lock()
+	e.decPendingLocked(b)
+}
+
+// decPendingLocked is decPending called with e.mu held; it unlocks e.mu.
+func (e *Event) decPendingLocked(b *Bus) {
 	e.pending--
 	if e.pending > 0 {
 		e.mu.Unlock()

@@ -104,11 +104,15 @@ const (
 	ReasonParentTimeout = "parent timeout"
 	ReasonFirstResult   = "first result resolved"
 	ReasonStopped       = "bus stopped"
+	// ReasonParentAborted: the handler that awaited the event was aborted
+	// for a reason other than a timeout (it lost a first-result race, say).
+	ReasonParentAborted = "parent aborted"
 )
 
 // HandlerAbortedError records that a handler was running and was
 // interrupted: by its event's hard timeout, a parent's timeout, a first-mode
-// winner or Stop (ERR, TIMEOUT-5, FIRST-3, CANCEL-2).
+// winner, the abort of the handler awaiting its event, or Stop (ERR,
+// TIMEOUT-5, FIRST-3, CANCEL-2).
 type HandlerAbortedError struct {
 	Handler string
 	Event   string
@@ -125,6 +129,8 @@ func (e *HandlerAbortedError) Error() string {
 		return fmt.Sprintf("Event handler %s(%s) was interrupted because of a parent timeout", e.Handler, e.Event)
 	case ReasonFirstResult:
 		return "Aborted: first result resolved"
+	case ReasonParentAborted:
+		return fmt.Sprintf("Event handler %s(%s) was interrupted because the handler awaiting it was aborted", e.Handler, e.Event)
 	default:
 		return fmt.Sprintf("Event handler %s(%s) was aborted: %s", e.Handler, e.Event, e.Reason)
 	}
@@ -146,7 +152,7 @@ type HandlerCancelledError struct {
 	Event   string
 	Reason  string
 	Timeout time.Duration
-	Parent  error // the parent's error, for ReasonParentTimeout
+	Parent  error // the parent's error, for ReasonParentTimeout and ReasonParentAborted
 }
 
 // Error returns the error message.
@@ -156,7 +162,7 @@ func (e *HandlerCancelledError) Error() string {
 		return fmt.Sprintf("Cancelled: event %s timed out after %s", e.Event, seconds(e.Timeout))
 	case ReasonFirstResult:
 		return "Cancelled: first result resolved"
-	case ReasonParentTimeout:
+	case ReasonParentTimeout, ReasonParentAborted:
 		return fmt.Sprintf("Cancelled pending handler as a result of parent error %v", e.Parent)
 	default:
 		return fmt.Sprintf("Cancelled: %s", e.Reason)

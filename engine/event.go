@@ -478,6 +478,7 @@ const (
 	flagLinkedParent uint32 = 1 << iota // counted in the parent's pending
 	flagEmitted                         // emitted at least once
 	flagClaimed0                        // bus0's processing was claimed
+	flagHandlerLock                     // a serial processing holds the handler lock (LOCK-2)
 )
 
 // busEntry records one bus the event was emitted to and whether a runner has
@@ -496,13 +497,14 @@ type eventExt struct {
 	parent    *Event
 	emittedBy ident.UUID
 	fields    map[string]any // untyped payload and unknown extra fields
-	hlock     *fifoLock      // serial handler lock shared across buses (LOCK-2)
 	started   ident.Time     // explicit started_at for rehydrated events
 	pendingN  int            // event_pending_bus_count read from the wire
 	extraJSON map[string]any // wire fields this runtime does not model
 	pathMore  []string
 	rowsMore  []*Result
 	busesMore []busEntry
+
+	hwaiters []chan struct{} // processings queued for the handler lock (LOCK-2)
 }
 
 func (e *Event) eventCore() *Event { return e }

@@ -92,10 +92,47 @@ func (e *Event) ResultValues(opts ...ResultOption) ([]any, []*Result, error) {
 
 // First sets the event's completion mode to first (the mutation is visible
 // on the event), runs it with Now, and returns the winning value, or nil if
-// no handler produced one (FIRST-5, FIRST-4). Call it right after Emit:
-// it has no effect once the bus has started processing the event.
+// no handler produced one. Handler errors are not returned; they stay in the
+// result rows.
+//
+// The mode only applies to handlers the bus has not started yet, and a bus
+// may start an event as soon as Emit has queued it, so Emit followed by First
+// may let handlers after the winner run. To have first mode apply for
+// certain, emit with Bus.EmitFirst, or call SetCompletion(CompleteFirst)
+// before Emit and then First.
 func (e *Event) First(ctx context.Context) (any, error) {
 	e.SetCompletion(CompleteFirst)
+	return e.awaitFirst(ctx)
+}
+
+// EmitFirst emits ev on b in first mode and returns the winning value, or
+// nil if no handler produced one: handlers run until one returns a value that
+// is not nil and not an event, and the handlers after it are cancelled
+// (serial) or aborted (parallel). The mode is set on the event before it is
+// queued, so it applies however soon the bus starts the event; this is the
+// guaranteed form of Emit followed by First. Errors are those of Emit and
+// Now; handler errors are not returned, they stay in the result rows.
+//
+// If ev was already emitted on another bus, the mode applies only where the
+// event has not started yet. Called with a handler's context, EmitFirst
+// processes the event at once, like Now.
+func (b *Bus) EmitFirst(ctx context.Context, ev Eventer) (any, error) {
+	e := Core(ev)
+	if e == nil {
+		return nil, ErrNilEvent
+	}
+	// FIRST-5: set before the event is queued, so that no handler can
+	// start under the previous mode.
+	e.SetCompletion(CompleteFirst)
+	if err := b.Emit(ctx, ev); err != nil {
+		return nil, err
+	}
+	return e.awaitFirst(ctx)
+}
+
+// awaitFirst runs the event with Now and returns the first included value,
+// ignoring handler errors (FIRST-5: raise_if_any and raise_if_none off).
+func (e *Event) awaitFirst(ctx context.Context) (any, error) {
 	if err := e.Now(ctx); err != nil {
 		return nil, err
 	}
