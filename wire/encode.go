@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -298,16 +299,27 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 		} else {
 			b = appendString(b, h.FilePath)
 		}
-		b = append(b, `,"handler_timeout":`...)
-		if h.Timeout > 0 {
+		// handler_file_path, started_at and completed_at are written null
+		// as TypeScript and Python write them; the other keys whose value
+		// would be null are left out, as TypeScript leaves them out. A
+		// missing key reads as null everywhere, while TypeScript takes any
+		// "error" key, null included, as a failure (WIRE-5, WIRE-16,
+		// WIRE-18).
+		switch {
+		case h.Timeout > 0:
+			b = append(b, `,"handler_timeout":`...)
 			b = appendDuration(b, h.Timeout)
-		} else {
-			b = append(b, "null"...)
+		case h.Timeout < 0: // an explicit 0 read from the wire
+			b = append(b, `,"handler_timeout":0`...)
 		}
-		b = append(b, `,"handler_slow_timeout":`...)
-		b = appendDuration(b, h.SlowTimeout)
-		b = append(b, `,"handler_registered_at":`...)
-		b = es.appendTime(b, h.RegisteredAt)
+		if h.SlowTimeout >= 0 {
+			b = append(b, `,"handler_slow_timeout":`...)
+			b = appendDuration(b, h.SlowTimeout)
+		}
+		if h.RegisteredAt != 0 {
+			b = append(b, `,"handler_registered_at":`...)
+			b = es.appendTime(b, h.RegisteredAt)
+		}
 		b = append(b, `,"handler_event_pattern":`...)
 		b = appendString(b, h.Pattern)
 		b = append(b, `,"eventbus_id":"`...)
@@ -318,16 +330,17 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 		b = es.appendTime(b, r.StartedAt)
 		b = append(b, `,"completed_at":`...)
 		b = es.appendTime(b, r.CompletedAt)
-		b = append(b, `,"result":`...)
-		if r.Status == engine.StatusCompleted {
+		switch r.Status {
+		case engine.StatusCompleted:
+			// null here is the handler's own nil result.
+			b = append(b, `,"result":`...)
 			if b, err = es.value(b, r.Value, depth); err != nil {
 				return b, fmt.Errorf("%w: result of handler %s: %w", ErrEncode, h.Name, err)
 			}
-		} else {
-			b = append(b, "null"...)
+		case engine.StatusError:
+			b = append(b, `,"error":`...)
+			b = appendError(b, r)
 		}
-		b = append(b, `,"error":`...)
-		b = appendError(b, r)
 		b = append(b, `,"event_children":[`...)
 		for j, c := range r.Children {
 			if j > 0 {
@@ -345,9 +358,10 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 	return append(b, '}'), nil
 }
 
+// appendError writes the error of a failed row (WIRE-18).
 func appendError(b []byte, r *engine.RowState) []byte {
-	if r.Status != engine.StatusError || r.Err == nil {
-		return append(b, "null"...)
+	if r.Err == nil {
+		return append(b, `{"type":"Error","message":""}`...)
 	}
 	if re, ok := r.Err.(*RemoteError); ok && len(re.Raw) > 0 {
 		return append(b, re.Raw...)
@@ -372,6 +386,9 @@ func (es *encodeState) value(b []byte, v any, depth int) ([]byte, error) {
 	case json.Number:
 		if !validNumber(string(x)) {
 			return b, fmt.Errorf("invalid json.Number %q", string(x))
+		}
+		if !finiteNumber(string(x)) {
+			return b, fmt.Errorf("json.Number %q is beyond the float64 range: other runtimes read it as Infinity", string(x))
 		}
 		return append(b, x...), nil
 	case json.RawMessage:
@@ -456,6 +473,18 @@ func validNumber(s string) bool {
 	sc := scanner{s: s}
 	n, err := sc.number()
 	return err == nil && len(n) == len(s)
+}
+
+// finiteNumber reports whether the JSON number s is within the float64
+// range, as JavaScript and Python read numbers: "1e400" is Infinity there,
+// which no JSON text can carry back. Only an exponent or more than 308
+// digits can overflow.
+func finiteNumber(s string) bool {
+	if len(s) <= 308 && !strings.ContainsAny(s, "eE") {
+		return true
+	}
+	f, _ := strconv.ParseFloat(s, 64)
+	return !math.IsInf(f, 0)
 }
 
 // appendFloat formats like encoding/json.
