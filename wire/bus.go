@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -152,7 +153,11 @@ func appendHandler(b []byte, d *engine.HandlerDesc) []byte {
 		b = appendString(b, d.FilePath)
 	}
 	b = append(b, `,"handler_timeout":`...)
-	b = appendTimeout(b, d.Timeout)
+	if d.Timeout < 0 {
+		b = append(b, '0') // explicitZeroTimeout
+	} else {
+		b = appendTimeout(b, d.Timeout)
+	}
 	b = append(b, `,"handler_slow_timeout":`...)
 	b = appendDuration(b, d.SlowTimeout)
 	b = append(b, `,"handler_registered_at":`...)
@@ -487,8 +492,8 @@ func handlerDesc(s, key string, v span) (engine.HandlerDesc, bool) {
 				d.FilePath = own(str)
 			}
 		case "handler_timeout":
-			if t, ok := rawSeconds(raw); ok && t > 0 {
-				d.Timeout = t
+			if t, ok := rawSeconds(raw); ok && t >= 0 {
+				d.Timeout = cmp.Or(t, explicitZeroTimeout)
 			}
 		case "handler_slow_timeout":
 			if t, ok := rawSeconds(raw); ok {

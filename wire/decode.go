@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1106,8 +1107,10 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 				rs.Handler.FilePath, err = ds.strField(k, true)
 			case rHandlerTimeout:
 				var d time.Duration
-				if d, err = ds.duration(k); err == nil && d > 0 {
-					rs.Handler.Timeout = d
+				if d, err = ds.duration(k); err == nil && d >= 0 {
+					// 0 is kept apart from null: TypeScript reads them
+					// differently (issue 9, 4.3); see engine.HandlerDesc.
+					rs.Handler.Timeout = cmp.Or(d, explicitZeroTimeout)
 				}
 			case rHandlerSlowTimeout:
 				rs.Handler.SlowTimeout, err = ds.duration(k)
@@ -1235,7 +1238,8 @@ func remoteError(raw string) error {
 	case '"':
 		sc := scanner{s: raw}
 		s, _, _ := sc.str()
-		return &RemoteError{Type: "Error", Message: own(s)}
+		// Raw keeps the string form, so it is written back as a string.
+		return &RemoteError{Type: "Error", Message: own(s), Raw: json.RawMessage(own(raw))}
 	case '{':
 		e := &RemoteError{Type: "Error", Message: own(raw), Raw: json.RawMessage(own(raw))}
 		var obj struct {
@@ -1383,6 +1387,10 @@ func sameSchema(a, b *schema.Schema) bool {
 	}
 	return schemaCanon(a) == schemaCanon(b)
 }
+
+// explicitZeroTimeout is the engine.HandlerDesc.Timeout of a handler_timeout
+// of 0 on the wire, which is not the same as null to TypeScript.
+const explicitZeroTimeout time.Duration = -1
 
 // Keys of EventState.Extra that the codec itself uses.
 const (

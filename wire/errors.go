@@ -73,10 +73,10 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // a result row produced in another runtime. Its TypeName is the error's
 // class name there, so engine.ErrorTypeName reports it unchanged.
 //
-// When Raw is set (always, for errors the decoder made from a JSON object
-// or null), the encoder writes Raw back verbatim, so an error object with
-// extra keys, or the empty object TypeScript writes for an Error, survives
-// a round trip; otherwise it writes {"type": Type, "message": Message}.
+// When Raw is set (always, for errors the decoder made), the encoder writes
+// Raw back verbatim, so a plain string error, an error object with extra
+// keys, or the empty object TypeScript writes for an Error, survives a round
+// trip; otherwise it writes {"type": Type, "message": Message}.
 type RemoteError struct {
 	Type    string
 	Message string

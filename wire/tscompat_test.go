@@ -2,6 +2,8 @@ package wire_test
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,4 +69,88 @@ func TestRowWritesOnlyNeededNullKeys_WIRE18(t *testing.T) {
 		assert.NotContains(t, row, "error")
 	}
 	_ = engine.StatusCompleted
+}
+
+// upstreamRow is an Upstream event with one result row whose extra keys are
+// row (a JSON fragment starting with a comma).
+func upstreamRow(status, row string) string {
+	return `{"event_type":"RowProbe","event_timeout":null,"event_blocks_parent_completion":false,` +
+		`"event_id":"01a2191e-21ca-72bf-8af6-8d08605918e8","event_status":"completed",` +
+		`"event_created_at":"2026-11-26T18:28:54.858160170Z",` +
+		`"event_results":{"e0e2ae72-d42d-5dc8-b60c-b68dcc89ae9f":{"id":"01a2191e-21cc-71d3-9b48-fa1356a3d044",` +
+		`"status":"` + status + `","event_id":"01a2191e-21ca-72bf-8af6-8d08605918e8",` +
+		`"handler_id":"e0e2ae72-d42d-5dc8-b60c-b68dcc89ae9f","handler_name":"h",` +
+		`"handler_registered_at":"2026-11-26T18:28:54.857842128Z","handler_event_pattern":"RowProbe",` +
+		`"eventbus_id":"01a2191e-21c9-70c4-b620-49ac0b83fb3a","eventbus_name":"WorkBus",` +
+		`"started_at":"2026-11-26T18:28:54.861688794Z","completed_at":"2026-11-26T18:28:54.862327880Z",` +
+		`"event_children":[]` + row + `}}}`
+}
+
+// firstRow decodes in, writes it back in Upstream mode and returns the
+// written row.
+func firstRow(t *testing.T, in string) map[string]any {
+	t.Helper()
+	ev, err := wire.Unmarshal([]byte(in))
+	require.NoError(t, err)
+	out := mustMarshal(t, wire.Encoder{Mode: wire.Upstream}, ev)
+	for _, r := range decodeJSON(t, out).(map[string]any)["event_results"].(map[string]any) {
+		return r.(map[string]any)
+	}
+	t.Fatalf("no row in %s", out)
+	return nil
+}
+
+// WIRE-18 (issue 9, 4.3): a row's error that came as a plain string (the
+// form the upstream Go port and Python accept) is written back as that
+// string, not turned into an object.
+func TestRowStringErrorRoundTrips_WIRE18(t *testing.T) {
+	row := firstRow(t, upstreamRow("error", `,"error":"card declined"`))
+	assert.Equal(t, "card declined", row["error"])
+	ev, err := wire.Unmarshal([]byte(upstreamRow("error", `,"error":"card declined"`)))
+	require.NoError(t, err)
+	rerr := engine.Core(ev).Rows()[0].Error()
+	var re *wire.RemoteError
+	require.ErrorAs(t, rerr, &re)
+	assert.Equal(t, "card declined", re.Message)
+}
+
+// WIRE-4, WIRE-19 (issue 9, 4.3): handler_timeout 0 and null mean different
+// things to TypeScript (0 stops the fall-through to event_handler_timeout),
+// so 0 comes back as 0, null (or a missing key) as no key, and a value as
+// itself; in ringbus both 0 and null leave the handler's timeout unset.
+func TestRowHandlerTimeoutZeroIsNotNull_WIRE19(t *testing.T) {
+	row := firstRow(t, upstreamRow("completed", `,"handler_timeout":0,"result":1`))
+	assert.Equal(t, json.Number("0"), row["handler_timeout"])
+	row = firstRow(t, upstreamRow("completed", `,"handler_timeout":null,"result":1`))
+	assert.NotContains(t, row, "handler_timeout")
+	row = firstRow(t, upstreamRow("completed", `,"handler_timeout":2.5,"result":1`))
+	assert.Equal(t, json.Number("2.5"), row["handler_timeout"])
+
+	ev, err := wire.Unmarshal([]byte(upstreamRow("completed", `,"handler_timeout":0,"result":1`)))
+	require.NoError(t, err)
+	assert.Zero(t, engine.Core(ev).Rows()[0].Handler().Timeout(), "0 leaves the timeout unset (TIMEOUT-3)")
+}
+
+// WIRE-4 (issue 9, 4.3): a json.Number beyond the float64 range is Infinity
+// to JavaScript and Python, which no JSON can carry back: it is refused like
+// NaN, with ErrEncode, in a payload field and in a result.
+func TestEncodeRefusesInfiniteNumber_WIRE4(t *testing.T) {
+	for _, n := range []string{"1e400", "-1e400", "1" + strings.Repeat("0", 400)} {
+		ev, err := engine.NewEvent("BigNumber", map[string]any{"n": json.Number(n)})
+		require.NoError(t, err)
+		_, err = wire.Marshal(ev)
+		require.ErrorIs(t, err, wire.ErrEncode, n)
+
+		ev, err = engine.NewEvent("BigNumber", map[string]any{"n": map[string]any{"deep": []any{json.Number(n)}}})
+		require.NoError(t, err)
+		_, err = wire.Marshal(ev)
+		require.ErrorIs(t, err, wire.ErrEncode, n)
+	}
+	for _, n := range []string{"1e308", "-1.5e-400", "123456789012345678901234567890"} {
+		ev, err := engine.NewEvent("BigNumber", map[string]any{"n": json.Number(n)})
+		require.NoError(t, err)
+		out, err := wire.Marshal(ev)
+		require.NoError(t, err, n)
+		assert.Contains(t, string(out), `"n":`+n)
+	}
 }
