@@ -195,7 +195,7 @@ func (es *encodeState) event(b []byte, outer engine.Eventer, core *engine.Event,
 	var err error
 	// Payload.
 	if rt := reflect.TypeOf(outer); rt != reflect.TypeFor[*engine.Event]() {
-		if b, err = typedPayload(b, outer, rt, st.Type); err != nil {
+		if b, err = typedPayload(b, outer, rt, st.Type, es.enc.Mode); err != nil {
 			return b, err
 		}
 	} else if len(st.Fields) > 0 {
@@ -218,10 +218,13 @@ func (es *encodeState) event(b []byte, outer engine.Eventer, core *engine.Event,
 }
 
 // typedPayload writes ,"k":v for the payload fields of a typed event.
-func typedPayload(b []byte, outer engine.Eventer, rt reflect.Type, typ string) ([]byte, error) {
+func typedPayload(b []byte, outer engine.Eventer, rt reflect.Type, typ string, mode Mode) ([]byte, error) {
 	codec, err := codecFor(rt.Elem())
 	if err != nil {
 		return b, err
+	}
+	if codec.hasFirst && mode == Compat242 {
+		return b, fmt.Errorf("%w: payload of %s: %w", ErrEncode, typ, checkWriteKey("first", mode))
 	}
 	p := reflect.ValueOf(outer).UnsafePointer()
 	if codec.byName != nil {
@@ -253,6 +256,12 @@ func (es *encodeState) members(b []byte, m map[string]any, extra bool, depth int
 	slices.Sort(keys)
 	var err error
 	for _, k := range keys {
+		if len(k) <= len("eventResultsList") {
+			if kerr := checkWriteKey(k, es.enc.Mode); kerr != nil {
+				es.keys = es.keys[:start]
+				return b, fmt.Errorf("%w: field %q: %w", ErrEncode, k, kerr)
+			}
+		}
 		b = append(b, ',')
 		b = appendString(b, k)
 		b = append(b, ':')

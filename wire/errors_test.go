@@ -64,7 +64,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad timestamp", strings.Replace(okEvent, "2026-11-26T18", "2026-13-26T18", 1), wire.ErrBadTimestamp, ident.ErrBadTime, "event_created_at"},
 		{"timestamp year", with(`"event_started_at":"1970-01-01T00:00:00Z"`), wire.ErrBadTimestamp, ident.ErrBadTime, "event_started_at"},
 		{"reserved bus", with(`"bus":1`), wire.ErrReservedField, nil, "bus"},
-		{"reserved first", with(`"first":1`), wire.ErrReservedField, nil, "first"},
 		{"reserved toJSON", with(`"toJSON":1`), wire.ErrReservedField, nil, "toJSON"},
 		{"model_ prefix", with(`"model_config":{}`), wire.ErrReservedField, nil, "model_config"},
 		{"event_extra_payload", with(`"event_extra_payload":{}`), wire.ErrReservedField, nil, "event_extra_payload"},

@@ -154,3 +154,65 @@ func TestEncodeRefusesInfiniteNumber_WIRE4(t *testing.T) {
 		assert.Contains(t, string(out), `"n":`+n)
 	}
 }
+
+type FirstField struct {
+	api.Event[string]
+	First int `json:"first"`
+}
+
+type TSReservedField struct {
+	api.Event[string]
+	R string `json:"eventResult"`
+}
+
+// WIRE-9 (issue 9, 4.2): "first" is reserved only by abxbus 2.4.2: the
+// decoder accepts it as a payload field (TypeScript and the current Python
+// do), the Upstream writer writes it, and the Compat242 writer, whose reader
+// is 2.4.2, refuses it with ErrReservedField.
+func TestPayloadFieldFirst_WIRE9(t *testing.T) {
+	in := `{"event_type":"HasFirst","event_timeout":null,"first":true,"n":1}`
+	ev, err := wire.Unmarshal([]byte(in))
+	require.NoError(t, err)
+	assert.Equal(t, true, engine.Core(ev).Fields()["first"])
+	out, err := wire.Encoder{Mode: wire.Upstream}.Marshal(ev)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"first":true`)
+	_, err = wire.Marshal(ev)
+	require.ErrorIs(t, err, wire.ErrReservedField)
+	require.ErrorIs(t, err, wire.ErrEncode)
+
+	typed := &FirstField{First: 3}
+	out, err = wire.Encoder{Mode: wire.Upstream}.Marshal(typed)
+	require.NoError(t, err)
+	back, err := wire.Unmarshal(out)
+	require.NoError(t, err)
+	require.IsType(t, &FirstField{}, back)
+	assert.Equal(t, 3, back.(*FirstField).First)
+	_, err = wire.Marshal(typed)
+	require.ErrorIs(t, err, wire.ErrReservedField)
+}
+
+// WIRE-9 (issue 9, 4.2): TypeScript reserves eventResult and
+// eventResultsList (its Redis and socket listeners crash on an event that
+// has them): such a payload is read, but never written, in either mode;
+// a Go type with such a field cannot be declared.
+func TestPayloadFieldsTSReserved_WIRE9(t *testing.T) {
+	for _, k := range []string{"eventResult", "eventResultsList"} {
+		ev, err := wire.Unmarshal([]byte(`{"event_type":"HasReserved","event_timeout":null,"` + k + `":1}`))
+		require.NoError(t, err, k)
+		for _, enc := range []wire.Encoder{{}, {Mode: wire.Upstream}} {
+			_, err = enc.Marshal(ev)
+			require.ErrorIs(t, err, wire.ErrReservedField, k)
+			require.ErrorIs(t, err, wire.ErrEncode, k)
+		}
+		ev, err = engine.NewEvent("HasReserved", map[string]any{"nested": map[string]any{k: 1}})
+		require.NoError(t, err)
+		_, err = wire.Encoder{Mode: wire.Upstream}.Marshal(ev)
+		require.NoError(t, err, "only top-level payload names are reserved")
+	}
+	_, err := wire.DeclareFor[TSReservedField, string](engine.TypeOptions{})
+	require.ErrorIs(t, err, wire.ErrUnsupportedType)
+	require.ErrorIs(t, err, wire.ErrReservedField)
+	_, err = wire.Encoder{Mode: wire.Upstream}.Marshal(&TSReservedField{R: "x"})
+	require.ErrorIs(t, err, wire.ErrReservedField)
+}

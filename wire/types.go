@@ -71,6 +71,9 @@ type typeCodec struct {
 	scalars []scalarField
 	byName  map[string]int
 	keys    *keySet // the names of scalars, for directRun; nil when none
+	// hasFirst: a payload field is named "first", which Compat242 cannot
+	// write (abxbus 2.4.2 reserves it).
+	hasFirst bool
 	meta    atomic.Pointer[engine.TypeMeta]
 }
 
@@ -201,9 +204,16 @@ func buildCodec(t reflect.Type) (c *typeCodec) {
 		if name == "" {
 			name = f.Name
 		}
-		if err := checkPayloadKey(name); err != nil {
-			c.err = fmt.Errorf("%w: %s field %s: %v", ErrUnsupportedType, t, f.Name, err)
+		err := checkPayloadKey(name)
+		if err == nil {
+			err = checkWriteKey(name, Upstream)
+		}
+		if err != nil {
+			c.err = fmt.Errorf("%w: %s field %s: %w", ErrUnsupportedType, t, f.Name, err)
 			return c
+		}
+		if name == "first" {
+			c.hasFirst = true
 		}
 		if c.names[name] {
 			simple = false
@@ -290,7 +300,9 @@ func (c *typeCodec) fieldIndex(name string) int {
 // view returns the shadow view of the typed event at p, for sonic.
 func (c *typeCodec) view(p unsafe.Pointer) any { return reflect.NewAt(c.shadow, p).Interface() }
 
-// checkPayloadKey rejects names a payload must not use (EVT-8, WIRE-9).
+// checkPayloadKey rejects names a payload read from the wire must not use
+// (EVT-8, WIRE-9). "first" is reserved only by abxbus 2.4.2 and accepted, as
+// TypeScript and the current Python accept it.
 func checkPayloadKey(k string) error {
 	switch {
 	case strings.HasPrefix(k, "event_"):
@@ -302,8 +314,24 @@ func checkPayloadKey(k string) error {
 		return ErrReservedField
 	}
 	switch k {
-	case "bus", "first", "emit", "now", "wait", "toString", "toJSON", "fromJSON":
+	case "bus", "emit", "now", "wait", "toString", "toJSON", "fromJSON":
 		return ErrReservedField
+	}
+	return nil
+}
+
+// checkWriteKey rejects the payload names that a reader of what the encoder
+// writes refuses, while the decoder accepts them: TypeScript reserves
+// eventResult and eventResultsList (its Redis and socket listeners crash on
+// such an event), and abxbus 2.4.2, the reader of Compat242, reserves first.
+func checkWriteKey(k string, mode Mode) error {
+	switch k {
+	case "eventResult", "eventResultsList":
+		return fmt.Errorf("%w: %q is reserved by the TypeScript abxbus", ErrReservedField, k)
+	case "first":
+		if mode == Compat242 {
+			return fmt.Errorf("%w: %q is reserved by abxbus 2.4.2; write the Upstream form", ErrReservedField, k)
+		}
 	}
 	return nil
 }
