@@ -1336,7 +1336,7 @@ func (ds *decodeState) finish(outer engine.Eventer, core *engine.Event, codec *t
 	}
 	// Extra wire fields.
 	tm := ds.meta
-	if codec != nil {
+	if codec != nil && (tm == nil || tm.GoType() != codec.t) {
 		tm = codec.metaOf()
 	}
 	st.Meta = tm

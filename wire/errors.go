@@ -26,9 +26,12 @@ var (
 	// ErrBadUUID: an id field is not a UUID (WIRE-3). The error also matches
 	// ident.ErrBadUUID.
 	ErrBadUUID = errors.New("ringbus: invalid UUID in event JSON")
-	// ErrReservedField: a payload key is reserved (model_*, bus, first,
-	// emit, now, wait, toString, toJSON, fromJSON, event_extra_payload;
-	// WIRE-9), or a result row carries a nested handler object (WIRE-12).
+	// ErrReservedField: a payload key is reserved (model_*, bus, emit,
+	// now, wait, toString, toJSON, fromJSON, event_extra_payload; WIRE-9),
+	// or a result row carries a nested handler object (WIRE-12). The
+	// encoder also returns it (with ErrEncode) for a payload key that
+	// TypeScript reserves (eventResult, eventResultsList), and in Compat242
+	// mode for "first", which abxbus 2.4.2 reserves.
 	ErrReservedField = errors.New("ringbus: reserved field name in event JSON")
 	// ErrUnknownEventField: a key starts with "event_" but is not an event
 	// field (WIRE-9); see Decoder.AllowUnknownEventFields.

@@ -23,8 +23,11 @@ import (
 // (SCHEMA-1). result may be nil for an event without a result type. The
 // payload codec of t is checked at once.
 //
-// Declare must run before the first event of t is emitted or encoded: the
-// engine keeps the first TypeMeta of a type.
+// Declare may also run after events of t were emitted, encoded or decoded:
+// the events created, emitted or decoded after it returns use the new
+// declaration (their event_result_type is the schema and their handlers'
+// results are checked against it), while an event emitted before keeps the
+// declaration it was processed with.
 func Declare(t reflect.Type, result reflect.Type, opts engine.TypeOptions) (*engine.TypeMeta, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: nil type", ErrUnsupportedType)
@@ -74,7 +77,6 @@ type typeCodec struct {
 	// hasFirst: a payload field is named "first", which Compat242 cannot
 	// write (abxbus 2.4.2 reserves it).
 	hasFirst bool
-	meta    atomic.Pointer[engine.TypeMeta]
 }
 
 type scalarField struct {
@@ -123,17 +125,14 @@ func codecFor(t reflect.Type) (*typeCodec, error) {
 	return c, c.err
 }
 
-// metaOf returns the engine's TypeMeta of the codec's type, declaring the
-// type with default options if needed.
+// metaOf returns the engine's current TypeMeta of the codec's type,
+// declaring the type with default options if needed. It is looked up each
+// time, not cached: a later Declare replaces the TypeMeta (issue 9, 3.5).
 func (c *typeCodec) metaOf() *engine.TypeMeta {
-	if m := c.meta.Load(); m != nil {
-		return m
-	}
 	m, err := engine.DeclareType(c.t, engine.TypeOptions{})
 	if err != nil {
 		return nil
 	}
-	c.meta.Store(m)
 	return m
 }
 
