@@ -1,0 +1,222 @@
+package wire_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/engine"
+	"github.com/ringbus/ringbus/wire"
+)
+
+// tsDir is the folder of the TypeScript live check (package.json pins
+// abxbus 2.5.56, package-lock.json pins the rest).
+var tsDir = filepath.Join("..", "interop", "ts")
+
+// tsReport is what interop/ts/check.mjs prints.
+type tsReport struct {
+	Events []struct {
+		Name                  string          `json:"name"`
+		Error                 string          `json:"error"`
+		EventResult           json.RawMessage `json:"eventResult"`
+		EventResultError      string          `json:"eventResultError"`
+		EventResultsList      json.RawMessage `json:"eventResultsList"`
+		EventResultsListError string          `json:"eventResultsListError"`
+		JSON                  json.RawMessage `json:"json"`
+	} `json:"events"`
+	Schemas []struct {
+		Name     string `json:"name"`
+		Accepted []bool `json:"accepted"`
+	} `json:"schemas"`
+}
+
+type tsEventCase struct {
+	Name string `json:"name"`
+	File string `json:"file"`
+}
+
+type tsSchemaCase struct {
+	Name   string            `json:"name"`
+	Schema json.RawMessage   `json:"schema"`
+	Values []json.RawMessage `json:"values"`
+}
+
+// runTS writes the events and schema cases to a temporary folder and runs
+// check.mjs on them with the official TypeScript package, installing it
+// into interop/ts first when node_modules is missing. Without node or npm
+// the test is skipped, or fails under CI=true.
+func runTS(t *testing.T, events map[string][]byte, schemas []tsSchemaCase) *tsReport {
+	t.Helper()
+	node, nerr := exec.LookPath("node")
+	npm, perr := exec.LookPath("npm")
+	if err := errors.Join(nerr, perr); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the TypeScript live check needs node and npm: %v", err)
+		}
+		t.Skipf("the TypeScript live check needs Node.js 20+ with npm (e.g. apt-get install nodejs npm): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if _, err := os.Stat(filepath.Join(tsDir, "node_modules", "abxbus", "package.json")); err != nil {
+		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = tsDir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "npm ci in %s: %s", tsDir, out)
+	}
+	dir := t.TempDir()
+	manifest := struct {
+		Events  []tsEventCase  `json:"events"`
+		Schemas []tsSchemaCase `json:"schemas"`
+	}{Schemas: schemas}
+	for name, data := range events {
+		file := filepath.Join(dir, name+".json")
+		require.NoError(t, os.WriteFile(file, data, 0o600))
+		manifest.Events = append(manifest.Events, tsEventCase{Name: name, File: file})
+	}
+	raw, err := json.Marshal(manifest)
+	require.NoError(t, err)
+	mpath := filepath.Join(dir, "manifest.json")
+	require.NoError(t, os.WriteFile(mpath, raw, 0o600))
+	script, err := filepath.Abs(filepath.Join(tsDir, "check.mjs"))
+	require.NoError(t, err)
+	cmd := exec.CommandContext(ctx, node, script, mpath)
+	cmd.Dir = tsDir
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "node check.mjs: %s", stderr.String())
+	var rep tsReport
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	return &rep
+}
+
+// limitedBuffer keeps the first 64 KiB written to it.
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := 64<<10 - len(l.b); room > 0 {
+		l.b = append(l.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string { return string(l.b) }
+
+type TSOrder struct {
+	api.Event[string]
+	OrderID string `json:"order_id"`
+}
+
+func init() {
+	mustDeclare(wire.DeclareFor[TSOrder, string](engine.TypeOptions{}))
+}
+
+// RT-6 (b) (issue 9, 4.1-4.3): events ringbus writes in Upstream mode, read
+// by the official TypeScript package 2.5.56: a completed event gives its
+// handlers' values to eventResult() and eventResultsList(), a failed row
+// still fails them, and the fields of 4.2 and 4.3 survive TypeScript's
+// fromJSON/toJSON and read back in Go.
+func TestTypeScriptReadsRingbusEvents_RT6(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bus, err := api.NewBus("TSLiveBus", quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() { bus.Close() })
+	up := wire.Encoder{Mode: wire.Upstream}
+	events := map[string][]byte{}
+
+	_, err = api.OnType(bus, "TSUntyped", func(ctx context.Context, e *api.BaseEvent) (any, error) { return "a", nil },
+		api.WithHandlerName("first_handler"))
+	require.NoError(t, err)
+	_, err = api.OnType(bus, "TSUntyped", func(ctx context.Context, e *api.BaseEvent) (any, error) { return 7, nil },
+		api.WithHandlerName("second_handler"))
+	require.NoError(t, err)
+	// A payload field named first (engine.NewEvent still refuses the name;
+	// the decoder accepts it).
+	untyped, err := wire.Unmarshal([]byte(`{"event_type":"TSUntyped","event_timeout":null,"first":true,"n":1}`))
+	require.NoError(t, err)
+	require.NoError(t, bus.Emit(ctx, untyped))
+	require.NoError(t, engine.Core(untyped).Wait(ctx))
+	events["untyped"] = mustMarshal(t, up, untyped)
+
+	_, err = api.On(bus, func(ctx context.Context, o *TSOrder) (string, error) { return "saved " + o.OrderID, nil })
+	require.NoError(t, err)
+	order := &TSOrder{OrderID: "o-1"}
+	require.NoError(t, bus.Emit(ctx, order))
+	require.NoError(t, order.Wait(ctx))
+	events["typed"] = mustMarshal(t, up, order)
+
+	_, err = api.OnType(bus, "TSFails", func(ctx context.Context, e *api.BaseEvent) (any, error) {
+		return nil, errors.New("card declined")
+	})
+	require.NoError(t, err)
+	fails, err := api.NewEvent("TSFails", nil)
+	require.NoError(t, err)
+	require.NoError(t, bus.Emit(ctx, fails))
+	require.NoError(t, fails.Wait(ctx))
+	events["failed"] = mustMarshal(t, up, fails)
+
+	for name, row := range map[string]string{
+		"string_error": `,"error":"card declined"`,
+		"timeout_zero": `,"handler_timeout":0,"result":"x"`,
+	} {
+		status := "completed"
+		if name == "string_error" {
+			status = "error"
+		}
+		ev, err := wire.Unmarshal([]byte(upstreamRow(status, row)))
+		require.NoError(t, err)
+		events[name] = mustMarshal(t, up, ev)
+	}
+
+	rep := runTS(t, events, nil)
+	got := map[string]int{}
+	for i, e := range rep.Events {
+		got[e.Name] = i
+		require.Empty(t, e.Error, "%s: TypeScript could not read the event", e.Name)
+		back, err := wire.Unmarshal(e.JSON)
+		require.NoError(t, err, "%s: TypeScript's toJSON does not read back: %s", e.Name, e.JSON)
+		require.Equal(t, engine.Core(back).State().Status, engine.StatusCompleted, e.Name)
+	}
+	require.Len(t, got, len(events))
+	ev := func(name string) map[string]any { return decodeJSON(t, rep.Events[got[name]].JSON).(map[string]any) }
+	row := func(name string) map[string]any {
+		for _, r := range ev(name)["event_results"].(map[string]any) {
+			return r.(map[string]any)
+		}
+		t.Fatalf("%s: no result row", name)
+		return nil
+	}
+
+	u := rep.Events[got["untyped"]]
+	assert.Empty(t, u.EventResultError)
+	assert.JSONEq(t, `"a"`, string(u.EventResult), "eventResult() of a completed event")
+	assert.Empty(t, u.EventResultsListError)
+	assert.JSONEq(t, `["a",7]`, string(u.EventResultsList), "eventResultsList() of a completed event")
+	assert.Equal(t, true, ev("untyped")["first"], "a payload field named first")
+
+	o := rep.Events[got["typed"]]
+	assert.Empty(t, o.EventResultError)
+	assert.JSONEq(t, `"saved o-1"`, string(o.EventResult))
+	assert.JSONEq(t, `["saved o-1"]`, string(o.EventResultsList))
+	assert.Equal(t, "o-1", ev("typed")["order_id"])
+
+	f := rep.Events[got["failed"]]
+	// TypeScript makes the {"type","message"} object (WIRE-18) an
+	// Error("[object Object]"): the row fails, with an unhelpful text.
+	assert.NotEmpty(t, f.EventResultError, "a failed row still fails eventResult()")
+	assert.NotEmpty(t, f.EventResultsListError)
+
+	assert.Equal(t, "card declined", row("string_error")["error"], "a string error stays a string")
+	assert.Equal(t, json.Number("0"), row("timeout_zero")["handler_timeout"], "handler_timeout 0 stays 0")
+	assert.JSONEq(t, `"x"`, string(rep.Events[got["timeout_zero"]].EventResult))
+}
