@@ -32,6 +32,13 @@ type Decoder struct {
 	// Untyped decodes every event as an untyped *engine.Event, even when
 	// its event_type is declared with a Go type.
 	Untyped bool
+	// MaxDepth is the deepest nesting of JSON objects and arrays accepted,
+	// counting the event object itself as one level; an event nested
+	// deeper is rejected with ErrTooDeep. Zero or less means
+	// DefaultMaxDepth; values above MaxDepthLimit count as MaxDepthLimit.
+	// Payload fields of a typed event's struct are decoded by sonic, which
+	// stops at 4095 levels within one field (ErrPayload beyond).
+	MaxDepth int
 }
 
 // sonic configuration: encoding/json semantics (ConfigStd) except that
@@ -212,7 +219,7 @@ var statePool = sync.Pool{New: func() any { return new(decodeState) }}
 func getState(d Decoder, data []byte) *decodeState {
 	ds := statePool.Get().(*decodeState)
 	ds.d = d
-	ds.sc = scanner{s: unsafe.String(unsafe.SliceData(data), len(data))}
+	ds.sc = scanner{s: unsafe.String(unsafe.SliceData(data), len(data)), limit: min(d.MaxDepth, MaxDepthLimit)}
 	ds.st.Rows, ds.st.Path, ds.payload, ds.owed = ds.rowsBuf, ds.pathBuf, ds.payloadBuf, ds.owedBuf
 	return ds
 }
@@ -256,7 +263,11 @@ func (ds *decodeState) syntax(field string, err error) error { return syntaxErro
 func syntaxError(field string, err error) error {
 	var se *syntaxErr
 	if errors.As(err, &se) {
-		return &DecodeError{Field: field, Offset: se.off, Err: fmt.Errorf("%w: %s", ErrMalformed, se.msg)}
+		sentinel := ErrMalformed
+		if se.deep {
+			sentinel = ErrTooDeep
+		}
+		return &DecodeError{Field: field, Offset: se.off, Err: fmt.Errorf("%w: %s", sentinel, se.msg)}
 	}
 	return err
 }
@@ -1128,11 +1139,12 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 				rs.CompletedAt, err = ds.timestamp(k, true)
 			case rResult:
 				resultOff = voff
-				if resultRaw, err = sc.skip(1); err != nil {
+				// Depth 3: below the event, event_results and the row.
+				if resultRaw, err = sc.skip(3); err != nil {
 					return ds.syntax(k, err)
 				}
 			case rError:
-				if errRaw, err = sc.skip(1); err != nil {
+				if errRaw, err = sc.skip(3); err != nil {
 					return ds.syntax(k, err)
 				}
 			case rEventChildren:
@@ -1282,6 +1294,15 @@ func (ds *decodeState) value(field, raw string, off int, keepRaw bool) (any, err
 	case c == '-' || c >= '0' && c <= '9':
 		return json.Number(own(raw)), nil
 	}
+	if ds.sc.deepest >= sonicDepth {
+		// Beyond sonic's nesting limit (the scan has checked the value).
+		bsc := scanner{s: raw}
+		v, err := buildValue(&bsc)
+		if err != nil {
+			return nil, ds.errAt(field, off, ErrMalformed, "%v", err)
+		}
+		return v, nil
+	}
 	// sonic copies strings (CopyString) but not json.Number texts: give it
 	// a private copy so that nothing decoded aliases the input.
 	var v any
@@ -1289,6 +1310,72 @@ func (ds *decodeState) value(field, raw string, off int, keepRaw bool) (any, err
 		return nil, ds.errAt(field, off, ErrMalformed, "%v", err)
 	}
 	return v, nil
+}
+
+// buildValue decodes the JSON value at sc.pos, which skip has checked, as
+// value does (json.Number for numbers, copies of strings). It recurses once
+// per level, so its depth is bounded by the decoder's nesting limit.
+func buildValue(sc *scanner) (any, error) {
+	switch c := sc.peek(); {
+	case c == '{':
+		sc.pos++
+		m := map[string]any{}
+		if sc.peek() == '}' {
+			sc.pos++
+			return m, nil
+		}
+		for {
+			k, aliased, err := sc.str()
+			if err != nil {
+				return nil, err
+			}
+			if aliased {
+				k = own(k)
+			}
+			if err := sc.expect(':'); err != nil {
+				return nil, err
+			}
+			if m[k], err = buildValue(sc); err != nil {
+				return nil, err
+			}
+			if more, err := sc.next('}'); err != nil || !more {
+				return m, err
+			}
+		}
+	case c == '[':
+		sc.pos++
+		a := []any{}
+		if sc.peek() == ']' {
+			sc.pos++
+			return a, nil
+		}
+		for {
+			v, err := buildValue(sc)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			if more, err := sc.next(']'); err != nil || !more {
+				return a, err
+			}
+		}
+	case c == '"':
+		s, aliased, err := sc.str()
+		if aliased {
+			s = own(s)
+		}
+		return s, err
+	case c == 't' && sc.literal("true"):
+		return true, nil
+	case c == 'f' && sc.literal("false"):
+		return false, nil
+	case c == 'n' && sc.null():
+		return nil, nil
+	case c == '-' || c >= '0' && c <= '9':
+		n, err := sc.number()
+		return json.Number(own(n)), err
+	}
+	return nil, sc.fail("invalid JSON value")
 }
 
 // finish turns the scanned state into the event.

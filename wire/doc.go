@@ -37,10 +37,11 @@
 // Decoding never retains the input buffer: every string kept is a copy
 // (sonic's CopyString for values it decodes). Bad input yields a
 // [*DecodeError] naming the field and the byte offset, wrapping one of the
-// sentinel errors ([ErrMalformed], [ErrFieldType], [ErrBadValue],
+// sentinel errors ([ErrMalformed], [ErrTooDeep], [ErrFieldType], [ErrBadValue],
 // [ErrBadTimestamp], [ErrBadUUID], [ErrReservedField],
 // [ErrUnknownEventField], [ErrBadSchema], [ErrPayload]); the decoder never
-// panics (it is fuzzed, FuzzDecodeEvent).
+// panics (it is fuzzed, FuzzDecodeEvent). Nesting is limited to
+// [DefaultMaxDepth] levels, or [Decoder.MaxDepth].
 //
 // # Bus snapshots
 //

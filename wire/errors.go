@@ -13,6 +13,9 @@ var (
 	// ErrMalformed: the input is not a single well-formed JSON value, or the
 	// event is not a JSON object.
 	ErrMalformed = errors.New("ringbus: malformed event JSON")
+	// ErrTooDeep: the event nests JSON objects and arrays deeper than the
+	// Decoder's MaxDepth (DefaultMaxDepth when unset).
+	ErrTooDeep = errors.New("ringbus: event JSON nested too deeply")
 	// ErrFieldType: a known field holds a JSON value of the wrong type
 	// (e.g. a number in event_status).
 	ErrFieldType = errors.New("ringbus: wrong JSON type for event field")

@@ -43,7 +43,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"invalid utf8", with("\"b\":\"\xff\""), wire.ErrMalformed, nil, "b"},
 		{"missing colon", `{"event_type" "X"}`, wire.ErrMalformed, nil, "event_type"},
 		{"leading zero", with(`"b":01`), wire.ErrMalformed, nil, ""},
-		{"deep nesting", with(`"b":` + strings.Repeat("[", 600) + strings.Repeat("]", 600)), wire.ErrMalformed, nil, "b"},
+		{"deep nesting", with(`"b":` + strings.Repeat("[", wire.DefaultMaxDepth) + strings.Repeat("]", wire.DefaultMaxDepth)), wire.ErrTooDeep, nil, "b"},
 		{"number in event_status", with(`"event_status":3`), wire.ErrFieldType, nil, "event_status"},
 		{"string timeout", with(`"event_timeout":"60"`), wire.ErrFieldType, nil, "event_timeout"},
 		{"object path", with(`"event_path":{}`), wire.ErrFieldType, nil, "event_path"},
