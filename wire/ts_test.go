@@ -15,6 +15,7 @@ import (
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/engine"
+	"github.com/ringbus/ringbus/schema"
 	"github.com/ringbus/ringbus/wire"
 )
 
@@ -219,4 +220,76 @@ func TestTypeScriptReadsRingbusEvents_RT6(t *testing.T) {
 	assert.Equal(t, "card declined", row("string_error")["error"], "a string error stays a string")
 	assert.Equal(t, json.Number("0"), row("timeout_zero")["handler_timeout"], "handler_timeout 0 stays 0")
 	assert.JSONEq(t, `"x"`, string(rep.Events[got["timeout_zero"]].EventResult))
+}
+
+// SCHEMA-6, RTYPE-5 (issue 9, 4.5): the official TypeScript package (Zod's
+// JSON Schema conversion) and ringbus's validator accept and reject the same
+// result values: the integer bounds of derived schemas, the formats Zod
+// enforces (date-time, date, time, email, uuid, ipv4, ipv6) and contains.
+func TestTypeScriptSchemaAgreement_RT6(t *testing.T) {
+	derived := func(s *schema.Schema, err error) json.RawMessage {
+		require.NoError(t, err)
+		return json.RawMessage(s.String())
+	}
+	vals := func(vs ...string) []json.RawMessage {
+		out := make([]json.RawMessage, len(vs))
+		for i, v := range vs {
+			out[i] = json.RawMessage(v)
+		}
+		return out
+	}
+	str := func(ss ...string) []json.RawMessage {
+		out := make([]json.RawMessage, len(ss))
+		for i, s := range ss {
+			b, _ := json.Marshal(s)
+			out[i] = b
+		}
+		return out
+	}
+	format := func(f string) json.RawMessage { return json.RawMessage(`{"type":"string","format":"` + f + `"}`) }
+	cases := []tsSchemaCase{
+		{"int64", derived(schema.For[int64]()), vals("0", "9007199254740991", "9007199254740992", "-9007199254740991", "-9007199254740992", "1.0", "1.5", "1e300")},
+		{"int", derived(schema.For[int]()), vals("-9007199254740991", "-9007199254740993", "42")},
+		{"int8", derived(schema.For[int8]()), vals("127", "128", "-128", "-129")},
+		{"uint64", derived(schema.For[uint64]()), vals("0", "-1", "9007199254740991", "9007199254740992")},
+		{"struct with int", derived(schema.For[struct {
+			Quota int64 `json:"quota"`
+		}]()), vals(`{"quota":1}`, `{"quota":9007199254740993}`, `{}`)},
+		{"time.Time", derived(schema.For[time.Time]()), str(
+			time.Date(2026, 11, 26, 18, 28, 54, 858160170, time.UTC).Format(time.RFC3339Nano),
+			time.Date(2026, 11, 26, 18, 28, 54, 0, time.FixedZone("", 3600)).Format(time.RFC3339Nano),
+			"2026-11-26", "yesterday")},
+		{"date-time", format("date-time"), str("2026-11-26T18:28:54.858160170Z", "2026-11-26T18:28:54Z", "2026-11-26T18:28Z",
+			"2026-11-26T18:28:54+02:00", "2026-11-26T18:28:54-00:00", "2026-11-26t18:28:54z", "2026-11-26 18:28:54Z",
+			"2026-13-26T18:28:54Z", "2026-02-30T18:28:54Z", "2024-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+			"2000-02-29T00:00:00Z", "2026-11-26T24:00:00Z", "2026-11-26T23:59:60Z", "2026-11-26T18:28:54.Z",
+			"2026-11-26T18:28:54.1234567890123Z", "2026-11-26T18:28:54", "2026-11-26T18:28:54+0200",
+			"2026-11-26T18:28:54+24:00", "2026-11-26T18:28:54+02:60", "0000-01-01T00:00:00Z", "10000-01-01T00:00:00Z",
+			"2026-11-26T18:28:54,1Z", " 2026-11-26T18:28:54Z", "2026-04-31T00:00:00Z", "x", "")},
+		{"date", format("date"), str("2026-11-26", "2026-02-30", "2024-02-29", "2023-02-29", "2026-1-2", "2026-11-26T00:00:00Z", "")},
+		{"time", format("time"), str("18:28:54Z", "18:28:54.123Z", "18:28:54+02:00", "18:28:54", "18:28Z", "18:28:54.Z", "23:59:60Z", "18:28:54z", "24:00:00Z")},
+		{"email", format("email"), str("a@example.com", "a.b@example.com", ".a@example.com", "a..b@example.com", "a.@example.com",
+			"a+b@ex-ample.co.uk", "a@example.c", "a@-example.com", "a@example..com", "a@ex_ample.com", "o'neil@example.com",
+			"a'@example.com", "A@B.CD", "a b@example.com", "a@example.com.", "ü@example.com", "_a@example.com", "-a@example.com",
+			"a%b@example.com", "a@123.com", "a@example.1a", "a@[1.2.3.4]", "a@b", "bad", "a@b@c.de", "@example.com", "a@b-.com")},
+		{"uuid", format("uuid"), str("01a2191e-21ca-72bf-8af6-8d08605918e8", "01A2191E-21CA-72BF-8AF6-8D08605918E8",
+			"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "01a2191e-21ca-02bf-8af6-8d08605918e8",
+			"01a2191e-21ca-92bf-8af6-8d08605918e8", "01a2191e-21ca-72bf-caf6-8d08605918e8", "01a2191e21ca72bf8af68d08605918e8", "zz")},
+		{"ipv4", format("ipv4"), str("1.2.3.4", "0.0.0.0", "255.255.255.255", "1.2.3.256", "01.2.3.4", "1.2.3", "1.2.3.4.5", "::1")},
+		{"ipv6", format("ipv6"), str("::1", "::", "1::", "2001:db8::1", "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9",
+			"fe80::1%eth0", "12345::", "x", "1.2.3.4")},
+		{"contains", json.RawMessage(`{"type":"array","contains":{"type":"string"}}`), vals(`[1]`, `[1,"a"]`, `[]`)},
+		{"minContains", json.RawMessage(`{"type":"array","contains":{"type":"string"},"minContains":2,"maxContains":3}`),
+			vals(`["a"]`, `["a","b"]`, `["a","b","c","d"]`)},
+	}
+	rep := runTS(t, nil, cases)
+	require.Len(t, rep.Schemas, len(cases))
+	for i, c := range cases {
+		s, err := schema.Parse(c.Schema)
+		require.NoError(t, err, c.Name)
+		for j, v := range c.Values {
+			goOK := s.Validate(decodeJSON(t, v)) == nil
+			assert.Equal(t, rep.Schemas[i].Accepted[j], goOK, "%s: %s (TypeScript accepts: %v)", c.Name, v, rep.Schemas[i].Accepted[j])
+		}
+	}
 }
