@@ -235,6 +235,9 @@ func typedPayload(b []byte, outer engine.Eventer, rt reflect.Type, typ string, m
 	if err != nil {
 		return b[:mark], fmt.Errorf("%w: payload of %s: %v", ErrEncode, typ, err)
 	}
+	if codec.numbers && !numbersFinite(b[mark:]) {
+		return b[:mark], fmt.Errorf("%w: payload of %s: a json.Number beyond the float64 range", ErrEncode, typ)
+	}
 	if len(b)-mark <= 2 { // {}
 		return b[:mark], nil
 	}
@@ -467,7 +470,80 @@ func (es *encodeState) value(b []byte, v any, depth int) ([]byte, error) {
 		b = appendString(b, x.Error())
 		return append(b, '}'), nil
 	}
-	return sonicAppend(b, v)
+	mark := len(b)
+	b, err := sonicAppend(b, v)
+	if err == nil && mayHoldNumber(reflect.TypeOf(v)) && !numbersFinite(b[mark:]) {
+		return b[:mark], fmt.Errorf("a json.Number in %T is beyond the float64 range", v)
+	}
+	return b, err
+}
+
+var (
+	numberType  = reflect.TypeFor[json.Number]()
+	timeType    = reflect.TypeFor[time.Time]()
+	numberTypes sync.Map // reflect.Type -> bool, for mayHoldNumber
+)
+
+// mayHoldNumber reports whether a value of type t may encode a json.Number
+// (or text of its own MarshalJSON), whose range sonic does not check: t
+// contains json.Number, an interface or a type with its own MarshalJSON.
+// The answer is cached per type.
+func mayHoldNumber(t reflect.Type) bool {
+	if v, ok := numberTypes.Load(t); ok {
+		return v.(bool)
+	}
+	r := holdsNumber(t, map[reflect.Type]bool{})
+	numberTypes.Store(t, r)
+	return r
+}
+
+func holdsNumber(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == timeType {
+		return false // its MarshalJSON writes a string
+	}
+	if t == numberType || t.Kind() == reflect.Interface || t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType) {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return holdsNumber(t.Elem(), seen)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if holdsNumber(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// numbersFinite reports whether every number in the JSON text b is within
+// the float64 range (see finiteNumber).
+func numbersFinite(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			j := i
+			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+				j++
+			}
+			if !finiteNumber(string(b[i:j])) {
+				return false
+			}
+			i = j - 1
+		}
+	}
+	return true
 }
 
 // sonicAppend appends the JSON of v with sonic. It is a function of its

@@ -216,3 +216,52 @@ func TestPayloadFieldsTSReserved_WIRE9(t *testing.T) {
 	_, err = wire.Encoder{Mode: wire.Upstream}.Marshal(&TSReservedField{R: "x"})
 	require.ErrorIs(t, err, wire.ErrReservedField)
 }
+
+type NumberPayload struct {
+	api.Event[string]
+	N json.Number `json:"n"`
+}
+
+type NumberComposite struct {
+	api.Event[string]
+	N    json.Number    `json:"n"`
+	Tags map[string]any `json:"tags"`
+}
+
+// WIRE-4 (issue 9, 4.3): a json.Number field of a typed payload is written
+// as a JSON number (as encoding/json writes it), and refused beyond the
+// float64 range, in a typed payload and in a handler result of a Go type.
+func TestTypedNumberFields_WIRE4(t *testing.T) {
+	out, err := wire.Marshal(&NumberPayload{N: "12.5"})
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"n":12.5}`)
+	back, err := wire.Unmarshal(out)
+	require.NoError(t, err)
+	if bp, ok := back.(*NumberPayload); ok {
+		assert.Equal(t, json.Number("12.5"), bp.N)
+	}
+
+	_, err = wire.Marshal(&NumberPayload{N: "1e400"})
+	require.ErrorIs(t, err, wire.ErrEncode)
+	_, err = wire.Marshal(&NumberComposite{N: "1", Tags: map[string]any{"x": json.Number("-1e400")}})
+	require.ErrorIs(t, err, wire.ErrEncode)
+	out, err = wire.Marshal(&NumberComposite{N: "1", Tags: map[string]any{"x": "1e400", "y": json.Number("2e10")}})
+	require.NoError(t, err, "a string that looks like a big number is a string")
+	assert.Contains(t, string(out), `"tags":{"x":"1e400","y":2e10}`)
+
+	ctx := context.Background()
+	bus, err := api.NewBus("BigResultBus", quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() { bus.Close() })
+	type big struct {
+		V json.Number `json:"v"`
+	}
+	_, err = api.OnType(bus, "BigResult", func(ctx context.Context, e *api.BaseEvent) (any, error) { return big{V: "1e999"}, nil })
+	require.NoError(t, err)
+	ev, err := api.NewEvent("BigResult", nil)
+	require.NoError(t, err)
+	require.NoError(t, bus.Emit(ctx, ev))
+	require.NoError(t, ev.Wait(ctx))
+	_, err = wire.Encoder{Mode: wire.Upstream}.Marshal(ev)
+	require.ErrorIs(t, err, wire.ErrEncode)
+}

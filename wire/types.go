@@ -77,6 +77,9 @@ type typeCodec struct {
 	// hasFirst: a payload field is named "first", which Compat242 cannot
 	// write (abxbus 2.4.2 reserves it).
 	hasFirst bool
+	// numbers: the payload may hold a json.Number, whose range the
+	// encoder checks (mayHoldNumber).
+	numbers bool
 }
 
 type scalarField struct {
@@ -187,6 +190,7 @@ func buildCodec(t reflect.Type) (c *typeCodec) {
 		}
 	}
 	c.shadow = s
+	c.numbers = mayHoldNumber(s)
 	simple := true
 	for _, f := range reflect.VisibleFields(s) {
 		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
@@ -270,6 +274,9 @@ func scalarKind(t reflect.Type) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
 	default:
 		return false
+	}
+	if t == numberType {
+		return false // a JSON number, not a string: leave it to sonic
 	}
 	for _, i := range []reflect.Type{marshalerType, unmarshalerType, textMarshalerType, textUnmarshaler} {
 		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
