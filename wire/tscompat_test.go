@@ -265,3 +265,25 @@ func TestTypedNumberFields_WIRE4(t *testing.T) {
 	_, err = wire.Encoder{Mode: wire.Upstream}.Marshal(ev)
 	require.ErrorIs(t, err, wire.ErrEncode)
 }
+
+// WIRE-21 (issue 9, 4.3): in a bus snapshot too, a handler's
+// handler_timeout of 0 is written back as 0 and null as null.
+func TestBusHandlerTimeoutZero_WIRE21(t *testing.T) {
+	const busID = "01a2191e-21c9-70c4-b620-49ac0b83fb3a"
+	handler := func(id, timeout string) string {
+		return `"` + id + `":{"id":"` + id + `","handler_name":"h` + id[:2] + `","handler_file_path":null,"handler_timeout":` + timeout +
+			`,"handler_slow_timeout":null,"handler_registered_at":"2026-11-26T18:28:54.857842128Z","event_pattern":"X",` +
+			`"eventbus_name":"SnapBus","eventbus_id":"` + busID + `"}`
+	}
+	const zero, null = "e0e2ae72-d42d-5dc8-b60c-b68dcc89ae9f", "abe8a770-9dac-5c96-94f0-356af9e28aa7"
+	in := `{"id":"` + busID + `","name":"SnapBus","handlers":{` + handler(zero, "0") + `,` + handler(null, "null") + `}}`
+	bus, err := wire.UnmarshalBus([]byte(in))
+	require.NoError(t, err)
+	t.Cleanup(func() { bus.Close() })
+	out, err := wire.MarshalBus(bus, wire.Encoder{Mode: wire.Upstream})
+	require.NoError(t, err)
+	hs := decodeJSON(t, out).(map[string]any)["handlers"].(map[string]any)
+	assert.Equal(t, json.Number("0"), hs[zero].(map[string]any)["handler_timeout"])
+	assert.Nil(t, hs[null].(map[string]any)["handler_timeout"])
+	assert.Contains(t, hs[null].(map[string]any), "handler_timeout", "WIRE-21 writes every key")
+}
