@@ -186,6 +186,7 @@ type busOptions struct {
 
 // WithBusDecoder sets the Decoder that reads the snapshot's events (the zero
 // Decoder, the strict reader, by default). An event it rejects is skipped.
+// Its MaxDepth also limits the nesting of the snapshot as a whole.
 func WithBusDecoder(d Decoder) BusOption {
 	return func(o *busOptions) { o.dec = d }
 }
@@ -262,7 +263,8 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 	}
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	top := map[string]span{}
-	sc := scanner{s: s}
+	sc := scanner{s: s, limit: min(o.dec.MaxDepth, MaxDepthLimit)} // the decoder's nesting limit
+
 	isObj, err := members(&sc, func(key string, v span) { top[key] = v })
 	if err != nil {
 		return nil, err
