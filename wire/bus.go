@@ -264,7 +264,6 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	top := map[string]span{}
 	sc := scanner{s: s, limit: min(o.dec.MaxDepth, MaxDepthLimit)} // the decoder's nesting limit
-
 	isObj, err := members(&sc, func(key string, v span) { top[key] = v })
 	if err != nil {
 		return nil, err
