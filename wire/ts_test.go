@@ -281,6 +281,15 @@ func TestTypeScriptSchemaAgreement_RT6(t *testing.T) {
 		{"contains", json.RawMessage(`{"type":"array","contains":{"type":"string"}}`), vals(`[1]`, `[1,"a"]`, `[]`)},
 		{"minContains", json.RawMessage(`{"type":"array","contains":{"type":"string"},"minContains":2,"maxContains":3}`),
 			vals(`["a"]`, `["a","b"]`, `["a","b","c","d"]`)},
+		// Keywords both enforced already, checked to agree.
+		{"multipleOf", json.RawMessage(`{"type":"number","multipleOf":0.1}`), vals("0.3", "0.35", "3")},
+		{"uniqueItems", json.RawMessage(`{"type":"array","uniqueItems":true}`), vals(`[1,1]`, `[1,2]`, `[{"a":1},{"a":1}]`, `[1,1.0]`)},
+		{"oneOf", json.RawMessage(`{"oneOf":[{"type":"integer"},{"type":"number"}]}`), vals("1", "1.5", `"x"`)},
+		{"propertyNames", json.RawMessage(`{"type":"object","propertyNames":{"pattern":"^a"}}`), vals(`{"a":1}`, `{"b":1}`)},
+		{"minLength", json.RawMessage(`{"type":"string","minLength":2}`), str("😀", "😀😀", "ab", "a")},
+		{"additionalProperties", json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":false}`),
+			vals(`{"a":"x"}`, `{"a":"x","b":1}`, `{}`)},
+		{"nullable", json.RawMessage(`{"anyOf":[{"type":"string"},{"type":"null"}]}`), vals(`null`, `"x"`, `1`)},
 	}
 	rep := runTS(t, nil, cases)
 	require.Len(t, rep.Schemas, len(cases))
