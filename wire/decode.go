@@ -443,6 +443,7 @@ const (
 	rError
 	rEventChildren
 	rHandler
+	rClosed // the number of row keys
 )
 
 var (
@@ -1159,11 +1160,15 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 			if err != nil {
 				return err
 			}
-			// Fast path: the predicted key follows at once.
-			if n, ok := rowKeys.follows(sc, next); ok {
-				sc.pos += n
-				id, k = next, rowKeys.names[next]
-				goto member
+			// Fast path: the predicted key follows at once, or one of the two after
+			// it (handler_timeout, handler_slow_timeout, result and error
+			// are left out when null, as ringbus and TypeScript write rows).
+			for ahead := next; ahead < next+3 && ahead < rClosed; ahead++ {
+				if n, ok := rowKeys.follows(sc, ahead); ok {
+					sc.pos += n
+					id, k = ahead, rowKeys.names[ahead]
+					goto member
+				}
 			}
 			more, err := sc.next('}')
 			if err != nil {
