@@ -159,7 +159,7 @@ func (h *Handler) Pattern() string { return h.pattern }
 func (h *Handler) Bus() *Bus { return h.bus }
 
 // Timeout returns the handler's own timeout, 0 when unset.
-func (h *Handler) Timeout() time.Duration { return h.timeout }
+func (h *Handler) Timeout() time.Duration { return max(h.timeout, 0) }
 
 // SlowTimeout returns the handler's slow threshold and whether it is set.
 func (h *Handler) SlowTimeout() (time.Duration, bool) { return h.slowTimeout, h.slowTimeout >= 0 }

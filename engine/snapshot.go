@@ -75,6 +75,8 @@ func (b *Bus) RestoreHandler(d HandlerDesc, fn HandlerFunc) (*Handler, error) {
 	}
 	if d.Timeout > 0 {
 		opts = append(opts, WithHandlerTimeout(d.Timeout))
+	} else if d.Timeout < 0 { // an explicit 0 from the wire, kept for it (HandlerDesc)
+		opts = append(opts, handlerOption(func(h *Handler) error { h.timeout = -1; return nil }))
 	}
 	if d.SlowTimeout >= 0 {
 		opts = append(opts, WithHandlerSlowTimeout(d.SlowTimeout))

@@ -97,7 +97,7 @@ type HandlerDesc struct {
 	Name         string
 	FilePath     string        // "" = null
 	Pattern      string        // event type or "*"
-	Timeout      time.Duration // 0 = unset (null)
+	Timeout      time.Duration // 0 = unset (null); negative = an explicit 0 from the wire, also unset here
 	SlowTimeout  time.Duration // negative = unset (null)
 	RegisteredAt ident.Time
 	BusID        ident.UUID
@@ -584,7 +584,7 @@ func DetachedHandler(d HandlerDesc) (*Handler, error) {
 		d.BusName = "EventBus"
 	}
 	if d.Timeout < 0 {
-		return nil, badOption("negative handler timeout")
+		d.Timeout = -1 // TypeScript's handler_timeout 0: kept for the wire, unset here (TIMEOUT-3)
 	}
 	if d.SlowTimeout < 0 {
 		d.SlowTimeout = unsetDuration

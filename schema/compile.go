@@ -65,6 +65,8 @@ type node struct {
 
 	minLength, maxLength int // -1: not set
 	pattern              *regexp.Regexp
+	format               formatCheck // nil: none, or a format not enforced
+	formatName           string
 
 	hasMin, hasMax, hasExMin, hasExMax bool
 	min, max, exMin, exMax             float64
@@ -72,6 +74,9 @@ type node struct {
 
 	minItems, maxItems int // -1: not set
 	uniqueItems        bool
+	contains           *node
+	minContains        int // 1 unless set; meaningful with contains
+	maxContains        int // -1: not set
 	prefixItems        []*node
 	items              *node // for the elements after prefixItems
 
@@ -124,7 +129,8 @@ func (c *compiler) compile(ptr string, v any) (*node, error) {
 	if n, ok := c.nodes[ptr]; ok {
 		return n, nil
 	}
-	n := &node{loc: "#" + ptr, minLength: -1, maxLength: -1, minItems: -1, maxItems: -1, minProps: -1, maxProps: -1}
+	n := &node{loc: "#" + ptr, minLength: -1, maxLength: -1, minItems: -1, maxItems: -1, minProps: -1, maxProps: -1,
+		minContains: 1, maxContains: -1}
 	c.nodes[ptr] = n
 	c.all = append(c.all, n)
 	switch s := v.(type) {
@@ -233,6 +239,9 @@ func (c *compiler) fill(n *node, ptr string, s map[string]any) error {
 			return invalid(ptr+"/pattern", "bad regular expression %q: %v", p, err)
 		}
 	}
+	if f, ok := s["format"].(string); ok {
+		n.format, n.formatName = formatChecks[f], f
+	}
 	// numbers
 	if n.min, n.hasMin, err = bound(ptr, s, "minimum"); err != nil {
 		return err
@@ -266,6 +275,19 @@ func (c *compiler) fill(n *node, ptr string, s map[string]any) error {
 			return invalid(ptr+"/uniqueItems", "must be a boolean, got %s", jsonTypeName(v))
 		}
 		n.uniqueItems = b
+	}
+	if v, ok := s["contains"]; ok {
+		if n.contains, err = c.sub(ptr, "contains", v); err != nil {
+			return err
+		}
+		if _, set := s["minContains"]; set {
+			if n.minContains, err = count(ptr, s, "minContains"); err != nil {
+				return err
+			}
+		}
+		if n.maxContains, err = count(ptr, s, "maxContains"); err != nil {
+			return err
+		}
 	}
 	if v, ok := s["prefixItems"]; ok {
 		if n.prefixItems, err = c.subList(ptr, "prefixItems", v, true); err != nil {

@@ -65,9 +65,28 @@
 // uniqueItems, minLength and maxLength (counted in characters, i.e. runes),
 // pattern (an unanchored search), minimum, maximum, exclusiveMinimum and
 // exclusiveMaximum (numbers, or draft-04 booleans), multipleOf (with a
-// tolerance of 1e-9), minProperties, maxProperties, and the boolean schemas
-// true and false. Every other keyword (format, title, default, if/then/else,
-// ...) is kept but not enforced. A schema with properties, required,
+// tolerance of 1e-9), minProperties, maxProperties, contains with
+// minContains and maxContains, and the boolean schemas true and false.
+//
+// "format" is enforced for the formats the TypeScript abxbus enforces (it
+// validates results with Zod's JSON Schema conversion), with Zod's rules, so
+// that the two runtimes accept and reject the same strings: "date-time"
+// (RFC 3339 with upper-case T and Z, seconds required, any number of
+// fractional digits, Z or a ±HH:MM offset, a real calendar day, no leap
+// second), "date", "time" (with an offset), "email", "uuid" (version 1 to 8
+// with the RFC 9562 variant, or the nil or max UUID), "ipv4" and "ipv6"
+// (without a zone). Other formats, among them "uri", "hostname" and
+// "duration", which Zod also checks, are kept but not enforced.
+//
+// Every other keyword (title, default, if/then/else, dependentRequired,
+// unevaluatedProperties, ...) is kept but not enforced; the TypeScript
+// package cannot build a validator for a schema with if/then/else, not,
+// dependentRequired, dependentSchemas, unevaluatedItems or
+// unevaluatedProperties at all. Note also that TypeScript reads "integer"
+// as a safe integer (within ±[MaxSafeInteger]) even without bounds, while
+// this package, like Python, reads a bare "integer" as any integral number;
+// the schemas [For] derives carry the bounds, so they agree with TypeScript.
+// A schema with properties, required,
 // additionalProperties or patternProperties but neither type nor anyOf,
 // oneOf, allOf, $ref, const or enum still requires an object.
 //

@@ -28,9 +28,12 @@ func For[T any]() (*Schema, error) {
 // ForType returns the JSON Schema of the encoding/json form of t, cached per
 // type. The mapping follows encoding/json:
 //
-//   - bool: {"type":"boolean"}; signed integers: {"type":"integer"};
-//     unsigned integers: {"type":"integer","minimum":0}; floats:
-//     {"type":"number"}; string and []byte: {"type":"string"};
+//   - bool: {"type":"boolean"}; integers: {"type":"integer"} with
+//     "minimum" and "maximum" the type's range, but never beyond
+//     ±[MaxSafeInteger] (int and int64: ±9007199254740991, uint8: 0 and
+//     255), the integers every abxbus runtime reads exactly, so that a
+//     result the TypeScript package would reject is rejected here too;
+//     floats: {"type":"number"}; string and []byte: {"type":"string"};
 //   - []T: {"type":"array","items":T}; [N]T: the same with minItems and
 //     maxItems N; map[K]T (K a string, integer or encoding.TextMarshaler):
 //     {"type":"object","additionalProperties":T};
@@ -174,10 +177,10 @@ func (g *generator) schema(t reflect.Type) (map[string]any, error) {
 	switch k {
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}, nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return map[string]any{"type": "integer"}, nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return map[string]any{"type": "integer", "minimum": 0}, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		lo, hi := intRange(t)
+		return map[string]any{"type": "integer", "minimum": lo, "maximum": hi}, nil
 	case reflect.Float32, reflect.Float64:
 		return map[string]any{"type": "number"}, nil
 	case reflect.String:
@@ -226,6 +229,28 @@ func (g *generator) schema(t reflect.Type) (map[string]any, error) {
 		return s, nil
 	}
 	return nil, g.unsupported(t)
+}
+
+// MaxSafeInteger is the largest integer that JavaScript, and so the
+// TypeScript abxbus, represents exactly: 2^53-1. Derived schemas bound
+// integer types to ±MaxSafeInteger, as the TypeScript package writes them.
+const MaxSafeInteger = 1<<53 - 1
+
+// intRange returns the bounds of integer kind t that a JSON number can hold
+// exactly in every abxbus runtime: the type's own range within
+// ±MaxSafeInteger.
+func intRange(t reflect.Type) (lo, hi int64) {
+	bits := t.Bits()
+	if t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr {
+		if bits >= 54 {
+			return 0, MaxSafeInteger
+		}
+		return 0, 1<<bits - 1
+	}
+	if bits >= 54 {
+		return -MaxSafeInteger, MaxSafeInteger
+	}
+	return -(1 << (bits - 1)), 1<<(bits-1) - 1
 }
 
 func (g *generator) composite(t reflect.Type) (map[string]any, error) {

@@ -94,17 +94,19 @@ func TestForShapes(t *testing.T) {
 		got  func() (*schema.Schema, error)
 		want string
 	}{
-		{"int", schema.For[int], `{"type":"integer"}`},
-		{"int64", schema.For[int64], `{"type":"integer"}`},
-		{"uint", schema.For[uint32], `{"type":"integer","minimum":0}`},
+		{"int", schema.For[int], `{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991}`},
+		{"int64", schema.For[int64], `{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991}`},
+		{"int8", schema.For[int8], `{"type":"integer","minimum":-128,"maximum":127}`},
+		{"uint64", schema.For[uint64], `{"type":"integer","minimum":0,"maximum":9007199254740991}`},
+		{"uint", schema.For[uint32], `{"type":"integer","minimum":0,"maximum":4294967295}`},
 		{"float64", schema.For[float64], `{"type":"number"}`},
 		{"float32", schema.For[float32], `{"type":"number"}`},
 		{"string", schema.For[string], `{"type":"string"}`},
 		{"bool", schema.For[bool], `{"type":"boolean"}`},
 		{"[]string", schema.For[[]string], `{"type":"array","items":{"type":"string"}}`},
 		{"[3]bool", schema.For[[3]bool], `{"type":"array","items":{"type":"boolean"},"minItems":3,"maxItems":3}`},
-		{"map[string]int", schema.For[map[string]int], `{"type":"object","additionalProperties":{"type":"integer"}}`},
-		{"map[string][]int", schema.For[map[string][]int], `{"type":"object","additionalProperties":{"type":"array","items":{"type":"integer"}}}`},
+		{"map[string]int", schema.For[map[string]int], `{"type":"object","additionalProperties":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991}}`},
+		{"map[string][]int", schema.For[map[string][]int], `{"type":"object","additionalProperties":{"type":"array","items":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991}}}`},
 		{"*string", schema.For[*string], `{"anyOf":[{"type":"string"},{"type":"null"}]}`},
 		{"**string", schema.For[**string], `{"anyOf":[{"type":"string"},{"type":"null"}]}`},
 		{"any", schema.For[any], `{}`},
@@ -115,7 +117,7 @@ func TestForShapes(t *testing.T) {
 		{"nested struct", schema.For[User], `{
 			"title":"User","type":"object",
 			"properties":{
-				"name":{"type":"string"},"age":{"type":"integer"},
+				"name":{"type":"string"},"age":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991},
 				"home":{"$ref":"#/$defs/Address"},
 				"work":{"anyOf":[{"$ref":"#/$defs/Address"},{"type":"null"}]},
 				"nick":{"type":"string"},"score":{"type":"number"},
@@ -143,7 +145,7 @@ func TestForShapes(t *testing.T) {
 			"properties":{
 				"id":{"type":"string"},"flag":{"type":"boolean"},
 				"created_at":{"type":"string","format":"date-time"},
-				"own":{"type":"string"},"shade":{"type":"integer"}},
+				"own":{"type":"string"},"shade":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991}},
 			"required":["created_at","id","own","shade"]}`},
 		{"embedded struct with a tag name", schema.For[Tagged], `{
 			"title":"Tagged","type":"object",
@@ -157,14 +159,14 @@ func TestForShapes(t *testing.T) {
 			"title":"Misc","type":"object",
 			"properties":{
 				"any":{},"raw":{},"bytes":{"type":"string"},
-				"arr":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2},
+				"arr":{"type":"array","items":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991},"minItems":2,"maxItems":2},
 				"keys":{"type":"object","additionalProperties":{"type":"string"}},
-				"u":{"type":"integer","minimum":0},
+				"u":{"type":"integer","minimum":0,"maximum":65535},
 				"when":{"anyOf":[{"type":"string","format":"date-time"},{"type":"null"}]}},
 			"required":["any","arr","bytes","keys","raw","u"]}`},
 		{"anonymous struct", schema.For[struct {
 			A int `json:"a"`
-		}], `{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}`},
+		}], `{"type":"object","properties":{"a":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991}},"required":["a"]}`},
 		{"recursive named slice", schema.For[List], `{"title":"List","type":"array","items":{"$ref":"#"}}`},
 	}
 	for _, tc := range tests {

@@ -263,6 +263,12 @@ func (n *node) evalString(jv *jval, detail bool) *failure {
 		}
 		return failf("%s does not match pattern %q", describe(jv), n.pattern.String())
 	}
+	if n.format != nil && !n.format(jv.str) {
+		if !detail {
+			return quietFailure
+		}
+		return failf("%s is not a valid %s", describe(jv), n.formatName)
+	}
 	return nil
 }
 
@@ -330,6 +336,20 @@ func (n *node) evalArray(jv *jval, detail bool, depth int, st *evalState) *failu
 		}
 		if f := evalChild(s, e, detail, depth, st); f != nil {
 			return f.at(strconv.Itoa(i))
+		}
+	}
+	if c := n.contains; c != nil {
+		matches := 0
+		for _, e := range arr {
+			if evalChild(c, e, false, depth, st) == nil {
+				matches++
+			}
+		}
+		if matches < n.minContains || n.maxContains >= 0 && matches > n.maxContains {
+			if !detail {
+				return quietFailure
+			}
+			return failf("array has %d items matching contains, outside minContains %d and maxContains %d", matches, n.minContains, n.maxContains)
 		}
 	}
 	if n.uniqueItems {

@@ -82,7 +82,7 @@ var keywordCases = []struct {
 	{"false schema", `false`, nil, []string{`null`, `1`, `{}`}},
 	{"empty schema", `{}`, []string{`null`, `1`, `"x"`, `{"a":[1]}`}, nil},
 	{"false subschema", `{"properties":{"a":false}}`, []string{`{}`}, []string{`{"a":null}`}},
-	{"unknown keywords are ignored", `{"type":"string","format":"email","x-foo":{"type":"integer"},"if":{"type":"string"},"then":false}`, []string{`"not an email"`}, []string{`1`}},
+	{"unknown keywords are ignored", `{"type":"string","format":"x-custom","x-foo":{"type":"integer"},"if":{"type":"string"},"then":false}`, []string{`"anything"`}, []string{`1`}},
 	{"nullable object", `{"type":["object","null"],"properties":{"a":{"type":"integer"}},"required":["a"]}`, []string{`null`, `{"a":1}`}, []string{`{"a":"x"}`, `{}`, `5`}},
 	{"nullable ref", `{"$defs":{"N":{"type":"object","properties":{"next":{"anyOf":[{"$ref":"#/$defs/N"},{"type":"null"}]}}}},"$ref":"#/$defs/N"}`,
 		[]string{`{"next":{"next":null}}`, `{}`}, []string{`{"next":1}`, `{"next":{"next":"x"}}`, `null`}},

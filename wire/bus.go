@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -152,7 +153,11 @@ func appendHandler(b []byte, d *engine.HandlerDesc) []byte {
 		b = appendString(b, d.FilePath)
 	}
 	b = append(b, `,"handler_timeout":`...)
-	b = appendTimeout(b, d.Timeout)
+	if d.Timeout < 0 {
+		b = append(b, '0') // explicitZeroTimeout
+	} else {
+		b = appendTimeout(b, d.Timeout)
+	}
 	b = append(b, `,"handler_slow_timeout":`...)
 	b = appendDuration(b, d.SlowTimeout)
 	b = append(b, `,"handler_registered_at":`...)
@@ -181,6 +186,7 @@ type busOptions struct {
 
 // WithBusDecoder sets the Decoder that reads the snapshot's events (the zero
 // Decoder, the strict reader, by default). An event it rejects is skipped.
+// Its MaxDepth also limits the nesting of the snapshot as a whole.
 func WithBusDecoder(d Decoder) BusOption {
 	return func(o *busOptions) { o.dec = d }
 }
@@ -257,7 +263,7 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 	}
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	top := map[string]span{}
-	sc := scanner{s: s}
+	sc := scanner{s: s, limit: min(o.dec.MaxDepth, MaxDepthLimit)} // the decoder's nesting limit
 	isObj, err := members(&sc, func(key string, v span) { top[key] = v })
 	if err != nil {
 		return nil, err
@@ -487,8 +493,8 @@ func handlerDesc(s, key string, v span) (engine.HandlerDesc, bool) {
 				d.FilePath = own(str)
 			}
 		case "handler_timeout":
-			if t, ok := rawSeconds(raw); ok && t > 0 {
-				d.Timeout = t
+			if t, ok := rawSeconds(raw); ok && t >= 0 {
+				d.Timeout = cmp.Or(t, explicitZeroTimeout)
 			}
 		case "handler_slow_timeout":
 			if t, ok := rawSeconds(raw); ok {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,13 @@ type Decoder struct {
 	// Untyped decodes every event as an untyped *engine.Event, even when
 	// its event_type is declared with a Go type.
 	Untyped bool
+	// MaxDepth is the deepest nesting of JSON objects and arrays accepted,
+	// counting the event object itself as one level; an event nested
+	// deeper is rejected with ErrTooDeep. Zero or less means
+	// DefaultMaxDepth; values above MaxDepthLimit count as MaxDepthLimit.
+	// Payload fields of a typed event's struct are decoded by sonic, which
+	// stops at 4095 levels within one field (ErrPayload beyond).
+	MaxDepth int
 }
 
 // sonic configuration: encoding/json semantics (ConfigStd) except that
@@ -211,7 +219,7 @@ var statePool = sync.Pool{New: func() any { return new(decodeState) }}
 func getState(d Decoder, data []byte) *decodeState {
 	ds := statePool.Get().(*decodeState)
 	ds.d = d
-	ds.sc = scanner{s: unsafe.String(unsafe.SliceData(data), len(data))}
+	ds.sc = scanner{s: unsafe.String(unsafe.SliceData(data), len(data)), limit: min(d.MaxDepth, MaxDepthLimit)}
 	ds.st.Rows, ds.st.Path, ds.payload, ds.owed = ds.rowsBuf, ds.pathBuf, ds.payloadBuf, ds.owedBuf
 	return ds
 }
@@ -255,7 +263,11 @@ func (ds *decodeState) syntax(field string, err error) error { return syntaxErro
 func syntaxError(field string, err error) error {
 	var se *syntaxErr
 	if errors.As(err, &se) {
-		return &DecodeError{Field: field, Offset: se.off, Err: fmt.Errorf("%w: %s", ErrMalformed, se.msg)}
+		sentinel := ErrMalformed
+		if se.deep {
+			sentinel = ErrTooDeep
+		}
+		return &DecodeError{Field: field, Offset: se.off, Err: fmt.Errorf("%w: %s", sentinel, se.msg)}
 	}
 	return err
 }
@@ -431,6 +443,7 @@ const (
 	rError
 	rEventChildren
 	rHandler
+	rClosed // the number of row keys
 )
 
 var (
@@ -1106,8 +1119,10 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 				rs.Handler.FilePath, err = ds.strField(k, true)
 			case rHandlerTimeout:
 				var d time.Duration
-				if d, err = ds.duration(k); err == nil && d > 0 {
-					rs.Handler.Timeout = d
+				if d, err = ds.duration(k); err == nil && d >= 0 {
+					// 0 is kept apart from null: TypeScript reads them
+					// differently (issue 9, 4.3); see engine.HandlerDesc.
+					rs.Handler.Timeout = cmp.Or(d, explicitZeroTimeout)
 				}
 			case rHandlerSlowTimeout:
 				rs.Handler.SlowTimeout, err = ds.duration(k)
@@ -1125,11 +1140,12 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 				rs.CompletedAt, err = ds.timestamp(k, true)
 			case rResult:
 				resultOff = voff
-				if resultRaw, err = sc.skip(1); err != nil {
+				// Depth 3: below the event, event_results and the row.
+				if resultRaw, err = sc.skip(3); err != nil {
 					return ds.syntax(k, err)
 				}
 			case rError:
-				if errRaw, err = sc.skip(1); err != nil {
+				if errRaw, err = sc.skip(3); err != nil {
 					return ds.syntax(k, err)
 				}
 			case rEventChildren:
@@ -1144,11 +1160,15 @@ func (ds *decodeState) rowBody(rs *engine.RowState, key string, keyOff int) erro
 			if err != nil {
 				return err
 			}
-			// Fast path: the predicted key follows at once.
-			if n, ok := rowKeys.follows(sc, next); ok {
-				sc.pos += n
-				id, k = next, rowKeys.names[next]
-				goto member
+			// Fast path: the predicted key follows at once, or one of the two after
+			// it (handler_timeout, handler_slow_timeout, result and error
+			// are left out when null, as ringbus and TypeScript write rows).
+			for ahead := next; ahead < next+3 && ahead < rClosed; ahead++ {
+				if n, ok := rowKeys.follows(sc, ahead); ok {
+					sc.pos += n
+					id, k = ahead, rowKeys.names[ahead]
+					goto member
+				}
 			}
 			more, err := sc.next('}')
 			if err != nil {
@@ -1235,7 +1255,8 @@ func remoteError(raw string) error {
 	case '"':
 		sc := scanner{s: raw}
 		s, _, _ := sc.str()
-		return &RemoteError{Type: "Error", Message: own(s)}
+		// Raw keeps the string form, so it is written back as a string.
+		return &RemoteError{Type: "Error", Message: own(s), Raw: json.RawMessage(own(raw))}
 	case '{':
 		e := &RemoteError{Type: "Error", Message: own(raw), Raw: json.RawMessage(own(raw))}
 		var obj struct {
@@ -1278,6 +1299,15 @@ func (ds *decodeState) value(field, raw string, off int, keepRaw bool) (any, err
 	case c == '-' || c >= '0' && c <= '9':
 		return json.Number(own(raw)), nil
 	}
+	if ds.sc.deepest >= sonicDepth {
+		// Beyond sonic's nesting limit (the scan has checked the value).
+		bsc := scanner{s: raw}
+		v, err := buildValue(&bsc)
+		if err != nil {
+			return nil, ds.errAt(field, off, ErrMalformed, "%v", err)
+		}
+		return v, nil
+	}
 	// sonic copies strings (CopyString) but not json.Number texts: give it
 	// a private copy so that nothing decoded aliases the input.
 	var v any
@@ -1285,6 +1315,72 @@ func (ds *decodeState) value(field, raw string, off int, keepRaw bool) (any, err
 		return nil, ds.errAt(field, off, ErrMalformed, "%v", err)
 	}
 	return v, nil
+}
+
+// buildValue decodes the JSON value at sc.pos, which skip has checked, as
+// value does (json.Number for numbers, copies of strings). It recurses once
+// per level, so its depth is bounded by the decoder's nesting limit.
+func buildValue(sc *scanner) (any, error) {
+	switch c := sc.peek(); {
+	case c == '{':
+		sc.pos++
+		m := map[string]any{}
+		if sc.peek() == '}' {
+			sc.pos++
+			return m, nil
+		}
+		for {
+			k, aliased, err := sc.str()
+			if err != nil {
+				return nil, err
+			}
+			if aliased {
+				k = own(k)
+			}
+			if err := sc.expect(':'); err != nil {
+				return nil, err
+			}
+			if m[k], err = buildValue(sc); err != nil {
+				return nil, err
+			}
+			if more, err := sc.next('}'); err != nil || !more {
+				return m, err
+			}
+		}
+	case c == '[':
+		sc.pos++
+		a := []any{}
+		if sc.peek() == ']' {
+			sc.pos++
+			return a, nil
+		}
+		for {
+			v, err := buildValue(sc)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			if more, err := sc.next(']'); err != nil || !more {
+				return a, err
+			}
+		}
+	case c == '"':
+		s, aliased, err := sc.str()
+		if aliased {
+			s = own(s)
+		}
+		return s, err
+	case c == 't' && sc.literal("true"):
+		return true, nil
+	case c == 'f' && sc.literal("false"):
+		return false, nil
+	case c == 'n' && sc.null():
+		return nil, nil
+	case c == '-' || c >= '0' && c <= '9':
+		n, err := sc.number()
+		return json.Number(own(n)), err
+	}
+	return nil, sc.fail("invalid JSON value")
 }
 
 // finish turns the scanned state into the event.
@@ -1332,7 +1428,7 @@ func (ds *decodeState) finish(outer engine.Eventer, core *engine.Event, codec *t
 	}
 	// Extra wire fields.
 	tm := ds.meta
-	if codec != nil {
+	if codec != nil && (tm == nil || tm.GoType() != codec.t) {
 		tm = codec.metaOf()
 	}
 	st.Meta = tm
@@ -1383,6 +1479,10 @@ func sameSchema(a, b *schema.Schema) bool {
 	}
 	return schemaCanon(a) == schemaCanon(b)
 }
+
+// explicitZeroTimeout is the engine.HandlerDesc.Timeout of a handler_timeout
+// of 0 on the wire, which is not the same as null to TypeScript.
+const explicitZeroTimeout time.Duration = -1
 
 // Keys of EventState.Extra that the codec itself uses.
 const (

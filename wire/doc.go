@@ -18,7 +18,19 @@
 // event_blocks_parent_completion and event_results, which abxbus 2.4.2
 // rejects; [Upstream] writes both, like the current Python and TypeScript
 // releases, event_results as an object keyed by handler id in row order
-// with the EventResult JSON of §3 (errors as {"type","message"}).
+// with the EventResult JSON of §3 (errors as {"type","message"}). A row is
+// written as the TypeScript package writes it: "error" only when the handler
+// failed and "result" only when it completed (null then being the handler's
+// nil), handler_timeout and handler_slow_timeout only when set, since
+// TypeScript takes any "error" key, null included, as a failure, and a
+// missing key reads as null everywhere.
+//
+// Payload names that a reader would refuse are refused with
+// [ErrReservedField]: eventResult and eventResultsList, which TypeScript
+// reserves, and, in Compat242 mode, first, which abxbus 2.4.2 reserves.
+// Numbers beyond the float64 range (a json.Number such as 1e400, which
+// JavaScript and Python read as Infinity) are refused like NaN, with
+// [ErrEncode].
 //
 // # Reading
 //
@@ -37,10 +49,11 @@
 // Decoding never retains the input buffer: every string kept is a copy
 // (sonic's CopyString for values it decodes). Bad input yields a
 // [*DecodeError] naming the field and the byte offset, wrapping one of the
-// sentinel errors ([ErrMalformed], [ErrFieldType], [ErrBadValue],
+// sentinel errors ([ErrMalformed], [ErrTooDeep], [ErrFieldType], [ErrBadValue],
 // [ErrBadTimestamp], [ErrBadUUID], [ErrReservedField],
 // [ErrUnknownEventField], [ErrBadSchema], [ErrPayload]); the decoder never
-// panics (it is fuzzed, FuzzDecodeEvent).
+// panics (it is fuzzed, FuzzDecodeEvent). Nesting is limited to
+// [DefaultMaxDepth] levels, or [Decoder.MaxDepth].
 //
 // # Bus snapshots
 //

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -194,7 +195,7 @@ func (es *encodeState) event(b []byte, outer engine.Eventer, core *engine.Event,
 	var err error
 	// Payload.
 	if rt := reflect.TypeOf(outer); rt != reflect.TypeFor[*engine.Event]() {
-		if b, err = typedPayload(b, outer, rt, st.Type); err != nil {
+		if b, err = typedPayload(b, outer, rt, st.Type, es.enc.Mode); err != nil {
 			return b, err
 		}
 	} else if len(st.Fields) > 0 {
@@ -217,10 +218,13 @@ func (es *encodeState) event(b []byte, outer engine.Eventer, core *engine.Event,
 }
 
 // typedPayload writes ,"k":v for the payload fields of a typed event.
-func typedPayload(b []byte, outer engine.Eventer, rt reflect.Type, typ string) ([]byte, error) {
+func typedPayload(b []byte, outer engine.Eventer, rt reflect.Type, typ string, mode Mode) ([]byte, error) {
 	codec, err := codecFor(rt.Elem())
 	if err != nil {
 		return b, err
+	}
+	if codec.hasFirst && mode == Compat242 {
+		return b, fmt.Errorf("%w: payload of %s: %w", ErrEncode, typ, checkWriteKey("first", mode))
 	}
 	p := reflect.ValueOf(outer).UnsafePointer()
 	if codec.byName != nil {
@@ -230,6 +234,9 @@ func typedPayload(b []byte, outer engine.Eventer, rt reflect.Type, typ string) (
 	b, err = sonicAppend(b, codec.view(p))
 	if err != nil {
 		return b[:mark], fmt.Errorf("%w: payload of %s: %v", ErrEncode, typ, err)
+	}
+	if codec.numbers && !numbersFinite(b[mark:]) {
+		return b[:mark], fmt.Errorf("%w: payload of %s: a json.Number beyond the float64 range", ErrEncode, typ)
 	}
 	if len(b)-mark <= 2 { // {}
 		return b[:mark], nil
@@ -252,6 +259,12 @@ func (es *encodeState) members(b []byte, m map[string]any, extra bool, depth int
 	slices.Sort(keys)
 	var err error
 	for _, k := range keys {
+		if len(k) <= len("eventResultsList") {
+			if kerr := checkWriteKey(k, es.enc.Mode); kerr != nil {
+				es.keys = es.keys[:start]
+				return b, fmt.Errorf("%w: field %q: %w", ErrEncode, k, kerr)
+			}
+		}
 		b = append(b, ',')
 		b = appendString(b, k)
 		b = append(b, ':')
@@ -298,16 +311,27 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 		} else {
 			b = appendString(b, h.FilePath)
 		}
-		b = append(b, `,"handler_timeout":`...)
-		if h.Timeout > 0 {
+		// handler_file_path, started_at and completed_at are written null
+		// as TypeScript and Python write them; the other keys whose value
+		// would be null are left out, as TypeScript leaves them out. A
+		// missing key reads as null everywhere, while TypeScript takes any
+		// "error" key, null included, as a failure (WIRE-5, WIRE-16,
+		// WIRE-18).
+		switch {
+		case h.Timeout > 0:
+			b = append(b, `,"handler_timeout":`...)
 			b = appendDuration(b, h.Timeout)
-		} else {
-			b = append(b, "null"...)
+		case h.Timeout < 0: // an explicit 0 read from the wire
+			b = append(b, `,"handler_timeout":0`...)
 		}
-		b = append(b, `,"handler_slow_timeout":`...)
-		b = appendDuration(b, h.SlowTimeout)
-		b = append(b, `,"handler_registered_at":`...)
-		b = es.appendTime(b, h.RegisteredAt)
+		if h.SlowTimeout >= 0 {
+			b = append(b, `,"handler_slow_timeout":`...)
+			b = appendDuration(b, h.SlowTimeout)
+		}
+		if h.RegisteredAt != 0 {
+			b = append(b, `,"handler_registered_at":`...)
+			b = es.appendTime(b, h.RegisteredAt)
+		}
 		b = append(b, `,"handler_event_pattern":`...)
 		b = appendString(b, h.Pattern)
 		b = append(b, `,"eventbus_id":"`...)
@@ -318,16 +342,17 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 		b = es.appendTime(b, r.StartedAt)
 		b = append(b, `,"completed_at":`...)
 		b = es.appendTime(b, r.CompletedAt)
-		b = append(b, `,"result":`...)
-		if r.Status == engine.StatusCompleted {
+		switch r.Status {
+		case engine.StatusCompleted:
+			// null here is the handler's own nil result.
+			b = append(b, `,"result":`...)
 			if b, err = es.value(b, r.Value, depth); err != nil {
 				return b, fmt.Errorf("%w: result of handler %s: %w", ErrEncode, h.Name, err)
 			}
-		} else {
-			b = append(b, "null"...)
+		case engine.StatusError:
+			b = append(b, `,"error":`...)
+			b = appendError(b, r)
 		}
-		b = append(b, `,"error":`...)
-		b = appendError(b, r)
 		b = append(b, `,"event_children":[`...)
 		for j, c := range r.Children {
 			if j > 0 {
@@ -345,9 +370,10 @@ func (es *encodeState) results(b []byte, st *engine.EventState, depth int) ([]by
 	return append(b, '}'), nil
 }
 
+// appendError writes the error of a failed row (WIRE-18).
 func appendError(b []byte, r *engine.RowState) []byte {
-	if r.Status != engine.StatusError || r.Err == nil {
-		return append(b, "null"...)
+	if r.Err == nil {
+		return append(b, `{"type":"Error","message":""}`...)
 	}
 	if re, ok := r.Err.(*RemoteError); ok && len(re.Raw) > 0 {
 		return append(b, re.Raw...)
@@ -372,6 +398,9 @@ func (es *encodeState) value(b []byte, v any, depth int) ([]byte, error) {
 	case json.Number:
 		if !validNumber(string(x)) {
 			return b, fmt.Errorf("invalid json.Number %q", string(x))
+		}
+		if !finiteNumber(string(x)) {
+			return b, fmt.Errorf("json.Number %q is beyond the float64 range: other runtimes read it as Infinity", string(x))
 		}
 		return append(b, x...), nil
 	case json.RawMessage:
@@ -441,7 +470,80 @@ func (es *encodeState) value(b []byte, v any, depth int) ([]byte, error) {
 		b = appendString(b, x.Error())
 		return append(b, '}'), nil
 	}
-	return sonicAppend(b, v)
+	mark := len(b)
+	b, err := sonicAppend(b, v)
+	if err == nil && mayHoldNumber(reflect.TypeOf(v)) && !numbersFinite(b[mark:]) {
+		return b[:mark], fmt.Errorf("a json.Number in %T is beyond the float64 range", v)
+	}
+	return b, err
+}
+
+var (
+	numberType  = reflect.TypeFor[json.Number]()
+	timeType    = reflect.TypeFor[time.Time]()
+	numberTypes sync.Map // reflect.Type -> bool, for mayHoldNumber
+)
+
+// mayHoldNumber reports whether a value of type t may encode a json.Number
+// (or text of its own MarshalJSON), whose range sonic does not check: t
+// contains json.Number, an interface or a type with its own MarshalJSON.
+// The answer is cached per type.
+func mayHoldNumber(t reflect.Type) bool {
+	if v, ok := numberTypes.Load(t); ok {
+		return v.(bool)
+	}
+	r := holdsNumber(t, map[reflect.Type]bool{})
+	numberTypes.Store(t, r)
+	return r
+}
+
+func holdsNumber(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == timeType {
+		return false // its MarshalJSON writes a string
+	}
+	if t == numberType || t.Kind() == reflect.Interface || t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType) {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return holdsNumber(t.Elem(), seen)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if holdsNumber(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// numbersFinite reports whether every number in the JSON text b is within
+// the float64 range (see finiteNumber).
+func numbersFinite(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			j := i
+			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+				j++
+			}
+			if !finiteNumber(string(b[i:j])) {
+				return false
+			}
+			i = j - 1
+		}
+	}
+	return true
 }
 
 // sonicAppend appends the JSON of v with sonic. It is a function of its
@@ -456,6 +558,18 @@ func validNumber(s string) bool {
 	sc := scanner{s: s}
 	n, err := sc.number()
 	return err == nil && len(n) == len(s)
+}
+
+// finiteNumber reports whether the JSON number s is within the float64
+// range, as JavaScript and Python read numbers: "1e400" is Infinity there,
+// which no JSON text can carry back. Only an exponent or more than 308
+// digits can overflow.
+func finiteNumber(s string) bool {
+	if len(s) <= 308 && !strings.ContainsAny(s, "eE") {
+		return true
+	}
+	f, _ := strconv.ParseFloat(s, 64)
+	return !math.IsInf(f, 0)
 }
 
 // appendFloat formats like encoding/json.

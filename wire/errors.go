@@ -13,6 +13,9 @@ var (
 	// ErrMalformed: the input is not a single well-formed JSON value, or the
 	// event is not a JSON object.
 	ErrMalformed = errors.New("ringbus: malformed event JSON")
+	// ErrTooDeep: the event nests JSON objects and arrays deeper than the
+	// Decoder's MaxDepth (DefaultMaxDepth when unset).
+	ErrTooDeep = errors.New("ringbus: event JSON nested too deeply")
 	// ErrFieldType: a known field holds a JSON value of the wrong type
 	// (e.g. a number in event_status).
 	ErrFieldType = errors.New("ringbus: wrong JSON type for event field")
@@ -26,9 +29,12 @@ var (
 	// ErrBadUUID: an id field is not a UUID (WIRE-3). The error also matches
 	// ident.ErrBadUUID.
 	ErrBadUUID = errors.New("ringbus: invalid UUID in event JSON")
-	// ErrReservedField: a payload key is reserved (model_*, bus, first,
-	// emit, now, wait, toString, toJSON, fromJSON, event_extra_payload;
-	// WIRE-9), or a result row carries a nested handler object (WIRE-12).
+	// ErrReservedField: a payload key is reserved (model_*, bus, emit,
+	// now, wait, toString, toJSON, fromJSON, event_extra_payload; WIRE-9),
+	// or a result row carries a nested handler object (WIRE-12). The
+	// encoder also returns it (with ErrEncode) for a payload key that
+	// TypeScript reserves (eventResult, eventResultsList), and in Compat242
+	// mode for "first", which abxbus 2.4.2 reserves.
 	ErrReservedField = errors.New("ringbus: reserved field name in event JSON")
 	// ErrUnknownEventField: a key starts with "event_" but is not an event
 	// field (WIRE-9); see Decoder.AllowUnknownEventFields.
@@ -73,10 +79,10 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // a result row produced in another runtime. Its TypeName is the error's
 // class name there, so engine.ErrorTypeName reports it unchanged.
 //
-// When Raw is set (always, for errors the decoder made from a JSON object
-// or null), the encoder writes Raw back verbatim, so an error object with
-// extra keys, or the empty object TypeScript writes for an Error, survives
-// a round trip; otherwise it writes {"type": Type, "message": Message}.
+// When Raw is set (always, for errors the decoder made), the encoder writes
+// Raw back verbatim, so a plain string error, an error object with extra
+// keys, or the empty object TypeScript writes for an Error, survives a round
+// trip; otherwise it writes {"type": Type, "message": Message}.
 type RemoteError struct {
 	Type    string
 	Message string

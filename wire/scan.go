@@ -2,33 +2,71 @@ package wire
 
 import (
 	"math/bits"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 )
 
-// maxDepth bounds the nesting of JSON values the decoder accepts, so that a
-// hostile input cannot exhaust the stack.
-const maxDepth = 512
+// DefaultMaxDepth is the deepest nesting of JSON objects and arrays that a
+// Decoder accepts when its MaxDepth is not set, counting the event object
+// itself as one level. It is far beyond what real events use (the
+// TypeScript package's own toJSON stops somewhat above 4000 levels) and
+// equals encoding/json's limit.
+const DefaultMaxDepth = 10000
+
+// MaxDepthLimit is the largest MaxDepth a Decoder honours; a larger value
+// counts as MaxDepthLimit, so that no input can exhaust the stack.
+const MaxDepthLimit = 100000
+
+// sonicDepth is the nesting below which sonic decodes a value; it stops at
+// 4096 levels, so deeper values are decoded by buildValue.
+const sonicDepth = 4000
 
 // scanner walks one JSON text. s aliases the caller's buffer: every string
 // that outlives the decode call must be copied (see own).
 type scanner struct {
 	s   string
 	pos int
+	// limit is the nesting limit (0: DefaultMaxDepth); deepest is the
+	// deepest level skip has entered.
+	limit, deepest int
+}
+
+// tooDeep reports whether a container at depth (0 for the outermost) is
+// beyond the nesting limit, and records the depth reached.
+func (sc *scanner) tooDeep(depth int) bool {
+	if depth > sc.deepest {
+		sc.deepest = depth
+	}
+	lim := sc.limit
+	if lim <= 0 {
+		lim = DefaultMaxDepth
+	}
+	return depth >= lim
 }
 
 // syntaxErr is a malformed-input error at an offset; the decoder wraps it
 // into a *DecodeError.
 type syntaxErr struct {
-	off int
-	msg string
+	off  int
+	msg  string
+	deep bool // nested beyond the limit: ErrTooDeep, not ErrMalformed
 }
 
 func (e *syntaxErr) Error() string { return e.msg }
 
 func (sc *scanner) fail(msg string) error { return &syntaxErr{off: sc.pos, msg: msg} }
+
+// failDeep is the error of a value nested beyond the limit.
+func (sc *scanner) failDeep() error {
+	lim := sc.limit
+	if lim <= 0 {
+		lim = DefaultMaxDepth
+	}
+	return &syntaxErr{off: sc.pos, msg: "JSON nested deeper than " + strconv.Itoa(lim) + " levels", deep: true}
+}
 
 func (sc *scanner) ws() {
 	if sc.pos < len(sc.s) && sc.s[sc.pos] > ' ' {
@@ -309,8 +347,8 @@ func (sc *scanner) skip(depth int) (string, error) {
 			return "", err
 		}
 	case c == '{':
-		if depth >= maxDepth {
-			return "", sc.fail("JSON nested too deeply")
+		if sc.tooDeep(depth) {
+			return "", sc.failDeep()
 		}
 		sc.pos++
 		if sc.peek() == '}' {
@@ -334,8 +372,8 @@ func (sc *scanner) skip(depth int) (string, error) {
 			}
 		}
 	case c == '[':
-		if depth >= maxDepth {
-			return "", sc.fail("JSON nested too deeply")
+		if sc.tooDeep(depth) {
+			return "", sc.failDeep()
 		}
 		sc.pos++
 		if sc.peek() == ']' {

@@ -23,8 +23,11 @@ import (
 // (SCHEMA-1). result may be nil for an event without a result type. The
 // payload codec of t is checked at once.
 //
-// Declare must run before the first event of t is emitted or encoded: the
-// engine keeps the first TypeMeta of a type.
+// Declare may also run after events of t were emitted, encoded or decoded:
+// the events created, emitted or decoded after it returns use the new
+// declaration (their event_result_type is the schema and their handlers'
+// results are checked against it), while an event emitted before keeps the
+// declaration it was processed with.
 func Declare(t reflect.Type, result reflect.Type, opts engine.TypeOptions) (*engine.TypeMeta, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: nil type", ErrUnsupportedType)
@@ -71,7 +74,12 @@ type typeCodec struct {
 	scalars []scalarField
 	byName  map[string]int
 	keys    *keySet // the names of scalars, for directRun; nil when none
-	meta    atomic.Pointer[engine.TypeMeta]
+	// hasFirst: a payload field is named "first", which Compat242 cannot
+	// write (abxbus 2.4.2 reserves it).
+	hasFirst bool
+	// numbers: the payload may hold a json.Number, whose range the
+	// encoder checks (mayHoldNumber).
+	numbers bool
 }
 
 type scalarField struct {
@@ -120,17 +128,14 @@ func codecFor(t reflect.Type) (*typeCodec, error) {
 	return c, c.err
 }
 
-// metaOf returns the engine's TypeMeta of the codec's type, declaring the
-// type with default options if needed.
+// metaOf returns the engine's current TypeMeta of the codec's type,
+// declaring the type with default options if needed. It is looked up each
+// time, not cached: a later Declare replaces the TypeMeta (issue 9, 3.5).
 func (c *typeCodec) metaOf() *engine.TypeMeta {
-	if m := c.meta.Load(); m != nil {
-		return m
-	}
 	m, err := engine.DeclareType(c.t, engine.TypeOptions{})
 	if err != nil {
 		return nil
 	}
-	c.meta.Store(m)
 	return m
 }
 
@@ -185,6 +190,7 @@ func buildCodec(t reflect.Type) (c *typeCodec) {
 		}
 	}
 	c.shadow = s
+	c.numbers = mayHoldNumber(s)
 	simple := true
 	for _, f := range reflect.VisibleFields(s) {
 		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
@@ -201,9 +207,16 @@ func buildCodec(t reflect.Type) (c *typeCodec) {
 		if name == "" {
 			name = f.Name
 		}
-		if err := checkPayloadKey(name); err != nil {
-			c.err = fmt.Errorf("%w: %s field %s: %v", ErrUnsupportedType, t, f.Name, err)
+		err := checkPayloadKey(name)
+		if err == nil {
+			err = checkWriteKey(name, Upstream)
+		}
+		if err != nil {
+			c.err = fmt.Errorf("%w: %s field %s: %w", ErrUnsupportedType, t, f.Name, err)
 			return c
+		}
+		if name == "first" {
+			c.hasFirst = true
 		}
 		if c.names[name] {
 			simple = false
@@ -262,6 +275,9 @@ func scalarKind(t reflect.Type) bool {
 	default:
 		return false
 	}
+	if t == numberType {
+		return false // a JSON number, not a string: leave it to sonic
+	}
 	for _, i := range []reflect.Type{marshalerType, unmarshalerType, textMarshalerType, textUnmarshaler} {
 		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
 			return false
@@ -290,7 +306,9 @@ func (c *typeCodec) fieldIndex(name string) int {
 // view returns the shadow view of the typed event at p, for sonic.
 func (c *typeCodec) view(p unsafe.Pointer) any { return reflect.NewAt(c.shadow, p).Interface() }
 
-// checkPayloadKey rejects names a payload must not use (EVT-8, WIRE-9).
+// checkPayloadKey rejects names a payload read from the wire must not use
+// (EVT-8, WIRE-9). "first" is reserved only by abxbus 2.4.2 and accepted, as
+// TypeScript and the current Python accept it.
 func checkPayloadKey(k string) error {
 	switch {
 	case strings.HasPrefix(k, "event_"):
@@ -302,8 +320,24 @@ func checkPayloadKey(k string) error {
 		return ErrReservedField
 	}
 	switch k {
-	case "bus", "first", "emit", "now", "wait", "toString", "toJSON", "fromJSON":
+	case "bus", "emit", "now", "wait", "toString", "toJSON", "fromJSON":
 		return ErrReservedField
+	}
+	return nil
+}
+
+// checkWriteKey rejects the payload names that a reader of what the encoder
+// writes refuses, while the decoder accepts them: TypeScript reserves
+// eventResult and eventResultsList (its Redis and socket listeners crash on
+// such an event), and abxbus 2.4.2, the reader of Compat242, reserves first.
+func checkWriteKey(k string, mode Mode) error {
+	switch k {
+	case "eventResult", "eventResultsList":
+		return fmt.Errorf("%w: %q is reserved by the TypeScript abxbus", ErrReservedField, k)
+	case "first":
+		if mode == Compat242 {
+			return fmt.Errorf("%w: %q is reserved by abxbus 2.4.2; write the Upstream form", ErrReservedField, k)
+		}
 	}
 	return nil
 }
