@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 
@@ -103,15 +102,9 @@ func TypeName[E any]() string {
 // typeName is TypeName, failing with ErrEventTypeConflict when E's name
 // belongs to another Go type (REG-1).
 func typeName[E any]() (string, error) {
-	t := reflect.TypeFor[E]()
-	m, err := engine.DeclareType(t, TypeOptions{})
-	if errors.Is(err, engine.ErrEventTypeConflict) {
-		return t.Name(), err
-	}
-	if err != nil {
-		return t.Name(), nil
-	}
-	return m.Name(), nil
+	// The name the first Emit of an E would use, generic types included.
+	m, err := engine.TypeOf(reflect.TypeFor[E]())
+	return m.Name(), err
 }
 
 // On registers a typed handler for event type E on bus (REG-1). The event
@@ -127,12 +120,15 @@ func typeName[E any]() (string, error) {
 // Handlers match events by event_type, not by Go type: an event of E's
 // event_type that was not emitted as an E (an untyped event made with
 // NewEvent or decoded without its Go type) reaches the handler as a new E
-// whose payload fields are decoded from the event's with encoding/json and
-// whose event fields (id, type, parent, path, status, timeouts) are a
-// snapshot of the event's; it has no result rows and is not emitted, so
-// changes to it do not reach the event. A payload field that does not
-// decode into E fails the handler with an error matching ErrPayloadType.
-// Events emitted as an E reach the handler as they are, without a copy.
+// whose payload fields are decoded from the event's with encoding/json: a
+// view of the event. Its event fields (id, type, parent id, path, status,
+// timeouts) are a snapshot taken when it was made, and changes to its
+// payload fields do not reach the event; everything else acts on the event
+// itself: emitting the view (to forward it, say) emits the event, waiting
+// on it waits for the event, and its results, rows, children and parent
+// are the event's. A payload field that does not decode into E fails the
+// handler with an error matching ErrPayloadType. Events emitted as an E
+// reach the handler as they are, without a view.
 func On[E any, R any, P interface {
 	*E
 	Typed[R]
@@ -184,9 +180,7 @@ func decodeAs[E any, P interface {
 	if err != nil {
 		return nil, fmt.Errorf("%w: the payload of %s does not decode into %s: %w", engine.ErrPayloadType, e.Label(), reflect.TypeFor[E](), err)
 	}
-	st := e.State()
-	st.Meta, st.Rows, st.Fields = nil, nil, nil
-	if err := engine.Restore(engine.Core(p), p, &st); err != nil {
+	if err := engine.NewView(engine.Core(p), p, e); err != nil {
 		return nil, fmt.Errorf("%w: %s as %s: %w", engine.ErrPayloadType, e.Label(), reflect.TypeFor[E](), err)
 	}
 	return p, nil
@@ -365,8 +359,9 @@ func ResultOf[R any](ctx context.Context, e Eventer, opts ...ResultOption) (R, e
 
 // Find returns the newest event of type E matching opts, from the history
 // and/or the future (FIND), or nil when none matched in time. An event of
-// E's event_type that was not emitted as an E is returned as a decoded copy,
-// as On hands it to a typed handler.
+// E's event_type that was not emitted as an E is returned as a view of it,
+// as On hands it to a typed handler: waiting on the view waits for the
+// event, and its results are the event's.
 func Find[E any, P interface {
 	*E
 	Eventer
@@ -402,7 +397,10 @@ func Where[E any, P interface {
 	if g, ok := any(f).(func(*engine.Event) bool); ok {
 		return engine.Where(g)
 	}
-	name := TypeName[E]()
+	name, err := typeName[E]()
+	if err != nil { // E's name belongs to another Go type: E has no events
+		return engine.Where(func(*engine.Event) bool { return false })
+	}
 	return engine.Where(func(e *engine.Event) bool {
 		if p, ok := e.Payload().(P); ok {
 			return f(p)

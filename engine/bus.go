@@ -362,7 +362,12 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 	h := &Handler{pattern: pattern, bus: b, fn: fn, slowTimeout: unsetDuration, forwardTo: forward}
 	if origin != nil {
 		h.name, h.filePath = funcName(origin)
-		h.fnKey = funcValue(origin)
+		if isClosureName(h.name) {
+			// Closures of one func literal share a name but are distinct
+			// handlers; anything else (functions, method values) is
+			// identified by its name, as abxbus does (REG-8).
+			h.fnKey = funcValue(origin)
+		}
 		if !b.cfg.detectFilePaths {
 			h.filePath = ""
 		}
@@ -571,7 +576,19 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	}
 	if err := e.meta.err; err != nil {
 		e.mu.Unlock()
+		if bounded {
+			b.gate.release(int64(b.cfg.maxQueue))
+		}
 		return err // REG-1: its event_type name belongs to another Go type
+	}
+	if e.ext != nil && e.ext.orig != nil {
+		// A view (REG-2) emits the event it stands for.
+		orig := e.ext.orig
+		e.mu.Unlock()
+		if bounded {
+			b.gate.release(int64(b.cfg.maxQueue))
+		}
+		return b.Emit(ctx, orig.outerOrSelf())
 	}
 	for i, n := 0, e.pathLen(); i < n; i++ {
 		if e.pathAt(i) == label {

@@ -97,6 +97,10 @@ type TypeMeta struct {
 	// because its name belongs to another Go type (ErrEventTypeConflict):
 	// such a TypeMeta is in neither registry, and Emit refuses its events.
 	err error
+	// replaced is set when a later declaration of the same Go type took
+	// this one's place, so that the lastMeta cache never serves it again
+	// even if an Emit racing with the declaration stored it there.
+	replaced atomic.Bool
 }
 
 // Name returns the event_type.
@@ -213,7 +217,11 @@ func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 		// An explicit declaration wins over a type first seen by Emit:
 		// events emitted from now on use the declared settings. A name the
 		// type had before is free again.
-		if old, loaded := metaByGoType.LoadAndStore(t, m); loaded && old.name != m.name {
+		old, loaded := metaByGoType.LoadAndStore(t, m)
+		if loaded {
+			old.replaced.Store(true)
+		}
+		if loaded && old.name != m.name {
 			metaByName.Compute(old.name, func(cur *TypeMeta, loaded bool) (*TypeMeta, xsync.ComputeOp) {
 				if loaded && cur == old {
 					return nil, xsync.DeleteOp
@@ -225,6 +233,16 @@ func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 		return m, nil
 	}
 	actual, _ := metaByGoType.LoadOrStore(t, claimed)
+	if actual != claimed && claimed == m {
+		// A declaration under another name won the race for t: the name
+		// claimed above is not t's after all, so free it again.
+		metaByName.Compute(m.name, func(cur *TypeMeta, loaded bool) (*TypeMeta, xsync.ComputeOp) {
+			if loaded && cur == m {
+				return nil, xsync.DeleteOp
+			}
+			return cur, xsync.CancelOp
+		})
+	}
 	return actual, nil
 }
 
@@ -238,6 +256,15 @@ func goTypeName(t reflect.Type) string {
 
 // LookupType returns the TypeMeta declared for event_type name, if any.
 func LookupType(name string) (*TypeMeta, bool) { return metaByName.Load(name) }
+
+// TypeOf returns the TypeMeta of the Go event type t (a struct type or a
+// pointer to one), as the first Emit of a t would find or make it: declared
+// under its Go name, or a cleaned-up name for generic types. The error is
+// ErrEventTypeConflict when that name belongs to another Go type.
+func TypeOf(t reflect.Type) (*TypeMeta, error) {
+	m := metaForGoType(t)
+	return m, m.err
+}
 
 func metaForGoType(t reflect.Type) *TypeMeta {
 	if t.Kind() == reflect.Pointer {
@@ -505,6 +532,7 @@ type eventExt struct {
 	busesMore []busEntry
 
 	hwaiters []chan struct{} // processings queued for the handler lock (LOCK-2)
+	orig     *Event          // the event this one is a view of (see NewView)
 }
 
 func (e *Event) eventCore() *Event { return e }
@@ -572,7 +600,7 @@ func (e *Event) initLocked(outer Eventer) {
 	}
 	if e.meta == nil {
 		if t := reflect.TypeOf(e.outer); e.outer != nil && t != untypedBase {
-			if c := lastMeta.Load(); c != nil && c.t == t {
+			if c := lastMeta.Load(); c != nil && c.t == t && !c.m.replaced.Load() {
 				e.meta = c.m
 			} else {
 				e.meta = metaForGoType(t)
@@ -709,6 +737,9 @@ func (e *Event) Parent() *Event {
 	if e.ext == nil {
 		return nil
 	}
+	if orig := e.ext.orig; orig != nil {
+		return orig.Parent()
+	}
 	return e.ext.parent
 }
 
@@ -738,6 +769,9 @@ func (e *Event) Path() []string {
 func (e *Event) Rows() []*Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if orig := e.viewOfLocked(); orig != nil {
+		return orig.Rows()
+	}
 	out := make([]*Result, e.rowCount())
 	for i := range out {
 		out[i] = e.rowAt(i)
@@ -951,6 +985,9 @@ func (e *Event) Completion() Completion {
 func (e *Event) Done() <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if orig := e.viewOfLocked(); orig != nil {
+		return orig.Done()
+	}
 	if e.done == nil {
 		e.done = make(chan struct{})
 		if e.Status() == StatusCompleted {
@@ -976,7 +1013,11 @@ func (e *Event) Wait(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	if e.flags&flagEmitted == 0 {
+		orig := e.viewOfLocked()
 		e.mu.Unlock()
+		if orig != nil {
+			return orig.Wait(ctx)
+		}
 		return ErrNotAttached
 	}
 	if e.done == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"math/big"
 	"reflect"
 	"strconv"
 	"strings"
@@ -29,6 +28,7 @@ type findQuery struct {
 	future     bool
 	futureFor  time.Duration // 0: until ctx is done
 	childOf    *Event
+	noChild    bool // ChildOf(nil): nothing matches
 	where      []func(*Event) bool
 	equals     []fieldEq
 }
@@ -70,7 +70,10 @@ func Future(d time.Duration) FindOption {
 // ChildOf keeps only descendants of parent, at any depth, across buses
 // (FIND-5, CHILD-8).
 func ChildOf(parent *Event) FindOption {
-	return findOption(func(q *findQuery) { q.childOf = parent })
+	return findOption(func(q *findQuery) {
+		q.childOf = parent
+		q.noChild = parent == nil // a nil ancestor has no descendants
+	})
 }
 
 // Where keeps only events for which f returns true (FIND-4).
@@ -103,7 +106,7 @@ func (q *findQuery) matches(e *Event) bool {
 	if q.pattern != Wildcard && q.pattern != "" && e.Type() != q.pattern {
 		return false
 	}
-	if q.childOf != nil && !EventIsChildOf(e, q.childOf) {
+	if q.noChild || q.childOf != nil && !EventIsChildOf(e, q.childOf) {
 		return false
 	}
 	for _, f := range q.equals {
@@ -409,8 +412,18 @@ func (m *TypeMeta) fieldIndex(name string) ([]int, bool) {
 // types by their underlying value. Everything else compares with ==, or
 // reflect.DeepEqual for values that are not comparable.
 func equalValues(a, b any) bool {
+	a, b = derefValue(a), derefValue(b)
 	if a == nil || b == nil {
 		return a == nil && b == nil
+	}
+	// A duration (event_timeout and the like) is seconds on the wire:
+	// compared with anything but another duration, it is its seconds.
+	if d, ok := a.(time.Duration); ok {
+		if _, both := b.(time.Duration); !both {
+			a = d.Seconds()
+		}
+	} else if d, ok := b.(time.Duration); ok {
+		b = d.Seconds()
 	}
 	if na, ok := numberOf(a); ok {
 		nb, ok := numberOf(b)
@@ -426,10 +439,29 @@ func equalValues(a, b any) bool {
 	if _, ok := scalarOf(b); ok {
 		return false
 	}
-	if reflect.TypeOf(a).Comparable() && reflect.TypeOf(b).Comparable() && a == b {
+	if reflect.ValueOf(a).Comparable() && reflect.ValueOf(b).Comparable() && a == b {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// derefValue follows pointers (a *int field holding 5 is 5 on the wire); a
+// nil pointer is nil.
+func derefValue(v any) any {
+	for v != nil {
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Pointer {
+			return v
+		}
+		if rv.IsNil() {
+			return nil
+		}
+		if rv.Elem().Kind() == reflect.Struct {
+			return v // an event or a struct: compared as it is
+		}
+		v = rv.Elem().Interface()
+	}
+	return v
 }
 
 // scalarOf returns a string or bool value (of any named type) as a plain
@@ -451,23 +483,23 @@ func scalarOf(v any) (any, bool) {
 }
 
 // number is a numeric value in one canonical form, so that two numbers are
-// equal exactly when their forms are: an integer that fits int64 is an
-// int64, a larger one that fits uint64 a uint64; any other finite value
-// exactly representable as a float64 is a float64; the rest (a json.Number
-// beyond those) is an exact rational.
+// equal exactly when their forms are. Values compare by what they say on
+// the wire: an integer that fits int64 is an int64, a larger one that fits
+// uint64 a uint64; any other value is the decimal a JSON encoder writes for
+// it (a float64 its shortest round-trip decimal, a float32 the float32 one,
+// a json.Number its own text), so float64(0.1), float32(0.1) and
+// json.Number("0.1") are one number.
 type number struct {
 	kind uint8
 	i    int64
 	u    uint64
-	f    float64
-	r    *big.Rat
+	d    decimal
 }
 
 const (
 	numInt uint8 = iota
 	numUint
-	numFloat
-	numRat
+	numDecimal
 )
 
 func (n number) equal(o number) bool {
@@ -479,10 +511,17 @@ func (n number) equal(o number) bool {
 		return n.i == o.i
 	case numUint:
 		return n.u == o.u
-	case numFloat:
-		return n.f == o.f // NaN matches nothing
 	}
-	return n.r.Cmp(o.r) == 0
+	return n.d == o.d
+}
+
+// decimal is a number's value as ±0.digits × 10^(exp+len(digits)), with
+// digits free of leading and trailing zeros so that equal values have equal
+// forms ("" and 0 for zero).
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int
 }
 
 func intNumber(i int64) number { return number{kind: numInt, i: i} }
@@ -494,18 +533,20 @@ func uintNumber(u uint64) number {
 	return number{kind: numUint, u: u}
 }
 
-func floatNumber(f float64) number {
+// floatNumber returns the number of a float with bits of precision
+// (64 or 32); NaN and ±Inf are no number (they match nothing).
+func floatNumber(f float64, bits int) (number, bool) {
 	if f == math.Trunc(f) { // integral (false for NaN and ±Inf)
 		// -2^63 and 2^64 are exact floats; integral floats inside the
 		// bounds convert exactly.
 		if f >= -(1<<63) && f < 1<<63 {
-			return intNumber(int64(f))
+			return intNumber(int64(f)), true
 		}
 		if f >= 0 && f < 1<<64 {
-			return uintNumber(uint64(f))
+			return uintNumber(uint64(f)), true
 		}
 	}
-	return number{kind: numFloat, f: f}
+	return parseNumber(strconv.FormatFloat(f, 'e', -1, bits))
 }
 
 // numberOf returns v as a number when it is one: a value of a Go integer
@@ -517,7 +558,7 @@ func numberOf(v any) (number, bool) {
 	case int64:
 		return intNumber(x), true
 	case float64:
-		return floatNumber(x), true
+		return floatNumber(x, 64)
 	case json.Number:
 		return parseNumber(string(x))
 	case Status:
@@ -529,34 +570,100 @@ func numberOf(v any) (number, bool) {
 		return intNumber(rv.Int()), true
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return uintNumber(rv.Uint()), true
-	case reflect.Float32, reflect.Float64:
-		return floatNumber(rv.Float()), true
+	case reflect.Float32:
+		return floatNumber(rv.Float(), 32)
+	case reflect.Float64:
+		return floatNumber(rv.Float(), 64)
 	}
 	return number{}, false
 }
 
-// parseNumber reads the text of a JSON number exactly. Text that is not a
-// number is not a number (it then matches nothing numeric).
+// parseNumber reads the text of a JSON number (RFC 8259's grammar: "0x10",
+// "+16", "016" and "1/2" are not numbers and match nothing numeric). Its
+// cost is linear in the text whatever the exponent: 1e999999 is compared by
+// its digits and exponent, never built.
 func parseNumber(s string) (number, bool) {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return intNumber(i), true
-	}
-	if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-		return uintNumber(u), true
-	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || strings.ContainsAny(s, "/") { // SetString accepts "a/b"
+	d, ok := scanDecimal(s)
+	if !ok {
 		return number{}, false
 	}
-	if r.IsInt() {
-		if n := r.Num(); n.IsInt64() {
-			return intNumber(n.Int64()), true
-		} else if n.IsUint64() {
-			return uintNumber(n.Uint64()), true
+	if d.digits == "" {
+		return intNumber(0), true // 0, -0, 0.000e5
+	}
+	// An integer of at most 20 digits may fit int64 or uint64.
+	if d.exp >= 0 && len(d.digits)+d.exp <= 20 {
+		text := d.digits + strings.Repeat("0", d.exp)
+		if !d.neg {
+			if u, err := strconv.ParseUint(text, 10, 64); err == nil {
+				return uintNumber(u), true
+			}
+		} else if i, err := strconv.ParseInt("-"+text, 10, 64); err == nil {
+			return intNumber(i), true
 		}
 	}
-	if f, exact := r.Float64(); exact {
-		return floatNumber(f), true
+	return number{kind: numDecimal, d: d}, true
+}
+
+// scanDecimal reads s if it is a JSON number and returns its canonical
+// decimal form.
+func scanDecimal(s string) (decimal, bool) {
+	var d decimal
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		d.neg = true
+		i++
 	}
-	return number{kind: numRat, r: r}, true
+	digitsFrom := func(j int) int {
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	start := i
+	i = digitsFrom(i)
+	intPart := s[start:i]
+	if intPart == "" || len(intPart) > 1 && intPart[0] == '0' {
+		return d, false
+	}
+	frac := ""
+	if i < len(s) && s[i] == '.' {
+		fs := i + 1
+		i = digitsFrom(fs)
+		if i == fs {
+			return d, false
+		}
+		frac = s[fs:i]
+	}
+	exp := 0
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		es := i
+		i = digitsFrom(es)
+		if i == es {
+			return d, false
+		}
+		for _, c := range s[es:i] {
+			if exp < 1<<40 { // saturates; such a value is beyond any float
+				exp = exp*10 + int(c-'0')
+			}
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	if i != len(s) {
+		return d, false
+	}
+	all := strings.TrimLeft(intPart+frac, "0")
+	d.digits = strings.TrimRight(all, "0")
+	d.exp = exp - len(frac) + len(all) - len(d.digits)
+	if d.digits == "" {
+		d.neg, d.exp = false, 0
+	}
+	return d, true
 }

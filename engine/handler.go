@@ -214,6 +214,22 @@ func funcValue(fn any) unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&fn))[1]
 }
 
+// isClosureName reports whether name, as runtime.FuncForPC spells it, is
+// that of a func literal: "pkg.Outer.func1", "pkg.Outer.func1.2". A method
+// value ("pkg.(*T).M-fm") or a plain function is not.
+func isClosureName(name string) bool {
+	i := strings.LastIndex(name, ".func")
+	if i < 0 || i+5 == len(name) {
+		return false
+	}
+	for _, c := range name[i+5:] {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
 // sameHandler reports whether h, about to be registered, duplicates o in
 // the sense of REG-8: the same explicit name, or a derived name that came
 // from the same function value.

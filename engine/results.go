@@ -123,8 +123,12 @@ func (b *Bus) EmitFirst(ctx context.Context, ev Eventer) (any, error) {
 	}
 	// FIRST-5: set before the event is queued, so that no handler can
 	// start under the previous mode.
+	prev := e.Completion()
 	e.SetCompletion(CompleteFirst)
 	if err := b.Emit(ctx, ev); err != nil {
+		if !e.IsEmitted() {
+			e.SetCompletion(prev) // not queued anywhere: leave it as it was
+		}
 		return nil, err
 	}
 	return e.awaitFirst(ctx)

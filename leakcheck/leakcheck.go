@@ -1,8 +1,10 @@
 // Package leakcheck helps a program's tests check for leaked goroutines
 // with go.uber.org/goleak while they use ringbus.
 //
-// After a bus's Stop or Close returns, none of the bus's goroutines runs.
-// Two goroutines do run that no bus started: importing ringbus imports
+// After a bus's Stop or Close returns, none of the bus's goroutines runs,
+// except a handler that ignores its context's cancellation: it keeps its
+// goroutine until it returns, and a leak check reports it until then. Two
+// goroutines do run that no bus started: importing ringbus imports
 // github.com/panjf2000/ants/v2, whose package initialisation starts two
 // goroutines for its default pool. ringbus never uses that pool (every bus
 // owns its own), but the goroutines exist from program start, so a plain
