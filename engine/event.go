@@ -210,7 +210,8 @@ func DeclareType(t reflect.Type, opts TypeOptions) (*TypeMeta, error) {
 		return cur, xsync.CancelOp // declared concurrently: keep the first
 	})
 	if taken != nil {
-		return nil, fmt.Errorf("%w: event type %q is Go type %s, so %s needs a name of its own (TypeOptions.Name)",
+		return nil, fmt.Errorf("%w: event type %q already belongs to Go type %s; another Go type of that name (%s) "+
+			"must be given a name of its own with TypeOptions.Name before it is used",
 			ErrEventTypeConflict, m.name, goTypeName(taken.goType), goTypeName(t))
 	}
 	if replace {
