@@ -15,7 +15,7 @@ type fifoLock struct {
 	state   atomic.Int32 // lockFree, lockHeld, or lockQueued (held, waiters queued)
 	mu      sync.Mutex   // guards waiters, park and the transitions out of lockQueued
 	waiters []chan struct{}
-	park    lockPark
+	park    *lockPark // made on the first park or borrow attempt; guarded by mu
 }
 
 // lockPark is the state of a holder parked behind an event's handler lock
@@ -24,7 +24,7 @@ type fifoLock struct {
 // holds ev's handler lock may borrow the lock meanwhile (priority
 // inheritance, AWAIT-5, LOCK-3); other callers wait as usual. The holder
 // takes the lock back only once every borrower has finished. Nothing here
-// is touched on the uncontended path.
+// is touched on the uncontended path, and a lock that never parks has none.
 type lockPark struct {
 	ev        *Event        // the holder waits for ev's handler lock; nil: not parked
 	sig       chan struct{} // closed when the holder parks; made by waiters that may borrow
@@ -120,6 +120,9 @@ func (l *fifoLock) lockOrBorrow(abort <-chan struct{}, parent *Result) (held, bo
 	}
 	ch := make(chan struct{})
 	l.waiters = append(l.waiters, ch)
+	if l.park == nil {
+		l.park = &lockPark{}
+	}
 	var refused *Event // a parked event parent's chain does not hold
 	for {
 		// Called with l.mu held; ch is queued.
@@ -186,6 +189,9 @@ func (l *fifoLock) queuedLocked(ch chan struct{}) bool {
 func (l *fifoLock) parkOn(ev *Event) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.park == nil {
+		l.park = &lockPark{}
+	}
 	if l.park.ev != nil {
 		return false
 	}

@@ -337,3 +337,69 @@ func TestLock2_CloseEndsABorrowingWait_LOCK2_STOP2(t *testing.T) {
 		}
 	})
 }
+
+// TestFIFOLockBorrowWhileParked_LOCK2_LOCK3: a waiter queued before the
+// holder parks is woken by the park and borrows the lock when its chain
+// holds the parked event's handler lock; a waiter outside the chain stays
+// queued and gets the lock, in order, when the holder lets it go. The
+// holder's unpark returns only after the borrower gave the lock back.
+func TestFIFOLockBorrowWhileParked_LOCK2_LOCK3(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var l fifoLock
+		if !l.lock(nil) {
+			t.Fatal("lock failed")
+		}
+		ev := lock2Event(t, "E")
+		other := lock2Event(t, "O")
+		inChain := &Result{event: ev, flags: rowHoldsEventLock}
+		outside := &Result{event: other, flags: rowHoldsEventLock}
+		type got struct{ held, borrowed bool }
+		outCh := make(chan got, 1)
+		go func() {
+			h, b := l.lockOrBorrow(nil, outside)
+			outCh <- got{h, b}
+		}()
+		synctest.Wait()
+		inCh := make(chan got, 1)
+		go func() {
+			h, b := l.lockOrBorrow(nil, inChain)
+			inCh <- got{h, b}
+		}()
+		synctest.Wait() // both queued, the holder not parked yet
+		if !l.parkOn(ev) {
+			t.Fatal("parkOn refused an unparked lock")
+		}
+		synctest.Wait()
+		select {
+		case g := <-inCh:
+			if g.held || !g.borrowed {
+				t.Fatalf("the chain's waiter got held=%v borrowed=%v, want a borrow", g.held, g.borrowed)
+			}
+		default:
+			t.Fatal("the chain's waiter was not woken by the park")
+		}
+		select {
+		case g := <-outCh:
+			t.Fatalf("the waiter outside the chain got %+v while the holder was parked", g)
+		default:
+		}
+		unparked := make(chan struct{})
+		go func() {
+			l.unpark(nil)
+			close(unparked)
+		}()
+		synctest.Wait()
+		select {
+		case <-unparked:
+			t.Fatal("unpark returned while a borrower still ran")
+		default:
+		}
+		l.giveBack()
+		<-unparked
+		l.unlock()
+		if g := <-outCh; !g.held || g.borrowed {
+			t.Fatalf("the waiter outside the chain got %+v, want the lock", g)
+		}
+		l.unlock()
+	})
+}
