@@ -1509,6 +1509,13 @@ func (b *Bus) finishEventOn(e *Event) { b.endEventOn(e, false) }
 // endEventOn is finishEventOn for a processing that may hold e's handler
 // lock (hheld): the lock is handed on in the critical section that records
 // the end, so that holding it costs a serial event no lock of its own.
+//
+// A processing finalised from outside (a timeout, a cascade, Close) hands
+// the lock on here too, although the goroutine of an aborted handler that
+// ignores its ctx may still run: the next bus's handlers then overlap it,
+// as the next handler on its own bus does (TIMEOUT-10). Holding the lock
+// until the handler returns would need the runner to say, with an atomic
+// per handler call, whether it is inside one.
 func (b *Bus) endEventOn(e *Event, hheld bool) {
 	e.mu.Lock()
 	if hheld {
