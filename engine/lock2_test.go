@@ -403,3 +403,71 @@ func TestFIFOLockBorrowWhileParked_LOCK2_LOCK3(t *testing.T) {
 		l.unlock()
 	})
 }
+
+// TestLock2_JumpWaitingForHandlerLockEndsOnFirstModeLoss_FIRST3_CANCEL2: a
+// first-mode loser awaiting a child that waits for its handler lock (held
+// by another bus) is aborted when the winner returns, and the child's wait
+// ends with it: its unstarted row on the loser's bus is cancelled and never
+// runs (FIRST-3, AWAIT-9, CANCEL-2).
+func TestLock2_JumpWaitingForHandlerLockEndsOnFirstModeLoss_FIRST3_CANCEL2(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		a := lock2Bus(t, "L2FirstA", WithEventTimeout(0))
+		b := lock2Bus(t, "L2FirstB", WithEventTimeout(0))
+		started := make(chan struct{})
+		release := make(chan struct{})
+		lock2On(t, a, "Child", func(ctx context.Context, e *Event) (any, error) {
+			close(started)
+			<-release // holds the child's handler lock
+			return "a", nil
+		})
+		var bRan atomic.Bool
+		hB := lock2On(t, b, "Child", func(ctx context.Context, e *Event) (any, error) { bRan.Store(true); return "b", nil })
+		child := lock2Event(t, "Child")
+		loserDone := make(chan struct{})
+		lock2On(t, b, "Parent", func(ctx context.Context, e *Event) (any, error) {
+			defer close(loserDone)
+			if err := a.Emit(ctx, child); err != nil {
+				return nil, err
+			}
+			<-started
+			if err := b.Emit(ctx, child); err != nil {
+				return nil, err
+			}
+			return nil, child.Now(ctx)
+		})
+		lock2On(t, b, "Parent", func(ctx context.Context, e *Event) (any, error) {
+			<-started
+			time.Sleep(100 * time.Millisecond) // the loser is inside child.Now
+			return "win", nil
+		})
+		parent := lock2Event(t, "Parent")
+		parent.SetHandlerConcurrency(ParallelHandlers)
+		parent.SetCompletion(CompleteFirst)
+		if err := b.Emit(ctx, parent); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-loserDone: // aborted by the winner, although A still holds the child's handler lock
+		case <-time.After(time.Minute):
+			close(release)
+			t.Fatal("the loser's child.Now still waits for the handler lock a minute after the winner (synctest clock)")
+		}
+		r := lock2Row(child, hB)
+		if r == nil {
+			t.Fatal("no row for B's child handler")
+		}
+		var ce *HandlerCancelledError
+		if !errors.As(r.Error(), &ce) || ce.Reason != ReasonParentAborted {
+			t.Errorf("B's child row: %v %v, want cancelled for the parent's abort", r.Status(), r.Error())
+		}
+		close(release) // the parent completes with its child (CHILD-5)
+		v, err := parent.First(ctx)
+		if err != nil || v != "win" {
+			t.Fatalf("First = %v, %v; want win", v, err)
+		}
+		if bRan.Load() {
+			t.Error("the child's handler on B ran although its awaiting handler lost")
+		}
+	})
+}
