@@ -4,11 +4,12 @@ package engine
 // waiting processing keeps its bus lock, only the chain holding the handler
 // lock borrows it (AWAIT-5, LOCK-3), and the wait ends on the event's own
 // timeout, the awaiting handler's timeout and Stop (TIMEOUT-4, CANCEL-2,
-// AWAIT-9). All run on the synctest clock.
+// AWAIT-9). All but the stress test run on the synctest clock.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -470,4 +471,69 @@ func TestLock2_JumpWaitingForHandlerLockEndsOnFirstModeLoss_FIRST3_CANCEL2(t *te
 			t.Error("the child's handler on B ran although its awaiting handler lost")
 		}
 	})
+}
+
+// TestLock2_BorrowStress_LOCK2_AWAIT5: many events forwarded from A to B,
+// each awaiting a child on B from A's handler while B waits for its handler
+// lock, mixed with queue-jumps onto B from another bus that are outside the
+// chain. Everything completes without error, and B never runs two handlers
+// at once: a borrower runs only while B's parked processing runs none.
+func TestLock2_BorrowStress_LOCK2_AWAIT5(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		a := lock2Bus(t, fmt.Sprintf("L2StressA%d", round))
+		b := lock2Bus(t, fmt.Sprintf("L2StressB%d", round))
+		x := lock2Bus(t, fmt.Sprintf("L2StressX%d", round))
+		if _, err := a.Forward("E", b); err != nil {
+			t.Fatal(err)
+		}
+		var active atomic.Int32
+		var bad atomic.Int32
+		serialB := func() {
+			if active.Add(1) > 1 {
+				bad.Add(1)
+			}
+			time.Sleep(10 * time.Microsecond)
+			active.Add(-1)
+		}
+		lock2On(t, a, "E", func(hctx context.Context, e *Event) (any, error) {
+			c := lock2Event(t, "C")
+			if err := b.Emit(hctx, c); err != nil {
+				return nil, err
+			}
+			return nil, c.Now(hctx)
+		})
+		lock2On(t, b, "E", func(context.Context, *Event) (any, error) { serialB(); return "b", nil })
+		lock2On(t, b, "C", func(context.Context, *Event) (any, error) { serialB(); return "c", nil })
+		lock2On(t, b, "F", func(context.Context, *Event) (any, error) { serialB(); return "f", nil })
+		lock2On(t, x, "G", func(hctx context.Context, e *Event) (any, error) {
+			f := lock2Event(t, "F")
+			if err := b.Emit(hctx, f); err != nil {
+				return nil, err
+			}
+			return nil, f.Now(hctx)
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var evs []*Event
+		for i := 0; i < 50; i++ {
+			e := lock2Event(t, "E")
+			g := lock2Event(t, "G")
+			_ = a.Emit(ctx, e)
+			_ = x.Emit(ctx, g)
+			evs = append(evs, e, g)
+		}
+		for _, e := range evs {
+			if err := e.Wait(ctx); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			for _, r := range e.Rows() {
+				if r.Error() != nil {
+					t.Fatalf("round %d: %s %v", round, r.handler.Label(), r.Error())
+				}
+			}
+		}
+		cancel()
+		if bad.Load() > 0 {
+			t.Errorf("round %d: %d overlaps on B", round, bad.Load())
+		}
+	}
 }
