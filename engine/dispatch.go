@@ -309,6 +309,10 @@ type processing struct {
 	hheld    bool
 	hreenter bool
 	hwait    chan struct{}
+	// borrowed: a queue-jump running on a lock borrowed from a holder
+	// parked behind the handler lock (see lockPark); given back by finish.
+	// Set only on queue-jumps, which are never reused.
+	borrowed *fifoLock
 
 	state      atomic.Uint32
 	owner      atomic.Uint32
@@ -461,35 +465,90 @@ func (p *processing) setup() bool {
 			b.hookResult(r, StatusPending)
 		}
 	}
+	expired := false
 	if ch := p.hwait; ch != nil {
-		// Another bus runs the event's handlers: the rows stay pending
-		// until it hands the lock on (HCONC-5). Meanwhile the event lock
-		// is let go: a handler over there holding the handler lock may
-		// await a child on this bus, which must run rather than wait for
-		// an event that waits for that handler (AWAIT-5, LOCK-3). Nothing
-		// of this event has run here yet, and the dispatcher dequeues
-		// nothing else while it waits, so only queue-jumps use the gap.
 		p.hwait = nil
-		lock := p.lock
-		if lock != nil {
-			lock.unlock()
-		}
-		select {
-		case <-ch:
-			p.hheld = true
-		case <-b.stopped:
-			// publish aborts the processing; keep the lock if it was
-			// handed over meanwhile, so that finish passes it on.
-			e.mu.Lock()
-			p.hheld = !e.dropHandlerWaiterLocked(ch)
-			e.mu.Unlock()
-		}
-		if lock != nil && !lock.lock(b.stopped) {
-			p.lock = nil // stopped: publish aborts the processing
-		}
+		expired = p.waitHandlerLock(ch)
 	}
 	p.publish()
+	if expired {
+		p.timeoutEvent()
+	}
 	return true
+}
+
+// waitHandlerLock waits until another bus that runs the event's handlers
+// hands the handler lock to p (LOCK-2); the rows stay pending meanwhile
+// (HCONC-5). The wait also ends when the bus stops, when the event's
+// deadline on this bus passes (it reports expired: the caller times the
+// processing out) and, for a queue-jump, when the handler awaiting it is
+// stopped (timeout, abort, first-mode loss): publish then aborts the
+// processing (CANCEL-2, TIMEOUT-4). In every case p leaves the handler
+// lock's queue, keeping the lock if it was handed over just then, so that
+// finish passes it on.
+//
+// p keeps its bus's event lock while it waits, so that locks are always
+// taken bus lock first, handler lock second. A handler that holds the
+// handler lock may still await a child on this bus: the lock is parked
+// meanwhile (see lockPark), and a queue-jump of that handler's chain borrows
+// it, since p runs no handler until the handler lock comes (AWAIT-5,
+// LOCK-3). Anything else waits for the bus lock as usual, so it cannot
+// overtake the event.
+func (p *processing) waitHandlerLock(ch chan struct{}) (expired bool) {
+	b, e := p.bus, p.ev
+	var l *fifoLock // the event lock p runs under, held or re-entered
+	switch {
+	case p.rowFlags&rowHoldsBusLock != 0:
+		l = &b.lock
+	case p.rowFlags&rowHoldsGlobalLock != 0:
+		l = &b.domain.global
+	}
+	parked := l != nil && l.parkOn(e)
+	var deadline <-chan time.Time
+	if p.deadline != 0 {
+		t := time.NewTimer(time.Duration(p.deadline - monoNow()))
+		defer t.Stop()
+		deadline = t.C
+	}
+	var parentDone <-chan struct{}
+	if jf := p.jumpFrom; jf != nil {
+		parentDone = jf.signal().done
+	}
+	got := false
+wait:
+	for {
+		select {
+		case <-ch:
+			got = true
+			break wait
+		case <-b.stopped:
+			break wait
+		case <-deadline:
+			expired = true
+			break wait
+		case <-parentDone:
+			// Stopped by its own timeout, abort or first-mode loss: publish
+			// aborts p. A handler that returned (without awaiting p, or
+			// by a path that does not end p) leaves p waiting.
+			if jf := p.jumpFrom; jf.Status() == StatusError && isOwnError(jf.Error()) {
+				break wait
+			}
+			parentDone = nil
+		}
+	}
+	if got {
+		p.hheld = true
+	} else {
+		e.mu.Lock()
+		p.hheld = !e.dropHandlerWaiterLocked(ch)
+		e.mu.Unlock()
+	}
+	if parked {
+		// Borrowers run handlers on this bus: p starts none, nor lets the
+		// lock go, before they are done.
+		l.unpark(b.stopped)
+	}
+	return expired
 }
 
 // publish makes p visible to the watchdog and to Close (through the
@@ -1184,6 +1243,9 @@ func (p *processing) finish() bool {
 	if p.lock != nil {
 		p.lock.unlock()
 	}
+	if l := p.borrowed; l != nil {
+		l.giveBack()
+	}
 	b, e := p.bus, p.ev
 	if b.hist.drop() {
 		// Trim every 16 events while busy (so the history may exceed the
@@ -1376,10 +1438,15 @@ func (b *Bus) processNested(e *Event, parent *Result) error {
 	if mode != ParallelEvents {
 		lock = b.lockFor(mode)
 		if !holdsLock(parent, b, lock) {
-			if !lock.lock(b.stopped) {
+			held, borrowed := lock.lockOrBorrow(b.stopped, parent)
+			switch {
+			case held:
+				p.lock = lock
+			case borrowed:
+				p.borrowed = lock
+			default:
 				return fmt.Errorf("%w: %s", ErrBusClosed, b.Label())
 			}
-			p.lock = lock
 		}
 		p.rowFlags = lockFlag(b, lock)
 	}
@@ -1387,6 +1454,9 @@ func (b *Bus) processNested(e *Event, parent *Result) error {
 		// The bus's dispatcher got there first: it processes e; wait for it.
 		if p.lock != nil {
 			p.lock.unlock()
+		}
+		if p.borrowed != nil {
+			p.borrowed.giveBack()
 		}
 		return nil
 	}
@@ -1439,6 +1509,13 @@ func (b *Bus) finishEventOn(e *Event) { b.endEventOn(e, false) }
 // endEventOn is finishEventOn for a processing that may hold e's handler
 // lock (hheld): the lock is handed on in the critical section that records
 // the end, so that holding it costs a serial event no lock of its own.
+//
+// A processing finalised from outside (a timeout, a cascade, Close) hands
+// the lock on here too, although the goroutine of an aborted handler that
+// ignores its ctx may still run: the next bus's handlers then overlap it,
+// as the next handler on its own bus does (TIMEOUT-10). Holding the lock
+// until the handler returns would need the runner to say, with an atomic
+// per handler call, whether it is inside one.
 func (b *Bus) endEventOn(e *Event, hheld bool) {
 	e.mu.Lock()
 	if hheld {

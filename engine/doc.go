@@ -29,6 +29,16 @@
 //     Outside a handler Now is Wait (D3).
 //   - Handlers of one event run one at a time in registration order
 //     (SerialHandlers, the default) or all at once (ParallelHandlers).
+//     Serial handlers of an event forwarded to several serial buses run one
+//     at a time across all of them: the event has one handler lock (LOCK-2).
+//     A bus waiting for it keeps its event lock, so nothing overtakes the
+//     event there, but a handler holding the handler lock may still await a
+//     child on that bus: the child runs there at once (AWAIT-5). The wait
+//     ends at the bus's own event timeout, at the timeout or abort of the
+//     handler awaiting the event, and at Stop or Close. A handler abandoned
+//     at a deadline or by Close (it ignored its ctx) no longer holds the
+//     handler lock: like the next handler on its own bus (TIMEOUT-10), the
+//     handlers on the next bus may then overlap it.
 //   - Emit never blocks, unless the bus limits its queue (WithMaxQueue) and
 //     the queue is full: then Emit waits for room, bounded by its ctx, or
 //     fails with a *QueueFullError (WithQueueFullPolicy). Called with a
