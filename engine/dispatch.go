@@ -735,7 +735,10 @@ next:
 		} else {
 			ch := make(chan struct{})
 			x := e.extension()
-			x.hwaiters = append(x.hwaiters, ch)
+			if x.hwaiters == nil {
+				x.hwaiters = new([]chan struct{})
+			}
+			*x.hwaiters = append(*x.hwaiters, ch)
 			p.hwait = ch
 		}
 	}
@@ -1531,11 +1534,12 @@ func (b *Bus) endEventOn(e *Event, hheld bool) {
 // the processing that has waited longest (FIFO, LOCK-5). Called with e.mu
 // held.
 func (e *Event) passHandlerLockLocked() {
-	if x := e.ext; x != nil && len(x.hwaiters) > 0 {
-		ch := x.hwaiters[0]
-		copy(x.hwaiters, x.hwaiters[1:])
-		x.hwaiters[len(x.hwaiters)-1] = nil
-		x.hwaiters = x.hwaiters[:len(x.hwaiters)-1]
+	if x := e.ext; x != nil && x.hwaiters != nil && len(*x.hwaiters) > 0 {
+		q := *x.hwaiters
+		ch := q[0]
+		copy(q, q[1:])
+		q[len(q)-1] = nil
+		*x.hwaiters = q[:len(q)-1]
 		close(ch) // the lock passes on: flagHandlerLock stays set
 		return
 	}
@@ -1546,10 +1550,12 @@ func (e *Event) passHandlerLockLocked() {
 // reports whether it was still queued (false: the lock was handed to it).
 // Called with e.mu held.
 func (e *Event) dropHandlerWaiterLocked(ch chan struct{}) bool {
-	if x := e.ext; x != nil {
-		for i, w := range x.hwaiters {
+	if x := e.ext; x != nil && x.hwaiters != nil {
+		q := *x.hwaiters
+		for i, w := range q {
 			if w == ch {
-				x.hwaiters = append(x.hwaiters[:i], x.hwaiters[i+1:]...)
+				*x.hwaiters = append(q[:i], q[i+1:]...)
+				q[len(q)-1] = nil // the backing array keeps no stale waiter
 				return true
 			}
 		}

@@ -532,7 +532,10 @@ type eventExt struct {
 	rowsMore  []*Result
 	busesMore []busEntry
 
-	hwaiters []chan struct{} // processings queued for the handler lock (LOCK-2)
+	// hwaiters queues the processings waiting for the handler lock
+	// (LOCK-2), nil until one waits: a pointer keeps eventExt in the
+	// 240-byte size class.
+	hwaiters *[]chan struct{}
 	orig     *Event          // the event this one is a view of (see NewView)
 }
 
