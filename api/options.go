@@ -1,6 +1,9 @@
 package api
 
 import (
+	"log/slog"
+	"time"
+
 	"github.com/ringbus/ringbus/engine"
 )
 
@@ -30,67 +33,141 @@ const (
 	UnlimitedHistory = engine.UnlimitedHistory
 )
 
-// Bus options (see the engine functions of the same names).
-var (
-	// WithEventConcurrency sets the bus default event concurrency.
-	WithEventConcurrency = engine.WithEventConcurrency
-	// WithHandlerConcurrency sets the bus default handler concurrency.
-	WithHandlerConcurrency = engine.WithHandlerConcurrency
-	// WithCompletion sets the bus default completion mode.
-	WithCompletion = engine.WithCompletion
-	// WithEventTimeout sets the bus default event timeout (0 disables).
-	WithEventTimeout = engine.WithEventTimeout
-	// WithEventSlowTimeout sets the slow-event warning threshold.
-	WithEventSlowTimeout = engine.WithEventSlowTimeout
-	// WithDefaultHandlerSlowTimeout sets the slow-handler warning threshold.
-	WithDefaultHandlerSlowTimeout = engine.WithDefaultHandlerSlowTimeout
-	// WithMaxHistory limits the history size.
-	WithMaxHistory = engine.WithMaxHistory
-	// WithHistoryDrop drops the oldest history instead of rejecting.
-	WithHistoryDrop = engine.WithHistoryDrop
-	// WithMaxQueue limits how many events a bus holds queued.
-	WithMaxQueue = engine.WithMaxQueue
-	// WithQueueFullPolicy sets whether Emit waits or fails on a full queue.
-	WithQueueFullPolicy = engine.WithQueueFullPolicy
-	// WithMaxRecursionDepth sets the handler recursion limit.
-	WithMaxRecursionDepth = engine.WithMaxRecursionDepth
-	// WithDetectFilePaths turns handler source positions on or off.
-	WithDetectFilePaths = engine.WithDetectFilePaths
-	// WithLogger sets the bus logger.
-	WithLogger = engine.WithLogger
-	// WithMiddlewares adds middlewares.
-	WithMiddlewares = engine.WithMiddlewares
-	// WithID gives the bus an explicit id.
-	WithID = engine.WithID
-	// WithDomain places the bus in a domain.
-	WithDomain = engine.WithDomain
-	// NewDomain returns an isolated bus domain.
-	NewDomain = engine.NewDomain
-)
+// Bus options. Each returns an Option for NewBus; an invalid value makes
+// NewBus fail with an error matching ErrBadOption.
 
-// Handler options.
-var (
-	// WithHandlerName names a handler.
-	WithHandlerName = engine.WithHandlerName
-	// WithHandlerTimeout sets a handler's own timeout.
-	WithHandlerTimeout = engine.WithHandlerTimeout
-	// WithHandlerSlowTimeout sets a handler's slow-warning threshold.
-	WithHandlerSlowTimeout = engine.WithHandlerSlowTimeout
-	// WithHandlerID gives a handler an explicit id.
-	WithHandlerID = engine.WithHandlerID
-)
+// WithEventConcurrency sets how the bus runs events relative to each
+// other: BusSerial (the default) runs one event at a time on this bus,
+// GlobalSerial one at a time across every bus of the domain, and
+// ParallelEvents starts events in order but lets them overlap. An event's
+// own setting (SetConcurrency, or its type's) wins over the bus's.
+func WithEventConcurrency(m EventConcurrency) Option { return engine.WithEventConcurrency(m) }
 
-// Find options.
-var (
-	// Past limits the history search to a time window.
-	Past = engine.Past
-	// NoPast skips the history.
-	NoPast = engine.NoPast
-	// Future waits for a matching future event.
-	Future = engine.Future
-	// FieldEquals keeps only events whose field equals a value.
-	FieldEquals = engine.FieldEquals
-)
+// WithHandlerConcurrency sets how one event's handlers run: SerialHandlers
+// (the default) one after another in registration order, ParallelHandlers
+// all at once.
+func WithHandlerConcurrency(m HandlerConcurrency) Option { return engine.WithHandlerConcurrency(m) }
+
+// WithCompletion sets when an event's handlers are done: CompleteAll (the
+// default) when every handler has finished, CompleteFirst when one returns
+// a value that is not nil (the others are then cancelled or aborted).
+func WithCompletion(m Completion) Option { return engine.WithCompletion(m) }
+
+// WithEventTimeout sets the longest an event's handlers may run on this bus
+// before the event is finished with the unfinished handlers aborted; 0
+// disables it. Default 60s. Events and their types may set their own.
+func WithEventTimeout(d time.Duration) Option { return engine.WithEventTimeout(d) }
+
+// WithEventSlowTimeout sets after how long a still-running event logs a
+// slow-event warning; 0 disables it. Default 300s.
+func WithEventSlowTimeout(d time.Duration) Option { return engine.WithEventSlowTimeout(d) }
+
+// WithDefaultHandlerSlowTimeout sets after how long a still-running handler
+// logs a slow-handler warning, for handlers and events that set none; 0
+// disables it. Default 30s.
+func WithDefaultHandlerSlowTimeout(d time.Duration) Option {
+	return engine.WithDefaultHandlerSlowTimeout(d)
+}
+
+// WithMaxHistory limits the bus history to n events. Default 100.
+// UnlimitedHistory (or any negative n) keeps every event; 0 keeps only
+// events in flight, and Emit then never fails for history size.
+//
+// By default a full history makes Emit fail with an error matching
+// ErrHistoryFull, even when every event in it has completed: a default bus
+// accepts 100 events in its life, as an abxbus bus does. A long-running
+// bus wants WithHistoryDrop(true).
+func WithMaxHistory(n int) Option { return engine.WithMaxHistory(n) }
+
+// WithHistoryDrop(true) makes a full history drop its oldest events instead
+// of rejecting new ones: completed events first, then, if it is still over
+// the limit, the oldest whatever their status (logged once). A dropped
+// event still completes and can still be awaited by whoever holds it.
+func WithHistoryDrop(drop bool) Option { return engine.WithHistoryDrop(drop) }
+
+// WithMaxQueue limits how many events the bus holds queued (emitted and not
+// yet started on it, children and forwarded events included) to n; 0 (the
+// default) is unlimited. What Emit does on a full queue is set by
+// WithQueueFullPolicy. An Emit with a handler's context never waits: on a
+// full queue it fails at once, since waiting could deadlock. The history
+// limit is checked first: without WithHistoryDrop a bus never queues more
+// events than its history holds.
+func WithMaxQueue(n int) Option { return engine.WithMaxQueue(n) }
+
+// WithQueueFullPolicy sets what Emit does when the queue limit of
+// WithMaxQueue is reached: QueueBlock (the default) waits for room, first
+// come first served, until its ctx is done; QueueReject fails at once. Both
+// failures match ErrQueueFull.
+func WithQueueFullPolicy(p QueueFullPolicy) Option { return engine.WithQueueFullPolicy(p) }
+
+// WithMaxRecursionDepth sets how many nested levels of events one handler
+// may process before Emit fails with an error matching ErrRecursion.
+// Default 2.
+func WithMaxRecursionDepth(n int) Option { return engine.WithMaxRecursionDepth(n) }
+
+// WithDetectFilePaths turns the recording of handlers' source positions on
+// or off. Default on.
+func WithDetectFilePaths(on bool) Option { return engine.WithDetectFilePaths(on) }
+
+// WithLogger sets the logger for warnings (slow handlers and events,
+// history drops) and handler errors. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return engine.WithLogger(l) }
+
+// WithMiddlewares adds middlewares to the bus, called in the order given.
+func WithMiddlewares(m ...Middleware) Option { return engine.WithMiddlewares(m...) }
+
+// WithID gives the bus an explicit id, which must parse as a UUID; by
+// default a bus gets a new UUIDv7.
+func WithID(id string) Option { return engine.WithID(id) }
+
+// WithDomain places the bus in d, a set of buses with its own global-serial
+// lock and its own registry of bus names; by default buses share one
+// process-wide domain.
+func WithDomain(d *Domain) Option { return engine.WithDomain(d) }
+
+// NewDomain returns an empty, isolated bus domain (see WithDomain).
+func NewDomain() *Domain { return engine.NewDomain() }
+
+// Handler options, for On, OnType and OnAll.
+
+// WithHandlerName names a handler. By default a handler is named after its
+// function.
+func WithHandlerName(name string) HandlerOption { return engine.WithHandlerName(name) }
+
+// WithHandlerTimeout sets the longest the handler may run for one event;
+// when it expires, the handler's ctx is cancelled and its result fails
+// with a *HandlerTimeoutError. 0 leaves it to the event and the bus.
+func WithHandlerTimeout(d time.Duration) HandlerOption { return engine.WithHandlerTimeout(d) }
+
+// WithHandlerSlowTimeout sets after how long this handler, still running,
+// logs a slow-handler warning.
+func WithHandlerSlowTimeout(d time.Duration) HandlerOption {
+	return engine.WithHandlerSlowTimeout(d)
+}
+
+// WithHandlerID gives a handler an explicit id, which must parse as a UUID;
+// by default the id is derived from the bus, the handler's name and its
+// registration time, as every abxbus runtime derives it.
+func WithHandlerID(id string) HandlerOption { return engine.WithHandlerID(id) }
+
+// Find options, for Find, Filter and the bus's Find and Filter.
+
+// Past limits the history search to events created within the last window;
+// 0 searches the whole history. By default Find searches the whole history.
+func Past(window time.Duration) FindOption { return engine.Past(window) }
+
+// NoPast skips the history: only events emitted from now on match.
+func NoPast() FindOption { return engine.NoPast() }
+
+// Future makes Find wait up to d for a matching event emitted after the
+// call, when the history has none.
+func Future(d time.Duration) FindOption { return engine.Future(d) }
+
+// FieldEquals keeps only events whose field name (a payload field by its
+// JSON name, or an event_* field) equals value as the two read on the
+// wire: numbers as numbers whatever their Go type, statuses by name,
+// durations by seconds, pointers by what they point to.
+func FieldEquals(name string, value any) FindOption { return engine.FieldEquals(name, value) }
 
 // ChildOf keeps only the descendants of ancestor: its children, their
 // children, and so on. ancestor is a typed event (a *OrderPlaced) or an
@@ -102,18 +179,23 @@ func ChildOf(ancestor Eventer) FindOption { return engine.ChildOf(engine.Core(an
 // Deprecated: use ChildOf, which takes typed events too.
 func ChildOfEvent(e Eventer) FindOption { return ChildOf(e) }
 
-// Result options.
-var (
-	// IgnoreErrors returns results even if handlers failed.
-	IgnoreErrors = engine.IgnoreErrors
-	// AllowEmpty returns no value instead of ErrNoResult.
-	AllowEmpty = engine.AllowEmpty
-	// Include replaces the default result filter.
-	Include = engine.Include
-)
+// Result options, for Result, Results and ResultValues.
 
-// WithClear makes Stop and Close clear history and handlers.
-var WithClear = engine.WithClear
+// IgnoreErrors returns the values of the handlers that succeeded even when
+// others failed; by default a failed handler's error is returned.
+func IgnoreErrors() ResultOption { return engine.IgnoreErrors() }
+
+// AllowEmpty returns no value and no error when no handler returned one;
+// by default that is an error matching ErrNoResult.
+func AllowEmpty() ResultOption { return engine.AllowEmpty() }
+
+// Include replaces the default choice of which results count (those that
+// are not nil and not events) with f.
+func Include(f func(value any, r *Result) bool) ResultOption { return engine.Include(f) }
+
+// WithClear makes Stop and Close also clear the bus's history and
+// handlers.
+func WithClear() StopOption { return engine.WithClear() }
 
 // Errors, re-exported so callers match them with errors.Is.
 var (
@@ -159,8 +241,18 @@ type (
 	HistoryFullError = engine.HistoryFullError
 	// QueueFullError: the queue is at its limit.
 	QueueFullError = engine.QueueFullError
-	// QueueFullPolicy says what Emit does on a full queue.
+	// QueueFullPolicy says what Emit does on a full queue (see
+	// WithQueueFullPolicy).
 	QueueFullPolicy = engine.QueueFullPolicy
+	// EventConcurrency says how a bus runs events relative to each other
+	// (see WithEventConcurrency).
+	EventConcurrency = engine.EventConcurrency
+	// HandlerConcurrency says how one event's handlers run (see
+	// WithHandlerConcurrency).
+	HandlerConcurrency = engine.HandlerConcurrency
+	// Completion says when an event's handlers are done (see
+	// WithCompletion).
+	Completion = engine.Completion
 	// ResultSchemaError: a handler result did not match event_result_type.
 	ResultSchemaError = engine.ResultSchemaError
 )
