@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -234,4 +235,34 @@ func TestReviewGenericTypeNameBeforeEmit_EVT1(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "gen", r)
 	assert.Equal(t, e.Type(), api.TypeName[rfGen[int]]())
+}
+
+// TIMEOUT-6: a handler timeout matches context.DeadlineExceeded, as the
+// handler's ctx.Err() does, and ErrHandlerTimeout.
+func TestHandlerTimeoutMatchesDeadlineExceeded_TIMEOUT6(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		bus, err := api.NewBus("RFTimeoutDeadline", api.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(t, err)
+		defer bus.Close()
+		h, err := api.On(bus, func(ctx context.Context, e *rfOrder) (string, error) {
+			<-ctx.Done()
+			return "late", nil // returns no error of its own
+		}, api.WithHandlerTimeout(10*time.Millisecond))
+		require.NoError(t, err)
+		e := &rfOrder{OID: "t"}
+		require.NoError(t, bus.Emit(ctx, e))
+		require.NoError(t, e.Wait(ctx))
+		var rowErr error
+		for _, r := range e.Rows() {
+			if r.HandlerID() == h.ID() {
+				rowErr = r.Error()
+			}
+		}
+		require.Error(t, rowErr)
+		assert.ErrorIs(t, rowErr, api.ErrHandlerTimeout)
+		assert.ErrorIs(t, rowErr, context.DeadlineExceeded)
+		var te *api.HandlerTimeoutError
+		assert.ErrorAs(t, rowErr, &te)
+	})
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,8 +93,11 @@ func (e *HandlerTimeoutError) Error() string {
 	return msg
 }
 
-// Is reports whether target is ErrHandlerTimeout.
-func (e *HandlerTimeoutError) Is(target error) bool { return target == ErrHandlerTimeout }
+// Is reports whether target is ErrHandlerTimeout or context.DeadlineExceeded
+// (which the handler's ctx.Err() returns once the timeout expired).
+func (e *HandlerTimeoutError) Is(target error) bool {
+	return target == ErrHandlerTimeout || target == context.DeadlineExceeded
+}
 
 // TypeName returns the cross-language error type name.
 func (e *HandlerTimeoutError) TypeName() string { return "EventHandlerTimeoutError" }
