@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ringbus/ringbus/schema"
 )
@@ -345,14 +344,16 @@ func TestCostIsBounded(t *testing.T) {
 	for range 60 {
 		v = []any{v}
 	}
-	start := time.Now()
 	err := s.Validate(v)
 	var me *schema.MismatchError
 	if !errors.As(err, &me) {
 		t.Fatalf("got %v", err)
 	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("took %v", d)
+	// The step budget, not a clock, bounds the work: the value is rejected
+	// because the budget ran out (no timing assertion, which a loaded
+	// machine turns into a flake).
+	if !strings.Contains(me.Reason, "steps; the schema is too costly") {
+		t.Errorf("rejected for %q, want the step budget", me.Reason)
 	}
 	// a cheap value still passes
 	if err := s.Validate([]any{[]any{1}, 2}); err != nil {
