@@ -419,6 +419,11 @@ func Cause(ctx context.Context) error { return engine.Cause(ctx) }
 // CurrentBus returns the bus running the handler whose context is ctx.
 func CurrentBus(ctx context.Context) *Bus { return engine.CurrentBus(ctx) }
 
+// CurrentResult returns the result row of the handler whose context is ctx
+// (its handler's name and id, its status), or nil outside a handler. A
+// HandlerWrapper uses it to learn which handler it wraps.
+func CurrentResult(ctx context.Context) *Result { return engine.CurrentResult(ctx) }
+
 // EventIsChildOf reports whether e descends from ancestor (CHILD-8).
 func EventIsChildOf(e, ancestor Eventer) bool {
 	return engine.EventIsChildOf(engine.Core(e), engine.Core(ancestor))

@@ -114,7 +114,15 @@ func WithDetectFilePaths(on bool) Option { return engine.WithDetectFilePaths(on)
 func WithLogger(l *slog.Logger) Option { return engine.WithLogger(l) }
 
 // WithMiddlewares adds middlewares to the bus, called in the order given.
+// One middleware whose hooks do nothing adds about 780 instructions per
+// event, 22% over a bare bus (BenchmarkEmitBatchMiddleware in package perf).
 func WithMiddlewares(m ...Middleware) Option { return engine.WithMiddlewares(m...) }
+
+// WithHandlerWrappers wraps every handler registered on the bus with ws,
+// the first given outermost; wrappers given to one handler (WithWrappers)
+// run inside them. They are composed once at registration: a bus without
+// wrappers pays nothing per event. See HandlerWrapper.
+func WithHandlerWrappers(ws ...HandlerWrapper) Option { return engine.WithHandlerWrappers(ws...) }
 
 // WithID gives the bus an explicit id, which must parse as a UUID; by
 // default a bus gets a new UUIDv7.
@@ -144,6 +152,10 @@ func WithHandlerTimeout(d time.Duration) HandlerOption { return engine.WithHandl
 func WithHandlerSlowTimeout(d time.Duration) HandlerOption {
 	return engine.WithHandlerSlowTimeout(d)
 }
+
+// WithWrappers wraps this handler with ws, the first given outermost,
+// inside the bus's wrappers (WithHandlerWrappers). See HandlerWrapper.
+func WithWrappers(ws ...HandlerWrapper) HandlerOption { return engine.WithWrappers(ws...) }
 
 // WithHandlerID gives a handler an explicit id, which must parse as a UUID;
 // by default the id is derived from the bus, the handler's name and its
@@ -253,6 +265,14 @@ type (
 	// Completion says when an event's handlers are done (see
 	// WithCompletion).
 	Completion = engine.Completion
+	// HandlerFunc is a handler as the bus runs it, untyped: typed handlers
+	// registered with On are adapted to it.
+	HandlerFunc = engine.HandlerFunc
+	// HandlerWrapper wraps a handler (see WithHandlerWrappers and
+	// WithWrappers): given the function it wraps, it returns the function
+	// the bus runs instead, which may run code around the call, pass on a
+	// derived ctx, retry, or not call it at all.
+	HandlerWrapper = engine.HandlerWrapper
 	// ResultSchemaError: a handler result did not match event_result_type.
 	ResultSchemaError = engine.ResultSchemaError
 )

@@ -385,6 +385,13 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 	if h.registeredAt == 0 {
 		h.registeredAt = ident.Now()
 	}
+	if len(h.wrappers) > 0 || len(b.cfg.wrappers) > 0 {
+		wfn, err := b.wrapped(h, h.fn)
+		if err != nil {
+			return nil, err
+		}
+		h.fn = wfn
+	}
 	b.hmu.Lock()
 	if h.id.IsZero() {
 		h.id = b.hids.Derive(h.name, h.filePath, h.registeredAt, pattern)

@@ -37,6 +37,7 @@ type Handler struct {
 	timeout      time.Duration // 0 = unset (HND-6, TIMEOUT-3)
 	slowTimeout  time.Duration // -1 = unset, 0 = disabled
 	forwardTo    *Bus
+	wrappers     []HandlerWrapper // WithWrappers; fn is already wrapped
 	removed      atomic.Bool
 	// fnKey is the identity of the function value the default name was
 	// derived from (see funcValue), nil for a handler named explicitly:

@@ -159,9 +159,17 @@ func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownHandler, id)
 	}
 	old := b.regList[idx]
+	if len(old.wrappers) > 0 || len(b.cfg.wrappers) > 0 {
+		wfn, err := b.wrapped(old, fn)
+		if err != nil {
+			return nil, err
+		}
+		fn = wfn
+	}
 	nh := &Handler{id: old.id, idText: old.idText, name: old.name, filePath: old.filePath,
 		registeredAt: old.registeredAt, pattern: old.pattern, bus: b, fn: fn, timeout: old.timeout,
-		slowTimeout: old.slowTimeout, forwardTo: old.forwardTo, slot: old.slot, origin: old.origin}
+		slowTimeout: old.slowTimeout, forwardTo: old.forwardTo, slot: old.slot, origin: old.origin,
+		wrappers: old.wrappers}
 	if l := old.slot.list.Load(); l != nil {
 		// Copy on write: dispatchers may be reading the old snapshot.
 		hs := slices.Clone(l.hs)
