@@ -1329,14 +1329,14 @@ func (m *msRecorder) prefix() string {
 	return m.name + " "
 }
 
-func (m *msRecorder) OnEventChange(bus *api.Bus, e *api.BaseEvent, s api.Status) {
+func (m *msRecorder) OnEventChange(_ context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {
 	m.add(fmt.Sprintf("%sevent %s %s", m.prefix(), e.Type(), s))
 	if m.onEv != nil {
 		m.onEv(bus, e, s)
 	}
 }
 
-func (m *msRecorder) OnResultChange(_ *api.Bus, _ *api.BaseEvent, r *api.Result, s api.Status) {
+func (m *msRecorder) OnResultChange(_ context.Context, _ *api.Bus, _ *api.BaseEvent, r *api.Result, s api.Status) {
 	m.add(fmt.Sprintf("%sresult %s %s(%s)", m.prefix(), r.HandlerName(), s, r.Status()))
 }
 
@@ -1492,7 +1492,7 @@ type msHookFunc struct {
 	ev func(*api.Bus, *api.BaseEvent, api.Status)
 }
 
-func (m *msHookFunc) OnEventChange(b *api.Bus, e *api.BaseEvent, s api.Status) { m.ev(b, e, s) }
+func (m *msHookFunc) OnEventChange(_ context.Context, b *api.Bus, e *api.BaseEvent, s api.Status) { m.ev(b, e, s) }
 
 // MW-5: middlewares run sequentially in registration order for each hook.
 func TestSpecMw5_RegistrationOrder(t *testing.T) {
@@ -1544,8 +1544,8 @@ func TestSpecMw7_FirstModeCancellationHooks(t *testing.T) {
 // msPanicky panics in every hook.
 type msPanicky struct{}
 
-func (msPanicky) OnEventChange(*api.Bus, *api.BaseEvent, api.Status) { panic("event hook") }
-func (msPanicky) OnResultChange(*api.Bus, *api.BaseEvent, *api.Result, api.Status) {
+func (msPanicky) OnEventChange(context.Context, *api.Bus, *api.BaseEvent, api.Status) { panic("event hook") }
+func (msPanicky) OnResultChange(context.Context, *api.Bus, *api.BaseEvent, *api.Result, api.Status) {
 	panic("result hook")
 }
 func (msPanicky) OnHandlersChange(*api.Bus, *api.Handler, bool) { panic("handlers hook") }

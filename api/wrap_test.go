@@ -146,3 +146,44 @@ func TestWrapperBadInput(t *testing.T) {
 	require.ErrorIs(t, err, api.ErrBadOption)
 	assert.True(t, strings.Contains(err.Error(), "returned nil"), err.Error())
 }
+
+type ctxHook struct {
+	api.NopMiddleware
+	mu        sync.Mutex
+	eventVals []string
+	rowVals   []string
+	rowIsOwn  []bool
+}
+
+func (h *ctxHook) OnEventChange(ctx context.Context, _ *api.Bus, _ *api.BaseEvent, _ api.Status) {
+	v, _ := ctx.Value(wrKey{}).(string)
+	h.mu.Lock()
+	h.eventVals = append(h.eventVals, v)
+	h.mu.Unlock()
+}
+
+func (h *ctxHook) OnResultChange(ctx context.Context, _ *api.Bus, _ *api.BaseEvent, r *api.Result, _ api.Status) {
+	v, _ := ctx.Value(wrKey{}).(string)
+	h.mu.Lock()
+	h.rowVals = append(h.rowVals, v)
+	h.rowIsOwn = append(h.rowIsOwn, api.CurrentResult(ctx) == r)
+	h.mu.Unlock()
+}
+
+// MW-2: hooks receive a ctx with the emitter's values; a row's hooks get the
+// handler's own ctx, so CurrentResult(ctx) is that row.
+func TestHooksReceiveTheEmittersValues_MW2(t *testing.T) {
+	hook := &ctxHook{}
+	bus := saBus(t, "WrHookCtx", api.WithMiddlewares(hook))
+	_, err := api.On(bus, func(ctx context.Context, e *wrOrder) (string, error) { return "ok", nil })
+	require.NoError(t, err)
+	ctx := context.WithValue(saCtx(t), wrKey{}, "request-7")
+	e := &wrOrder{}
+	require.NoError(t, bus.Emit(ctx, e))
+	require.NoError(t, e.Wait(ctx))
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	assert.Equal(t, []string{"request-7", "request-7", "request-7"}, hook.eventVals, "pending, started, completed")
+	assert.Equal(t, []string{"request-7", "request-7", "request-7"}, hook.rowVals)
+	assert.Equal(t, []bool{true, true, true}, hook.rowIsOwn)
+}

@@ -971,14 +971,16 @@ func (b *Bus) notifyHandlers(h *Handler, registered bool) {
 }
 
 func (b *Bus) hookEvent(e *Event, s Status) {
+	ctx := eventCtx(e)
 	for _, m := range b.cfg.middlewares {
-		b.safeHook(func() { m.OnEventChange(b, e, s) })
+		b.safeHook(func() { m.OnEventChange(ctx, b, e, s) })
 	}
 }
 
 func (b *Bus) hookResult(r *Result, s Status) {
+	var ctx context.Context = hctx{r} // the handler's ctx (pointer-shaped: no allocation)
 	for _, m := range b.cfg.middlewares {
-		b.safeHook(func() { m.OnResultChange(b, r.event, r, s) })
+		b.safeHook(func() { m.OnResultChange(ctx, b, r.event, r, s) })
 	}
 }
 

@@ -1,33 +1,73 @@
 package engine
 
-// Middleware observes a bus's events, result rows and handler registrations
-// (MW-1). Hooks run synchronously on the processing path, in the order the
-// middlewares were given (MW-5), without any bus lock held, so a hook may
-// emit events. A panicking hook is recovered and logged (MW-9). Statuses
-// passed are only Pending, Started and Completed: a failed row is reported
-// as Completed with its Error set (MW-1).
+import "context"
+
+// Middleware observes a bus: its events' and result rows' transitions and
+// its handler registrations. Give it to a bus with WithMiddlewares; embed
+// NopMiddleware to implement only some hooks. To run code around each
+// handler call, or to change the ctx a handler gets, use a HandlerWrapper
+// instead.
 //
-// Embed NopMiddleware to implement only some hooks.
+// # When hooks run
+//
+// Hooks run synchronously on the processing path, on the goroutine making
+// the transition, in the order the middlewares were given. Statuses passed
+// are Pending, Started and Completed; a failed row is reported as
+// Completed with its Error set.
+//
+//   - OnEventChange(Pending) when the bus begins processing the event,
+//     (Started) when its first handler starts, (Completed) when it
+//     completes, children included.
+//   - OnResultChange(Pending) when a row is created, (Started) just before
+//     its handler runs, (Completed) once it has finished, failed, timed
+//     out, or was cancelled or aborted.
+//   - OnHandlersChange after a handler is registered or removed.
+//
+// The transitions of one row, and of one event on one bus, are reported in
+// that order. Hooks of different rows may run at the same time (the rows
+// of parallel handlers, or of parallel events), so a middleware must be
+// safe for concurrent use.
+//
+// # What a hook may do
+//
+// No bus lock is held while a hook runs: a hook may read the event and its
+// rows, and may emit events. A hook must not block for long, since the bus
+// waits for it before going on; a slow exporter belongs on a goroutine or
+// a queue of its own. A hook that panics is recovered and logged, and the
+// bus goes on.
+//
+// The ctx a hook receives carries the values of the context the event was
+// emitted with (a trace id, a request id), never its cancellation. For row
+// transitions it is the handler's own ctx, so Cause(ctx) and
+// CurrentResult(ctx) work in the hook, and a value a HandlerWrapper adds
+// to the ctx it passes on is not in it.
 type Middleware interface {
-	// OnEventChange is called when the bus begins processing the event
-	// (Pending), when its first handler starts (Started) and when the event
-	// completes (Completed) (MW-2, MW-3).
-	OnEventChange(bus *Bus, e *Event, status Status)
-	// OnResultChange is called for every row transition (MW-2, MW-4, MW-7).
-	OnResultChange(bus *Bus, e *Event, r *Result, status Status)
-	// OnHandlersChange is called after a handler is registered or removed
-	// (MW-6).
+	// OnEventChange reports a transition of e on bus.
+	OnEventChange(ctx context.Context, bus *Bus, e *Event, status Status)
+	// OnResultChange reports a transition of r, a row of e, on bus.
+	OnResultChange(ctx context.Context, bus *Bus, e *Event, r *Result, status Status)
+	// OnHandlersChange reports that h was registered on bus, or removed.
 	OnHandlersChange(bus *Bus, h *Handler, registered bool)
 }
 
-// NopMiddleware implements Middleware with hooks that do nothing.
+// NopMiddleware implements Middleware with hooks that do nothing. Embed it
+// in a middleware that implements only some hooks.
 type NopMiddleware struct{}
 
 // OnEventChange does nothing.
-func (NopMiddleware) OnEventChange(*Bus, *Event, Status) {}
+func (NopMiddleware) OnEventChange(context.Context, *Bus, *Event, Status) {}
 
 // OnResultChange does nothing.
-func (NopMiddleware) OnResultChange(*Bus, *Event, *Result, Status) {}
+func (NopMiddleware) OnResultChange(context.Context, *Bus, *Event, *Result, Status) {}
 
 // OnHandlersChange does nothing.
 func (NopMiddleware) OnHandlersChange(*Bus, *Handler, bool) {}
+
+// eventCtx is the ctx of an event's hooks: the values of the context it was
+// emitted with, or Background.
+func eventCtx(e *Event) context.Context {
+	if ctx := e.valuesCtx(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}

@@ -26,7 +26,7 @@ type TransitionCounter struct {
 }
 
 // OnResultChange counts one transition of a row.
-func (c *TransitionCounter) OnResultChange(_ *api.Bus, _ *api.BaseEvent, r *api.Result, s api.Status) {
+func (c *TransitionCounter) OnResultChange(_ context.Context, _ *api.Bus, _ *api.BaseEvent, r *api.Result, s api.Status) {
 	switch s {
 	case api.StatusPending:
 		c.pending.Add(1)
