@@ -1492,7 +1492,9 @@ type msHookFunc struct {
 	ev func(*api.Bus, *api.BaseEvent, api.Status)
 }
 
-func (m *msHookFunc) OnEventChange(_ context.Context, b *api.Bus, e *api.BaseEvent, s api.Status) { m.ev(b, e, s) }
+func (m *msHookFunc) OnEventChange(_ context.Context, b *api.Bus, e *api.BaseEvent, s api.Status) {
+	m.ev(b, e, s)
+}
 
 // MW-5: middlewares run sequentially in registration order for each hook.
 func TestSpecMw5_RegistrationOrder(t *testing.T) {
@@ -1544,7 +1546,9 @@ func TestSpecMw7_FirstModeCancellationHooks(t *testing.T) {
 // msPanicky panics in every hook.
 type msPanicky struct{}
 
-func (msPanicky) OnEventChange(context.Context, *api.Bus, *api.BaseEvent, api.Status) { panic("event hook") }
+func (msPanicky) OnEventChange(context.Context, *api.Bus, *api.BaseEvent, api.Status) {
+	panic("event hook")
+}
 func (msPanicky) OnResultChange(context.Context, *api.Bus, *api.BaseEvent, *api.Result, api.Status) {
 	panic("result hook")
 }
