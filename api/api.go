@@ -22,11 +22,13 @@ type (
 	Handler = engine.Handler
 	// Status is an event or result status.
 	Status = engine.Status
-	// Middleware observes a bus (MW-1).
+	// Middleware observes a bus: its events, result rows and handler
+	// registrations (see WithMiddlewares).
 	Middleware = engine.Middleware
 	// NopMiddleware is embeddable in middlewares that implement some hooks.
 	NopMiddleware = engine.NopMiddleware
-	// Domain isolates a set of buses (BUS-6).
+	// Domain is a set of buses with its own global-serial lock and bus
+	// names (see WithDomain).
 	Domain = engine.Domain
 	// Option configures a bus.
 	Option = engine.Option
@@ -84,7 +86,7 @@ func NewEvent(eventType string, fields map[string]any) (*BaseEvent, error) {
 }
 
 // Declare registers event type E with options (its event_type name,
-// version and per-type defaults, EVT-9) before first use. An event_type
+// version and per-type defaults) before first use. An event_type
 // name belongs to one Go type: Declare fails with ErrEventTypeConflict when
 // another Go type has it, as when two structs of one name in different
 // packages both default to it; give one of them its own TypeOptions.Name.
@@ -107,7 +109,7 @@ func typeName[E any]() (string, error) {
 	return m.Name(), err
 }
 
-// On registers a typed handler for event type E on bus (REG-1). The event
+// On registers a typed handler for event type E on bus. The event
 // type is inferred from the handler: a handler for *E must return E's result
 // type R. The returned handle's Off unregisters it. On fails with
 // ErrEventTypeConflict when E's event_type name belongs to another Go type
@@ -195,7 +197,7 @@ func OnType(bus *Bus, name string, h func(ctx context.Context, e *BaseEvent) (an
 }
 
 // OnAll registers a handler for every event ("*"); wildcard handlers run
-// after the typed ones (REG-3).
+// after the typed ones.
 func OnAll(bus *Bus, h func(ctx context.Context, e *BaseEvent) (any, error), opts ...HandlerOption) (*Handler, error) {
 	return OnType(bus, engine.Wildcard, h, opts...)
 }
@@ -240,10 +242,11 @@ func Emit[E Eventer](ctx context.Context, bus *Bus, e E) (E, error) {
 	return e, bus.Emit(ctx, e)
 }
 
-// Result waits for the event like Now (so it queue-jumps inside a handler,
-// D6) and returns the first included handler value (RES-1). By default it
-// fails with the handler's error if any handler failed (RES-3), and with
-// ErrNoResult if none returned a value (RES-4).
+// Result waits for the event like Now (so, called with a handler's ctx, it
+// runs the event at once rather than deadlock behind it) and returns the
+// first included handler value, in the order the handlers ran. By default
+// it fails with the handler's error if any handler failed, and with an
+// error matching ErrNoResult if none returned a value.
 func (e *Event[R]) Result(ctx context.Context, opts ...ResultOption) (R, error) {
 	var zero R
 	if err := e.Now(ctx); err != nil {
@@ -256,8 +259,8 @@ func (e *Event[R]) Result(ctx context.Context, opts ...ResultOption) (R, error) 
 	return convert[R](vals[0])
 }
 
-// Results waits like Result and returns every included value in execution
-// order (RES-1).
+// Results waits like Result and returns every included value, in the
+// order the handlers ran.
 func (e *Event[R]) Results(ctx context.Context, opts ...ResultOption) ([]R, error) {
 	if err := e.Now(ctx); err != nil {
 		return nil, err
@@ -424,7 +427,8 @@ func CurrentBus(ctx context.Context) *Bus { return engine.CurrentBus(ctx) }
 // HandlerWrapper uses it to learn which handler it wraps.
 func CurrentResult(ctx context.Context) *Result { return engine.CurrentResult(ctx) }
 
-// EventIsChildOf reports whether e descends from ancestor (CHILD-8).
+// EventIsChildOf reports whether e descends from ancestor: it is one of
+// its children, or a child of one, and so on, across buses.
 func EventIsChildOf(e, ancestor Eventer) bool {
 	return engine.EventIsChildOf(engine.Core(e), engine.Core(ancestor))
 }
