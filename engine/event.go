@@ -536,7 +536,7 @@ type eventExt struct {
 	// (LOCK-2), nil until one waits: a pointer keeps eventExt in the
 	// 240-byte size class.
 	hwaiters *[]chan struct{}
-	orig     *Event          // the event this one is a view of (see NewView)
+	orig     *Event // the event this one is a view of (see NewView)
 }
 
 func (e *Event) eventCore() *Event { return e }
