@@ -34,7 +34,7 @@ type scalarPayload struct {
 	OI   int16   `json:"oi,omitempty"`
 	OF   float64 `json:"of,omitempty"`
 	Def  int     // no tag: the Go name
-	skip int
+	skip int     //nolint:unused // an unexported field, which the codec must leave out
 }
 
 // AllScalars takes the field-by-field fast path of the codec.
@@ -66,7 +66,7 @@ type AllScalarsFlat struct {
 	OI   int16   `json:"oi,omitempty"`
 	OF   float64 `json:"of,omitempty"`
 	Def  int
-	skip int
+	skip int //nolint:unused // an unexported field, which the codec must leave out
 }
 
 func init() { mustDeclare(wire.DeclareFor[AllScalarsFlat, any](engine.TypeOptions{})) }
