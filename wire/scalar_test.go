@@ -34,7 +34,7 @@ type scalarPayload struct {
 	OI   int16   `json:"oi,omitempty"`
 	OF   float64 `json:"of,omitempty"`
 	Def  int     // no tag: the Go name
-	skip int     //nolint:unused // an unexported field, which the codec must leave out
+	skip int
 }
 
 // AllScalars takes the field-by-field fast path of the codec.
