@@ -39,8 +39,8 @@ lint: lint-install ## gofmt check, go vet and golangci-lint (.golangci.yml) in e
 
 lint-install: ## install the pinned golangci-lint into .cache/bin unless it is there
 	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || \
-		(echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into .cache/bin"; \
-		GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION))
+		(echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $(dir $(GOLANGCI_LINT))"; \
+		GOBIN=$(abspath $(dir $(GOLANGCI_LINT))) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION))
 
 fuzz: ## run the fuzz targets for a while each (FUZZTIME=30s)
 	$(GO) test -run '^$$' -fuzz FuzzParseTime -fuzztime $${FUZZTIME:-30s} ./internal/ident/
