@@ -22,7 +22,7 @@ func ExampleEmitFirst() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 
 	resolvers := []func(string) string{
 		func(string) string { return "" }, // no answer: the next resolver is asked

@@ -24,7 +24,7 @@ func ExampleOn() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 
 	// The handler's event type and result type are checked at compile time.
 	_, err = api.On(bus, func(ctx context.Context, e *exGreet) (string, error) {
@@ -67,7 +67,7 @@ func Example_childEvent() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 
 	var mu sync.Mutex
 	var steps []string
@@ -130,7 +130,7 @@ func Example_timeout() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 
 	_, _ = api.On(bus, func(ctx context.Context, e *exSlow) (string, error) {
 		select {
@@ -171,7 +171,7 @@ func Example_find() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	_, _ = api.On(bus, func(ctx context.Context, e *exUserCreated) (string, error) {
 		return "welcome " + e.Name, nil
 	})

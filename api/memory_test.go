@@ -110,7 +110,7 @@ func TestMemoryParentLookupAfterClosedBuses_BUS6(t *testing.T) {
 	ctx := context.Background()
 	bus, err := api.NewBus("MemLookupBus", memQuiet)
 	require.NoError(t, err)
-	defer bus.Close()
+	defer func() { require.NoError(t, bus.Close()) }()
 	other, err := api.NewBus("MemLookupOther", memQuiet)
 	require.NoError(t, err)
 	require.NoError(t, other.Close())
@@ -186,12 +186,12 @@ func TestMemoryParallelEventsAndQueueJumpsArmNoTimerEach_TIMEOUT4_AWAIT4(t *test
 	bus, err := api.NewBus("MemParallelBus", memQuiet, api.WithEventConcurrency(api.ParallelEvents),
 		api.WithMaxHistory(64), api.WithHistoryDrop(true))
 	require.NoError(t, err)
-	defer bus.Close()
+	defer func() { require.NoError(t, bus.Close()) }()
 	_, err = api.OnType(bus, "MemPar", func(context.Context, *api.BaseEvent) (any, error) { return nil, nil })
 	require.NoError(t, err)
 	serial, err := api.NewBus("MemJumpBus", memQuiet, api.WithMaxHistory(64), api.WithHistoryDrop(true))
 	require.NoError(t, err)
-	defer serial.Close()
+	defer func() { require.NoError(t, serial.Close()) }()
 	_, err = api.OnType(serial, "MemJumpChild", func(context.Context, *api.BaseEvent) (any, error) { return nil, nil })
 	require.NoError(t, err)
 	_, err = api.OnType(serial, "MemJumpParent", func(ctx context.Context, _ *api.BaseEvent) (any, error) {
@@ -244,7 +244,7 @@ func TestMemoryDerivedContextsStartNoGoroutine_CTX9(t *testing.T) {
 	ctx := context.Background()
 	bus, err := api.NewBus("MemCtxBus", memQuiet)
 	require.NoError(t, err)
-	defer bus.Close()
+	defer func() { require.NoError(t, bus.Close()) }()
 	var grew int
 	var stillLive, doneAfterCancel bool
 	_, err = api.OnType(bus, "MemCtx", func(hctx context.Context, _ *api.BaseEvent) (any, error) {

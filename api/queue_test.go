@@ -688,7 +688,7 @@ func ExampleWithMaxQueue() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	_, err = api.On(bus, func(ctx context.Context, e *exGreet) (string, error) {

@@ -18,7 +18,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	_, err = api.On(bus, func(ctx context.Context, e *Ping) (string, error) {
 		return "pong", nil
 	})

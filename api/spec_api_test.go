@@ -48,7 +48,7 @@ func saBus(t *testing.T, name string, opts ...api.Option) *api.Bus {
 	t.Helper()
 	bus, err := api.NewBus(name, opts...)
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	return bus
 }
 

@@ -22,7 +22,7 @@ func TestExplicitChildEmit_D1_CHILD5(t *testing.T) {
 	defer cancel()
 	bus, err := api.NewBus("ExplicitChildBus")
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	release := make(chan struct{})
 	started := make(chan struct{})
 	childEmitted := make(chan struct{})
@@ -65,7 +65,7 @@ func TestExplicitParentNotOverridden_CHILD3(t *testing.T) {
 	defer cancel()
 	bus, err := api.NewBus("ExplicitParentBus")
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	const explicit = "0190a0b0-c0d0-7e0f-8000-000000000001"
 	inner := &ExplicitParent{Name: "inner"}
 	require.NoError(t, inner.SetParentID(explicit))

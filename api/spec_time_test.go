@@ -154,10 +154,6 @@ type tmChild struct {
 	api.Event[string]
 }
 
-type tmGrand struct {
-	api.Event[string]
-}
-
 type tmQueued struct {
 	api.Event[string]
 }
@@ -201,7 +197,14 @@ func tmLinger(ctx context.Context) {
 	}
 }
 
-func requireAborted(t *testing.T, r *api.Result) *api.HandlerAbortedError {
+// requireAborted asserts that r failed with a *api.HandlerAbortedError.
+func requireAborted(t *testing.T, r *api.Result) {
+	t.Helper()
+	_ = abortedErr(t, r)
+}
+
+// abortedErr asserts that r failed with a *api.HandlerAbortedError and returns it.
+func abortedErr(t *testing.T, r *api.Result) *api.HandlerAbortedError {
 	t.Helper()
 	require.Equal(t, api.StatusError, r.Status(), "row %s", r)
 	var ae *api.HandlerAbortedError
@@ -210,7 +213,14 @@ func requireAborted(t *testing.T, r *api.Result) *api.HandlerAbortedError {
 	return ae
 }
 
-func requireCancelled(t *testing.T, r *api.Result) *api.HandlerCancelledError {
+// requireCancelled asserts that r failed with a *api.HandlerCancelledError.
+func requireCancelled(t *testing.T, r *api.Result) {
+	t.Helper()
+	_ = cancelledErr(t, r)
+}
+
+// cancelledErr asserts that r failed with a *api.HandlerCancelledError and returns it.
+func cancelledErr(t *testing.T, r *api.Result) *api.HandlerCancelledError {
 	t.Helper()
 	require.Equal(t, api.StatusError, r.Status(), "row %s", r)
 	var ce *api.HandlerCancelledError
@@ -219,7 +229,14 @@ func requireCancelled(t *testing.T, r *api.Result) *api.HandlerCancelledError {
 	return ce
 }
 
-func requireTimedOut(t *testing.T, r *api.Result) *api.HandlerTimeoutError {
+// requireTimedOut asserts that r failed with a *api.HandlerTimeoutError.
+func requireTimedOut(t *testing.T, r *api.Result) {
+	t.Helper()
+	_ = timedOutErr(t, r)
+}
+
+// timedOutErr asserts that r failed with a *api.HandlerTimeoutError and returns it.
+func timedOutErr(t *testing.T, r *api.Result) *api.HandlerTimeoutError {
 	t.Helper()
 	require.Equal(t, api.StatusError, r.Status(), "row %s", r)
 	var te *api.HandlerTimeoutError
@@ -414,9 +431,9 @@ func tmHardCap(t *testing.T, name string, second func(context.Context, *tmEvent)
 	first := spRow(t, e, "first")
 	assert.Equal(t, api.StatusCompleted, first.Status())
 	assert.Equal(t, "one", first.Value())
-	ae := requireAborted(t, spRow(t, e, "second"))
+	ae := abortedErr(t, spRow(t, e, "second"))
 	assert.Equal(t, engine.ReasonEventTimeout, ae.Reason)
-	ce := requireCancelled(t, spRow(t, e, "third"))
+	ce := cancelledErr(t, spRow(t, e, "third"))
 	assert.Equal(t, engine.ReasonEventTimeout, ce.Reason)
 	assert.Equal(t, api.StatusCompleted, e.Status())
 	time.Sleep(time.Second)
@@ -519,7 +536,7 @@ func tmTimeout6(t *testing.T, name string, slowHandler func(context.Context, *tm
 	assert.Equal(t, 10*time.Millisecond, time.Since(start))
 
 	slow := spRow(t, e, "slow")
-	te := requireTimedOut(t, slow)
+	te := timedOutErr(t, slow)
 	assert.Equal(t, 10*time.Millisecond, te.Timeout)
 	assert.Equal(t, 10*time.Millisecond, slow.Timeout())
 	assert.Nil(t, slow.Value())
@@ -605,7 +622,7 @@ func TestSpecTimeout7_TimeoutFromEventIsAborted(t *testing.T) {
 		require.NoError(t, e.Wait(ctx))
 		r := spRow(t, e, "slow")
 		assert.Equal(t, 50*time.Millisecond, r.Timeout())
-		ae := requireAborted(t, r)
+		ae := abortedErr(t, r)
 		assert.Equal(t, engine.ReasonEventTimeout, ae.Reason)
 		assert.NotErrorIs(t, r.Error(), api.ErrHandlerTimeout)
 
@@ -1062,7 +1079,7 @@ func TestSpecCancel1_PendingChildRowsCancelled(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // the parent handler times out at 50ms
 		requireTimedOut(t, spRow(t, p, "parent"))
 
-		ce := requireCancelled(t, spRow(t, c, "child_pending"))
+		ce := cancelledErr(t, spRow(t, c, "child_pending"))
 		assert.Contains(t, ce.Error(), "Cancelled pending handler as a result of parent error")
 		var te *api.HandlerTimeoutError
 		assert.ErrorAs(t, ce, &te, "the cancel error wraps the parent's error")
@@ -1117,12 +1134,12 @@ func TestSpecCancel2_AwaitedChildInterrupted(t *testing.T) {
 		require.NoError(t, p.Wait(ctx))
 		c := <-childCh
 
-		te := requireTimedOut(t, spRow(t, p, "parent"))
+		te := timedOutErr(t, spRow(t, p, "parent"))
 		assert.Equal(t, 1, te.Children)
 		assert.Contains(t, te.Error(), "timed out")
 		assert.Contains(t, te.Error(), "and interrupted any processing of 1 child events")
 
-		ae := requireAborted(t, spRow(t, c, "child_slow"))
+		ae := abortedErr(t, spRow(t, c, "child_slow"))
 		assert.Equal(t, engine.ReasonParentTimeout, ae.Reason)
 		assert.Contains(t, ae.Error(), "interrupted because of a parent timeout")
 		requireCancelled(t, spRow(t, c, "child_next"))
@@ -1435,9 +1452,9 @@ func TestSpecCancel5_CauseRecordsWhy(t *testing.T) {
 	})
 }
 
-// tmCloseCause closes a bus while its handler runs and returns the cause
-// the handler saw and the event.
-func tmCloseCause(t *testing.T, name string) (error, *tmEvent) {
+// tmCloseCause closes a bus while its handler runs and returns the event
+// and the cause the handler saw.
+func tmCloseCause(t *testing.T, name string) (*tmEvent, error) {
 	bus := spBus(t, name)
 	started := make(chan *tmEvent, 1)
 	causeCh := make(chan error, 1)
@@ -1452,14 +1469,14 @@ func tmCloseCause(t *testing.T, name string) (error, *tmEvent) {
 	require.NoError(t, bus.Emit(context.Background(), &tmEvent{}))
 	e := <-started
 	require.NoError(t, bus.Close())
-	return <-causeCh, e
+	return e, <-causeCh
 }
 
 // CANCEL-5, STOP-2: Close interrupts a running handler: the row is Aborted
 // and the cause records the stop.
 func TestSpecCancel5_CloseAbortsWithStopReason(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cause, e := tmCloseCause(t, "Cancel5StopBus")
+		e, cause := tmCloseCause(t, "Cancel5StopBus")
 		var ae *api.HandlerAbortedError
 		require.ErrorAs(t, cause, &ae)
 		assert.Equal(t, engine.ReasonStopped, ae.Reason)
@@ -1471,7 +1488,7 @@ func TestSpecCancel5_CloseAbortsWithStopReason(t *testing.T) {
 // interrupted by Stop or Close" (and Cause lists ErrStopped).
 func TestSpecCancel5_CloseCauseMatchesErrStopped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cause, _ := tmCloseCause(t, "Cancel5StopErrBus")
+		_, cause := tmCloseCause(t, "Cancel5StopErrBus")
 		require.ErrorIs(t, cause, api.ErrStopped)
 	})
 }
@@ -1540,16 +1557,16 @@ func TestSpecErr3_ErrorClassesAndMessages(t *testing.T) {
 		require.NoError(t, bus.Emit(ctx, e))
 		require.NoError(t, e.Wait(ctx))
 
-		te := requireTimedOut(t, spRow(t, e, "own_timeout"))
+		te := timedOutErr(t, spRow(t, e, "own_timeout"))
 		assert.Contains(t, te.Error(), "timed out after")
 		assert.Contains(t, te.Error(), e.Label())
 		assert.Equal(t, "EventHandlerTimeoutError", te.TypeName())
 
-		ae := requireAborted(t, spRow(t, e, "running"))
+		ae := abortedErr(t, spRow(t, e, "running"))
 		assert.Contains(t, ae.Error(), "interrupted because the event timed out after")
 		assert.Equal(t, "EventHandlerAbortedError", ae.TypeName())
 
-		ce := requireCancelled(t, spRow(t, e, "pending"))
+		ce := cancelledErr(t, spRow(t, e, "pending"))
 		assert.True(t, strings.HasPrefix(ce.Error(), "Cancelled"), ce.Error())
 		assert.Contains(t, ce.Error(), "timed out")
 		assert.Equal(t, "EventHandlerCancelledError", ce.TypeName())

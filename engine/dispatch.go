@@ -146,7 +146,7 @@ func (d *dispatcher) handle(e *Event) bool {
 		p := &processing{wd: &b.sharedWd}
 		p.reset(b, e)
 		p.ic = ic
-		b.track(p, true)
+		b.track(p)
 		b.runTask(p)
 		return false
 	}
@@ -1463,7 +1463,7 @@ func (b *Bus) processNested(e *Event, parent *Result) error {
 		}
 		return nil
 	}
-	b.track(p, true)
+	b.track(p)
 	parent.event.mu.Lock()
 	x := parent.extension()
 	x.jumps = append(x.jumps, p)
@@ -1498,11 +1498,8 @@ func holdsEventLock(r *Result, e *Event) bool {
 
 // --- bookkeeping ---
 
-func (b *Bus) track(p *processing, on bool) {
-	if on {
-		b.tracked.Store(p, true)
-	}
-}
+// track records p as in flight on b until untrack.
+func (b *Bus) track(p *processing) { b.tracked.Store(p, true) }
 
 func (b *Bus) untrack(p *processing) { b.tracked.Delete(p) }
 

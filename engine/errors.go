@@ -28,9 +28,6 @@ var (
 	// ErrNotAttached is returned when waiting on an event that was never
 	// emitted on any bus (AWAIT-10).
 	ErrNotAttached = errors.New("ringbus: event was never emitted")
-	// ErrAlreadyEmitted is returned when an event that is in flight on one
-	// domain is emitted on a bus of another domain.
-	ErrAlreadyEmitted = errors.New("ringbus: event belongs to another bus domain")
 	// ErrRecursion is matched by *RecursionError (REC-1).
 	ErrRecursion = errors.New("ringbus: infinite loop detected")
 	// ErrHandlerExpired is returned by Emit when called with the context of

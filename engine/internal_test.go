@@ -243,7 +243,7 @@ func TestHandlerIDTextAndOffID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	fn := func(context.Context, *Event) (any, error) { return nil, nil }
 	h, err := b.On("WorkEvent", fn)
 	if err != nil {
@@ -310,7 +310,7 @@ func TestParallelRowsShareExtensionSlab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	const n = 40
 	for range n {
 		if _, err := b.On("WorkEvent", func(context.Context, *Event) (any, error) { return nil, nil }); err != nil {
@@ -347,7 +347,7 @@ func TestHandlerIDDoesNotRetainHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	h, err := b.On("WorkEvent", func(context.Context, *Event) (any, error) { return nil, nil })
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestSettingsFollowEachEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	if _, err := b.On("SettingsEvent", func(ctx context.Context, _ *Event) (any, error) {
 		select {
 		case <-time.After(40 * time.Millisecond):

@@ -25,12 +25,12 @@ func TestNoWatchdogFiresAfterClose_TIMEOUT4_AWAIT4_STOP2(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer par.Close()
+		defer func() { _ = par.Close() }()
 		ser, err := NewBus("WdJump", quiet, drop, WithEventTimeout(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ser.Close()
+		defer func() { _ = ser.Close() }()
 		nop := func(context.Context, *Event) (any, error) { return nil, nil }
 		if _, err := par.On("WdPar", nop); err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -337,17 +336,6 @@ func (r *Result) finishAt(value any, err error, from Status, mono int64) bool {
 	return true
 }
 
-// finishAny terminates the row from pending or started.
-func (r *Result) finishAny(err error) (bool, Status) {
-	if r.finish(nil, err, StatusStarted) {
-		return true, StatusStarted
-	}
-	if r.finish(nil, err, StatusPending) {
-		return true, StatusPending
-	}
-	return false, 0
-}
-
 // cancel closes the row's context with cause.
 func (r *Result) cancel(cause error, deadline bool) {
 	r.signal().fire(cause, deadline)
@@ -505,7 +493,3 @@ func CurrentBus(ctx context.Context) *Bus {
 
 // CurrentResult returns the result row of the handler whose context is ctx.
 func CurrentResult(ctx context.Context) *Result { return handlerRow(ctx) }
-
-func isCancellation(err error) bool {
-	return errors.Is(err, ErrHandlerAborted) || errors.Is(err, ErrHandlerCancelled)
-}

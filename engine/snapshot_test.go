@@ -33,7 +33,7 @@ func TestRestoreBusKeepsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	if r.Name() != "Dup" || r.Label() != first.Label() || r.ID() != first.ID() {
 		t.Errorf("restored as %s (%s)", r.Name(), r.Label())
 	}
@@ -52,7 +52,7 @@ func TestRestoreBusKeepsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer def.Close()
+	defer func() { _ = def.Close() }()
 	if id := def.ID(); def.Name() != "EventBus_"+id[len(id)-8:] {
 		t.Errorf("default name %s", def.Name())
 	}

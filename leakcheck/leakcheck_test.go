@@ -29,7 +29,9 @@ func useBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		api.On(bus, func(ctx context.Context, e *leakEvent) (int, error) { return e.N, nil })
+		if _, err := api.On(bus, func(ctx context.Context, e *leakEvent) (int, error) { return e.N, nil }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range 50 {
 		e := &leakEvent{N: i}
@@ -40,7 +42,9 @@ func useBus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bus.Close()
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The ignore list is exact: without it goleak reports the two ants
@@ -84,7 +88,7 @@ func TestVerifyNoneAfterClose(t *testing.T) {
 func ExampleOptions() {
 	bus, _ := api.NewBus("ExampleLeakBus")
 	// ... emit events, wait for them ...
-	bus.Close()
+	_ = bus.Close()
 	if err := goleak.Find(leakcheck.Options()...); err != nil {
 		fmt.Println("leaked:", err)
 	}

@@ -23,7 +23,7 @@ func BenchmarkEmitBatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer bus.Close()
+		defer func() { _ = bus.Close() }()
 		sum := 0
 		if _, err := api.On(bus, func(ctx context.Context, e *PerfSimpleEvent) (struct{}, error) {
 			sum += e.Value
@@ -112,7 +112,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer bus.Close()
+		defer func() { _ = bus.Close() }()
 		if _, err := api.On(bus, func(ctx context.Context, e *PerfSimpleEvent) (struct{}, error) {
 			return struct{}{}, nil
 		}); err != nil {
@@ -223,7 +223,7 @@ func BenchmarkParallelHandlers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	var ran atomic.Int64
 	for range handlers {
 		if _, err := api.On(bus, func(ctx context.Context, ev *PerfFixedHandlersEvent) (struct{}, error) {

@@ -84,29 +84,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintln(stderr, "pprof:", err)
+		logf(stderr, "pprof: %v\n", err)
 		return 2
 	}
 	res, err := profile(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "pprof:", err)
+		logf(stderr, "pprof: %v\n", err)
 		return 1
 	}
 	dir, _ := filepath.Abs(o.out)
-	fmt.Fprintf(stdout, "%s: %d %ss in %v: %.4fms/%s, %.3fkb/%s, %.1f allocs/%s, ok=%v\n",
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d %ss in %v: %.4fms/%s, %.3fkb/%s, %.1f allocs/%s, ok=%v\n",
 		res.ID, res.Units, res.Unit, res.Elapsed, res.MsPerUnit(), res.Unit, res.KBPerUnit(), res.Unit,
 		res.AllocsPerUnit(), res.Unit, res.OK)
 	if o.labels {
-		fmt.Fprintln(stdout, "(handlers ran under pprof.Do labels, which adds allocations: use cmd/perfmatrix for the figures)")
+		fmt.Fprintln(&b, "(handlers ran under pprof.Do labels, which adds allocations: use cmd/perfmatrix for the figures)")
 	}
-	fmt.Fprintf(stdout, "profiles written to %s\n", dir)
+	fmt.Fprintf(&b, "profiles written to %s\n", dir)
 	for _, f := range profileFiles {
-		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, f))
+		fmt.Fprintf(&b, "  %s\n", filepath.Join(dir, f))
 	}
-	fmt.Fprintf(stdout, "open with:\n  go tool pprof -http=:8080 %s\n  go tool pprof -top -tagfocus=bus=%s %s\n  go tool trace %s\n",
+	fmt.Fprintf(&b, "open with:\n  go tool pprof -http=:8080 %s\n  go tool pprof -top -tagfocus=bus=%s %s\n  go tool trace %s\n",
 		filepath.Join(dir, "cpu.pprof"), busHint(res.ID), filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "trace.out"))
+	if _, err := io.WriteString(stdout, b.String()); err != nil {
+		logf(stderr, "pprof: %v\n", err)
+		return 1
+	}
 	if !res.OK {
-		fmt.Fprintf(stderr, "pprof: %s failed its ok condition: %s %v\n", res.ID, res.Error, res.Detail)
+		logf(stderr, "pprof: %s failed its ok condition: %s %v\n", res.ID, res.Error, res.Detail)
 		return 1
 	}
 	return 0
@@ -150,12 +155,12 @@ func profile(o options) (perf.Result, error) {
 	if err != nil {
 		return perf.Result{}, err
 	}
-	defer cpuF.Close()
+	defer func() { _ = cpuF.Close() }() // for the early returns; the last line closes it and checks
 	traceF, err := create("trace.out")
 	if err != nil {
 		return perf.Result{}, err
 	}
-	defer traceF.Close()
+	defer func() { _ = traceF.Close() }() // for the early returns; the last line closes it and checks
 
 	if err := pprof.StartCPUProfile(cpuF); err != nil {
 		return perf.Result{}, err
@@ -198,3 +203,7 @@ func profile(o options) (perf.Result, error) {
 	}
 	return res, errors.Join(cpuF.Close(), traceF.Close())
 }
+
+// logf writes a diagnostic to w. A diagnostic that cannot be written has
+// nowhere else to go, so its error is dropped here, in one place.
+func logf(w io.Writer, format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }

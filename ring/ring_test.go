@@ -566,7 +566,7 @@ func TestLaggingProducerFindsItsSegment(t *testing.T) {
 	require.EqualValues(t, 5, id)
 }
 
-type payload struct{ b [64]byte }
+type payload struct{ _ [64]byte }
 
 // TestPoppedValuesAreReleased checks that the queue zeroes the slots it
 // empties, so popped values can be collected.
@@ -576,7 +576,7 @@ func TestPoppedValuesAreReleased(t *testing.T) {
 	wa, wb := weak.Make(a), weak.Make(b)
 	q.Push(a)
 	q.Push(b)
-	a, b = nil, nil
+	a, b = nil, nil //nolint:ineffassign // dropping the only strong references is the point: the weak pointers must see them collected
 
 	v, ok := q.TryPop()
 	require.True(t, ok)

@@ -139,7 +139,7 @@ func isEmail(s string) bool {
 				return false
 			}
 			for j := 0; j < len(label); j++ {
-				if c := label[j]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				if !isASCIILetter(label[j]) {
 					return false
 				}
 			}
@@ -176,7 +176,7 @@ func isUUID(s string) bool {
 			}
 			continue
 		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+		if !isHexDigit(c) {
 			return false
 		}
 	}

@@ -25,9 +25,9 @@ type User struct {
 	Nick    string   `json:"nick,omitempty"`
 	Score   float64  `json:"score,omitzero"`
 	Skipped string   `json:"-"`
-	Dash    string   `json:"-,"`
+	Dash    string   `json:"-,"` //nolint:staticcheck // SA5008: "-," names the field "-", the case under test
 	Count   int64    `json:"count,string"`
-	private int
+	private int      //nolint:unused // an unexported field, which the schema must leave out
 }
 
 type Node struct {

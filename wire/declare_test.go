@@ -37,7 +37,7 @@ func TestDeclareForAfterFirstUse_SCHEMA1(t *testing.T) {
 	defer cancel()
 	bus, err := api.NewBus("LateDeclareBus", quiet)
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	_, err = api.OnType(bus, api.TypeName[LateDeclared](), func(ctx context.Context, e *api.BaseEvent) (any, error) {
 		return 42, nil // not a string
 	}, api.WithHandlerName("wrong"))

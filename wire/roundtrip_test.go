@@ -57,10 +57,10 @@ func runShop(t *testing.T) (*OrderPlaced, *ChargeCard) {
 	// (STOP-3), and rows report their bus's current name.
 	shop, err := api.NewBus("ShopBus", quiet)
 	require.NoError(t, err)
-	t.Cleanup(func() { shop.Close() })
+	t.Cleanup(func() { require.NoError(t, shop.Close()) })
 	audit, err := api.NewBus("AuditBus", quiet)
 	require.NoError(t, err)
-	t.Cleanup(func() { audit.Close() })
+	t.Cleanup(func() { require.NoError(t, audit.Close()) })
 
 	var charge *ChargeCard
 	_, err = api.On(shop, func(ctx context.Context, c *ChargeCard) (float64, error) { return c.Amount * 2, nil })
@@ -306,7 +306,7 @@ func TestUnmarshalInto(t *testing.T) {
 	// Not into an emitted event.
 	bus, err := api.NewBus("IntoBus", quiet)
 	require.NoError(t, err)
-	defer bus.Close()
+	defer func() { require.NoError(t, bus.Close()) }()
 	e2 := &WorkEvent{Job: "a"}
 	require.NoError(t, bus.Emit(context.Background(), e2))
 	require.NoError(t, e2.Wait(context.Background()))
@@ -333,7 +333,7 @@ func TestResetAndReemit(t *testing.T) {
 
 	bus, err := api.NewBus("ResetBus", quiet)
 	require.NoError(t, err)
-	defer bus.Close()
+	defer func() { require.NoError(t, bus.Close()) }()
 	_, err = api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) { return "again " + o.OrderID, nil })
 	require.NoError(t, err)
 	require.NoError(t, bus.Emit(context.Background(), fo))
@@ -398,7 +398,7 @@ func TestRemoteBusIsSafe(t *testing.T) {
 func TestSeededPendingRowRuns(t *testing.T) {
 	bus, err := api.NewBus("SeedBus", quiet)
 	require.NoError(t, err)
-	defer bus.Close()
+	defer func() { require.NoError(t, bus.Close()) }()
 	h, err := api.On(bus, func(ctx context.Context, w *WorkEvent) (string, error) { return "ran", nil })
 	require.NoError(t, err)
 	d := h.Desc()
@@ -445,7 +445,7 @@ func TestConcurrentCodec(t *testing.T) {
 func TestEncodeInFlight(t *testing.T) {
 	bus, err := api.NewBus("FlightBus", quiet)
 	require.NoError(t, err)
-	defer bus.Close()
+	defer func() { require.NoError(t, bus.Close()) }()
 	release := make(chan struct{})
 	_, err = api.On(bus, func(ctx context.Context, w *WorkEvent) (string, error) { <-release; return "ok", nil })
 	require.NoError(t, err)

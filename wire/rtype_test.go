@@ -21,7 +21,7 @@ func TestDecodedSchemaIsEnforced_RTYPE6(t *testing.T) {
 	defer cancel()
 	bus, err := api.NewBus("SchemaEnforceBus")
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	_, err = api.OnType(bus, "ScreenshotTaken", func(ctx context.Context, e *api.BaseEvent) (any, error) {
 		if e.Fields()["good"] == true {
 			return map[string]any{"image_url": "https://x/y.png", "width": 1920}, nil
@@ -75,7 +75,7 @@ func TestDeclaredSchemaIsEnforced_RTYPE2(t *testing.T) {
 	require.NoError(t, err)
 	bus, err := api.NewBus("SchemaDeclaredBus")
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	_, err = api.OnType(bus, api.TypeName[ShortName](), func(ctx context.Context, e *api.BaseEvent) (any, error) {
 		return 42, nil
 	}, api.WithHandlerName("wrong"))

@@ -66,7 +66,7 @@ type AllScalarsFlat struct {
 	OI   int16   `json:"oi,omitempty"`
 	OF   float64 `json:"of,omitempty"`
 	Def  int
-	skip int
+	skip int //nolint:unused // an unexported field, which the codec must leave out
 }
 
 func init() { mustDeclare(wire.DeclareFor[AllScalarsFlat, any](engine.TypeOptions{})) }

@@ -131,7 +131,7 @@ func TestTypeScriptReadsRingbusEvents_RT6(t *testing.T) {
 	defer cancel()
 	bus, err := api.NewBus("TSLiveBus", quiet)
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	up := wire.Encoder{Mode: wire.Upstream}
 	events := map[string][]byte{}
 

@@ -33,7 +33,8 @@ func TestRowWritesOnlyNeededNullKeys_WIRE18(t *testing.T) {
 		for k, v := range row {
 			// TypeScript writes these three as null too.
 			tsNull := k == "handler_file_path" || k == "started_at" || k == "completed_at"
-			if v == nil && !tsNull && !(k == "result" && row["status"] == "completed") {
+			completedResult := k == "result" && row["status"] == "completed"
+			if v == nil && !tsNull && !completedResult {
 				t.Errorf("row %s (%v): key %q written as null", hid, row["handler_name"], k)
 			}
 		}
@@ -54,7 +55,7 @@ func TestRowWritesOnlyNeededNullKeys_WIRE18(t *testing.T) {
 	ctx := context.Background()
 	bus, err := api.NewBus("NilResultBus", quiet)
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	_, err = api.OnType(bus, "NilResult", func(ctx context.Context, e *api.BaseEvent) (any, error) { return nil, nil })
 	require.NoError(t, err)
 	ev, err := api.NewEvent("NilResult", nil)
@@ -252,7 +253,7 @@ func TestTypedNumberFields_WIRE4(t *testing.T) {
 	ctx := context.Background()
 	bus, err := api.NewBus("BigResultBus", quiet)
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	type big struct {
 		V json.Number `json:"v"`
 	}
@@ -279,7 +280,7 @@ func TestBusHandlerTimeoutZero_WIRE21(t *testing.T) {
 	in := `{"id":"` + busID + `","name":"SnapBus","handlers":{` + handler(zero, "0") + `,` + handler(null, "null") + `}}`
 	bus, err := wire.UnmarshalBus([]byte(in))
 	require.NoError(t, err)
-	t.Cleanup(func() { bus.Close() })
+	t.Cleanup(func() { require.NoError(t, bus.Close()) })
 	out, err := wire.MarshalBus(bus, wire.Encoder{Mode: wire.Upstream})
 	require.NoError(t, err)
 	hs := decodeJSON(t, out).(map[string]any)["handlers"].(map[string]any)

@@ -61,12 +61,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.scale, "scale", 1, "multiply the scenarios' counts (1 = the table's sizes)")
 	fs.StringVar(&o.child, childFlag, "", "")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: perfmatrix [flags]\n\nRuns the abxbus runtime-table scenarios on ringbus and prints its row.\n\n")
+		logf(stderr, "usage: perfmatrix [flags]\n\nRuns the abxbus runtime-table scenarios on ringbus and prints its row.\n\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			if f.Name == childFlag {
 				return // internal
 			}
-			fmt.Fprintf(stderr, "  -%s\n    \t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
+			logf(stderr, "  -%s\n    \t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
 		})
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintln(stderr, "perfmatrix:", err)
+		logf(stderr, "perfmatrix: %v\n", err)
 		return 2
 	}
 	if o.child != "" {
@@ -109,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintln(stderr, "perfmatrix: cannot find my own executable:", err)
+		logf(stderr, "perfmatrix: cannot find my own executable: %v\n", err)
 		return 1
 	}
 	m := &matrix{
@@ -121,10 +121,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 	}
 	rep := m.measure(o.scenarios)
-	writeTable(stdout, rep)
+	if err := writeTable(stdout, rep); err != nil {
+		logf(stderr, "perfmatrix: %v\n", err)
+		return 1
+	}
 	if o.jsonPath != "" {
 		if err := writeJSON(o.jsonPath, stdout, rep); err != nil {
-			fmt.Fprintln(stderr, "perfmatrix:", err)
+			logf(stderr, "perfmatrix: %v\n", err)
 			return 1
 		}
 	}
@@ -141,11 +144,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 func runChild(o options, stdout, stderr io.Writer) int {
 	res, err := perf.Run(context.Background(), o.child, perf.Config{Scale: o.scale})
 	if err != nil {
-		fmt.Fprintln(stderr, "perfmatrix child:", err)
+		logf(stderr, "perfmatrix child: %v\n", err)
 		return 1
 	}
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
-		fmt.Fprintln(stderr, "perfmatrix child:", err)
+		logf(stderr, "perfmatrix child: %v\n", err)
 		return 1
 	}
 	return 0
@@ -217,7 +220,7 @@ func (m *matrix) measure(ids []string) Report {
 		for i := range m.runs {
 			r := m.once(sc)
 			if r.Failed == "" {
-				fmt.Fprintf(m.log, "%s run %d/%d: %.4fms/%s %.3fkb/%s %.1f allocs/%s (process %.0fms)\n",
+				logf(m.log, "%s run %d/%d: %.4fms/%s %.3fkb/%s %.1f allocs/%s (process %.0fms)\n",
 					id, i+1, m.runs, r.Result.MsPerUnit(), sc.Unit, r.Result.KBPerUnit(), sc.Unit,
 					r.Result.AllocsPerUnit(), sc.Unit, r.WallMs)
 				ms = append(ms, r.Result.MsPerUnit())
@@ -225,7 +228,7 @@ func (m *matrix) measure(ids []string) Report {
 				allocs = append(allocs, r.Result.AllocsPerUnit())
 				s.HasRSS = s.HasRSS && r.Result.HasRSS
 			} else {
-				fmt.Fprintf(m.log, "%s run %d/%d: FAILED: %s\n", id, i+1, m.runs, r.Failed)
+				logf(m.log, "%s run %d/%d: FAILED: %s\n", id, i+1, m.runs, r.Failed)
 				if s.OK {
 					s.OK, s.Failed = false, r.Failed
 				}
@@ -350,32 +353,36 @@ func microRow(ss []Summary) string {
 	return b.String()
 }
 
-func writeTable(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "ringbus perfmatrix: %d run(s) per scenario, each in a fresh process; medians", rep.Runs)
+// writeTable writes the report as the README's Markdown table to w.
+func writeTable(w io.Writer, rep Report) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ringbus perfmatrix: %d run(s) per scenario, each in a fresh process; medians", rep.Runs)
 	if rep.Scale != 1 {
-		fmt.Fprintf(w, "; scale %g (not the table's sizes)", rep.Scale)
+		fmt.Fprintf(&b, "; scale %g (not the table's sizes)", rep.Scale)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(&b)
 	mc := rep.Machine
-	fmt.Fprintf(w, "machine: %d cores, %s, %s %s/%s; date: %s\n\n", mc.Cores, mc.CPU, mc.Go, mc.OS, mc.Arch, rep.Date)
-	fmt.Fprint(w, "| Runtime |")
+	fmt.Fprintf(&b, "machine: %d cores, %s, %s %s/%s; date: %s\n\n", mc.Cores, mc.CPU, mc.Go, mc.OS, mc.Arch, rep.Date)
+	fmt.Fprint(&b, "| Runtime |")
 	for _, s := range rep.Scenarios {
-		fmt.Fprintf(w, " %s |", s.Column)
+		fmt.Fprintf(&b, " %s |", s.Column)
 	}
-	fmt.Fprint(w, "\n| --- |")
+	fmt.Fprint(&b, "\n| --- |")
 	for range rep.Scenarios {
-		fmt.Fprint(w, " --- |")
+		fmt.Fprint(&b, " --- |")
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, rep.Row)
-	fmt.Fprintln(w, rep.AllocRow)
-	fmt.Fprintln(w, microRow(rep.Scenarios))
-	fmt.Fprintln(w)
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, rep.Row)
+	fmt.Fprintln(&b, rep.AllocRow)
+	fmt.Fprintln(&b, microRow(rep.Scenarios))
+	fmt.Fprintln(&b)
 	for _, s := range rep.Scenarios {
 		if !s.OK {
-			fmt.Fprintf(w, "%s: FAILED: %s\n", s.ID, s.Failed)
+			fmt.Fprintf(&b, "%s: FAILED: %s\n", s.ID, s.Failed)
 		}
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func writeJSON(path string, stdout io.Writer, rep Report) error {
@@ -407,7 +414,7 @@ func cpuModel() string {
 	if err != nil {
 		return "unknown CPU"
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: a close error loses nothing
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
@@ -417,3 +424,7 @@ func cpuModel() string {
 	}
 	return "unknown CPU"
 }
+
+// logf writes a diagnostic to w. A diagnostic that cannot be written has
+// nowhere else to go, so its error is dropped here, in one place.
+func logf(w io.Writer, format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,10 +24,12 @@ func TestHelperChild(t *testing.T) {
 	switch mode {
 	case "fail":
 		// A scenario whose ok condition does not hold.
-		json.NewEncoder(os.Stdout).Encode(perf.Result{ID: "x", Units: 1, Unit: "event", Error: "checksum mismatch"})
+		if err := json.NewEncoder(os.Stdout).Encode(perf.Result{ID: "x", Units: 1, Unit: "event", Error: "checksum mismatch"}); err != nil {
+			os.Exit(4)
+		}
 		os.Exit(0)
 	case "crash":
-		os.Stderr.WriteString("boom\n")
+		_, _ = os.Stderr.WriteString("boom\n") // the exit code is what the test checks
 		os.Exit(3)
 	}
 	os.Exit(run([]string{"-" + childFlag, mode, "-scale", "0.01"}, os.Stdout, os.Stderr))
@@ -61,7 +65,9 @@ func TestMatrixRunsEachScenarioInAChild(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	writeTable(&out, rep)
+	if err := writeTable(&out, rep); err != nil {
+		t.Fatal(err)
+	}
 	table := out.String()
 	for _, want := range []string{
 		"| Runtime | 1 bus x 50k events x 1 handler | 1 bus x 50k events x 50k one-off handlers |",
@@ -132,7 +138,9 @@ func TestFlags(t *testing.T) {
 		t.Errorf("parse: %+v %v", o, err)
 	}
 	errb.Reset()
-	parseFlags([]string{"-h"}, &errb)
+	if _, err := parseFlags([]string{"-h"}, &errb); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
 	if strings.Contains(errb.String(), childFlag) {
 		t.Errorf("usage shows the hidden flag:\n%s", errb.String())
 	}

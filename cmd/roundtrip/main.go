@@ -56,9 +56,9 @@ func run(args []string, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "roundtrip:", err)
+	logf(stderr, "roundtrip: %v\n", err)
 	if errors.Is(err, errUsage) {
-		fmt.Fprintln(stderr, "usage: roundtrip events|bus <input.json> <output.json>")
+		logf(stderr, "usage: roundtrip events|bus <input.json> <output.json>\n")
 		return 2
 	}
 	return 1
@@ -149,17 +149,17 @@ func writeAtomic(path string, data []byte) error {
 	}
 	name := tmp.Name()
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
+		return errors.Join(err, tmp.Close(), os.Remove(name))
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return err
+		return errors.Join(err, os.Remove(name))
 	}
 	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return err
+		return errors.Join(err, os.Remove(name))
 	}
 	return nil
 }
+
+// logf writes a diagnostic to w. A diagnostic that cannot be written has
+// nowhere else to go, so its error is dropped here, in one place.
+func logf(w io.Writer, format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }

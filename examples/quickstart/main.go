@@ -42,7 +42,6 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer shop.Close()
 
 	// The payment handler: a typed handler returns a typed result.
 	_, err = api.On(shop, func(ctx context.Context, c *ChargeCard) (string, error) {
@@ -84,6 +83,10 @@ func main() {
 
 	fmt.Println("\nEvent tree:")
 	fmt.Println(stripTimes(shop.LogTree()))
+
+	if err := shop.Close(); err != nil {
+		log.Fatal(err)
+	}
 }
 
 // stripTimes removes the clock readings so the output is the same each run.

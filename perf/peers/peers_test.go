@@ -3,6 +3,7 @@ package peers
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +36,8 @@ type peer interface {
 	call(tb testing.TB, v int)
 	// sum returns the handlers' checksum (call after flush).
 	sum() int64
-	close()
+	// close stops the peer and reports an error of its shutdown to tb.
+	close(tb testing.TB)
 }
 
 var peers = []struct {
@@ -55,7 +57,7 @@ func BenchmarkBatch(b *testing.B) {
 	for _, pc := range peers {
 		b.Run(pc.name, func(b *testing.B) {
 			p := pc.new(b)
-			defer p.close()
+			defer p.close(b)
 			var want int64
 			i, pending := 0, 0
 			b.ReportAllocs()
@@ -84,7 +86,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	for _, pc := range peers {
 		b.Run(pc.name, func(b *testing.B) {
 			p := pc.new(b)
-			defer p.close()
+			defer p.close(b)
 			var want int64
 			i := 0
 			b.ReportAllocs()
@@ -108,7 +110,7 @@ func TestPeers(t *testing.T) {
 	for _, pc := range peers {
 		t.Run(pc.name, func(t *testing.T) {
 			p := pc.new(t)
-			defer p.close()
+			defer p.close(t)
 			var want int64
 			for i := range 3 * batchSize {
 				want += int64(i%97 + 1)
@@ -179,8 +181,8 @@ func (p *ringbusPeer) call(tb testing.TB, v int) {
 	check(tb, e.Wait(p.ctx))
 }
 
-func (p *ringbusPeer) sum() int64 { return p.total }
-func (p *ringbusPeer) close()     { p.bus.Close() }
+func (p *ringbusPeer) sum() int64          { return p.total }
+func (p *ringbusPeer) close(tb testing.TB) { check(tb, p.bus.Close()) }
 
 // --- watermill: in-memory gochannel pub/sub, one subscriber goroutine ---
 //
@@ -244,10 +246,10 @@ func (p *watermillPeer) call(tb testing.TB, v int) {
 
 func (p *watermillPeer) sum() int64 { return p.total.Load() }
 
-func (p *watermillPeer) close() {
-	p.async.Close()
-	p.sync.Close()
+func (p *watermillPeer) close(tb testing.TB) {
+	err := errors.Join(p.async.Close(), p.sync.Close())
 	p.done.Wait()
+	check(tb, err)
 }
 
 // --- asaskevich/EventBus ---
@@ -289,8 +291,8 @@ func (p *eventBusPeer) call(_ testing.TB, v int) {
 	p.bus.WaitAsync()
 }
 
-func (p *eventBusPeer) sum() int64 { return p.total.Load() }
-func (p *eventBusPeer) close()     { p.bus.WaitAsync() }
+func (p *eventBusPeer) sum() int64       { return p.total.Load() }
+func (p *eventBusPeer) close(testing.TB) { p.bus.WaitAsync() }
 
 // --- the floor: a buffered channel to one worker goroutine ---
 //
@@ -353,7 +355,7 @@ func (p *channelPeer) call(_ testing.TB, v int) {
 
 func (p *channelPeer) sum() int64 { return p.total.Load() }
 
-func (p *channelPeer) close() {
+func (p *channelPeer) close(testing.TB) {
 	close(p.jobs)
 	close(p.req)
 	p.wg.Wait()
