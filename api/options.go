@@ -79,10 +79,11 @@ func WithDefaultHandlerSlowTimeout(d time.Duration) Option {
 // bus wants WithHistoryDrop(true).
 func WithMaxHistory(n int) Option { return engine.WithMaxHistory(n) }
 
-// WithHistoryDrop(true) makes a full history drop its oldest events instead
-// of rejecting new ones: completed events first, then, if it is still over
-// the limit, the oldest whatever their status (logged once). A dropped
-// event still completes and can still be awaited by whoever holds it.
+// WithHistoryDrop with drop true makes a full history drop its oldest
+// events instead of rejecting new ones: completed events first, then, if it
+// is still over the limit, the oldest whatever their status (logged once).
+// A dropped event still completes and can still be awaited by whoever
+// holds it.
 func WithHistoryDrop(drop bool) Option { return engine.WithHistoryDrop(drop) }
 
 // WithMaxQueue limits how many events the bus holds queued (emitted and not
@@ -238,21 +239,21 @@ var ErrEventTypeConflict = engine.ErrEventTypeConflict
 
 // Typed errors.
 type (
-	// HandlerTimeoutError: a handler exceeded its own timeout.
+	// HandlerTimeoutError reports that a handler exceeded its own timeout.
 	HandlerTimeoutError = engine.HandlerTimeoutError
-	// HandlerAbortedError: a running handler was interrupted.
+	// HandlerAbortedError reports that a running handler was interrupted.
 	HandlerAbortedError = engine.HandlerAbortedError
-	// HandlerCancelledError: a handler never started.
+	// HandlerCancelledError reports that a handler was cancelled before it started.
 	HandlerCancelledError = engine.HandlerCancelledError
-	// HandlerPanicError: a handler panicked.
+	// HandlerPanicError reports that a handler panicked, with the value and stack.
 	HandlerPanicError = engine.HandlerPanicError
 	// HandlerErrors aggregates several handler errors.
 	HandlerErrors = engine.HandlerErrors
-	// RecursionError: the recursion guard fired.
+	// RecursionError reports that a handler nested events deeper than the limit.
 	RecursionError = engine.RecursionError
-	// HistoryFullError: the history is full.
+	// HistoryFullError reports that Emit found the history full.
 	HistoryFullError = engine.HistoryFullError
-	// QueueFullError: the queue is at its limit.
+	// QueueFullError reports that Emit found the queue at its limit.
 	QueueFullError = engine.QueueFullError
 	// QueueFullPolicy says what Emit does on a full queue (see
 	// WithQueueFullPolicy).
@@ -274,6 +275,6 @@ type (
 	// the bus runs instead, which may run code around the call, pass on a
 	// derived ctx, retry, or not call it at all.
 	HandlerWrapper = engine.HandlerWrapper
-	// ResultSchemaError: a handler result did not match event_result_type.
+	// ResultSchemaError reports that a handler result did not match the event's result schema.
 	ResultSchemaError = engine.ResultSchemaError
 )

@@ -244,7 +244,7 @@ func TestHandlerTimeoutMatchesDeadlineExceeded_TIMEOUT6(t *testing.T) {
 		ctx := context.Background()
 		bus, err := api.NewBus("RFTimeoutDeadline", api.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(t, err)
-		defer bus.Close()
+		defer func() { _ = bus.Close() }()
 		h, err := api.On(bus, func(ctx context.Context, e *rfOrder) (string, error) {
 			<-ctx.Done()
 			return "late", nil // returns no error of its own

@@ -31,7 +31,7 @@ func BenchmarkEmitBatchMiddleware(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer bus.Close()
+			defer func() { _ = bus.Close() }()
 			sum := 0
 			if _, err := api.On(bus, func(ctx context.Context, e *PerfSimpleEvent) (struct{}, error) {
 				sum += e.Value

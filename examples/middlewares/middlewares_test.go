@@ -17,6 +17,16 @@ import (
 
 func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
+// mustOn registers a typed handler and panics if it cannot.
+func mustOn[E any, R any, P interface {
+	*E
+	api.Typed[R]
+}](bus *api.Bus, h func(ctx context.Context, e P) (R, error), opts ...api.HandlerOption) {
+	if _, err := api.On(bus, h, opts...); err != nil {
+		panic(err)
+	}
+}
+
 type Charge struct {
 	api.Event[string]
 	Amount int `json:"amount"`
@@ -30,9 +40,9 @@ func TestTransitionCounterCountsEveryRowTransition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bus.Close()
-	api.On(bus, func(ctx context.Context, c *Charge) (string, error) { return "ok", nil })
-	api.On(bus, func(ctx context.Context, c *Charge) (string, error) {
+	defer func() { _ = bus.Close() }()
+	mustOn(bus, func(ctx context.Context, c *Charge) (string, error) { return "ok", nil })
+	mustOn(bus, func(ctx context.Context, c *Charge) (string, error) {
 		if c.Amount < 0 {
 			return "", errors.New("negative amount")
 		}
@@ -74,15 +84,15 @@ func TestTimingMeasuresAndPutsTheStartInTheContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bus.Close()
-	api.On(bus, func(ctx context.Context, c *Charge) (string, error) {
+	defer func() { _ = bus.Close() }()
+	mustOn(bus, func(ctx context.Context, c *Charge) (string, error) {
 		start, ok := middlewares.StartTime(ctx)
 		if !ok || start.IsZero() {
 			return "", errors.New("no start time in the handler's ctx")
 		}
 		return "charged", nil
 	}, api.WithHandlerName("charge"))
-	api.On(bus, func(ctx context.Context, c *Charge) (string, error) { return "", errors.New("audit down") },
+	mustOn(bus, func(ctx context.Context, c *Charge) (string, error) { return "", errors.New("audit down") },
 		api.WithHandlerName("audit"))
 	for range 20 {
 		e := &Charge{Amount: 5}
@@ -116,10 +126,13 @@ func Example() {
 		mu.Unlock()
 	})
 	bus, _ := api.NewBus("ShopBus", api.WithMiddlewares(counter), api.WithHandlerWrappers(timing))
-	defer bus.Close()
-	api.On(bus, func(ctx context.Context, c *Charge) (string, error) {
+	defer func() { _ = bus.Close() }()
+	if _, err := api.On(bus, func(ctx context.Context, c *Charge) (string, error) {
 		return fmt.Sprintf("charged %d", c.Amount), nil
-	}, api.WithHandlerName("payments.charge"))
+	}, api.WithHandlerName("payments.charge")); err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	e := &Charge{Amount: 42}
 	_ = bus.Emit(ctx, e)
