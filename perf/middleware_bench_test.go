@@ -16,53 +16,11 @@ func BenchmarkEmitBatchMiddleware(b *testing.B) {
 	nopWrapper := func(next api.HandlerFunc) api.HandlerFunc {
 		return func(ctx context.Context, e *api.BaseEvent) (any, error) { return next(ctx, e) }
 	}
-	for _, c := range []struct {
-		name string
-		opts []api.Option
-	}{
-		{"bare", nil},
-		{"nop-hook", []api.Option{api.WithMiddlewares(api.NopMiddleware{})}},
-		{"nop-wrapper", []api.Option{api.WithHandlerWrappers(nopWrapper)}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			ctx := context.Background()
-			opts := append([]api.Option{api.WithMaxHistory(batchSize), api.WithHistoryDrop(true)}, c.opts...)
-			bus, err := api.NewBus("PerfBatchMW", opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = bus.Close() }()
-			sum := 0
-			if _, err := api.On(bus, func(ctx context.Context, e *PerfSimpleEvent) (struct{}, error) {
-				sum += e.Value
-				return struct{}{}, nil
-			}); err != nil {
-				b.Fatal(err)
-			}
-			batch := make([]*PerfSimpleEvent, 0, batchSize)
-			want, i := 0, 0
-			b.ReportAllocs()
-			for b.Loop() {
-				e := &PerfSimpleEvent{BatchID: i / batchSize, Value: i%97 + 1}
-				want += e.Value
-				i++
-				if err := bus.Emit(ctx, e); err != nil {
-					b.Fatal(err)
-				}
-				batch = append(batch, e)
-				if len(batch) == batchSize {
-					waitAll(b, ctx, batch)
-					batch = batch[:0]
-				}
-			}
-			waitAll(b, ctx, batch)
-			b.StopTimer()
-			if err := bus.WaitUntilIdle(ctx); err != nil {
-				b.Fatal(err)
-			}
-			if sum != want {
-				b.Fatalf("checksum %d, want %d", sum, want)
-			}
-		})
-	}
+	b.Run("bare", func(b *testing.B) { benchEmitBatch(b, "PerfBatchMW") })
+	b.Run("nop-hook", func(b *testing.B) {
+		benchEmitBatch(b, "PerfBatchMW", api.WithMiddlewares(api.NopMiddleware{}))
+	})
+	b.Run("nop-wrapper", func(b *testing.B) {
+		benchEmitBatch(b, "PerfBatchMW", api.WithHandlerWrappers(nopWrapper))
+	})
 }
