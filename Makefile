@@ -43,8 +43,8 @@ lint-install: ## install the pinned golangci-lint into .cache/bin unless it is t
 		GOBIN=$(abspath $(dir $(GOLANGCI_LINT))) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION))
 
 fuzz: ## run the fuzz targets for a while each (FUZZTIME=30s)
-	$(GO) test -run '^$$' -fuzz FuzzParseTime -fuzztime $${FUZZTIME:-30s} ./internal/ident/
-	$(GO) test -run '^$$' -fuzz FuzzParseUUID -fuzztime $${FUZZTIME:-30s} ./internal/ident/
+	$(GO) test -run '^$$' -fuzz FuzzParseTime -fuzztime $${FUZZTIME:-30s} ./ident/
+	$(GO) test -run '^$$' -fuzz FuzzParseUUID -fuzztime $${FUZZTIME:-30s} ./ident/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $${FUZZTIME:-30s} ./wire/
 
 tidy-check: ## go mod tidy changes no go.mod or go.sum

@@ -12,7 +12,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // monoNow is the clock for deadlines and slow warnings: the process clock's

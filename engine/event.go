@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // Status is the lifecycle state of an event or of one handler's result.

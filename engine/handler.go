@@ -14,7 +14,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // HandlerFunc is the untyped handler signature the engine runs. Package api

@@ -14,7 +14,7 @@ import (
 	"unsafe"
 	"weak"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 	"github.com/ringbus/ringbus/internal/leakcheck"
 )
 

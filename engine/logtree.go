@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // LogTree returns the bus history as a tree of events, their handler rows

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 func snapBus(t *testing.T, name string, opts ...Option) *Bus {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 	"github.com/ringbus/ringbus/ring"
 )
 

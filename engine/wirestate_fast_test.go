@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // The fast paths of wirestate.go: the detached handler cache in front of

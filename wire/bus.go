@@ -9,7 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/ringbus/ringbus/engine"
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // --- writing (WIRE-20, WIRE-21, WIRE-22) ---

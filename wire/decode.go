@@ -15,7 +15,7 @@ import (
 
 	"github.com/bytedance/sonic"
 	"github.com/ringbus/ringbus/engine"
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 	"github.com/ringbus/ringbus/schema"
 )
 

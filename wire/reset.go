@@ -7,7 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/ringbus/ringbus/engine"
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // Reset returns a fresh copy of e for emitting again (event_reset,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/engine"
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 	"github.com/ringbus/ringbus/schema"
 	"github.com/ringbus/ringbus/wire"
 )

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ringbus/ringbus/engine"
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 	"github.com/ringbus/ringbus/wire"
 )
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 var (

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 // canonical is the TIME-4 layout in the syntax of package time.

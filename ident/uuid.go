@@ -85,7 +85,7 @@ func NewV5(ns UUID, name string) UUID {
 	return v5(b)
 }
 
-// HandlerID returns the deterministic id of a handler (TIME-8), the same in
+// HandlerID returns the deterministic id of a handler, the same in
 // every abxbus runtime: uuid5(NS, seed) with
 // NS = uuid5(NAMESPACE_DNS, "abxbus-handler") and
 // seed = "{eventbusID}|{handlerName}|{handlerFilePath}|{registeredAt}|{eventPattern}",
@@ -141,7 +141,7 @@ func (u UUID) AppendText(b []byte) []byte {
 }
 
 // Suffix4 returns the last 4 characters of the canonical form of u, as used in
-// bus and handler labels ("name#abcd", TIME-10).
+// bus and handler labels ("name#abcd").
 func (u UUID) Suffix4() string {
 	const hex = "0123456789abcdef"
 	return string([]byte{hex[u[14]>>4], hex[u[14]&0xf], hex[u[15]>>4], hex[u[15]&0xf]})
@@ -173,7 +173,7 @@ func (u UUID) encode(buf *[uuidTextLen]byte) {
 
 // ParseUUID parses a UUID of any version in canonical hyphenated form
 // (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, 36 characters), in upper, lower or
-// mixed case (TIME-2). Other spellings (braces, "urn:uuid:", no hyphens) are
+// mixed case. Other spellings (braces, "urn:uuid:", no hyphens) are
 // rejected. Every error wraps [ErrBadUUID].
 func ParseUUID(s string) (UUID, error) {
 	var u UUID

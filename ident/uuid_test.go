@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringbus/ringbus/internal/ident"
+	"github.com/ringbus/ringbus/ident"
 )
 
 func mustUUID(t testing.TB, s string) ident.UUID {

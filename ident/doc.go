@@ -1,6 +1,6 @@
 // Package ident provides the timestamps and identifiers of ringbus: the
-// process clock, the canonical timestamp text form, and UUIDs (spec section 1,
-// TIME-1 to TIME-10, and wire.md WIRE-2, WIRE-3).
+// process clock, the canonical timestamp text form, and UUIDs, in the forms
+// that every abxbus runtime writes and reads on the wire.
 //
 // # Timestamps
 //

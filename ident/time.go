@@ -13,7 +13,7 @@ import (
 // value means "not set".
 //
 // A Time is a plain integer: it may be copied, compared with == and <, and
-// used as a map key. Its text form is the canonical wire form of TIME-4,
+// used as a map key. Its text form is the canonical wire form,
 // "YYYY-MM-DDTHH:MM:SS.fffffffffZ". It covers the instants from
 // 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z.
 type Time int64
@@ -41,7 +41,7 @@ var clock struct {
 	_    [56]byte
 }
 
-// Now returns the current time of the process clock (TIME-5).
+// Now returns the current time of the process clock.
 //
 // The clock is the wall clock read once at start-up plus the monotonic time
 // elapsed since, so it does not jump when the system time is changed. Values
@@ -120,14 +120,14 @@ func FromStd(t time.Time) Time {
 	return Time(t.UnixNano())
 }
 
-// ParseTime parses a timestamp in the input form of TIME-6:
+// ParseTime parses a timestamp in the input form of the wire format:
 // "YYYY-MM-DDTHH:MM:SS", then optionally "." and 1 to 9 fractional digits,
 // then "Z" or a "+HH:MM" / "-HH:MM" offset. The result is converted to UTC; the
 // fraction is read as written (padded with zeros to nanoseconds, never
-// rounded). The UTC year must be after 1990 and before 2500 (TIME-7).
+// rounded). The UTC year must be after 1990 and before 2500.
 //
 // Time cannot hold instants after 2262-04-11T23:47:16.854775807Z, so ParseTime
-// rejects later ones although TIME-7 admits them; [NormalizeTime] accepts the
+// rejects later ones although the wire format admits them; [NormalizeTime] accepts the
 // whole range. Every error wraps [ErrBadTime]. A successful result is never the
 // zero Time.
 func ParseTime(s string) (Time, error) {
@@ -142,7 +142,7 @@ func ParseTime(s string) (Time, error) {
 	return Time(sec*1e9 + nsec), nil
 }
 
-// NormalizeTime converts a timestamp accepted by TIME-6 and TIME-7 to the
+// NormalizeTime converts a timestamp in the input form of [ParseTime] to the
 // canonical form "YYYY-MM-DDTHH:MM:SS.fffffffffZ". It accepts the same input
 // as [ParseTime] and also the instants from 2262 to 2499, which a Time cannot
 // hold; for other input NormalizeTime(s) equals the String of ParseTime(s).
