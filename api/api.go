@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/ringbus/ringbus/engine"
+	"github.com/ringbus/ringbus/schema"
 )
 
 // Core types, shared with package engine.
@@ -62,6 +63,9 @@ type Event[R any] struct {
 
 func (*Event[R]) resultOf(R) {}
 
+// resultType is R, for Declare.
+func (*Event[R]) resultType() reflect.Type { return reflect.TypeFor[R]() }
+
 // Typed is satisfied by a pointer to a struct embedding Event[R].
 type Typed[R any] interface {
 	engine.Eventer
@@ -86,12 +90,42 @@ func NewEvent(eventType string, fields map[string]any) (*BaseEvent, error) {
 }
 
 // Declare registers event type E with options (its event_type name,
-// version and per-type defaults) before first use. An event_type
-// name belongs to one Go type: Declare fails with ErrEventTypeConflict when
-// another Go type has it, as when two structs of one name in different
-// packages both default to it; give one of them its own TypeOptions.Name.
+// version and per-type defaults) before first use. E is the struct type
+// (or a pointer to it).
+//
+// When E embeds Event[R], Declare also gives the type the JSON schema of R
+// as its result schema, unless opts.ResultType is set: encoded events then
+// carry it as their event_result_type, so decoders in this and other
+// runtimes know what the handlers return, and every handler result of an
+// E (from a typed handler, an untyped one, or a decoded row) is checked
+// against it. R is taken from the event type, so the schema cannot name
+// another type than its handlers return. R = any declares no schema, and
+// an R with no JSON form (a channel, a function) fails with an error
+// matching schema.ErrUnsupportedType. A nil slice or map encodes as null,
+// which an array or object schema refuses: give such results a non-nil
+// value or declare the event with Event[any].
+//
+// An event_type name belongs to one Go type: Declare fails with
+// ErrEventTypeConflict when another Go type has it, as when two structs of
+// one name in different packages both default to it; give one of them its
+// own TypeOptions.Name.
 func Declare[E any](opts TypeOptions) error {
-	_, err := engine.DeclareType(reflect.TypeFor[E](), opts)
+	t := reflect.TypeFor[E]()
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if opts.ResultType == nil && t.Kind() == reflect.Struct {
+		if rt, ok := reflect.New(t).Interface().(interface{ resultType() reflect.Type }); ok {
+			if r := rt.resultType(); r.Kind() != reflect.Interface || r.NumMethod() != 0 {
+				s, err := schema.ForType(r)
+				if err != nil {
+					return fmt.Errorf("ringbus: result type of %s: %w", t, err)
+				}
+				opts.ResultType = s
+			}
+		}
+	}
+	_, err := engine.DeclareType(t, opts)
 	return err
 }
 

@@ -49,6 +49,8 @@ func Declare(t reflect.Type, result reflect.Type, opts engine.TypeOptions) (*eng
 }
 
 // DeclareFor is Declare for the Go event type E whose handlers return R.
+// For an event type that embeds api.Event[R], api.Declare does the same and
+// takes R from the event type, so the two cannot disagree.
 func DeclareFor[E any, R any](opts engine.TypeOptions) (*engine.TypeMeta, error) {
 	var rt reflect.Type
 	if r := reflect.TypeFor[R](); r.Kind() != reflect.Interface || r.NumMethod() != 0 {
