@@ -421,7 +421,6 @@ func (p *processing) setup() bool {
 	rs := p.resolve(b, e.meta, &ic, &own)
 	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
-	mw := len(b.cfg.middlewares) > 0
 	// Nobody else sees p until watch publishes it below (the pin protocol
 	// keeps pinned processings out of reuse), so setup writes without a lock.
 	now := p.takeClock()
@@ -459,12 +458,7 @@ func (p *processing) setup() bool {
 		p.remaining.Store(int32(len(rows)))
 	}
 
-	if mw {
-		b.hookEvent(e, StatusPending)
-		for _, r := range rows {
-			b.hookResult(r, StatusPending)
-		}
-	}
+	b.processingBegan(e, rows)
 	expired := false
 	if ch := p.hwait; ch != nil {
 		p.hwait = nil
@@ -824,9 +818,9 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 }
 
 // beginRow stamps deadlines, arms the slow-handler warning and fires the
-// started hooks (MW-2: the row's, then the event's once).
+// started hooks through rowStarting.
 func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
-	b, e := p.bus, p.ev
+	b := p.bus
 	timeout := p.rowTimeout(r.handler)
 	var hdl int64
 	if timeout > 0 {
@@ -870,13 +864,7 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 			p.wd.need(slowAt)
 		}
 	}
-	started := e.markStarted()
-	if len(b.cfg.middlewares) > 0 {
-		b.hookResult(r, StatusStarted)
-		if started {
-			b.hookEvent(e, StatusStarted)
-		}
-	}
+	b.rowStarting(r)
 }
 
 // rowTimeout is rowTimeout for a handler of this processing's event, from
@@ -938,10 +926,7 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	if err != nil {
 		b.logger.Error("ringbus: handler failed", "bus", b.Label(), "handler", r.handler.Label(), "event", p.ev.Label(), "error", err.Error())
 	}
-	if len(b.cfg.middlewares) > 0 {
-		b.hookResult(r, StatusCompleted)
-	}
-	p.rowTerminal()
+	p.settle(r)
 	return true
 }
 
@@ -951,17 +936,6 @@ func isOwnError(err error) bool {
 		return true
 	}
 	return false
-}
-
-func (p *processing) rowTerminal() {
-	if p.hconc == ParallelHandlers && p.remaining.Add(-1) == 0 {
-		p.mu.Lock()
-		ch := p.allDone
-		p.mu.Unlock()
-		if ch != nil {
-			close(ch)
-		}
-	}
 }
 
 // isWinner reports whether a row wins first-mode completion (FIRST-1).
@@ -990,7 +964,7 @@ func (p *processing) cancelRest(winner *Result) {
 // child must not keep the child, and so the event, running (FIRST-3,
 // AWAIT-9).
 func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
-	b, e := p.bus, p.ev
+	e := p.ev
 	abort := &HandlerAbortedError{Handler: r.handler.Label(), Event: e.Label(), Reason: reason, Timeout: p.evTO}
 	cancel := &HandlerCancelledError{Event: e.Label(), Reason: reason, Timeout: p.evTO, Parent: parentErr}
 	var decided Status
@@ -1003,10 +977,7 @@ func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
 	default:
 		return false
 	}
-	if len(b.cfg.middlewares) > 0 {
-		b.hookResult(r, StatusCompleted)
-	}
-	p.rowTerminal()
+	p.settle(r)
 	if decided == StatusStarted {
 		cascade(r, abort)
 	}
@@ -1040,12 +1011,7 @@ func cascade(r *Result, cause error) {
 		for _, cr := range c.Rows() {
 			if cr.Status() == StatusPending {
 				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: reason, Parent: cause}, StatusPending) {
-					if p := cr.processing(); p != nil {
-						p.rowTerminal()
-					}
-					if len(cr.handler.bus.cfg.middlewares) > 0 {
-						cr.handler.bus.hookResult(cr, StatusCompleted)
-					}
+					settleCascaded(cr)
 				}
 			}
 			for _, gc := range cr.Children() {
@@ -1389,10 +1355,7 @@ func (p *processing) timeoutHandler(r *Result) {
 	r.cancel(err, true)
 	b := p.bus
 	b.logger.Warn(fmt.Sprintf("⏱️  TIMEOUT ERROR - Handling took more than %s for %s.%s(%s)", seconds(timeout), b.Label(), r.handler.Label(), p.ev.Label()))
-	if len(b.cfg.middlewares) > 0 {
-		b.hookResult(r, StatusCompleted)
-	}
-	p.rowTerminal()
+	p.settle(r)
 	cascade(r, err)
 	if serial {
 		next := int(p.curIdx.Load()) + 1
@@ -1604,9 +1567,7 @@ func (e *Event) decPendingLocked(b *Bus) {
 	if ch != nil {
 		close(ch)
 	}
-	if b != nil && len(b.cfg.middlewares) > 0 {
-		b.hookEvent(e, StatusCompleted)
-	}
+	b.eventCompleted(e)
 	for _, hb := range zeroHist {
 		hb.hist.removeCompleted(e)
 	}
