@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/engine"
 )
 
 // QJob is the event of the queue tests; N is its emit number.
@@ -323,7 +324,7 @@ func TestQueueBlockFloodNeverExceedsLimit_EMIT2(t *testing.T) {
 	var calls, maxQueued atomic.Int64
 	_, err := api.On(bus, func(context.Context, *QJob) (int, error) {
 		calls.Add(1)
-		if q := int64(len(bus.QueuedEvents())); q > maxQueued.Load() {
+		if q := int64(len(engine.QueuedEvents(bus))); q > maxQueued.Load() {
 			maxQueued.Store(q) // only the dispatcher writes it
 		}
 		runtime.Gosched()
@@ -624,10 +625,10 @@ func TestQueueRequeueCountsButIsNotLimited_SER2_SER3(t *testing.T) {
 		g := quOnGate(t, bus)
 		jobs := []*QJob{{N: 0}, {N: 1}, {N: 2}}
 		for _, j := range jobs {
-			require.NoError(t, bus.Requeue(j))
+			require.NoError(t, engine.Requeue(bus, j))
 		}
 		assert.ErrorIs(t, bus.Emit(ctx, &QJob{N: 9}), api.ErrQueueFull, "3 requeued events fill a queue of 1")
-		bus.Resume()
+		engine.Resume(bus)
 		synctest.Wait() // job 0 runs; 1 and 2 wait
 		assert.ErrorIs(t, bus.Emit(ctx, &QJob{N: 9}), api.ErrQueueFull)
 		g.release()

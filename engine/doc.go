@@ -91,4 +91,16 @@
 // *HandlerCancelledError, *HandlerPanicError, *RecursionError,
 // *HistoryFullError, *QueueFullError, *HandlerErrors) carry fields for
 // errors.As.
+//
+// # Codec and snapshot hooks
+//
+// The wire codec and bus snapshots need more than a handler does: an
+// event's serialisable state, and ways to rebuild events, handlers and
+// buses from it. Those hooks are free functions rather than methods, so
+// that they stay off the method sets package api re-exports: for events
+// StateOf, StateInto, Restore, Bind, MetaOf, IsStub and RelinkChildren;
+// for handlers DescOf, SnapshotDescOf, IsDetached and DetachedHandler; for
+// result rows SetResultUUID; for buses RemoteBus, RestoreBus,
+// RestoreHandler, BindHandler, RestoreHistory, Requeue, Resume and
+// QueuedEvents. They are for codecs and snapshot code, not for handlers.
 package engine

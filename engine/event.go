@@ -662,9 +662,6 @@ func (e *Event) Version() string {
 	return e.meta.version
 }
 
-// Meta returns the event's type description.
-func (e *Event) Meta() *TypeMeta { return e.ensure().meta }
-
 // Payload returns the value that was emitted: the typed struct pointer for
 // typed events, the *Event itself for untyped ones.
 func (e *Event) Payload() Eventer {

@@ -166,13 +166,6 @@ func (r *Result) UUID() ident.UUID {
 	return r.id
 }
 
-// SetUUID sets the row id (for rows restored from the wire).
-func (r *Result) SetUUID(id ident.UUID) {
-	r.event.mu.Lock()
-	r.id = id
-	r.event.mu.Unlock()
-}
-
 // Event returns the event the row belongs to.
 func (r *Result) Event() *Event { return r.event }
 

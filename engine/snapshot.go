@@ -12,6 +12,12 @@ import (
 // This file is the engine side of the bus snapshot (wire.md §6, SER-1..4):
 // the hooks package wire uses to dump a bus and to rebuild one from its
 // JSON. Like wirestate.go it only uses the engine's existing internals.
+//
+// The hooks are free functions, not methods, so that they stay off the
+// method sets of Bus, Event and Handler, which package api re-exports to
+// users: RestoreBus, RestoreHandler, BindHandler, SnapshotDescOf,
+// RestoreHistory, Requeue, Resume, QueuedEvents and RelinkChildren are for
+// codecs and snapshot code, not for handlers.
 
 // ErrUnknownHandler is returned by BindHandler when the bus has no handler
 // with the given id.
@@ -40,17 +46,19 @@ type handlerOrigin struct {
 }
 
 // RestoreHandler registers on b a handler described by d, as a bus restore
-// does with the handler entries of a snapshot (SER-1, WIRE-21): it keeps
-// d's id, name, file path, registration time, pattern and timeouts, and
-// runs fn, or does nothing and returns nil when fn is nil (a stub that
-// BindHandler can bind later). Missing pieces default as WIRE-19 says
-// (name "anonymous", pattern "*"); a zero d.ID is derived as On derives it.
-// When d names another bus (d.BusID or d.BusName set and different from
-// b's), SnapshotDesc keeps reporting that bus. If b already has a handler
-// with d.ID, RestoreHandler returns it and registers nothing.
+// does with the handler entries of a snapshot: it keeps d's id, name, file
+// path, registration time, pattern and timeouts, and runs fn, or does
+// nothing and returns nil when fn is nil (a stub that BindHandler can bind
+// later). Missing pieces default as on the wire (name "anonymous", pattern
+// "*"); a zero d.ID is derived as On derives it. When d names another bus
+// (d.BusID or d.BusName set and different from b's), SnapshotDescOf keeps
+// reporting that bus. If b already has a handler with d.ID, RestoreHandler
+// returns it and registers nothing.
 //
-// The handler is appended to b's registration order, like On.
-func (b *Bus) RestoreHandler(d HandlerDesc, fn HandlerFunc) (*Handler, error) {
+// The handler is appended to b's registration order, like On. It is for
+// snapshot code (package wire's UnmarshalBus); handlers register with On.
+func RestoreHandler(b *Bus, d HandlerDesc, fn HandlerFunc) (*Handler, error) {
+	// A snapshot's handler entries (SER-1, WIRE-21), defaulted as WIRE-19 says.
 	if !d.ID.IsZero() {
 		if h := b.handlerByID(d.ID); h != nil {
 			return h, nil
@@ -95,11 +103,11 @@ func (b *Bus) RestoreHandler(d HandlerDesc, fn HandlerFunc) (*Handler, error) {
 	return b.register(d.Pattern, fn, nil, nil, opts)
 }
 
-// SnapshotDesc returns h's metadata as a bus snapshot writes it: Desc,
+// SnapshotDescOf returns h's metadata as a bus snapshot writes it: DescOf,
 // except that a handler RestoreHandler re-created for another bus keeps
-// reporting that bus's id and name.
-func (h *Handler) SnapshotDesc() HandlerDesc {
-	d := h.Desc()
+// reporting that bus's id and name. It is for snapshot code.
+func SnapshotDescOf(h *Handler) HandlerDesc {
+	d := DescOf(h)
 	if o := h.origin; o != nil {
 		d.BusID, d.BusName = o.busID, o.busName
 	}
@@ -131,15 +139,17 @@ func (b *Bus) handlerIndex(id ident.UUID) int {
 }
 
 // BindHandler gives the handler of b with the given id the function fn:
-// it is how a stub handler restored from a snapshot (RestoreHandler) is
-// bound to Go code again, but it works for any handler of b. The handler
-// keeps its id, metadata and place in the registration order; it is
-// replaced by a new *Handler, which BindHandler returns (the old value is
-// detached from b: its Off does nothing). Events whose processing already
-// started keep running the old function (REG-7); a seeded pending row of
-// the handler runs fn (ERU-5). It returns ErrUnknownHandler when b has no
-// handler with that id.
-func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
+// it is how a stub handler restored from a snapshot (RestoreHandler, or
+// package wire's UnmarshalBus) is bound to Go code again, but it works for
+// any handler of b. The handler keeps its id, metadata and place in the
+// registration order; it is replaced by a new *Handler, which BindHandler
+// returns (the old value is detached from b: its Off does nothing). Events
+// whose processing already started keep running the old function; a
+// seeded pending row of the handler runs fn. It returns ErrUnknownHandler
+// when b has no handler with that id.
+func BindHandler(b *Bus, id string, fn HandlerFunc) (*Handler, error) {
+	// Started events keep the old function (REG-7); seeded pending rows run
+	// the new one (ERU-5).
 	if fn == nil {
 		return nil, ErrNilHandler
 	}
@@ -186,8 +196,9 @@ func (b *Bus) BindHandler(id string, fn HandlerFunc) (*Handler, error) {
 // RestoreHistory appends ev, a restored event (see Restore), to b's
 // history as it is: nothing runs and nothing is queued (use Requeue for
 // that). The history limit is not enforced here: a snapshot's history is
-// taken as it was. ev must not be in b's history already.
-func (b *Bus) RestoreHistory(ev Eventer) error {
+// taken as it was. ev must not be in b's history already. It is for
+// snapshot code; events enter the history by Emit.
+func RestoreHistory(b *Bus, ev Eventer) error {
 	e := Core(ev)
 	if e == nil {
 		return ErrNilEvent
@@ -207,13 +218,13 @@ func (h *history) restore(e *Event) {
 }
 
 // Requeue puts ev back into b's queue, as a bus restore does with the ids
-// of a snapshot's pending_event_queue (SER-2): the event is counted as
-// emitted on b (so WaitUntilIdle waits for it and Wait on the event works)
-// and gets b's label in its event_path if it lacks it, but keeps the rest
-// of its state, result rows included: a handler whose row is already
-// terminal is skipped when b processes it and a seeded pending row runs
-// (ERU-5). A completed event runs again, as when it is emitted on a new
-// bus (EMIT-9). An event already waiting in b's queue is left alone.
+// of a snapshot's pending_event_queue: the event is counted as emitted on
+// b (so WaitUntilIdle waits for it and Wait on the event works) and gets
+// b's label in its event_path if it lacks it, but keeps the rest of its
+// state, result rows included: a handler whose row is already terminal is
+// skipped when b processes it and a seeded pending row runs. A completed
+// event runs again, as when it is emitted on a new bus. An event already
+// waiting in b's queue is left alone.
 //
 // Requeue does not start b's dispatcher: requeued events run once b is
 // started by Resume or by the next Emit (they then run first, in the order
@@ -221,8 +232,11 @@ func (h *history) restore(e *Event) {
 // as the dispatcher gets to them. Requeue returns ErrBusClosed on a closed
 // bus and ErrNilEvent for nil. It neither waits nor fails for a queue limit
 // (WithMaxQueue): requeued events count toward the limit but may take the
-// queue over it, so that a restore keeps every queued event.
-func (b *Bus) Requeue(ev Eventer) error {
+// queue over it, so that a restore keeps every queued event. It is for
+// snapshot code; handlers and users emit with Emit.
+func Requeue(b *Bus, ev Eventer) error {
+	// A snapshot's pending_event_queue (SER-2): terminal rows are skipped and
+	// seeded pending rows run (ERU-5); a completed event runs again (EMIT-9).
 	e := Core(ev)
 	if e == nil {
 		return ErrNilEvent
@@ -268,9 +282,10 @@ func (b *Bus) Requeue(ev Eventer) error {
 }
 
 // Resume starts b's dispatcher if it has not started yet, so that events
-// requeued on a restored bus run without waiting for the next Emit. It does
-// nothing on a closed bus.
-func (b *Bus) Resume() {
+// requeued on a restored bus (Requeue) run without waiting for the next
+// Emit. It does nothing on a closed bus. It is for snapshot code: a bus
+// that was not restored starts with its first Emit.
+func Resume(b *Bus) {
 	if b.state.Load() == busOpen {
 		b.ensureRunning()
 	}
@@ -279,11 +294,13 @@ func (b *Bus) Resume() {
 // QueuedEvents returns the events of b's history that wait in b's queue,
 // in history order: those emitted (or requeued) on b whose processing there
 // has not been claimed yet. It is what a bus snapshot writes as
-// pending_event_queue (WIRE-20). The queue itself cannot be iterated, so an
-// event that waits in the queue but was dropped from the history (a
-// dropping history over its limit) is not reported. After Close, the
-// abandoned events are reported.
-func (b *Bus) QueuedEvents() []*Event {
+// pending_event_queue. The queue itself cannot be iterated, so an event
+// that waits in the queue but was dropped from the history (a dropping
+// history over its limit) is not reported. After Close, the abandoned
+// events are reported. It is for snapshot code; Bus.QueueLen counts the
+// queue.
+func QueuedEvents(b *Bus) []*Event {
+	// A snapshot's pending_event_queue (WIRE-20).
 	var out []*Event
 	for _, e := range b.hist.snapshot() {
 		e.mu.Lock()
@@ -298,9 +315,10 @@ func (b *Bus) QueuedEvents() []*Event {
 // RelinkChildren replaces the id-only children of e's result rows (the
 // stubs Restore makes from event_children, see IsStub) with the events
 // lookup returns for their ids; stubs lookup returns nil for stay. It is
-// how a bus restore re-links event_children to the history (WIRE-23).
-// lookup runs with e locked and must not use e.
-func (e *Event) RelinkChildren(lookup func(id ident.UUID) *Event) {
+// how a bus restore re-links event_children to the history: it is for
+// snapshot code. lookup runs with e locked and must not use e.
+func RelinkChildren(e *Event, lookup func(id ident.UUID) *Event) {
+	// The event_children re-linking of a bus restore (WIRE-23).
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i, n := 0, e.rowCount(); i < n; i++ {

@@ -75,20 +75,20 @@ func TestRequeueAndResume(t *testing.T) {
 	e := new(Event)
 	if err := Restore(e, nil, &EventState{Type: "R", Timeout: -1, SlowTimeout: -1, HandlerTimeout: -1, HandlerSlowTimeout: -1,
 		Rows: []RowState{
-			{Status: StatusCompleted, Handler: h1.Desc(), Value: "seeded", StartedAt: ident.Now(), CompletedAt: ident.Now()},
-			{Status: StatusPending, Handler: h2.Desc()},
+			{Status: StatusCompleted, Handler: DescOf(h1), Value: "seeded", StartedAt: ident.Now(), CompletedAt: ident.Now()},
+			{Status: StatusPending, Handler: DescOf(h2)},
 		}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.RestoreHistory(e); err != nil {
+	if err := RestoreHistory(b, e); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ { // the second Requeue is a no-op: still queued
-		if err := b.Requeue(e); err != nil {
+		if err := Requeue(b, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if q := b.QueuedEvents(); len(q) != 1 || q[0] != e || b.QueueLen() != 1 {
+	if q := QueuedEvents(b); len(q) != 1 || q[0] != e || b.QueueLen() != 1 {
 		t.Fatalf("queued %v (len %d)", q, b.QueueLen())
 	}
 	if got := e.Path(); len(got) != 1 || got[0] != b.Label() {
@@ -105,7 +105,7 @@ func TestRequeueAndResume(t *testing.T) {
 	if n1.Load()+n2.Load() != 0 {
 		t.Fatal("a requeued event ran before Resume")
 	}
-	b.Resume()
+	Resume(b)
 	ctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
 	if err := e.Wait(ctx); err != nil {
@@ -121,13 +121,13 @@ func TestRequeueAndResume(t *testing.T) {
 	if len(rows) != 2 || rows[0].Value() != "seeded" || rows[1].Value() != "two" || rows[1].Handler() != h2 {
 		t.Errorf("rows %v", rows)
 	}
-	if q := b.QueuedEvents(); len(q) != 0 {
+	if q := QueuedEvents(b); len(q) != 0 {
 		t.Errorf("still queued: %v", q)
 	}
 
 	// A completed event requeued runs again (EMIT-9); its rows are all
 	// terminal now, so no handler runs.
-	if err := b.Requeue(e); err != nil {
+	if err := Requeue(b, e); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.WaitUntilIdle(ctx); err != nil {
@@ -137,15 +137,15 @@ func TestRequeueAndResume(t *testing.T) {
 		t.Errorf("after a second requeue: %s %d %d", e.Status(), n1.Load(), n2.Load())
 	}
 
-	if err := b.Requeue(nil); !errors.Is(err, ErrNilEvent) {
+	if err := Requeue(b, nil); !errors.Is(err, ErrNilEvent) {
 		t.Errorf("Requeue(nil) = %v", err)
 	}
 	_ = b.Close()
 	other, _ := NewEvent("R", nil)
-	if err := b.Requeue(other); !errors.Is(err, ErrBusClosed) {
+	if err := Requeue(b, other); !errors.Is(err, ErrBusClosed) {
 		t.Errorf("Requeue on a closed bus = %v", err)
 	}
-	b.Resume() // no-op on a closed bus
+	Resume(b) // no-op on a closed bus
 }
 
 // SER-2, CONC-1: an Emit starts a bus whose requeued events wait, and they
@@ -163,8 +163,8 @@ func TestRequeuedRunBeforeEmitted(t *testing.T) {
 	}
 	for _, n := range []string{"a", "b"} {
 		e, _ := NewEvent("F", map[string]any{"n": n})
-		_ = b.RestoreHistory(e)
-		if err := b.Requeue(e); err != nil {
+		_ = RestoreHistory(b, e)
+		if err := Requeue(b, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -184,35 +184,35 @@ func TestRequeuedRunBeforeEmitted(t *testing.T) {
 
 // WIRE-21, WIRE-23, ERU-5: RestoreHandler keeps the metadata; BindHandler
 // swaps the function and keeps the handler's place; a handler re-created for
-// another bus keeps that bus in SnapshotDesc.
+// another bus keeps that bus in SnapshotDescOf.
 func TestRestoreAndBindHandler(t *testing.T) {
 	b := snapBus(t, "BindBus", WithDomain(NewDomain()))
 	a, _ := b.On("X", func(context.Context, *Event) (any, error) { return "a", nil })
 	reg := ident.Now()
 	id := ident.NewV5(ident.UUID{}, "stub")
 	foreign := ident.NewV7()
-	stub, err := b.RestoreHandler(HandlerDesc{ID: id, Name: "mod.stub", FilePath: "app.py:7", Pattern: "X",
+	stub, err := RestoreHandler(b, HandlerDesc{ID: id, Name: "mod.stub", FilePath: "app.py:7", Pattern: "X",
 		Timeout: 2 * time.Second, SlowTimeout: 0, RegisteredAt: reg, BusID: foreign, BusName: "Elsewhere"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, _ := b.On("X", func(context.Context, *Event) (any, error) { return "c", nil })
-	if again, _ := b.RestoreHandler(HandlerDesc{ID: id, Pattern: "Y"}, nil); again != stub {
+	if again, _ := RestoreHandler(b, HandlerDesc{ID: id, Pattern: "Y"}, nil); again != stub {
 		t.Error("RestoreHandler registered a second handler with the same id")
 	}
 	if b.HandlerByID(id.String()) != stub || b.HandlerByID("bad") != nil {
 		t.Error("HandlerByID")
 	}
-	d := stub.SnapshotDesc()
+	d := SnapshotDescOf(stub)
 	if d.ID != id || d.Name != "mod.stub" || d.FilePath != "app.py:7" || d.Pattern != "X" || d.Timeout != 2*time.Second ||
 		d.SlowTimeout != 0 || d.RegisteredAt != reg || d.BusID != foreign || d.BusName != "Elsewhere" {
-		t.Errorf("SnapshotDesc %+v", d)
+		t.Errorf("SnapshotDescOf %+v", d)
 	}
-	if d := stub.Desc(); d.BusName != "BindBus" {
-		t.Errorf("Desc reports bus %s", d.BusName)
+	if d := DescOf(stub); d.BusName != "BindBus" {
+		t.Errorf("DescOf reports bus %s", d.BusName)
 	}
-	if d := a.SnapshotDesc(); d != a.Desc() {
-		t.Errorf("SnapshotDesc of a live handler %+v", d)
+	if d := SnapshotDescOf(a); d != DescOf(a) {
+		t.Errorf("SnapshotDescOf of a live handler %+v", d)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -234,7 +234,7 @@ func TestRestoreAndBindHandler(t *testing.T) {
 	if got := run(); len(got) != 3 || got[0] != "a" || got[1] != nil || got[2] != "c" {
 		t.Errorf("with the stub: %v", got)
 	}
-	bound, err := b.BindHandler(id.String(), func(context.Context, *Event) (any, error) { return "bound", nil })
+	bound, err := BindHandler(b, id.String(), func(context.Context, *Event) (any, error) { return "bound", nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +245,8 @@ func TestRestoreAndBindHandler(t *testing.T) {
 	if len(hs) != 3 || hs[0] != a || hs[1] != bound || hs[2] != c {
 		t.Errorf("registration order %v", hs)
 	}
-	if bound.SnapshotDesc() != d {
-		t.Errorf("bound handler desc %+v, want %+v", bound.SnapshotDesc(), d)
+	if SnapshotDescOf(bound) != d {
+		t.Errorf("bound handler desc %+v, want %+v", SnapshotDescOf(bound), d)
 	}
 	stub.Off() // the replaced value is detached: no effect
 	if len(b.HandlersFor("X")) != 3 {
@@ -256,25 +256,25 @@ func TestRestoreAndBindHandler(t *testing.T) {
 	if hs := b.HandlersFor("X"); len(hs) != 2 || hs[0] != a || hs[1] != c {
 		t.Errorf("after Off: %v", hs)
 	}
-	if _, err := b.BindHandler(id.String(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrUnknownHandler) {
+	if _, err := BindHandler(b, id.String(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrUnknownHandler) {
 		t.Errorf("binding a removed handler: %v", err)
 	}
-	w, _ := b.RestoreHandler(HandlerDesc{}, nil)
-	if w.Pattern() != Wildcard || w.Name() != "anonymous" || w.ID() == "" || w.SnapshotDesc().BusName != "BindBus" {
-		t.Errorf("defaults: %+v", w.SnapshotDesc())
+	w, _ := RestoreHandler(b, HandlerDesc{}, nil)
+	if w.Pattern() != Wildcard || w.Name() != "anonymous" || w.ID() == "" || SnapshotDescOf(w).BusName != "BindBus" {
+		t.Errorf("defaults: %+v", SnapshotDescOf(w))
 	}
-	if _, err := b.BindHandler(w.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); err != nil {
+	if _, err := BindHandler(b, w.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); err != nil {
 		t.Errorf("binding a wildcard stub: %v", err)
 	}
 	// An Off that has begun (removed is set before hmu is taken) wins over
 	// a BindHandler that gets hmu first: the handler is not re-bound.
 	a.removed.Store(true)
-	if _, err := b.BindHandler(a.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrUnknownHandler) {
+	if _, err := BindHandler(b, a.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrUnknownHandler) {
 		t.Errorf("binding a handler whose Off has begun: %v", err)
 	}
 	a.removed.Store(false)
 	_ = b.Close()
-	if _, err := b.BindHandler(a.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrBusClosed) {
+	if _, err := BindHandler(b, a.ID(), func(context.Context, *Event) (any, error) { return nil, nil }); !errors.Is(err, ErrBusClosed) {
 		t.Errorf("bind on a closed bus: %v", err)
 	}
 }
@@ -291,18 +291,18 @@ func TestRelinkChildren(t *testing.T) {
 		Status: StatusCompleted, Handler: HandlerDesc{Name: "h"}, Children: []ident.UUID{known, unknown}}}}); err != nil {
 		t.Fatal(err)
 	}
-	p.RelinkChildren(func(id ident.UUID) *Event {
+	RelinkChildren(p, func(id ident.UUID) *Event {
 		if id == known {
 			return child
 		}
 		return nil
 	})
 	kids := p.Children()
-	if len(kids) != 2 || kids[0] != child || !kids[1].IsStub() || kids[1].UUID() != unknown {
+	if len(kids) != 2 || kids[0] != child || !IsStub(kids[1]) || kids[1].UUID() != unknown {
 		t.Errorf("children %v", kids)
 	}
 	// Linked children are left alone; stubs are looked up again.
-	p.RelinkChildren(func(id ident.UUID) *Event {
+	RelinkChildren(p, func(id ident.UUID) *Event {
 		if id != unknown {
 			t.Errorf("lookup for linked child %s", id)
 		}

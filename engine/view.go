@@ -18,7 +18,7 @@ func NewView(view *Event, outer Eventer, of *Event) error {
 	if o := of.viewOf(); o != nil {
 		of = o
 	}
-	st := of.State()
+	st := StateOf(of)
 	st.Meta, st.Rows, st.Fields = nil, nil, nil
 	if err := Restore(view, outer, &st); err != nil {
 		return err

@@ -22,6 +22,12 @@ import (
 // an event's serialisable state and rebuilds an event from it. It only uses
 // the engine's existing internals; see the notes on RemoteBus and
 // DetachedHandler for the invariants it relies on.
+//
+// The codec's hooks are free functions, not methods, so that they stay off
+// the method sets of Event, Handler and Result, which package api
+// re-exports to users: StateOf, StateInto, Restore, Bind, MetaOf, IsStub,
+// DescOf, IsDetached, DetachedHandler, RemoteBus and SetResultUUID are for
+// codecs and snapshot code, not for handlers.
 
 // ErrDetachedHandler is the error of a handler that was restored from the
 // wire and never bound to a Go function (see DetachedHandler).
@@ -40,8 +46,8 @@ const flagStub uint32 = 1 << 31
 // Durations follow the engine's conventions: a negative value means "not
 // set" (JSON null), 0 means disabled.
 type EventState struct {
-	// Meta is the event's type. State fills it in; Restore uses it when it
-	// is the type of outer (saving a registry lookup) and ignores it
+	// Meta is the event's type. StateOf fills it in; Restore uses it when
+	// it is the type of outer (saving a registry lookup) and ignores it
 	// otherwise.
 	Meta *TypeMeta
 
@@ -104,8 +110,10 @@ type HandlerDesc struct {
 	BusName      string
 }
 
-// Desc returns the handler's metadata.
-func (h *Handler) Desc() HandlerDesc {
+// DescOf returns h's metadata, as a result row carries it on the wire. It
+// is for codecs; the Handler methods (ID, Name, Pattern, ...) give the same
+// pieces one by one.
+func DescOf(h *Handler) HandlerDesc {
 	d := HandlerDesc{ID: h.id, Name: h.name, FilePath: h.filePath, Pattern: h.pattern,
 		Timeout: h.timeout, SlowTimeout: h.slowTimeout, RegisteredAt: h.registeredAt}
 	if h.bus != nil {
@@ -114,19 +122,24 @@ func (h *Handler) Desc() HandlerDesc {
 	return d
 }
 
-// State returns a snapshot of the event's serialisable state. It is safe to
-// call while the event is in flight; the snapshot is then consistent per
-// field, not across fields.
-func (e *Event) State() EventState {
+// MetaOf returns e's type description, the TypeMeta a codec writes and
+// reads the event's payload with. Event.Type and Event.Version give the
+// event_type and event_version.
+func MetaOf(e *Event) *TypeMeta { return e.ensure().meta }
+
+// StateOf returns a snapshot of e's serialisable state, what a codec
+// writes (Restore is its inverse). It is safe to call while the event is
+// in flight; the snapshot is then consistent per field, not across fields.
+func StateOf(e *Event) EventState {
 	var s EventState
-	e.StateTo(&s)
+	StateInto(e, &s)
 	return s
 }
 
-// StateTo is State writing into s, reusing the capacity of s.Path, s.Rows
-// and the rows' Children slices, so that a caller that keeps one
+// StateInto is StateOf writing into s, reusing the capacity of s.Path,
+// s.Rows and the rows' Children slices, so that a codec that keeps one
 // EventState per goroutine does not allocate.
-func (e *Event) StateTo(s *EventState) {
+func StateInto(e *Event, s *EventState) {
 	e.ensure()
 	rows := s.Rows[:0]
 	path := s.Path[:0]
@@ -180,7 +193,7 @@ func (e *Event) StateTo(s *EventState) {
 				kids = append(kids, c.id)
 			}
 		}
-		*rs = RowState{Handler: r.handler.Desc(), Children: kids, ID: r.id}
+		*rs = RowState{Handler: DescOf(r.handler), Children: kids, ID: r.id}
 		if rs.ID.IsZero() {
 			t := r.startedTime()
 			if t == 0 {
@@ -428,6 +441,13 @@ func seededRow(e *Event, rs *RowState) (*Result, error) {
 	return r, nil
 }
 
+// SetResultUUID sets the id of r, a result row rebuilt from the wire.
+func SetResultUUID(r *Result, id ident.UUID) {
+	r.event.mu.Lock()
+	r.id = id
+	r.event.mu.Unlock()
+}
+
 // Bind returns the engine event behind outer, like Core, after giving a
 // never-used event its identity as Emit would: outer becomes its payload
 // value and its type is outer's Go type. (A getter called on a typed event
@@ -462,8 +482,9 @@ var stubMeta = &TypeMeta{name: "BaseEvent", version: defaultEventVersion, cfg: u
 
 // IsStub reports whether e is a placeholder for an event known only by its
 // id: an entry of a restored result row's event_children. A stub never
-// runs; re-linking it to the real event is the job of a bus restore.
-func (e *Event) IsStub() bool {
+// runs; re-linking it to the real event is the job of a bus restore (see
+// RelinkChildren).
+func IsStub(e *Event) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.flags&flagStub != 0
@@ -605,7 +626,7 @@ func DetachedHandler(d HandlerDesc) (*Handler, error) {
 	}
 	if h, ok := detached.Load(d); ok {
 		if c == nil {
-			slot.CompareAndSwap(nil, &detachedEntry{d: h.Desc(), h: h})
+			slot.CompareAndSwap(nil, &detachedEntry{d: DescOf(h), h: h})
 		}
 		return h, nil
 	}
@@ -622,7 +643,7 @@ func DetachedHandler(d HandlerDesc) (*Handler, error) {
 		// Only handlers that detached holds go into detachedRecent, so
 		// both levels give the same *Handler for the same description.
 		if c == nil {
-			slot.CompareAndSwap(nil, &detachedEntry{d: h.Desc(), h: h})
+			slot.CompareAndSwap(nil, &detachedEntry{d: DescOf(h), h: h})
 		}
 	}
 	return h, nil
@@ -638,7 +659,7 @@ func DetachedHandler(d HandlerDesc) (*Handler, error) {
 var detachedRecent [256]atomic.Pointer[detachedEntry]
 
 type detachedEntry struct {
-	d HandlerDesc // h.Desc(), the description h is cached under
+	d HandlerDesc // DescOf(h), the description h is cached under
 	h *Handler
 }
 
@@ -646,7 +667,8 @@ type detachedEntry struct {
 // kind: the last one (random in v4 and v7, hash output in v5).
 func detachedSlot(id ident.UUID) byte { return id[len(id)-1] ^ id[7] }
 
-// IsDetached reports whether h was made by DetachedHandler.
-func (h *Handler) IsDetached() bool {
+// IsDetached reports whether h was made by DetachedHandler: a handler a
+// decoded result row points to, with no function.
+func IsDetached(h *Handler) bool {
 	return h.bus != nil && h.bus.domain == remoteDomain
 }

@@ -44,8 +44,8 @@ func TestDetachedHandlerRecentCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h == h1 || h.Desc() != d {
-			t.Fatalf("change %d: got %+v for %+v", i, h.Desc(), d)
+		if h == h1 || DescOf(h) != d {
+			t.Fatalf("change %d: got %+v for %+v", i, DescOf(h), d)
 		}
 		// The first description still gives the first handler.
 		if h, _ := DetachedHandler(base); h != h1 {
@@ -97,8 +97,8 @@ func TestRestoreStartFromRows(t *testing.T) {
 		if got := e.StartedTime(); got != tc.wantStart {
 			t.Errorf("case %d: StartedTime = %d, want %d", i, got, tc.wantStart)
 		}
-		if got := e.State().StartedAt; got != tc.wantStart {
-			t.Errorf("case %d: State().StartedAt = %d, want %d", i, got, tc.wantStart)
+		if got := StateOf(e).StartedAt; got != tc.wantStart {
+			t.Errorf("case %d: StateOf(e).StartedAt = %d, want %d", i, got, tc.wantStart)
 		}
 	}
 }

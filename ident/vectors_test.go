@@ -12,7 +12,7 @@ import (
 
 // vectorsDir holds the wire vectors written by the official TypeScript
 // package (testdata/vectors at the repository root).
-const vectorsDir = "../../testdata/vectors"
+const vectorsDir = "../testdata/vectors"
 
 // loadVectors returns the decoded JSON of every vector file.
 func loadVectors(t *testing.T) map[string]any {

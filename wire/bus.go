@@ -28,7 +28,7 @@ import (
 // abxbus writes "no timeout"; see UnmarshalBus for how null reads back.
 //
 // pending_event_queue lists the history events not yet taken by b's
-// dispatcher (engine.Bus.QueuedEvents). MarshalBus may run while b is busy:
+// dispatcher (engine.QueuedEvents). MarshalBus may run while b is busy:
 // every event is then consistent in itself, not across events.
 func MarshalBus(b *engine.Bus, enc Encoder) ([]byte, error) {
 	if b == nil {
@@ -71,7 +71,7 @@ func MarshalBus(b *engine.Bus, enc Encoder) ([]byte, error) {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		d := h.SnapshotDesc()
+		d := engine.SnapshotDescOf(h)
 		out = append(out, '"')
 		out = d.ID.AppendText(out)
 		out = append(out, `":`...)
@@ -104,7 +104,7 @@ func MarshalBus(b *engine.Bus, enc Encoder) ([]byte, error) {
 	defer putEnc(es)
 	es.enc, es.snap = enc, true
 	hist := b.History()
-	queued := b.QueuedEvents()
+	queued := engine.QueuedEvents(b)
 	// QueuedEvents reads the queue from the history, so every queued event
 	// is in event_history (SER-2) without promoting any.
 	for i, e := range hist {
@@ -206,9 +206,9 @@ func WithHandlerResolver(f func(engine.HandlerDesc) engine.HandlerFunc) BusOptio
 }
 
 // Paused leaves the restored bus's dispatcher stopped: the requeued events
-// wait until the next Emit on the bus, or engine.Bus.Resume, starts it (they
+// wait until the next Emit on the bus, or engine.Resume, starts it (they
 // then run first, in queue order). Handlers can be bound in between with
-// engine.Bus.BindHandler. Until then WaitUntilIdle on the bus waits.
+// engine.BindHandler. Until then WaitUntilIdle on the bus waits.
 func Paused() BusOption {
 	return func(o *busOptions) { o.paused = true }
 }
@@ -233,7 +233,7 @@ func WithEngineOptions(opts ...engine.Option) BusOption {
 //   - Every entry of handlers becomes a handler of the bus with its id and
 //     metadata, in the snapshot's order; its function is the one
 //     WithHandlerFuncs or WithHandlerResolver gives, else a stub that does
-//     nothing and returns nil. engine.Bus.BindHandler binds a stub later.
+//     nothing and returns nil. engine.BindHandler binds a stub later.
 //     handlers_by_key is not needed to rebuild the index: the bus indexes
 //     handlers by their event_pattern, in registration order.
 //   - Every event of event_history is decoded (with its result rows as an
@@ -246,7 +246,7 @@ func WithEngineOptions(opts ...engine.Option) BusOption {
 //     to the history events with those ids; the others stay id-only stubs,
 //     so they are written back unchanged.
 //   - The events of pending_event_queue that are in the history are queued
-//     again, in that order (engine.Bus.Requeue): they run when the bus's
+//     again, in that order (engine.Requeue): they run when the bus's
 //     dispatcher starts, at once unless Paused is given. A requeued event
 //     keeps its rows: handlers with a terminal row are skipped, a pending
 //     row runs (SER-3, ERU-5).
@@ -334,7 +334,7 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 		return nil
 	}
 	restoreHandler := func(d engine.HandlerDesc) {
-		if _, err := b.RestoreHandler(d, fnFor(d)); err != nil {
+		if _, err := engine.RestoreHandler(b, d, fnFor(d)); err != nil {
 			b.Logger().Debug("ringbus: bus restore skipped a handler", "handler", d.ID.String(), "error", err.Error())
 		}
 	}
@@ -373,7 +373,7 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 			}
 			byID[id] = e
 			events = append(events, e)
-			e.StateTo(&state)
+			engine.StateInto(e, &state)
 			for i := range state.Rows {
 				d := state.Rows[i].Handler
 				if b.HandlerByID(d.ID.String()) != nil {
@@ -388,12 +388,12 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 				}
 				restoreHandler(d)
 			}
-			_ = b.RestoreHistory(outer)
+			_ = engine.RestoreHistory(b, outer)
 		})
 	}
 	lookup := func(id ident.UUID) *engine.Event { return byID[id] }
 	for _, e := range events {
-		e.RelinkChildren(lookup)
+		engine.RelinkChildren(e, lookup)
 	}
 
 	// The queue, in the snapshot's order.
@@ -409,7 +409,7 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 				if str, ok := rawString(raw); ok {
 					if u, err := ident.ParseUUID(str); err == nil {
 						if e := byID[u]; e != nil {
-							if err := b.Requeue(e.Payload()); err == nil {
+							if err := engine.Requeue(b, e.Payload()); err == nil {
 								queued++
 							}
 						}
@@ -422,7 +422,7 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 		}
 	}
 	if queued > 0 && !o.paused {
-		b.Resume()
+		engine.Resume(b)
 	}
 	return b, nil
 }

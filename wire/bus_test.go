@@ -116,8 +116,8 @@ func newRT3(t *testing.T, enc wire.Encoder) *rt3Fixture {
 		Type: "RT3Event", Fields: map[string]any{"label": "e1"},
 		Timeout: -1, SlowTimeout: -1, HandlerTimeout: -1, HandlerSlowTimeout: -1,
 		Rows: []engine.RowState{
-			{Status: engine.StatusCompleted, Handler: f.h1.Desc(), Value: "seeded", StartedAt: now, CompletedAt: now},
-			{Status: engine.StatusPending, Handler: f.h2.Desc()},
+			{Status: engine.StatusCompleted, Handler: engine.DescOf(f.h1), Value: "seeded", StartedAt: now, CompletedAt: now},
+			{Status: engine.StatusPending, Handler: engine.DescOf(f.h2)},
 		},
 	}); err != nil {
 		t.Fatal(err)
@@ -127,12 +127,12 @@ func newRT3(t *testing.T, enc wire.Encoder) *rt3Fixture {
 		t.Fatal(err)
 	}
 	for _, e := range []*engine.Event{f.e1, f.e2} {
-		if err := f.src.RestoreHistory(e); err != nil {
+		if err := engine.RestoreHistory(f.src, e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, e := range []*engine.Event{f.e1, f.e2} {
-		if err := f.src.Requeue(e); err != nil {
+		if err := engine.Requeue(f.src, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -225,10 +225,10 @@ func TestBusSnapshotRT3Resume(t *testing.T) {
 
 			// Re-bind the stubs, then emit a third event.
 			var one, two callLog
-			if _, err := restored.BindHandler(f.h1.ID(), one.fn("h1")); err != nil {
+			if _, err := engine.BindHandler(restored, f.h1.ID(), one.fn("h1")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := restored.BindHandler(f.h2.ID(), two.fn("h2")); err != nil {
+			if _, err := engine.BindHandler(restored, f.h2.ID(), two.fn("h2")); err != nil {
 				t.Fatal(err)
 			}
 			e3, _ := engine.NewEvent("RT3Event", map[string]any{"label": "e3"})
@@ -339,10 +339,10 @@ func TestBusSnapshotStubsAreNoOps(t *testing.T) {
 	if v := rowOf(t, e1, f.h1.ID()).Value(); v != "seeded" {
 		t.Errorf("seeded value became %v", v)
 	}
-	if _, err := restored.BindHandler("not-a-uuid", func(context.Context, *engine.Event) (any, error) { return nil, nil }); !errors.Is(err, engine.ErrUnknownHandler) {
+	if _, err := engine.BindHandler(restored, "not-a-uuid", func(context.Context, *engine.Event) (any, error) { return nil, nil }); !errors.Is(err, engine.ErrUnknownHandler) {
 		t.Errorf("BindHandler(bad id) = %v", err)
 	}
-	if _, err := restored.BindHandler(f.h1.ID(), nil); !errors.Is(err, engine.ErrNilHandler) {
+	if _, err := engine.BindHandler(restored, f.h1.ID(), nil); !errors.Is(err, engine.ErrNilHandler) {
 		t.Errorf("BindHandler(nil) = %v", err)
 	}
 }
@@ -622,7 +622,7 @@ func TestUnmarshalBusRecreatesHandlersAndLinks(t *testing.T) {
 		}
 		rp := historyByID(restored)[p.ID()]
 		kids := rp.Children()
-		if len(kids) != 1 || kids[0].ID() != child.ID() || kids[0].IsStub() || kids[0] != historyByID(restored)[child.ID()] {
+		if len(kids) != 1 || kids[0].ID() != child.ID() || engine.IsStub(kids[0]) || kids[0] != historyByID(restored)[child.ID()] {
 			t.Errorf("children not re-linked: %v", kids)
 		}
 	}
@@ -656,7 +656,7 @@ func TestUnmarshalBusHistoryKeyAsID(t *testing.T) {
 	if len(h) != 1 || h[0].ID() != id {
 		t.Fatalf("history %v", h)
 	}
-	if q := b.QueuedEvents(); len(q) != 1 || q[0] != h[0] {
+	if q := engine.QueuedEvents(b); len(q) != 1 || q[0] != h[0] {
 		t.Errorf("queued %v", q)
 	}
 }

@@ -63,7 +63,7 @@
 // dumps a bus; the Upstream object otherwise, WIRE-22) and the ids of the
 // queued events. [UnmarshalBus] rebuilds a bus from it (WIRE-23, SER-1..4):
 // name and id kept exactly, handlers as no-op stubs unless bound
-// ([WithHandlerFuncs], [WithHandlerResolver], or engine.Bus.BindHandler
+// ([WithHandlerFuncs], [WithHandlerResolver], or engine.BindHandler
 // later), handlers missing from the snapshot re-created from their rows,
 // event_children re-linked, and the queued events queued again, so that the
 // bus resumes where it stopped: terminal rows keep their results and

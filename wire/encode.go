@@ -127,7 +127,7 @@ func (es *encodeState) event(b []byte, outer engine.Eventer, core *engine.Event,
 		es.st = append(es.st, engine.EventState{})
 	}
 	st := &es.st[depth]
-	core.StateTo(st)
+	engine.StateInto(core, st)
 	es.stack = append(es.stack, core)
 	defer func() { es.stack = es.stack[:len(es.stack)-1] }()
 	up := es.enc.Mode == Upstream

@@ -54,7 +54,7 @@ func TestDirectPayloadErrorsNameTheField(t *testing.T) {
 
 func TestRowIDFastPaths(t *testing.T) {
 	rowOf := func(ev engine.Eventer) engine.RowState {
-		st := engine.Core(ev).State()
+		st := engine.StateOf(engine.Core(ev))
 		require.Len(t, st.Rows, 1)
 		return st.Rows[0]
 	}
@@ -89,7 +89,7 @@ func TestResultTypeTextFastPath(t *testing.T) {
 		for _, data := range []string{benchJSON, other, benchJSON} {
 			ev, err := wire.Unmarshal([]byte(data))
 			require.NoError(t, err)
-			_, differs := engine.Core(ev).State().Extra["event_result_type"]
+			_, differs := engine.StateOf(engine.Core(ev)).Extra["event_result_type"]
 			assert.Equal(t, data == other, differs)
 		}
 	}
@@ -149,6 +149,6 @@ func TestIndentedDecodesLikeCompact(t *testing.T) {
 	require.NoError(t, err)
 	spaced, err := wire.Unmarshal(indented.Bytes())
 	require.NoError(t, err)
-	assert.Equal(t, engine.Core(compact).State(), engine.Core(spaced).State())
+	assert.Equal(t, engine.StateOf(engine.Core(compact)), engine.StateOf(engine.Core(spaced)))
 	assert.Equal(t, compact.(*BenchOrder).Customer, spaced.(*BenchOrder).Customer)
 }

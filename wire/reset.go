@@ -27,7 +27,7 @@ func Reset(e engine.Eventer) (engine.Eventer, error) {
 	if core == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrUnsupportedType)
 	}
-	st := core.State()
+	st := engine.StateOf(core)
 	fresh := engine.EventState{
 		Meta:      st.Meta,
 		ID:        ident.NewV7(),

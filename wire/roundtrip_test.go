@@ -115,7 +115,7 @@ func TestRingbusEventsRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, string(out), string(out2))
 
-			a, b := engine.Core(ev).State(), engine.Core(back).State()
+			a, b := engine.StateOf(engine.Core(ev)), engine.StateOf(engine.Core(back))
 			assert.Equal(t, a.ID, b.ID)
 			assert.Equal(t, a.Type, b.Type)
 			assert.Equal(t, a.CreatedAt, b.CreatedAt)
@@ -366,7 +366,7 @@ func TestRemoteBusIsSafe(t *testing.T) {
 	assert.Equal(t, "OriginBus", b.Name())
 	assert.Equal(t, "OriginBus#0030", b.Label())
 	assert.True(t, b.IsClosed())
-	assert.True(t, r.Handler().IsDetached())
+	assert.True(t, engine.IsDetached(r.Handler()))
 	ctx := context.Background()
 	assert.ErrorIs(t, b.Emit(ctx, &WorkEvent{}), engine.ErrBusClosed)
 	_, err = b.On("X", func(context.Context, *engine.Event) (any, error) { return nil, nil })
@@ -401,7 +401,7 @@ func TestSeededPendingRowRuns(t *testing.T) {
 	defer func() { require.NoError(t, bus.Close()) }()
 	h, err := api.On(bus, func(ctx context.Context, w *WorkEvent) (string, error) { return "ran", nil })
 	require.NoError(t, err)
-	d := h.Desc()
+	d := engine.DescOf(h)
 	in := `{"event_type":"WorkEvent","job":"s","event_results":{"` + d.ID.String() + `":{"status":"pending","handler_name":"` + d.Name +
 		`","eventbus_id":"` + bus.ID() + `","eventbus_name":"SeedBus"}}}`
 	ev, err := wire.Unmarshal([]byte(in))

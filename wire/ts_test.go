@@ -186,7 +186,7 @@ func TestTypeScriptReadsRingbusEvents_RT6(t *testing.T) {
 		require.Empty(t, e.Error, "%s: TypeScript could not read the event", e.Name)
 		back, err := wire.Unmarshal(e.JSON)
 		require.NoError(t, err, "%s: TypeScript's toJSON does not read back: %s", e.Name, e.JSON)
-		require.Equal(t, engine.Core(back).State().Status, engine.StatusCompleted, e.Name)
+		require.Equal(t, engine.StateOf(engine.Core(back)).Status, engine.StatusCompleted, e.Name)
 	}
 	require.Len(t, got, len(events))
 	ev := func(name string) map[string]any { return decodeJSON(t, rep.Events[got[name]].JSON).(map[string]any) }

@@ -167,7 +167,7 @@ func TestVectorsTypedValues(t *testing.T) {
 	assert.Equal(t, map[string]any{"user_id": "user:b@example.com", "quota": json.Number("10")}, r.Value())
 	// The TS schema differs from the Go one (bounds, additionalProperties),
 	// so the event keeps the one it came with.
-	st := cu.State()
+	st := engine.StateOf(engine.Core(cu))
 	sch, ok := st.Extra["event_result_type"].(*schema.Schema)
 	require.True(t, ok)
 	assert.Contains(t, sch.String(), "9007199254740991")
@@ -179,7 +179,7 @@ func TestVectorsTypedValues(t *testing.T) {
 	assert.Equal(t, 1, child.Step)
 	assert.Equal(t, "01a2191e-2215-72e8-bb3d-d90d66e60fdd", child.ParentID())
 	assert.Equal(t, "51ab8415-a85b-50f0-8f94-1a134e50c8c0", child.EmittedByHandlerID())
-	assert.Equal(t, true, child.State().Extra["event_blocks_parent_completion"])
+	assert.Equal(t, true, engine.StateOf(engine.Core(child)).Extra["event_blocks_parent_completion"])
 
 	ev, err = wire.Unmarshal(vecs["03_completed_two_results_one_error.json"])
 	require.NoError(t, err)
@@ -196,7 +196,7 @@ func TestVectorsTypedValues(t *testing.T) {
 	kids := engine.Core(ev).Children()
 	require.Len(t, kids, 1)
 	assert.Equal(t, "01a2191e-2219-729b-bb05-46ec3d1ada03", kids[0].ID())
-	assert.True(t, kids[0].IsStub())
+	assert.True(t, engine.IsStub(kids[0]))
 }
 
 // RESET-2, RESET-3, and the bridge-receive vector 04c: the reset copy of

@@ -76,15 +76,15 @@ func snapshotBus(t *testing.T) *engine.Bus {
 	e1 := new(engine.Event)
 	if err := engine.Restore(e1, nil, &engine.EventState{Type: "Order", Fields: map[string]any{"order_id": "o-2"},
 		Timeout: -1, SlowTimeout: -1, HandlerTimeout: -1, HandlerSlowTimeout: -1,
-		Rows: []engine.RowState{{Status: engine.StatusCompleted, Handler: save.Desc(), Value: "seeded", StartedAt: now, CompletedAt: now}}}); err != nil {
+		Rows: []engine.RowState{{Status: engine.StatusCompleted, Handler: engine.DescOf(save), Value: "seeded", StartedAt: now, CompletedAt: now}}}); err != nil {
 		t.Fatal(err)
 	}
 	e2, _ := engine.NewEvent("Order", map[string]any{"order_id": "o-3"})
 	for _, e := range []*engine.Event{e1, e2} {
-		if err := p.RestoreHistory(e); err != nil {
+		if err := engine.RestoreHistory(p, e); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Requeue(e); err != nil {
+		if err := engine.Requeue(p, e); err != nil {
 			t.Fatal(err)
 		}
 	}
