@@ -100,7 +100,7 @@
 // that they stay off the method sets package api re-exports: for events
 // StateOf, StateInto, Restore, Bind, MetaOf, IsStub and RelinkChildren;
 // for handlers DescOf, SnapshotDescOf, IsDetached and DetachedHandler; for
-// result rows SetResultUUID; for buses RemoteBus, RestoreBus,
+// buses RemoteBus, RestoreBus,
 // RestoreHandler, BindHandler, RestoreHistory, Requeue, Resume and
 // QueuedEvents. They are for codecs and snapshot code, not for handlers.
 package engine

@@ -26,8 +26,7 @@ import (
 // The codec's hooks are free functions, not methods, so that they stay off
 // the method sets of Event, Handler and Result, which package api
 // re-exports to users: StateOf, StateInto, Restore, Bind, MetaOf, IsStub,
-// DescOf, IsDetached, DetachedHandler, RemoteBus and SetResultUUID are for
-// codecs and snapshot code, not for handlers.
+// DescOf, IsDetached, DetachedHandler and RemoteBus are for codecs and snapshot code, not for handlers.
 
 // ErrDetachedHandler is the error of a handler that was restored from the
 // wire and never bound to a Go function (see DetachedHandler).
@@ -439,13 +438,6 @@ func seededRow(e *Event, rs *RowState) (*Result, error) {
 		r.ext = &rowExt{children: kids}
 	}
 	return r, nil
-}
-
-// SetResultUUID sets the id of r, a result row rebuilt from the wire.
-func SetResultUUID(r *Result, id ident.UUID) {
-	r.event.mu.Lock()
-	r.id = id
-	r.event.mu.Unlock()
 }
 
 // Bind returns the engine event behind outer, like Core, after giving a
