@@ -110,8 +110,12 @@ func WithMaxRecursionDepth(n int) Option { return engine.WithMaxRecursionDepth(n
 // or off. Default on.
 func WithDetectFilePaths(on bool) Option { return engine.WithDetectFilePaths(on) }
 
-// WithLogger sets the logger for warnings (slow handlers and events,
-// history drops) and handler errors. Default slog.Default().
+// WithLogger sets the bus's logger. Default slog.Default(). Records carry
+// their values as attributes ("bus", "event_type", "event_id", "handler",
+// "error", ...). Warn is for slow and timed-out handlers, slow events, a
+// renamed bus, a handler registered twice and a history that drops
+// unfinished events; a failed handler is logged at Debug only, since its
+// error reaches the caller through the event's results.
 func WithLogger(l *slog.Logger) Option { return engine.WithLogger(l) }
 
 // WithMiddlewares adds middlewares to the bus, called in the order given.

@@ -1649,7 +1649,7 @@ func TestSpecResultErrors_RES1_RES3(t *testing.T) {
 		assert.Equal(t, 9, ce.Code)
 		require.Len(t, group.Errors, 2)
 		assert.Same(t, errA, group.Errors[0], "RES-3: errors in row order")
-		assert.Contains(t, err.Error(), "Event "+e.Label()+" had 2 handler error(s)")
+		assert.True(t, strings.HasPrefix(err.Error(), "ringbus: event "+e.Label()+" had 2 handler error(s): a failed; "), err.Error())
 	})
 }
 

@@ -1588,7 +1588,12 @@ func TestSpecMw9_PanickingMiddlewareAndEmitFromHook(t *testing.T) {
 		}
 	}
 	require.NoError(t, bus.WaitUntilIdle(ctx))
-	assert.NotEmpty(t, l.matching("middleware"), "the panic is logged")
+	recs := l.records("ringbus: middleware panicked")
+	require.NotEmpty(t, recs, "the panic is logged")
+	assert.Equal(t, slog.LevelError, recs[0].level, "nobody else is told: Error")
+	assert.Equal(t, bus.Label(), recs[0].str("bus"))
+	assert.NotEmpty(t, recs[0].str("panic"))
+	assert.Contains(t, recs[0].str("stack"), "goroutine")
 	assert.Contains(t, after.snapshot(), "event msEvent completed", "later middlewares still run")
 }
 
@@ -1632,7 +1637,7 @@ func msRecBus(t *testing.T, name string, maxLevel int, opts ...api.Option) (*api
 
 // REC-1, REC-2, REC-3: with the default depth 2, a handler that recursively
 // emits and awaits its own event type runs levels 0..2; the deepest Now
-// returns an error matching ErrRecursion ("Infinite loop detected"), the
+// returns an error matching ErrRecursion ("infinite loop detected"), the
 // offending event gets no rows, and the bus keeps working
 // (test_default_handler_recursion_depth_still_catches_runaway_loops).
 func TestSpecRec1_2_3_DefaultDepthCatchesRunaway(t *testing.T) {
@@ -1649,13 +1654,14 @@ func TestSpecRec1_2_3_DefaultDepthCatchesRunaway(t *testing.T) {
 		require.ErrorIs(t, errs[0], api.ErrRecursion)
 		var re *api.RecursionError
 		require.ErrorAs(t, errs[0], &re)
-		assert.Contains(t, errs[0].Error(), "Infinite loop detected")
+		assert.Contains(t, errs[0].Error(), "infinite loop detected")
+		assert.Contains(t, errs[0].Error(), bus.Label()+".recursive_handler#", "names the bus and handler")
 
 		// REC-2: the awaiting (level 2) handler records the error as its own.
 		found := false
 		for _, e := range bus.History() {
 			for _, r := range e.Rows() {
-				if r.Error() != nil && strings.Contains(r.Error().Error(), "Infinite loop detected") {
+				if errors.Is(r.Error(), api.ErrRecursion) {
 					found = true
 					assert.Equal(t, 2, e.Payload().(*msRec).Level)
 				}
@@ -1668,8 +1674,20 @@ func TestSpecRec1_2_3_DefaultDepthCatchesRunaway(t *testing.T) {
 				assert.Empty(t, e.Rows())
 			}
 		}
-		// REC-1: reaching the limit logs a warning.
-		assert.NotEmpty(t, logs.matching("recursion"))
+		// REC-1: reaching the limit is logged, at Debug in Go: one level
+		// more fails with the RecursionError, which the awaiting handler
+		// gets, so the event left unprocessed is logged at Debug too.
+		at := logs.records("recursion depth limit")
+		require.NotEmpty(t, at)
+		assert.Equal(t, slog.LevelDebug, at[0].level)
+		assert.Equal(t, int64(2), at[0].attrs["depth"].Int64())
+		assert.Equal(t, int64(2), at[0].attrs["limit"].Int64())
+		assert.Contains(t, at[0].str("handler"), "recursive_handler#")
+		skipped := logs.records("ringbus: event not processed")
+		require.Len(t, skipped, 1)
+		assert.Equal(t, slog.LevelDebug, skipped[0].level, "returned to the awaiting handler: not an error log")
+		assert.Equal(t, bus.Label(), skipped[0].str("bus"))
+		assert.Contains(t, skipped[0].str("error"), "infinite loop detected")
 
 		// The bus still works.
 		ok := &msRec{Level: 3}

@@ -27,8 +27,8 @@ import (
 
 // --- shared helpers (used by spec_misc_test.go too) ---
 
-// spLog is a slog.Handler that records every message, for SLOW-5 style
-// assertions on warnings.
+// spLog is a slog.Handler that records every message with its level and
+// attributes, for SLOW-5 style assertions on warnings.
 type spLog struct {
 	mu   sync.Mutex
 	recs []spRecord
@@ -38,15 +38,42 @@ type spRecord struct {
 	level slog.Level
 	msg   string
 	at    time.Time
+	attrs map[string]slog.Value
 }
 
 func (l *spLog) Enabled(context.Context, slog.Level) bool { return true }
 
 func (l *spLog) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]slog.Value{}
+	r.Attrs(func(a slog.Attr) bool {
+		attrs[a.Key] = a.Value.Resolve()
+		return true
+	})
 	l.mu.Lock()
-	l.recs = append(l.recs, spRecord{r.Level, r.Message, time.Now()})
+	l.recs = append(l.recs, spRecord{r.Level, r.Message, time.Now(), attrs})
 	l.mu.Unlock()
 	return nil
+}
+
+// records returns the records whose message contains sub.
+func (l *spLog) records(sub string) []spRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []spRecord
+	for _, r := range l.recs {
+		if strings.Contains(r.msg, sub) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// str returns the string attribute key of r ("" when absent).
+func (r spRecord) str(key string) string {
+	if v, ok := r.attrs[key]; ok {
+		return v.String()
+	}
+	return ""
 }
 
 // firstAt returns when the first message containing sub was logged.
@@ -543,8 +570,16 @@ func tmTimeout6(t *testing.T, name string, slowHandler func(context.Context, *tm
 	fast := spRow(t, e, "fast")
 	assert.Equal(t, api.StatusCompleted, fast.Status())
 	assert.Equal(t, "fast", fast.Value())
-	// LOG-8 / TIMEOUT-6: a timeout diagnostic is logged.
-	assert.NotEmpty(t, logs.matching("TIMEOUT"), "a timeout diagnostic is logged at warning level")
+	// LOG-8 / TIMEOUT-6: a timeout diagnostic is logged at warning level,
+	// its values in attributes.
+	recs := logs.records("ringbus: handler timed out")
+	require.Len(t, recs, 1, "a timeout diagnostic is logged")
+	assert.Equal(t, slog.LevelWarn, recs[0].level)
+	assert.Equal(t, bus.Label(), recs[0].str("bus"))
+	assert.Equal(t, e.ID(), recs[0].str("event_id"))
+	assert.Equal(t, e.Type(), recs[0].str("event_type"))
+	assert.Equal(t, slow.Handler().Label(), recs[0].str("handler"))
+	assert.Equal(t, 10*time.Millisecond, recs[0].attrs["timeout"].Duration())
 	require.NoError(t, bus.WaitUntilIdle(ctx))
 }
 
@@ -848,8 +883,8 @@ func TestSpecTimeout10_FinaliseWithoutWaitingForHandler(t *testing.T) {
 // --- SLOW-1..5: slow warnings ---
 
 // SLOW-1, SLOW-4, SLOW-5: the slow-event warning is logged once, while the
-// handler is still running, with the bus label, event label and count of
-// running handlers.
+// handler is still running, with the bus label, event and count of running
+// handlers as attributes.
 func TestSpecSlow1_SlowEventWarning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -866,10 +901,16 @@ func TestSpecSlow1_SlowEventWarning(t *testing.T) {
 		require.NoError(t, bus.Emit(ctx, e))
 		require.NoError(t, e.Wait(ctx))
 		assert.Equal(t, 1, <-seenWhileRunning, "SLOW-4: the warning is logged while the handler runs")
-		msgs := logs.matching("Slow event processing:")
-		require.Len(t, msgs, 1, "SLOW-1: one warning per processing")
-		assert.Contains(t, msgs[0], bus.Label()+".on("+e.Label()+", 1 handlers)")
-		assert.Contains(t, msgs[0], "still running after")
+		recs := logs.records("Slow event processing:")
+		require.Len(t, recs, 1, "SLOW-1: one warning per processing")
+		r := recs[0]
+		assert.Equal(t, slog.LevelWarn, r.level)
+		assert.Equal(t, bus.Label(), r.str("bus"))
+		assert.Equal(t, e.Type(), r.str("event_type"))
+		assert.Equal(t, e.ID(), r.str("event_id"))
+		assert.Equal(t, int64(1), r.attrs["running"].Int64(), "handlers still running")
+		assert.Equal(t, 100*time.Millisecond, r.attrs["elapsed"].Duration())
+		assert.NotContains(t, r.msg, e.ID(), "the message is fixed; values are attributes")
 		assert.Empty(t, logs.matching("Slow event handler:"), "handler warnings disabled by 0")
 	})
 }
@@ -894,9 +935,9 @@ func TestSpecSlow1_EventSlowTimeoutOverridesBus(t *testing.T) {
 		slow.SetSlowTimeout(100 * time.Millisecond)
 		require.NoError(t, bus.Emit(ctx, slow))
 		require.NoError(t, slow.Wait(ctx))
-		msgs := logs.matching("Slow event processing:")
-		require.Len(t, msgs, 1)
-		assert.Contains(t, msgs[0], slow.Label())
+		recs := logs.records("Slow event processing:")
+		require.Len(t, recs, 1)
+		assert.Equal(t, slow.ID(), recs[0].str("event_id"))
 	})
 }
 
@@ -957,11 +998,15 @@ func TestSpecSlow2_HandlerSlowThresholdChain(t *testing.T) {
 				require.True(t, warned, "a slow-handler warning is expected")
 				assert.Equal(t, tc.warnAt, at.Sub(start), "warned at the threshold")
 				assert.Less(t, at.Sub(start), ended, "SLOW-4: warned while the handler was running")
-				msgs := logs.matching("Slow event handler:")
-				require.Len(t, msgs, 1)
+				recs := logs.records("Slow event handler:")
+				require.Len(t, recs, 1)
 				h := bus.HandlersFor(api.TypeName[tmEvent]())[0]
-				assert.Contains(t, msgs[0], bus.Label()+".on("+e.Label()+", "+h.Label()+")")
-				assert.Contains(t, msgs[0], "still running after")
+				r := recs[0]
+				assert.Equal(t, slog.LevelWarn, r.level)
+				assert.Equal(t, bus.Label(), r.str("bus"))
+				assert.Equal(t, e.ID(), r.str("event_id"))
+				assert.Equal(t, h.Label(), r.str("handler"))
+				assert.Equal(t, tc.warnAt, r.attrs["elapsed"].Duration(), "still running after the threshold")
 			})
 		})
 	}
@@ -1042,8 +1087,9 @@ func TestSpecSlow5_ZeroDisablesAndDefaultsWarn(t *testing.T) {
 // --- CANCEL-1..5: cancellation cascades ---
 
 // CANCEL-1: when a handler times out, pending rows of its children (here a
-// child being processed on another bus) are cancelled with "Cancelled
-// pending handler as a result of parent error"; started rows are left alone.
+// child being processed on another bus) are cancelled with "cancelled
+// pending handler ... as a result of parent error" (ERR-3: the word
+// "pending" is required); started rows are left alone.
 func TestSpecCancel1_PendingChildRowsCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -1080,7 +1126,9 @@ func TestSpecCancel1_PendingChildRowsCancelled(t *testing.T) {
 		requireTimedOut(t, spRow(t, p, "parent"))
 
 		ce := cancelledErr(t, spRow(t, c, "child_pending"))
-		assert.Contains(t, ce.Error(), "Cancelled pending handler as a result of parent error")
+		assert.Contains(t, ce.Error(), "cancelled pending handler")
+		assert.Contains(t, ce.Error(), "as a result of parent error")
+		assert.Contains(t, ce.Error(), b.Label()+".child_pending#", "names the bus and handler")
 		var te *api.HandlerTimeoutError
 		assert.ErrorAs(t, ce, &te, "the cancel error wraps the parent's error")
 		assert.Equal(t, api.StatusStarted, spRow(t, c, "child_running").Status(), "a started row is not cancelled by CANCEL-1")
@@ -1557,19 +1605,26 @@ func TestSpecErr3_ErrorClassesAndMessages(t *testing.T) {
 		require.NoError(t, bus.Emit(ctx, e))
 		require.NoError(t, e.Wait(ctx))
 
+		// Key words only (ERR-3); the messages are Go's: "ringbus: "
+		// prefix, bus and handler named, Go durations.
 		te := timedOutErr(t, spRow(t, e, "own_timeout"))
-		assert.Contains(t, te.Error(), "timed out after")
+		assert.Contains(t, te.Error(), "timed out after 10ms")
+		assert.Contains(t, te.Error(), bus.Label()+".own_timeout#")
 		assert.Contains(t, te.Error(), e.Label())
 		assert.Equal(t, "EventHandlerTimeoutError", te.TypeName())
+		assert.ErrorIs(t, te, context.DeadlineExceeded)
 
 		ae := abortedErr(t, spRow(t, e, "running"))
-		assert.Contains(t, ae.Error(), "interrupted because the event timed out after")
+		assert.Contains(t, ae.Error(), "interrupted because the event timed out after 30ms")
 		assert.Equal(t, "EventHandlerAbortedError", ae.TypeName())
 
 		ce := cancelledErr(t, spRow(t, e, "pending"))
-		assert.True(t, strings.HasPrefix(ce.Error(), "Cancelled"), ce.Error())
-		assert.Contains(t, ce.Error(), "timed out")
+		assert.Contains(t, ce.Error(), "cancelled")
+		assert.Contains(t, ce.Error(), "timed out after 30ms")
 		assert.Equal(t, "EventHandlerCancelledError", ce.TypeName())
+		for _, err := range []error{te, ae, ce} {
+			assert.True(t, strings.HasPrefix(err.Error(), "ringbus: "), err.Error())
+		}
 
 		// RES-3: the result helper surfaces the errors.
 		_, err = e.Result(ctx)

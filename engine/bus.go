@@ -173,7 +173,7 @@ func newBus(name string, keepName bool, opts []Option) (*Bus, error) {
 		orig := name
 		u := ident.NewV7().String()
 		name = name + "_" + u[len(u)-8:]
-		b.logger.Warn("ringbus: EventBus with name \"" + orig + "\" already exists; renamed to \"" + name + "\"")
+		b.logRenamed(orig, name)
 		taken = false
 	}
 	b.name = name
@@ -407,7 +407,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus,
 		if len(hs) <= 256 {
 			for _, o := range hs {
 				if h.sameHandler(o) {
-					b.logger.Warn("ringbus: handler " + h.name + " already registered for event '" + pattern + "'")
+					b.logDuplicate(h, pattern)
 					break
 				}
 			}
@@ -741,7 +741,7 @@ func (b *Bus) ensureRunning() {
 
 func (b *Bus) trimHistory() {
 	if b.hist.trim() {
-		b.logger.Warn(fmt.Sprintf("ringbus: %s has exceeded max_history_size=%d and is dropping oldest history entries (even uncompleted events)", b.Label(), b.hist.limit()))
+		b.logHistoryDropping()
 	}
 }
 
@@ -989,7 +989,7 @@ func (b *Bus) hookResult(r *Result, s Status) {
 func (b *Bus) safeHook(f func()) {
 	defer func() {
 		if v := recover(); v != nil {
-			b.logger.Error("ringbus: middleware panicked", "bus", b.Label(), "panic", fmt.Sprint(v))
+			b.logMiddlewarePanic(v)
 		}
 	}()
 	f()

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/ringbus/ringbus/ident"
+	"github.com/ringbus/ringbus/internal/logattr"
 )
 
 // monoNow is the clock for deadlines and slow warnings: the process clock's
@@ -450,7 +452,7 @@ func (p *processing) setup() bool {
 	}
 	if err != nil {
 		p.setupErr = err
-		b.logger.Error("ringbus: "+err.Error(), "bus", b.Label(), "event", e.Label())
+		p.logSetupErr(err)
 	}
 	p.rows = rows
 	if hconc == ParallelHandlers {
@@ -693,9 +695,10 @@ next:
 		}
 		if parent != nil && h.forwardTo == nil {
 			if depth := recursionDepth(parent, h.id); depth > b.cfg.maxRecursion {
-				return nil, true, &RecursionError{Handler: h.Label(), Depth: depth, Limit: b.cfg.maxRecursion}
+				// e.mu is held: no e.Label().
+				return nil, true, &RecursionError{Handler: h.Label(), Bus: b.Label(), Event: e.typeLocked() + "#" + e.id.Suffix4(), Depth: depth, Limit: b.cfg.maxRecursion}
 			} else if depth == b.cfg.maxRecursion && depth > 0 {
-				b.logger.Warn(fmt.Sprintf("ringbus: handler %s is %d levels deep in recursion (max_handler_recursion_depth=%d)", h.Label(), depth, b.cfg.maxRecursion))
+				p.logRecursionAtLimitLocked(h, depth)
 			}
 		}
 		r := seeded
@@ -892,7 +895,7 @@ func (p *processing) handlerSlow(r *Result) time.Duration {
 func (p *processing) call(r *Result) (v any, err error) {
 	defer func() {
 		if x := recover(); x != nil {
-			v, err = nil, &HandlerPanicError{Value: x, Stack: debug.Stack()}
+			v, err = nil, &HandlerPanicError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: r.event.Label(), Value: x, Stack: debug.Stack()}
 		}
 	}()
 	return r.handler.fn(hctx{r}, r.event)
@@ -908,23 +911,24 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	if err == nil && v != nil && p.validator != nil {
 		if _, isEvent := v.(Eventer); !isEvent {
 			if verr := p.validator.Validate(v); verr != nil {
-				err = &ResultSchemaError{Handler: r.handler.Label(), Event: p.ev.Label(), Identifier: p.validator.Identifier(), Err: verr}
+				err = &ResultSchemaError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: p.ev.Label(), Identifier: p.validator.Identifier(), Err: verr}
 			}
 		}
 	}
 	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
 		// ERR-2: a plain timeout from handler code becomes a handler
 		// timeout that keeps its message.
-		err = &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: p.rowTimeout(r.handler), Err: err}
+		err = &HandlerTimeoutError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: p.ev.Label(), Timeout: p.rowTimeout(r.handler), Err: err}
 	}
 	ok := r.finishAt(v, err, StatusStarted, now)
 	r.released()
 	if !ok {
 		return false
 	}
-	b := p.bus
 	if err != nil {
-		b.logger.Error("ringbus: handler failed", "bus", b.Label(), "handler", r.handler.Label(), "event", p.ev.Label(), "error", err.Error())
+		// ERR-1 in Go: the error reaches the caller through the row (and
+		// Wait/Result), so it is not logged again at ERROR.
+		p.logRow(r, slog.LevelDebug, msgHandlerFailed, attrError(err))
 	}
 	p.settle(r)
 	return true
@@ -964,9 +968,9 @@ func (p *processing) cancelRest(winner *Result) {
 // child must not keep the child, and so the event, running (FIRST-3,
 // AWAIT-9).
 func (p *processing) terminate(r *Result, reason string, parentErr error) bool {
-	e := p.ev
-	abort := &HandlerAbortedError{Handler: r.handler.Label(), Event: e.Label(), Reason: reason, Timeout: p.evTO}
-	cancel := &HandlerCancelledError{Event: e.Label(), Reason: reason, Timeout: p.evTO, Parent: parentErr}
+	b, e := p.bus, p.ev
+	abort := &HandlerAbortedError{Handler: r.handler.Label(), Bus: b.Label(), Event: e.Label(), Reason: reason, Timeout: p.evTO}
+	cancel := &HandlerCancelledError{Handler: r.handler.Label(), Bus: b.Label(), Event: e.Label(), Reason: reason, Timeout: p.evTO, Parent: parentErr}
 	var decided Status
 	switch {
 	case r.finish(nil, abort, StatusStarted):
@@ -1010,7 +1014,8 @@ func cascade(r *Result, cause error) {
 		seen[c] = true
 		for _, cr := range c.Rows() {
 			if cr.Status() == StatusPending {
-				if cr.finish(nil, &HandlerCancelledError{Event: c.Label(), Reason: reason, Parent: cause}, StatusPending) {
+				ce := &HandlerCancelledError{Handler: cr.handler.Label(), Bus: busLabel(cr.handler.bus), Event: c.Label(), Reason: reason, Parent: cause}
+				if cr.finish(nil, ce, StatusPending) {
 					settleCascaded(cr)
 				}
 			}
@@ -1276,7 +1281,9 @@ func (p *processing) check(now int64) int64 {
 					n++
 				}
 			}
-			b.logger.Warn(fmt.Sprintf("⚠️ Slow event processing: %s.on(%s, %d handlers) still running after %.2fs", b.Label(), e.Label(), n, time.Duration(now-(p.slowAt-int64(firstDurSlow(p)))).Seconds()))
+			elapsed := time.Duration(now - (p.slowAt - int64(firstDurSlow(p))))
+			b.logger.LogAttrs(eventCtx(e), slog.LevelWarn, msgSlowEvent, attrBus(b), attrEventType(e), attrEventID(e),
+				slog.Int(logattr.Running, n), attrElapsed(elapsed))
 		} else {
 			want(p.slowAt)
 		}
@@ -1319,7 +1326,7 @@ func (p *processing) checkRow(r *Result, now int64, hdl, slowAt *atomic.Int64, w
 		if now >= s {
 			warned.Store(true)
 			elapsed := time.Duration(now - (s - int64(p.handlerSlow(r))))
-			p.bus.logger.Warn(fmt.Sprintf("⚠️ Slow event handler: %s.on(%s, %s) still running after %.2fs", p.bus.Label(), p.ev.Label(), r.handler.Label(), elapsed.Seconds()))
+			p.logRow(r, slog.LevelWarn, msgSlowHandler, attrElapsed(elapsed))
 		} else {
 			want(s)
 		}
@@ -1341,7 +1348,7 @@ func (p *processing) timeoutEvent() {
 func (p *processing) timeoutHandler(r *Result) {
 	children := len(r.Children())
 	timeout := p.rowTimeout(r.handler)
-	err := &HandlerTimeoutError{Handler: r.handler.Label(), Event: p.ev.Label(), Timeout: timeout, Children: children}
+	err := &HandlerTimeoutError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: p.ev.Label(), Timeout: timeout, Children: children}
 	if !r.finish(nil, err, StatusStarted) {
 		return
 	}
@@ -1354,7 +1361,10 @@ func (p *processing) timeoutHandler(r *Result) {
 	}
 	r.cancel(err, true)
 	b := p.bus
-	b.logger.Warn(fmt.Sprintf("⏱️  TIMEOUT ERROR - Handling took more than %s for %s.%s(%s)", seconds(timeout), b.Label(), r.handler.Label(), p.ev.Label()))
+	// LOG-8: Warn, as the slow-handler warning is: the handler outlived its
+	// budget and may still be running, and a caller that emitted without
+	// waiting never sees the row's error.
+	p.logRow(r, slog.LevelWarn, msgHandlerTimedOut, slog.Duration(logattr.Timeout, timeout))
 	p.settle(r)
 	cascade(r, err)
 	if serial {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,8 +14,8 @@ import (
 var (
 	// ErrBusClosed is returned by operations on a bus after Stop or Close.
 	ErrBusClosed = errors.New("ringbus: bus closed")
-	// ErrHistoryFull is returned by Emit when the bus history holds
-	// MaxHistorySize events and dropping is off (HIST-4).
+	// ErrHistoryFull is matched by *HistoryFullError: Emit found the bus
+	// history at its WithMaxHistory limit with dropping off.
 	ErrHistoryFull = errors.New("ringbus: history limit reached")
 	// ErrQueueFull is matched by *QueueFullError: Emit found the bus's
 	// queue at the limit set by WithMaxQueue.
@@ -26,16 +27,16 @@ var (
 	// ErrBadOption is returned for an invalid bus, event or handler option.
 	ErrBadOption = errors.New("ringbus: invalid option")
 	// ErrNotAttached is returned when waiting on an event that was never
-	// emitted on any bus (AWAIT-10).
+	// emitted on any bus.
 	ErrNotAttached = errors.New("ringbus: event was never emitted")
-	// ErrRecursion is matched by *RecursionError (REC-1).
+	// ErrRecursion is matched by *RecursionError.
 	ErrRecursion = errors.New("ringbus: infinite loop detected")
 	// ErrHandlerExpired is returned by Emit when called with the context of
 	// a handler that already timed out or was cancelled; the event is not
-	// enqueued (EMIT-7).
+	// enqueued.
 	ErrHandlerExpired = errors.New("ringbus: emit from an expired handler")
 	// ErrNoResult is returned by result helpers when no handler produced an
-	// included value and the caller did not allow that (RES-4).
+	// included value and the caller did not allow that.
 	ErrNoResult = errors.New("ringbus: no handler returned a result")
 	// ErrResultType is returned when a stored handler result cannot be
 	// converted to the requested Go type.
@@ -65,27 +66,34 @@ var (
 )
 
 // HandlerTimeoutError records that a handler exceeded its own effective
-// timeout, which was strictly tighter than the event's remaining budget
-// (TIMEOUT-6). Its wire type name is EventHandlerTimeoutError.
+// timeout, which was strictly tighter than the event's remaining budget. A
+// timeout error the handler returned itself (one whose Timeout method
+// reports true, from a retry wrapper say) is recorded as a
+// HandlerTimeoutError too, with that error as Err. Its wire type name is
+// EventHandlerTimeoutError.
 type HandlerTimeoutError struct {
 	Handler  string        // handler label
+	Bus      string        // label of the bus that ran the handler
 	Event    string        // event label, Type#abcd
 	Timeout  time.Duration // the effective timeout that expired
 	Children int           // child events whose processing was interrupted
-	Err      error         // the handler's own timeout error, when it raised one (ERR-2)
+	Err      error         // the handler's own timeout error, when it returned one
 }
 
 // Unwrap returns the handler's own timeout error, if any.
 func (e *HandlerTimeoutError) Unwrap() error { return e.Err }
 
-// Error returns the error message.
+// Error returns the message of Err when the handler returned its own timeout
+// error, else "ringbus: handler Bus#ab12.name#cd34(Event#ef56) timed out
+// after 50ms", followed by " and interrupted any processing of n child
+// events" when the handler had children.
 func (e *HandlerTimeoutError) Error() string {
 	if e.Err != nil {
 		return e.Err.Error()
 	}
-	msg := fmt.Sprintf("Event handler %s(%s) timed out after %s", e.Handler, e.Event, seconds(e.Timeout))
+	msg := "ringbus: handler " + handlerRef(e.Bus, e.Handler, e.Event) + " timed out after " + e.Timeout.String()
 	if e.Children > 0 {
-		msg += fmt.Sprintf(" and interrupted any processing of %d child events", e.Children)
+		msg += " and interrupted any processing of " + strconv.Itoa(e.Children) + " child events"
 	}
 	return msg
 }
@@ -112,28 +120,31 @@ const (
 
 // HandlerAbortedError records that a handler was running and was
 // interrupted: by its event's hard timeout, a parent's timeout, a first-mode
-// winner, the abort of the handler awaiting its event, or Stop (ERR,
-// TIMEOUT-5, FIRST-3, CANCEL-2).
+// winner, the abort of the handler awaiting its event, or Stop. Its wire
+// type name is EventHandlerAbortedError.
 type HandlerAbortedError struct {
-	Handler string
-	Event   string
+	Handler string        // handler label
+	Bus     string        // label of the bus that ran the handler
+	Event   string        // event label
 	Reason  string        // one of the Reason constants
 	Timeout time.Duration // the event timeout, for ReasonEventTimeout
 }
 
-// Error returns the error message.
+// Error returns "ringbus: handler Bus#ab12.name#cd34(Event#ef56) was
+// interrupted because the event timed out after 50ms" (or "because of a
+// parent timeout", "because the handler awaiting it was aborted"), or "...
+// was aborted: " and the reason.
 func (e *HandlerAbortedError) Error() string {
+	msg := "ringbus: handler " + handlerRef(e.Bus, e.Handler, e.Event)
 	switch e.Reason {
 	case ReasonEventTimeout:
-		return fmt.Sprintf("Event handler %s(%s) was interrupted because the event timed out after %s", e.Handler, e.Event, seconds(e.Timeout))
+		return msg + " was interrupted because the event timed out after " + e.Timeout.String()
 	case ReasonParentTimeout:
-		return fmt.Sprintf("Event handler %s(%s) was interrupted because of a parent timeout", e.Handler, e.Event)
-	case ReasonFirstResult:
-		return "Aborted: first result resolved"
+		return msg + " was interrupted because of a parent timeout"
 	case ReasonParentAborted:
-		return fmt.Sprintf("Event handler %s(%s) was interrupted because the handler awaiting it was aborted", e.Handler, e.Event)
-	default:
-		return fmt.Sprintf("Event handler %s(%s) was aborted: %s", e.Handler, e.Event, e.Reason)
+		return msg + " was interrupted because the handler awaiting it was aborted"
+	default: // ReasonFirstResult, ReasonStopped
+		return msg + " was aborted: " + e.Reason
 	}
 }
 
@@ -148,25 +159,35 @@ func (e *HandlerAbortedError) TypeName() string { return "EventHandlerAbortedErr
 
 // HandlerCancelledError records that a handler never started because its
 // event timed out, a first-mode winner was found, a parent failed, or the
-// bus stopped.
+// bus stopped. Its wire type name is EventHandlerCancelledError.
 type HandlerCancelledError struct {
-	Event   string
-	Reason  string
-	Timeout time.Duration
-	Parent  error // the parent's error, for ReasonParentTimeout and ReasonParentAborted
+	Handler string        // handler label
+	Bus     string        // label of the bus the handler is on
+	Event   string        // event label
+	Reason  string        // one of the Reason constants
+	Timeout time.Duration // the event timeout, for ReasonEventTimeout
+	Parent  error         // the parent's error, for ReasonParentTimeout and ReasonParentAborted
 }
 
-// Error returns the error message.
+// Error returns "ringbus: handler Bus#ab12.name#cd34(Event#ef56) was
+// cancelled because the event timed out after 50ms" (or "was cancelled: "
+// and the reason), or for a parent's failure "ringbus: cancelled pending
+// handler ... as a result of parent error: " and the parent's error.
 func (e *HandlerCancelledError) Error() string {
+	ref := handlerRef(e.Bus, e.Handler, e.Event)
 	switch e.Reason {
 	case ReasonEventTimeout:
-		return fmt.Sprintf("Cancelled: event %s timed out after %s", e.Event, seconds(e.Timeout))
-	case ReasonFirstResult:
-		return "Cancelled: first result resolved"
+		return "ringbus: handler " + ref + " was cancelled because the event timed out after " + e.Timeout.String()
 	case ReasonParentTimeout, ReasonParentAborted:
-		return fmt.Sprintf("Cancelled pending handler as a result of parent error %v", e.Parent)
-	default:
-		return fmt.Sprintf("Cancelled: %s", e.Reason)
+		// ERR-3: the word "pending" is what abxbus's timeout-tree printer
+		// keys on.
+		msg := "ringbus: cancelled pending handler " + ref + " as a result of parent error"
+		if e.Parent == nil {
+			return msg
+		}
+		return msg + ": " + inner(e.Parent)
+	default: // ReasonFirstResult, ReasonStopped
+		return "ringbus: handler " + ref + " was cancelled: " + e.Reason
 	}
 }
 
@@ -185,12 +206,18 @@ func (e *HandlerCancelledError) TypeName() string { return "EventHandlerCancelle
 // HandlerPanicError is the error of a handler that panicked. The bus
 // recovers the panic; only that handler's result fails.
 type HandlerPanicError struct {
-	Value any    // the value passed to panic
-	Stack []byte // the goroutine stack at the panic
+	Handler string // handler label
+	Bus     string // label of the bus that ran the handler
+	Event   string // event label
+	Value   any    // the value passed to panic
+	Stack   []byte // the goroutine stack at the panic
 }
 
-// Error returns the error message.
-func (e *HandlerPanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
+// Error returns "ringbus: handler Bus#ab12.name#cd34(Event#ef56) panicked: "
+// and the panic value.
+func (e *HandlerPanicError) Error() string {
+	return fmt.Sprintf("ringbus: handler %s panicked: %v", handlerRef(e.Bus, e.Handler, e.Event), e.Value)
+}
 
 // Is reports whether target is ErrHandlerPanic.
 func (e *HandlerPanicError) Is(target error) bool { return target == ErrHandlerPanic }
@@ -207,16 +234,23 @@ func (e *HandlerPanicError) Unwrap() error {
 func (e *HandlerPanicError) TypeName() string { return "HandlerPanicError" }
 
 // RecursionError reports a handler that recursively processed more nested
-// events than the bus allows (REC-1).
+// events than the bus allows (WithMaxRecursionDepth). The event that would
+// have gone one level deeper gets no handler rows; the error is returned to
+// the handler awaiting that event.
 type RecursionError struct {
-	Handler string
-	Depth   int
-	Limit   int
+	Handler string // handler label
+	Bus     string // bus label
+	Event   string // label of the event that was not processed
+	Depth   int    // levels of events the handler has recursively processed
+	Limit   int    // the WithMaxRecursionDepth limit
 }
 
-// Error returns the error message.
+// Error returns "ringbus: infinite loop detected: handler
+// Bus#ab12.name#cd34(Event#ef56) has recursively processed 3 levels of
+// events (limit 2, set with api.WithMaxRecursionDepth)".
 func (e *RecursionError) Error() string {
-	return fmt.Sprintf("Infinite loop detected: Handler %s has recursively processed %d levels of events (max_handler_recursion_depth=%d)", e.Handler, e.Depth, e.Limit)
+	return fmt.Sprintf("ringbus: infinite loop detected: handler %s has recursively processed %d levels of events (limit %d, set with api.WithMaxRecursionDepth)",
+		handlerRef(e.Bus, e.Handler, e.Event), e.Depth, e.Limit)
 }
 
 // Is reports whether target is ErrRecursion.
@@ -256,14 +290,15 @@ type QueueFullError struct {
 	Cause error  // context.Cause of that ctx when it differs from Err
 }
 
-// Error returns the error message.
+// Error returns "ringbus: Bus#ab12 queue full (limit n)", followed by the
+// ctx's cause or error when a wait for room ended.
 func (e *QueueFullError) Error() string {
 	msg := fmt.Sprintf("ringbus: %s queue full (limit %d)", e.Bus, e.Limit)
 	if e.Cause != nil {
-		return msg + ": " + e.Cause.Error()
+		return msg + ": " + inner(e.Cause)
 	}
 	if e.Err != nil {
-		return msg + ": " + e.Err.Error()
+		return msg + ": " + inner(e.Err)
 	}
 	return msg
 }
@@ -283,19 +318,26 @@ func (e *QueueFullError) Unwrap() []error {
 }
 
 // HandlerErrors aggregates the errors of several failed handlers of one
-// event, in result order (RES-3). It unwraps to each of them.
+// event, in result order. It unwraps to each of them.
 type HandlerErrors struct {
-	Event  string
-	Errors []error
+	Event  string  // event label
+	Errors []error // the handlers' errors, two or more
 }
 
-// Error returns the error message.
+// Error returns "ringbus: event Type#abcd had 2 handler error(s): " and
+// the errors, separated by "; ".
 func (e *HandlerErrors) Error() string {
+	// RES-3: abxbus's group message, "Event {type}#{id4} had {n} handler
+	// error(s)", after the package prefix.
 	var b strings.Builder
-	fmt.Fprintf(&b, "Event %s had %d handler error(s)", e.Event, len(e.Errors))
-	for _, err := range e.Errors {
-		b.WriteString("; ")
-		b.WriteString(err.Error())
+	fmt.Fprintf(&b, "ringbus: event %s had %d handler error(s)", e.Event, len(e.Errors))
+	for i, err := range e.Errors {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(inner(err))
 	}
 	return b.String()
 }
@@ -325,23 +367,56 @@ func ErrorTypeName(err error) string {
 	return name
 }
 
-func seconds(d time.Duration) string {
-	return fmt.Sprintf("%gs", d.Seconds())
+// handlerRef names a handler in an error message as the event tree does:
+// "Bus#ab12.handler#cd34(Event#ef56)", leaving out what is unknown.
+func handlerRef(bus, handler, event string) string {
+	if handler == "" {
+		handler = "?"
+	}
+	if bus != "" {
+		handler = bus + "." + handler
+	}
+	if event != "" {
+		handler += "(" + event + ")"
+	}
+	return handler
+}
+
+// inner is the message of an error quoted inside another ringbus error,
+// without a second "ringbus: " prefix. A nil error gives "<nil>".
+func inner(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return strings.TrimPrefix(err.Error(), "ringbus: ")
 }
 
 // ResultSchemaError is the error of a handler whose return value does not
-// match the event's event_result_type (RTYPE-2, RTYPE-6). Only that
-// handler's row fails.
+// match the event's event_result_type. Only that handler's row fails. Its
+// wire type name is EventHandlerResultSchemaError.
 type ResultSchemaError struct {
 	Handler    string // handler label
+	Bus        string // label of the bus that ran the handler
 	Event      string // event label
-	Identifier string // the schema identifier (SCHEMA-7): string, number, object, ...
+	Identifier string // the schema identifier: string, number, object, ...
 	Err        error  // the validator's error
 }
 
-// Error returns the error message.
+// Error returns "ringbus: handler Bus#ab12.name#cd34(Event#ef56) returned a
+// value that did not match expected event_result_type object", followed by
+// where and why when the validator says.
 func (e *ResultSchemaError) Error() string {
-	return fmt.Sprintf("Event handler %s(%s) returned a value that did not match expected event_result_type %s: %v", e.Handler, e.Event, e.Identifier, e.Err)
+	msg := "ringbus: handler " + handlerRef(e.Bus, e.Handler, e.Event) + " returned a value that did not match expected event_result_type " + e.Identifier
+	if e.Err == nil {
+		return msg
+	}
+	detail := inner(e.Err)
+	// The schema package's mismatch error starts with the same words and
+	// identifier: keep only what it adds (" at #/path: reason").
+	if rest, ok := strings.CutPrefix(detail, "result did not match expected event_result_type "+e.Identifier); ok {
+		return msg + rest
+	}
+	return msg + ": " + detail
 }
 
 // Is reports whether target is ErrResultSchema.

@@ -10,9 +10,9 @@ import (
 )
 
 // LogTree returns the bus history as a tree of events, their handler rows
-// with timings and results, and the children each handler emitted (LOG-1..5).
-// An empty history gives "(No events in history)". It is also logged at
-// warning level.
+// with timings and results, and the children each handler emitted. An empty
+// history gives "(No events in history)". It logs nothing: print the string
+// or log it yourself.
 func (b *Bus) LogTree() string {
 	hist := b.hist.snapshot()
 	if len(hist) == 0 {
@@ -35,9 +35,8 @@ func (b *Bus) LogTree() string {
 	for i, e := range roots {
 		writeEventLine(&sb, e, "", i == len(roots)-1, seen, hist)
 	}
-	out := strings.TrimRight(sb.String(), "\n")
-	b.logger.Warn("📊 Event History Tree for " + b.String() + "\n" + strings.Repeat("=", 80) + "\n" + out)
-	return out
+	// LOG-1 in Go: returned, not logged; the caller prints it.
+	return strings.TrimRight(sb.String(), "\n")
 }
 
 func clock(t ident.Time) string {

@@ -370,8 +370,18 @@ func WithDetectFilePaths(on bool) Option {
 	return busOption(func(c *busConfig) error { c.detectFilePaths = on; return nil })
 }
 
-// WithLogger sets the logger for warnings (slow handlers, history drops) and
-// handler errors. Default slog.Default().
+// WithLogger sets the bus's logger. Default slog.Default().
+//
+// Records have a short fixed message starting with "ringbus: " and carry
+// their values as attributes: "bus", "event_type", "event_id", "handler",
+// "error", "timeout" and "elapsed" (time.Duration), and a few more. A record
+// about a handler is logged with the handler's ctx, one about an event with
+// the values of the ctx it was emitted with. At Warn: slow handlers and
+// events, handler timeouts, a renamed bus, a handler registered twice, a
+// history that drops unfinished events. At Error: a panicking middleware,
+// an event a runaway recursion left unprocessed with nobody awaiting it. A
+// failed handler is logged at Debug only: its error reaches the caller
+// through the event's results.
 func WithLogger(l *slog.Logger) Option {
 	return busOption(func(c *busConfig) error {
 		if l == nil {

@@ -420,7 +420,7 @@ func seededRow(e *Event, rs *RowState) (*Result, error) {
 	case StatusError:
 		r.err = rs.Err
 		if r.err == nil {
-			r.err = errors.New("unknown error")
+			r.err = errors.New("ringbus: unknown handler error")
 		}
 	}
 	if len(rs.Children) > 0 {

@@ -109,7 +109,7 @@ func generate(t reflect.Type) (*Schema, error) {
 	}
 	s, err := Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("schema generated for %v: %w", t, err)
+		return nil, fmt.Errorf("%w (the schema generated for %v)", err, t)
 	}
 	return s, nil
 }

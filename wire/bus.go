@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringbus/ringbus/engine"
 	"github.com/ringbus/ringbus/ident"
+	"github.com/ringbus/ringbus/internal/logattr"
 )
 
 // --- writing (WIRE-20, WIRE-21, WIRE-22) ---
@@ -116,7 +117,7 @@ func MarshalBus(b *engine.Bus, enc Encoder) ([]byte, error) {
 		out = append(out, `":`...)
 		var err error
 		if out, err = es.event(out, e.Payload(), e, 0); err != nil {
-			return nil, fmt.Errorf("event %s: %w", e.ID(), err)
+			return nil, fmt.Errorf("%w (event %s)", err, e.ID())
 		}
 	}
 	out = append(out, `},"pending_event_queue":[`...)
@@ -335,7 +336,8 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 	}
 	restoreHandler := func(d engine.HandlerDesc) {
 		if _, err := engine.RestoreHandler(b, d, fnFor(d)); err != nil {
-			b.Logger().Debug("ringbus: bus restore skipped a handler", "handler", d.ID.String(), "error", err.Error())
+			b.Logger().Debug("ringbus: bus restore skipped a handler",
+				logattr.Bus, b.Label(), logattr.Handler, d.Name+"#"+d.ID.Suffix4(), logattr.Error, err)
 		}
 	}
 
@@ -363,7 +365,8 @@ func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
 			defID, _ := ident.ParseUUID(key)
 			outer, err := o.dec.unmarshal(data[ev.start:ev.end], defID)
 			if err != nil {
-				b.Logger().Debug("ringbus: bus restore skipped an event it cannot decode", "key", key, "error", err.Error())
+				b.Logger().Debug("ringbus: bus restore skipped an event it cannot decode",
+					logattr.Bus, b.Label(), logattr.EventID, key, logattr.Error, err)
 				return
 			}
 			e := engine.Core(outer)
