@@ -1,13 +1,24 @@
-// Package schema represents an event's event_result_type as a JSON Schema
-// document (wire.md §4, spec.md RTYPE-1..RTYPE-7) and validates handler
-// results against it.
+// Package schema represents an event's event_result_type, the JSON Schema
+// document that describes what the event's handlers return, and validates
+// handler results against it.
+//
+// # Compatibility
+//
+// abxbus 2.4.2 and the current releases alike carry event_result_type in
+// the event JSON as a JSON Schema document of draft 2020-12. This package
+// reads the schemas the Python and TypeScript packages write (and the
+// older draft-07 and draft-04 forms of a few keywords), writes them back
+// as they would (see Normalisation), and validates so that a result the
+// TypeScript package (release 2.5.56 in the tests) rejects is rejected
+// here too, with the few differences noted under Validation.
 //
 // A [Schema] keeps the document it was given (after normalisation, below) as a
 // decoded JSON tree, so every keyword this package does not understand is
-// written back out unchanged (SCHEMA-4), next to a validator compiled once
-// when the Schema is built. Schemas come from three places:
+// written back out unchanged, next to a validator compiled once when the
+// Schema is built. Schemas come from three places:
 //
-//   - [For] and [ForType] derive a schema from a Go type (RTYPE-7);
+//   - [For] and [ForType] derive a schema from a Go type (the schema of
+//     the type's encoding/json form);
 //   - [Parse] reads JSON, e.g. the event_result_type of an event from the wire;
 //   - [FromValue] takes an already decoded value (map[string]any or bool).
 //
@@ -18,11 +29,11 @@
 // # Normalisation
 //
 // Parse, FromValue and For normalise the document the way the upstream
-// Python writer does (SCHEMA-3), so that a schema read here and written back
-// out is JSON-equal to what any abxbus runtime writes. Normalisation is a
+// Python writer does, so that a schema read here and written back out is
+// JSON-equal to what any abxbus runtime writes. Normalisation is a
 // no-op on an already normalised document, so a schema that arrives in
 // normalised form (everything the TypeScript and Python writers emit) is
-// written back exactly as it came in (SCHEMA-4). The rules, applied to every
+// written back exactly as it came in. The rules, applied to every
 // subschema (every value in a schema position: properties, patternProperties,
 // $defs, definitions, dependentSchemas, items, prefixItems,
 // additionalProperties, additionalItems, anyOf, oneOf, allOf, not,
@@ -52,7 +63,7 @@
 //
 // # Validation
 //
-// [Schema.Validate] is strict: JSON types are never coerced (RTYPE-5), so 42
+// [Schema.Validate] is strict: JSON types are never coerced, so 42
 // does not match {"type":"string"}, "123" and 1.5 do not match
 // {"type":"integer"}, while 1.0 does. The keywords enforced are type (a string
 // or an array of strings; "integer" means an integral number, "number" any
@@ -106,8 +117,9 @@
 //
 // Validate returns nil or a [*MismatchError], which wraps [ErrMismatch]. Its
 // message contains "did not match expected event_result_type", the schema
-// identifier of SCHEMA-7 (see [Schema.Identifier]) and the JSON pointer (as
-// a URI fragment, "#/tags/0") of the first failure found, for example:
+// identifier (the name of the type the schema expects, "object" below; see
+// [Schema.Identifier]) and the JSON pointer (as a URI fragment, "#/tags/0")
+// of the first failure found, for example:
 //
 //	ringbus: result did not match expected event_result_type object at #/quota: expected integer, got number 1.5
 //
@@ -129,3 +141,10 @@
 // whose combinators recurse through $ref can need time exponential in the
 // depth of the value, and such a value is rejected once the budget is spent.
 package schema
+
+// Requirements of the team's spec that the package doc above describes,
+// for maintainers (the tests cite the same IDs): event_result_type as a
+// JSON Schema: wire.md §4 and RTYPE-1..RTYPE-7; schemas derived from Go
+// types: RTYPE-7; unknown keywords kept: SCHEMA-4; normalisation:
+// SCHEMA-3; no coercion when validating: RTYPE-5; the schema identifier
+// in errors: SCHEMA-7.

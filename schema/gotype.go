@@ -18,10 +18,11 @@ type forResult struct {
 
 var forCache sync.Map // reflect.Type -> *forResult
 
-// For returns the JSON Schema of the encoding/json form of T (RTYPE-7),
-// normalised like a parsed schema. The result is computed once per type and
-// shared; it is safe for concurrent use. See [ForType] for the mapping.
+// For returns the JSON Schema of the encoding/json form of T, normalised
+// like a parsed schema. The result is computed once per type and shared;
+// it is safe for concurrent use. See [ForType] for the mapping.
 func For[T any]() (*Schema, error) {
+	// Schemas derived from Go types: RTYPE-7.
 	return ForType(reflect.TypeFor[T]())
 }
 

@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// Draft202012 is the "$schema" value added to every schema that has none
-// (SCHEMA-1).
+// The "$schema" default: SCHEMA-1.
+
+// Draft202012 is the "$schema" value added to every schema that has none.
 const Draft202012 = "https://json-schema.org/draft/2020-12/schema"
 
 var (
@@ -31,7 +32,8 @@ var (
 // MismatchError is the error [Schema.Validate] returns for a value that does
 // not match the schema. It wraps [ErrMismatch].
 type MismatchError struct {
-	// Identifier is the schema identifier of SCHEMA-7 ("string", "number",
+	// Identifier is the schema identifier, the name of the type the schema
+	// expects, as [Schema.Identifier] returns it ("string", "number",
 	// "boolean", "object", "array", "null" or "any").
 	Identifier string
 	// Path is the JSON pointer, written as a URI fragment ("#", "#/a/0"),
@@ -49,10 +51,12 @@ func (e *MismatchError) Error() string {
 // Unwrap returns [ErrMismatch].
 func (e *MismatchError) Unwrap() error { return ErrMismatch }
 
+// Keywords kept through a round trip: SCHEMA-4.
+
 // Schema is a JSON Schema document kept as given (after normalisation, see
 // the package documentation), so that keywords this package does not
-// understand survive a round trip (SCHEMA-4), together with a validator
-// compiled from it.
+// understand survive a round trip, together with a validator compiled from
+// it.
 //
 // A Schema is immutable and safe for concurrent use; it may be copied, but
 // sharing the pointer is cheaper. The zero Schema and a nil *Schema have no
@@ -166,25 +170,28 @@ func (s *Schema) Raw() any {
 	return deepCopy(s.raw)
 }
 
-// Identifier returns the schema identifier used in error messages
-// (SCHEMA-7): "string", "number" (for integer and number), "boolean",
-// "object", "array" or "null", derived from the non-null type of the root
+// Identifier returns the schema identifier used in error messages:
+// "string", "number" (for integer and number), "boolean", "object",
+// "array" or "null", derived from the non-null type of the root
 // (looking through $ref and nullable anyOf/oneOf unions), or "any" when the
 // root constrains no single type.
 func (s *Schema) Identifier() string {
+	// The schema identifier of SCHEMA-7.
 	if s == nil || s.root == nil {
 		return "any"
 	}
 	return s.ident
 }
 
-// Validate reports whether v matches the schema, without coercing JSON types
-// (RTYPE-5). v may be a value as produced by encoding/json decoding into any
-// (map[string]any, []any, float64 or json.Number, string, bool, nil) or any
-// other Go value, which is judged by its encoding/json form. It returns nil
-// or a [*MismatchError] wrapping [ErrMismatch]. A nil Schema accepts every
-// value. See the package documentation for what allocates.
+// Validate reports whether v matches the schema, without coercing JSON
+// types (42 does not match {"type":"string"}). v may be a value as produced
+// by encoding/json decoding into any (map[string]any, []any, float64 or
+// json.Number, string, bool, nil) or any other Go value, which is judged by
+// its encoding/json form. It returns nil or a [*MismatchError] wrapping
+// [ErrMismatch]. A nil Schema accepts every value. See the package
+// documentation for what allocates.
 func (s *Schema) Validate(v any) error {
+	// Strict, no coercion: RTYPE-5.
 	if s == nil || s.root == nil {
 		return nil
 	}

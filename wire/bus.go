@@ -15,23 +15,25 @@ import (
 
 // --- writing (WIRE-20, WIRE-21, WIRE-22) ---
 
-// MarshalBus writes the snapshot of b (wire.md §6, SER-1): the bus's id,
-// name and settings, its handlers in registration order (the EventHandler
-// JSON of WIRE-21, keyed by handler id), the handler index (pattern to
+// MarshalBus writes the snapshot of b as abxbus's EventBus JSON: the bus's
+// id, name and settings, its handlers in registration order (abxbus's
+// EventHandler objects, keyed by handler id), the handler index (pattern to
 // handler ids, in registration order), its history (event id to event JSON,
-// in history order) and the ids of the events waiting in its queue, with the
-// keys in the order of WIRE-20.
+// in history order) and the ids of the events waiting in its queue, with
+// the keys in that order, which is the order abxbus writes them in.
 //
 // The events are written by enc, with their result rows: in Compat242 mode
 // as an event_results array of rows (abxbus 2.4.2's bus dump), in Upstream
 // mode as the event_results object keyed by handler id (or an array with
-// enc.ResultsAsList), WIRE-22. Disabled timeouts (0) are written as null, as
+// enc.ResultsAsList). Disabled timeouts (0) are written as null, as
 // abxbus writes "no timeout"; see UnmarshalBus for how null reads back.
 //
 // pending_event_queue lists the history events not yet taken by b's
 // dispatcher (engine.QueuedEvents). MarshalBus may run while b is busy:
 // every event is then consistent in itself, not across events.
 func MarshalBus(b *engine.Bus, enc Encoder) ([]byte, error) {
+	// The snapshot of wire.md §6 (SER-1): key order WIRE-20, handler JSON
+	// WIRE-21, the row form of each writer mode WIRE-22.
 	if b == nil {
 		return nil, fmt.Errorf("%w: nil bus", ErrEncode)
 	}
@@ -221,8 +223,8 @@ func WithEngineOptions(opts ...engine.Option) BusOption {
 	return func(o *busOptions) { o.engine = append(o.engine, opts...) }
 }
 
-// UnmarshalBus rebuilds a bus from its snapshot (wire.md §6, WIRE-23,
-// SER-1..4):
+// UnmarshalBus rebuilds a bus from its snapshot (the EventBus JSON that
+// MarshalBus or abxbus writes), as abxbus's restore does:
 //
 //   - id and name are restored exactly: a name a live bus already has is
 //     kept as is (engine.RestoreBus). A missing or invalid id gets a new
@@ -230,7 +232,7 @@ func WithEngineOptions(opts ...engine.Option) BusOption {
 //   - Settings with a missing, null or ill-typed value take their defaults,
 //     except that a null max_history_size means unlimited and a null
 //     event_slow_timeout or event_handler_slow_timeout means disabled; a
-//     missing or null event_timeout is 60 s (SER-4), and 0 disables it.
+//     missing or null event_timeout is 60 s, and 0 disables it.
 //   - Every entry of handlers becomes a handler of the bus with its id and
 //     metadata, in the snapshot's order; its function is the one
 //     WithHandlerFuncs or WithHandlerResolver gives, else a stub that does
@@ -238,24 +240,27 @@ func WithEngineOptions(opts ...engine.Option) BusOption {
 //     handlers_by_key is not needed to rebuild the index: the bus indexes
 //     handlers by their event_pattern, in registration order.
 //   - Every event of event_history is decoded (with its result rows as an
-//     array or an object, WIRE-22) and put in the history in the
-//     snapshot's order; an event that cannot be decoded is skipped. A row
-//     whose handler is not among the handlers re-creates that handler from
-//     the row's metadata (appended after the others; its bus is the row's
-//     eventbus_id and eventbus_name, or this bus when the row has no
-//     eventbus_id). Children listed in a row's event_children are re-linked
-//     to the history events with those ids; the others stay id-only stubs,
-//     so they are written back unchanged.
+//     array or an object, as either writer mode writes them) and put in
+//     the history in the snapshot's order; an event that cannot be
+//     decoded is skipped. A row whose handler is not among the handlers
+//     re-creates that handler from the row's metadata (appended after the
+//     others; its bus is the row's eventbus_id and eventbus_name, or this
+//     bus when the row has no eventbus_id). Children listed in a row's
+//     event_children are re-linked to the history events with those ids;
+//     the others stay id-only stubs, so they are written back unchanged.
 //   - The events of pending_event_queue that are in the history are queued
 //     again, in that order (engine.Requeue): they run when the bus's
 //     dispatcher starts, at once unless Paused is given. A requeued event
-//     keeps its rows: handlers with a terminal row are skipped, a pending
-//     row runs (SER-3, ERU-5).
+//     keeps its rows: handlers with a terminal row are skipped, and a
+//     pending row runs its handler (the bound function or the stub).
 //
 // The input must be one JSON object; anything else is a *DecodeError
 // wrapping ErrMalformed. Other errors come from creating the bus (an engine
 // option). data is not retained. The caller owns the bus and must close it.
 func UnmarshalBus(data []byte, opts ...BusOption) (*engine.Bus, error) {
+	// The restore of wire.md §6 (WIRE-23, SER-1..4): settings' defaults
+	// SER-4, rows in either form WIRE-22, requeued events keep their rows
+	// and pending rows run SER-3, ERU-5.
 	var o busOptions
 	for _, f := range opts {
 		if f != nil {
@@ -593,13 +598,14 @@ func rawSeconds(raw string) (time.Duration, bool) {
 }
 
 // BusShapeOf returns the Encoder that writes a bus snapshot back in the
-// shape of data (a bus snapshot, WIRE-22): Upstream when one of its events
+// shape of data (a bus snapshot): Upstream when one of its events
 // has event_blocks_parent_completion or an event_results object (with
 // ResultsAsList when that event has the blocks flag and an event_results
 // array); Compat242 otherwise, whose events carry their rows as an
 // event_results array like abxbus 2.4.2's bus dump. Malformed data gives
 // the zero Encoder.
 func BusShapeOf(data []byte) Encoder {
+	// The row forms of a snapshot: WIRE-22.
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	sc := scanner{s: s}
 	var hist span

@@ -19,8 +19,14 @@ import (
 	"github.com/ringbus/ringbus/schema"
 )
 
-// Decoder reads event JSON (wire.md §2). The zero Decoder is the strict
-// reader of WIRE-9; a Decoder is safe for concurrent use and may be copied.
+// The zero Decoder is the strict reader of WIRE-9, for the event JSON of
+// wire.md §2.
+
+// Decoder reads event JSON. The zero Decoder is strict: it rejects a key
+// that starts with "event_" but is not an event field
+// ([ErrUnknownEventField]; see AllowUnknownEventFields) and a payload key
+// that abxbus reserves ([ErrReservedField]). A Decoder is safe for
+// concurrent use and may be copied.
 type Decoder struct {
 	// AllowUnknownEventFields keeps keys that start with "event_" but are
 	// not event fields (a newer runtime's additions) and writes them back

@@ -18,7 +18,11 @@ import (
 	"github.com/ringbus/ringbus/schema"
 )
 
-// Mode selects which version of the event JSON a writer produces (WIRE-14).
+// The writer modes are WIRE-14; Encoder writes the event JSON of wire.md
+// §2 and the EventResult JSON of §3.
+
+// Mode selects which version of the event JSON a writer produces: that of
+// abxbus 2.4.2 or that of the current abxbus releases.
 type Mode uint8
 
 const (
@@ -41,13 +45,14 @@ func (m Mode) String() string {
 	return "compat242"
 }
 
-// Encoder writes event JSON (wire.md §2, §3). The zero Encoder writes the
-// Compat242 form. An Encoder is a small value, safe for concurrent use.
+// Encoder writes event JSON in one of the two versions (see [Mode]). The
+// zero Encoder writes the Compat242 form. An Encoder is a small value, safe
+// for concurrent use.
 type Encoder struct {
 	// Mode is the wire version to write.
 	Mode Mode
 	// ResultsAsList writes event_results as a JSON array of rows (the form
-	// of TypeScript 2.4.2 and of 2.4.2 bus snapshots, WIRE-22) instead of an
+	// of TypeScript 2.4.2 and of 2.4.2 bus snapshots) instead of an
 	// object keyed by handler id. It matters only in Upstream mode.
 	ResultsAsList bool
 }
@@ -60,14 +65,16 @@ func (enc Encoder) Marshal(e engine.Eventer) ([]byte, error) { return enc.Append
 
 // Append appends the JSON of e to dst.
 //
-// Every event_* key of wire.md §2.1 is written, null when unset (WIRE-5),
-// in the Python field order (WIRE-8), followed by the payload (the typed
-// struct's fields by their json tags, or the untyped event's fields in
-// sorted key order), then wire fields the event carried in from another
-// runtime, then (Upstream) event_results. Timestamps have exactly nine
-// fractional digits (WIRE-2); durations are seconds (WIRE-4); output is
-// compact UTF-8 without HTML escaping (WIRE-7).
+// Every event_* key that abxbus defines is written, null when unset, in
+// the order of the Python package's event fields, followed by the payload
+// (the typed struct's fields by their json tags, or the untyped event's
+// fields in sorted key order), then wire fields the event carried in from
+// another runtime, then (Upstream) event_results. Timestamps have exactly
+// nine fractional digits; durations are seconds; output is compact UTF-8
+// without HTML escaping.
 func (enc Encoder) Append(dst []byte, e engine.Eventer) ([]byte, error) {
+	// The event_* keys of wire.md §2.1, all written (WIRE-5), in the Python
+	// order (WIRE-8); timestamps WIRE-2, durations WIRE-4, UTF-8 WIRE-7.
 	core := engine.Bind(e)
 	if core == nil {
 		return dst, fmt.Errorf("%w: nil event", ErrEncode)

@@ -6,6 +6,9 @@ import (
 	"strconv"
 )
 
+// The rules behind the sentinels: timestamps WIRE-2, UUIDs WIRE-3, reserved
+// and unknown event_ keys WIRE-9, no nested handler object in a row WIRE-12.
+
 // Sentinel errors. Every error the decoder returns is a *DecodeError whose
 // Err wraps exactly one of these, so errors.Is(err, wire.ErrBadUUID) works
 // on the decoder's result.
@@ -23,21 +26,21 @@ var (
 	// is out of range or not one of the allowed values (a negative timeout,
 	// an unknown status, an invalid event_type).
 	ErrBadValue = errors.New("ringbus: invalid value for event field")
-	// ErrBadTimestamp: a timestamp field is not a valid timestamp (WIRE-2).
-	// The error also matches ident.ErrBadTime.
+	// ErrBadTimestamp: a timestamp field is not a valid timestamp (see
+	// ident.ParseTime). The error also matches ident.ErrBadTime.
 	ErrBadTimestamp = errors.New("ringbus: invalid timestamp in event JSON")
-	// ErrBadUUID: an id field is not a UUID (WIRE-3). The error also matches
-	// ident.ErrBadUUID.
+	// ErrBadUUID: an id field is not a UUID (see ident.ParseUUID). The
+	// error also matches ident.ErrBadUUID.
 	ErrBadUUID = errors.New("ringbus: invalid UUID in event JSON")
 	// ErrReservedField: a payload key is reserved (model_*, bus, emit,
-	// now, wait, toString, toJSON, fromJSON, event_extra_payload; WIRE-9),
-	// or a result row carries a nested handler object (WIRE-12). The
-	// encoder also returns it (with ErrEncode) for a payload key that
+	// now, wait, toString, toJSON, fromJSON, event_extra_payload), or a
+	// result row carries a nested handler object. The encoder also
+	// returns it (with ErrEncode) for a payload key that
 	// TypeScript reserves (eventResult, eventResultsList), and in Compat242
 	// mode for "first", which abxbus 2.4.2 reserves.
 	ErrReservedField = errors.New("ringbus: reserved field name in event JSON")
 	// ErrUnknownEventField: a key starts with "event_" but is not an event
-	// field (WIRE-9); see Decoder.AllowUnknownEventFields.
+	// field; see Decoder.AllowUnknownEventFields.
 	ErrUnknownEventField = errors.New("ringbus: unknown event_ field in event JSON")
 	// ErrBadSchema: event_result_type is not a usable JSON Schema. The error
 	// also matches schema.ErrInvalidSchema.
@@ -75,9 +78,11 @@ func (e *DecodeError) Error() string {
 // Unwrap returns the wrapped error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// RemoteError is a handler error read from the wire (WIRE-18): the error of
-// a result row produced in another runtime. Its TypeName is the error's
-// class name there, so engine.ErrorTypeName reports it unchanged.
+// The error of a failed row on the wire: WIRE-18.
+
+// RemoteError is a handler error read from the wire: the error of a result
+// row produced in another runtime. Its TypeName is the error's class name
+// there, so engine.ErrorTypeName reports it unchanged.
 //
 // When Raw is set (always, for errors the decoder made), the encoder writes
 // Raw back verbatim, so a plain string error, an error object with extra

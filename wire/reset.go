@@ -10,8 +10,8 @@ import (
 	"github.com/ringbus/ringbus/ident"
 )
 
-// Reset returns a fresh copy of e for emitting again (event_reset,
-// RESET-1..4): a new value of the same Go type with the same payload (a
+// Reset returns a fresh copy of e for emitting again, as abxbus's
+// event_reset does: a new value of the same Go type with the same payload (a
 // shallow copy of every field but the embedded event), a new UUIDv7
 // event_id, status pending, no started or completed time, no result rows
 // and no pending-bus count. event_type, event_version, the config fields,
@@ -20,9 +20,10 @@ import (
 // carried in from another runtime. e itself is not modified.
 //
 // Because event_path is kept, emitting the copy on a bus already in its
-// path is a no-op (EMIT-8, RESET-4): that is what stops bridges echoing
-// events back.
+// path is a no-op: that is what stops bridges echoing events back.
 func Reset(e engine.Eventer) (engine.Eventer, error) {
+	// event_reset is RESET-1..4; the kept path makes the re-emit a no-op
+	// (EMIT-8, RESET-4).
 	core := engine.Bind(e)
 	if core == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrUnsupportedType)

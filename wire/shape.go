@@ -4,9 +4,10 @@ package wire
 // data, the JSON of one event: Upstream when data has
 // event_blocks_parent_completion or event_results, with ResultsAsList when
 // event_results is an array; Compat242 otherwise. The roundtrip command
-// uses it to echo events in the form it received them (WIRE-14). Malformed
-// data gives the zero Encoder.
+// uses it to echo events in the form it received them. Malformed data
+// gives the zero Encoder.
 func ShapeOf(data []byte) Encoder {
+	// Echoing each event in its writer mode: WIRE-14.
 	sc := scanner{s: string(data)}
 	var enc Encoder
 	if sc.peek() != '{' {

@@ -19,9 +19,9 @@ import (
 // Declare registers the Go event type t (a struct embedding engine.Event,
 // usually through api.Event[R]) in the engine's type registry with the JSON
 // Schema of result as its event_result_type, so that the decoder can
-// rebuild events of that event_type as t and the encoder writes the schema
-// (SCHEMA-1). result may be nil for an event without a result type. The
-// payload codec of t is checked at once.
+// rebuild events of that event_type as t and the encoder writes that
+// schema with them. result may be nil for an event without a result type.
+// The payload codec of t is checked at once.
 //
 // Declare may also run after events of t were emitted, encoded or decoded:
 // the events created, emitted or decoded after it returns use the new
@@ -29,6 +29,7 @@ import (
 // results are checked against it), while an event emitted before keeps the
 // declaration it was processed with.
 func Declare(t reflect.Type, result reflect.Type, opts engine.TypeOptions) (*engine.TypeMeta, error) {
+	// event_result_type as the JSON Schema of the result type: SCHEMA-1.
 	if t == nil {
 		return nil, fmt.Errorf("%w: nil type", ErrUnsupportedType)
 	}
