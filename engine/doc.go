@@ -104,3 +104,34 @@
 // RestoreHandler, BindHandler, RestoreHistory, Requeue, Resume and
 // QueuedEvents. They are for codecs and snapshot code, not for handlers.
 package engine
+
+// The files, roughly in the order an event meets them:
+//
+//	eventtype.go    event types: TypeMeta, DeclareType, the type registries
+//	event.go        the Event: identity, getters, NewEvent; its settings in
+//	                config.go, its path, rows and buses in inline.go
+//	bus.go          Domain and Bus: NewBus, getters, WaitUntilIdle, Stop, Close
+//	register.go     handler registration (handler.go: the Handler itself)
+//	emit.go         Bus.Emit and Event.Emit: parent link, history, queue
+//	queuegate.go    the queue limit of WithMaxQueue
+//	dispatcher.go   the queue consumer: event locks, claiming, hand-off
+//	pool.go         the bus's goroutine pool for parallel work
+//	processing.go   one bus's handling of one event: run, setup, publish
+//	rows.go         settings resolution and makeRows
+//	lock.go         the FIFO event lock of a bus or domain
+//	handlerlock.go  the event's handler lock, shared by its buses
+//	runners.go      the serial and parallel runners: beginRow, call, endRow
+//	hooks.go        the status transitions middlewares are told of, and the hooks
+//	cancel.go       first-mode, terminate, cascade, abort
+//	timeout.go      timeouts and slow warnings; watchdog.go their timer
+//	jump.go         queue-jumps: Now inside a handler
+//	completion.go   finish, the pending counts, children linked to parents
+//	wait.go         Done, Wait and Now
+//	result.go       result rows and the handler context
+//	results.go      ResultValues, First and EmitFirst
+//	history.go      the bus history; find.go Find and Filter
+//	logtree.go      LogTree; log.go the slog records
+//	errors.go       the error types and sentinels
+//	options.go      the bus options; middleware.go, wrap.go the extension points
+//	view.go         a second Go value standing for one event
+//	wirestate.go    the codec's hooks; snapshot.go the snapshots'

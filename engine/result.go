@@ -232,27 +232,6 @@ func (r *Result) Timeout() time.Duration {
 	return rowTimeout(r.handler, &ic, &e.meta.cfg)
 }
 
-// rowTimeout resolves a handler's effective timeout (TIMEOUT-1, TIMEOUT-3).
-func rowTimeout(h *Handler, ic, tc *eventConfig) time.Duration {
-	if h.timeout <= 0 {
-		return defaultRowTimeout(h.bus, ic, tc)
-	}
-	return minTimeout(h.timeout, firstDur(ic.timeout, tc.timeout, h.bus.cfg.eventTimeout))
-}
-
-// defaultRowTimeout is rowTimeout for a handler of b without a timeout of
-// its own.
-func defaultRowTimeout(b *Bus, ic, tc *eventConfig) time.Duration {
-	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
-	ht := firstPositive(ic.handlerTimeout, tc.handlerTimeout)
-	if ht <= 0 && ic.timeout < 0 && tc.timeout < 0 {
-		// 2.4.2 falls back to the bus timeout; an event that sets its own
-		// timeout (0 disables it, TIMEOUT-3) does not fall back.
-		ht = b.cfg.eventTimeout
-	}
-	return minTimeout(ht, evTO)
-}
-
 // Children returns the events this handler emitted (CHILD-1).
 func (r *Result) Children() []*Event {
 	r.event.mu.Lock()
