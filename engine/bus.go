@@ -19,8 +19,10 @@ import (
 	"github.com/ringbus/ringbus/ring"
 )
 
+// The registry of buses: BUS-6.
+
 // Domain is a set of buses sharing one global-serial lock and one registry
-// for name conflicts and cross-bus lookups (BUS-6). Most programs use
+// for name conflicts and cross-bus lookups. Most programs use
 // DefaultDomain. A Domain is safe for concurrent use.
 type Domain struct {
 	global fifoLock
@@ -197,13 +199,18 @@ func (b *Bus) setLabel(name string) {
 // ID returns the bus id (UUIDv7 string).
 func (b *Bus) ID() string { return b.id.String() }
 
-// Name returns the bus name. After Stop it is "_stopped_{id8}" (STOP-3).
+// Name returns the bus name. After Stop or Close it is "_stopped_{id8}",
+// the last 8 hex digits of the bus id, as in abxbus.
 func (b *Bus) Name() string {
+	// The stopped name: STOP-3.
 	l := *b.label.Load()
 	return l[:len(l)-5]
 }
 
-// Label returns "{name}#{last 4 of id}" (TIME-10).
+// The label format: TIME-10.
+
+// Label returns "{name}#{last 4 of id}", the form abxbus's logs and trees
+// name a bus by.
 func (b *Bus) Label() string { return *b.label.Load() }
 
 // Domain returns the bus's domain.
@@ -212,9 +219,11 @@ func (b *Bus) Domain() *Domain { return b.domain }
 // Logger returns the bus logger.
 func (b *Bus) Logger() *slog.Logger { return b.logger }
 
-// String returns "{label}{🟢|🔴}(queue=n active=n history=n handlers=n)"
-// (BUS-9).
+// String returns "{label}{🟢|🔴}(queue=n active=n history=n handlers=n)",
+// as abxbus prints a bus: green from its first Emit until Stop or Close,
+// red otherwise.
 func (b *Bus) String() string {
+	// The format: BUS-9.
 	dot := "🔴"
 	if b.started.Load() && b.state.Load() == busOpen {
 		dot = "🟢"
@@ -268,11 +277,15 @@ func (b *Bus) SetMaxHistory(limit int, drop bool) {
 // DetectFilePaths reports whether handler file paths are recorded.
 func (b *Bus) DetectFilePaths() bool { return b.cfg.detectFilePaths }
 
-// MaxRecursionDepth returns the recursion limit (REC-1).
+// The recursion guard: REC-1.
+
+// MaxRecursionDepth returns the recursion limit set by
+// WithMaxRecursionDepth.
 func (b *Bus) MaxRecursionDepth() int { return b.cfg.maxRecursion }
 
-// History returns the events in the bus history, oldest first (HIST-1).
+// History returns the events in the bus history, oldest first.
 func (b *Bus) History() []*Event {
+	// HIST-1.
 	b.trimIfIdle()
 	return b.hist.snapshot()
 }
@@ -293,8 +306,9 @@ func (b *Bus) trimIfIdle() {
 	}
 }
 
-// EventsByStatus returns the history events with status s (STAT-8).
+// EventsByStatus returns the history events with status s.
 func (b *Bus) EventsByStatus(s Status) []*Event {
+	// STAT-8.
 	var out []*Event
 	for _, e := range b.hist.snapshot() {
 		if e.Status() == s {
@@ -313,9 +327,11 @@ func (b *Bus) IsClosed() bool { return b.state.Load() != busOpen }
 // --- idle and stop (IDLE, STOP) ---
 
 // WaitUntilIdle blocks until the bus has nothing queued and nothing being
-// processed (IDLE-1), or ctx is done, returning ctx's error. It considers
-// this bus only (IDLE-2). A bus never used is idle.
+// processed, or ctx is done, returning ctx's error. It considers this bus
+// only: events it forwarded to other buses may still run there. A bus never
+// used is idle.
 func (b *Bus) WaitUntilIdle(ctx context.Context) error {
+	// IDLE-1; this bus only, IDLE-2.
 	for {
 		if b.idle() {
 			b.trimIfIdle()
@@ -372,18 +388,20 @@ type stopOption func(*stopConfig)
 
 func (f stopOption) applyStop(c *stopConfig) { f(c) }
 
-// WithClear makes Stop and Close also clear the history and the handlers
-// (STOP-5).
+// Clearing on stop: STOP-5.
+
+// WithClear makes Stop and Close also clear the history and the handlers.
 func WithClear() StopOption { return stopOption(func(c *stopConfig) { c.clear = true }) }
 
 // Stop drains the bus: it waits, bounded by ctx, until queued and running
-// events are processed (STOP-1), then shuts it down like Close and waits,
+// events are processed, then shuts it down like Close and waits,
 // still bounded by ctx, until none of the bus's goroutines runs. It returns
 // ctx's error if the drain did not finish in time (the bus is shut down all
 // the same, and aborted handlers get Close's 100ms grace). Stop after Close
 // just waits for the bus's goroutines. A handler that ignores its
 // context's cancellation keeps its goroutine until it returns.
 func (b *Bus) Stop(ctx context.Context, opts ...StopOption) error {
+	// The drain: STOP-1.
 	var err error
 	if b.state.Load() == busOpen {
 		err = b.WaitUntilIdle(ctx)
@@ -414,14 +432,15 @@ func (b *Bus) awaitRunners(ctx context.Context) {
 // (STOP-2 gives the runloop 0.1s).
 const closeGrace = 100 * time.Millisecond
 
-// Close shuts the bus down now (STOP-2): queued events are abandoned and
-// stay pending, running handlers are aborted through their contexts, future
-// Find waiters resolve with nil (STOP-4), and later Emit or On calls fail
-// with ErrBusClosed. The bus is renamed "_stopped_{id8}" (STOP-3) and
-// leaves its domain, so its name is free for a new bus and nothing but the
-// caller's own references keeps it alive. Close waits up to 100ms for
-// aborted handlers to return. It is idempotent.
+// Close shuts the bus down now: queued events are abandoned and stay
+// pending, running handlers are aborted through their contexts, Find calls
+// waiting for a future event return nil, and later Emit or On calls fail
+// with ErrBusClosed. The bus is renamed "_stopped_{id8}" and leaves its
+// domain, so its name is free for a new bus and nothing but the caller's
+// own references keeps it alive. Close waits up to 100ms for aborted
+// handlers to return. It is idempotent.
 func (b *Bus) Close(opts ...StopOption) error {
+	// STOP-2; Find waiters STOP-4; the stopped name STOP-3.
 	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
 	b.shutdown(ctx, opts)

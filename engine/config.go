@@ -103,8 +103,9 @@ func (e *Event) SetVersion(v string) {
 	e.mu.Unlock()
 }
 
-// SetID sets event_id before first use; it must parse as a UUID (TIME-2).
+// SetID sets event_id before first use; it must parse as a UUID.
 func (e *Event) SetID(id string) error {
+	// TIME-2.
 	u, err := ident.ParseUUID(id)
 	if err != nil {
 		return err
@@ -119,8 +120,10 @@ func (e *Event) SetID(id string) error {
 }
 
 // SetParentID sets event_parent_id before the event is emitted. A parent
-// set this way is never overwritten by the handler context (CHILD-3).
+// set this way is never overwritten by the handler context the event is
+// emitted with.
 func (e *Event) SetParentID(id string) error {
+	// CHILD-3.
 	u, err := ident.ParseUUID(id)
 	if err != nil {
 		return err
@@ -148,8 +151,6 @@ func (e *Event) config() eventConfig {
 	return e.ext.cfg
 }
 
-// claim marks e as taken on b, so it is processed there exactly once; it
-// fails when a queue-jump already took it (AWAIT-5, AWAIT-7).
 // instanceConfig returns the event's own settings (unset ones unset).
 func (e *Event) instanceConfig() eventConfig {
 	if e.bits.Load()&bitCfgSet == 0 {
@@ -169,8 +170,10 @@ func (e *Event) Timeout() (time.Duration, bool) {
 }
 
 // Concurrency returns event_concurrency as set on the instance (zero when
-// unset: the bus decides at processing time, EVT-6).
+// unset: the bus that processes the event decides, and never writes its
+// choice back).
 func (e *Event) Concurrency() EventConcurrency {
+	// EVT-6.
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.config().concurrency

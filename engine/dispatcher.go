@@ -232,6 +232,8 @@ func (b *Bus) resolveConcurrency(e *Event, ic eventConfig) EventConcurrency {
 	return c
 }
 
+// claim marks e as taken on b, so it is processed there exactly once; it
+// fails when a queue-jump already took it (AWAIT-5, AWAIT-7).
 func (e *Event) claim(b *Bus) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

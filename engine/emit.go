@@ -11,23 +11,27 @@ import (
 	"fmt"
 )
 
-// Emit enqueues ev on the bus and returns at once (EMIT-1, EMIT-2); the
-// event's handlers run later, in FIFO order with the bus's other events
-// (CONC-1). If Emit(a) happens before Emit(b) on one bus, a starts first.
+// Emit enqueues ev on the bus and returns at once; the event's handlers
+// run later, in FIFO order with the bus's other events. If Emit(a) happens
+// before Emit(b) on one bus, a starts first.
 //
-// ctx supplies the values handlers will see (CTX-1); its cancellation does
-// not cancel the event. When ctx is a handler's context, the event becomes
-// a child of the event being handled (D1, CHILD-1).
+// ctx supplies the values handlers will see (the first Emit of an event
+// captures them); its cancellation does not cancel the event. When ctx is
+// a handler's context, the event becomes a child of the event being
+// handled, as in abxbus 2.4.2.
 //
-// Emitting an event whose event_path already holds this bus is a no-op
-// (EMIT-8). Emit returns ErrBusClosed after Stop, a *HistoryFullError when
-// the history is full and dropping is off (HIST-4), ErrHandlerExpired when
-// ctx belongs to a handler that timed out (EMIT-7), and ErrNilEvent for nil.
+// Emitting an event whose event_path already holds this bus is a no-op,
+// which is what breaks forwarding loops. Emit returns ErrBusClosed after
+// Stop, a *HistoryFullError when the history is full and dropping is off,
+// ErrHandlerExpired when ctx belongs to a handler that timed out, and
+// ErrNilEvent for nil.
 //
 // On a bus with a queue limit (WithMaxQueue) Emit may wait for room, bounded
 // by ctx, or fail with a *QueueFullError; see WithMaxQueue. Without one it
 // never blocks.
 func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
+	// EMIT-1, EMIT-2, FIFO CONC-1; values CTX-1; the parent link D1,
+	// CHILD-1; no-op EMIT-8; full history HIST-4; expired handler EMIT-7.
 	e := Core(ev)
 	if e == nil {
 		return ErrNilEvent
@@ -179,13 +183,13 @@ func (r *Result) expired() bool {
 	}
 }
 
-// Emit emits child as a child of e (D1's explicit form): child's
-// event_parent_id is e, e completes only after child does (CHILD-5), and
-// child goes to the bus running the handler whose context is ctx, or else to
-// the first bus e was emitted on. Inside one of e's handlers it is the same
-// as bus.Emit(ctx, child). An explicitly set parent is never overwritten
-// (CHILD-3).
+// Emit emits child as a child of e: child's event_parent_id is e, e
+// completes only after child does, and child goes to the bus running the
+// handler whose context is ctx, or else to the first bus e was emitted on.
+// Inside one of e's handlers it is the same as bus.Emit(ctx, child). An
+// explicitly set parent is never overwritten.
 func (e *Event) Emit(ctx context.Context, child Eventer) error {
+	// D1's explicit form; completion CHILD-5; a set parent CHILD-3.
 	c := Core(child)
 	if c == nil {
 		return ErrNilEvent

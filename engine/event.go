@@ -19,8 +19,10 @@ import (
 // Status is the lifecycle state of an event or of one handler's result.
 type Status uint32
 
+// The statuses: STAT-1, STAT-5.
+
 // Statuses. Events use Pending, Started and Completed; result rows also use
-// Error (STAT-1, STAT-5).
+// Error.
 const (
 	StatusPending Status = iota
 	StatusStarted
@@ -143,9 +145,11 @@ type eventExt struct {
 func (e *Event) eventCore() *Event { return e }
 
 // NewEvent returns an untyped event of the given event_type carrying fields
-// as its payload (EVT-16). Field names starting with "event_" or "model_" are
-// rejected, as are the reserved names of EVT-8.
+// as its payload. Field names starting with "event_" or "model_" are
+// rejected, as are the names abxbus reserves for an event's methods (bus,
+// first, emit, now, wait, toString, toJSON, fromJSON).
 func NewEvent(eventType string, fields map[string]any) (*Event, error) {
+	// Untyped events EVT-16; reserved names EVT-8.
 	if err := validEventType(eventType); err != nil {
 		return nil, err
 	}
@@ -292,9 +296,11 @@ func (e *Event) CreatedAt() time.Time { return ident.Time(e.ensure().created.Loa
 // CreatedTime returns event_created_at as an ident.Time.
 func (e *Event) CreatedTime() ident.Time { return ident.Time(e.ensure().created.Load()) }
 
+// event_started_at: STAT-2, STAT-3.
+
 // StartedAt returns event_started_at: the earliest start of any of its
 // handlers on any bus, or the completion time for an event without
-// handlers (STAT-2, STAT-3). Zero while no handler has started.
+// handlers. Zero while no handler has started.
 func (e *Event) StartedAt() time.Time { return e.StartedTime().Std() }
 
 // StartedTime is StartedAt as an ident.Time (zero when unset).
@@ -356,8 +362,9 @@ func (e *Event) EmittedByHandlerID() string {
 }
 
 // Path returns event_path: the labels of the buses the event was emitted
-// to, in order (EVT-13).
+// to, in order.
 func (e *Event) Path() []string {
+	// EVT-13.
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]string, e.pathLen())
@@ -367,8 +374,9 @@ func (e *Event) Path() []string {
 	return out
 }
 
-// Rows returns the event's result rows in creation order (EVT-11).
+// Rows returns the event's result rows in creation order.
 func (e *Event) Rows() []*Result {
+	// EVT-11.
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if orig := e.viewOfLocked(); orig != nil {
@@ -381,9 +389,9 @@ func (e *Event) Rows() []*Result {
 	return out
 }
 
-// Children returns the events emitted by its handlers, in result order
-// (EVT-12).
+// Children returns the events emitted by its handlers, in result order.
 func (e *Event) Children() []*Event {
+	// EVT-12.
 	var out []*Event
 	for _, r := range e.Rows() {
 		out = append(out, r.Children()...)
@@ -407,9 +415,11 @@ func (e *Event) PendingBusCount() int {
 	return n
 }
 
+// The emit-time context: CTX-1, CTX-9.
+
 // Context returns the values of the context the event was first emitted
-// with, or nil before that (CTX-1). It carries the values only: neither the
-// emitter's cancellation nor its deadline (CTX-9).
+// with, or nil before that. It carries the values only: neither the
+// emitter's cancellation nor its deadline.
 func (e *Event) Context() context.Context { return e.valuesCtx() }
 
 // valuesCtx returns e.ctx, first detaching it from the emitter's
@@ -428,8 +438,11 @@ func (e *Event) valuesCtx() context.Context {
 	return e.ctx
 }
 
-// String returns "{last bus label}▶ {type}#{id4} {icon}" (LOG-7).
+// String returns "{last bus label}▶ {type}#{id4} {icon}", as abxbus
+// prints an event; the icon is ⏳ while pending, 🏃 once started and ✅
+// when completed.
 func (e *Event) String() string {
+	// The format: LOG-7.
 	e.ensure()
 	e.mu.Lock()
 	last := "?"
@@ -447,7 +460,10 @@ func (e *Event) String() string {
 	return last + "▶ " + e.Label() + " " + icon
 }
 
-// Label returns "{event_type}#{last 4 of id}" (TIME-10).
+// The label format: TIME-10.
+
+// Label returns "{event_type}#{last 4 of id}", the short form abxbus's
+// logs name an event by.
 func (e *Event) Label() string { return e.Type() + "#" + e.ensure().id.Suffix4() }
 
 // markStarted moves the event from pending to started.
@@ -455,12 +471,13 @@ func (e *Event) markStarted() bool {
 	return e.status.CompareAndSwap(uint32(StatusPending), uint32(StatusStarted))
 }
 
+// Validation of results: RTYPE-2, RTYPE-6.
+
 // ResultValidator checks handler results against an event's
 // event_result_type. *schema.Schema implements it; a TypeMeta whose
 // ResultType implements it (see wire.Declare), or an event decoded with its
 // own schema, has every non-nil, non-event handler result validated, and a
-// mismatch fails that handler's row with *ResultSchemaError (RTYPE-2,
-// RTYPE-6).
+// mismatch fails that handler's row with *ResultSchemaError.
 type ResultValidator interface {
 	Validate(v any) error
 	Identifier() string

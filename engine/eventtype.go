@@ -15,8 +15,10 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
+// Per-type defaults: EVT-9.
+
 // TypeMeta describes one event type: its event_type name, default version,
-// per-type config defaults (EVT-9) and, for typed events, the Go type.
+// per-type config defaults and, for typed events, the Go type.
 // TypeMeta values are created once per type and never change after the first
 // event of the type is emitted. Safe for concurrent use.
 type TypeMeta struct {
@@ -63,12 +65,15 @@ var (
 	untypedBase  = reflect.TypeFor[*Event]()
 )
 
+// Per-type defaults: EVT-9.
+
 // TypeOptions configures a declared event type.
 type TypeOptions struct {
 	Name       string // event_type; default the Go type name
 	Version    string // default "0.0.1"
 	ResultType any    // stored opaquely for the wire layer
-	// Per-type defaults (EVT-9); nil leaves the setting to the bus.
+	// Per-type defaults: an event's own setting overrides them, and they
+	// override the bus's; nil leaves the setting to the bus.
 	Timeout            *time.Duration
 	HandlerTimeout     *time.Duration
 	SlowTimeout        *time.Duration

@@ -119,9 +119,11 @@ func writeRowLine(sb *strings.Builder, r *Result, indent string, last bool, seen
 	}
 }
 
-// FormatValue renders a handler result the way the log tree shows it
-// (LOG-4).
+// FormatValue renders a handler result the way the log tree shows it,
+// which is the way abxbus's log tree shows it (None for nil, an event by
+// its label).
 func FormatValue(v any) string {
+	// LOG-4.
 	switch x := v.(type) {
 	case nil:
 		return "None"

@@ -13,15 +13,16 @@ import (
 )
 
 // On registers fn for events whose event_type is pattern, or for every event
-// when pattern is "*" (REG-1). It returns the handler, whose Off method
+// when pattern is "*". It returns the handler, whose Off method
 // unregisters it. Registration is safe from any goroutine, including from
-// handlers; it affects events whose processing starts afterwards (REG-7).
+// handlers; it affects events whose processing starts afterwards.
 //
 // Registering one function value twice for a pattern, or two handlers with
 // the same explicit name (WithHandlerName), logs a warning; both handlers
 // run. Distinct closures made by one func literal share their default name
 // but do not warn.
 func (b *Bus) On(pattern string, fn HandlerFunc, opts ...HandlerOption) (*Handler, error) {
+	// REG-1; a snapshot of the handlers per processing REG-7.
 	return b.register(pattern, fn, fn, nil, opts)
 }
 
@@ -33,10 +34,12 @@ func (b *Bus) OnFunc(pattern string, fn HandlerFunc, origin any, opts ...Handler
 }
 
 // Forward registers a handler that emits every event matching pattern on
-// target, keeping the same event object (FWD-1). Loops are broken by
-// event_path (FWD-2, EMIT-8); forwarding handlers are exempt from the
-// recursion guard (FWD-3).
+// target, keeping the same event object. Loops are broken by event_path:
+// emitting an event on a bus it has already been emitted on does nothing.
+// Forwarding handlers are exempt from the recursion limit
+// (WithMaxRecursionDepth).
 func (b *Bus) Forward(pattern string, target *Bus, opts ...HandlerOption) (*Handler, error) {
+	// FWD-1; loops FWD-2, EMIT-8; the recursion guard FWD-3.
 	if target == nil {
 		return nil, badOption("nil forward target")
 	}
@@ -141,9 +144,10 @@ func (b *Bus) removeHandler(h *Handler) {
 	b.notifyHandlers(h, false)
 }
 
-// Off removes every handler registered under pattern (REG-6). Removing
-// nothing is not an error.
+// Off removes every handler registered under pattern. Removing nothing is
+// not an error.
 func (b *Bus) Off(pattern string) {
+	// REG-6.
 	for _, h := range b.HandlersFor(pattern) {
 		h.Off()
 	}

@@ -27,10 +27,11 @@ func (e *Event) Done() <-chan struct{} {
 }
 
 // Wait blocks until the event completes on every bus it was emitted to,
-// with its children (AWAIT-1, CHILD-5), or until ctx is done. It never
-// changes scheduling (AWAIT-2). It returns ErrNotAttached for an event never
-// emitted and ErrBusClosed when a bus holding it queued was stopped.
+// with its children, or until ctx is done. It never changes scheduling:
+// the event runs in queue order. It returns ErrNotAttached for an event
+// never emitted and ErrBusClosed when a bus holding it queued was stopped.
 func (e *Event) Wait(ctx context.Context) error {
+	// AWAIT-1, CHILD-5; no scheduling change AWAIT-2.
 	if e == nil {
 		return ErrNilEvent
 	}
@@ -86,8 +87,9 @@ func (e *Event) stoppedBus() <-chan struct{} {
 // Now waits for the event like Wait, except that when ctx is the context of
 // a running handler it first processes the event at once, ahead of anything
 // queued, re-entering the event lock the handler holds instead of
-// deadlocking (AWAIT-4, AWAIT-5, LOCK-3). Outside a handler it is Wait (D3).
+// deadlocking. Outside a handler it is Wait, as in abxbus 2.4.2.
 func (e *Event) Now(ctx context.Context) error {
+	// AWAIT-4, AWAIT-5, LOCK-3; outside a handler D3.
 	if e == nil {
 		return ErrNilEvent
 	}
