@@ -395,14 +395,15 @@ func ResultOf[R any](ctx context.Context, e Eventer, opts ...ResultOption) (R, e
 }
 
 // Find returns the newest event of type E matching opts, from the history
-// and/or the future (FIND), or nil when none matched in time. An event of
-// E's event_type that was not emitted as an E is returned as a view of it,
-// as On hands it to a typed handler: waiting on the view waits for the
-// event, and its results are the event's.
+// and/or the future (see Past and Future), or nil when none matched in
+// time. An event of E's event_type that was not emitted as an E is
+// returned as a view of it, as On hands it to a typed handler: waiting on
+// the view waits for the event, and its results are the event's.
 func Find[E any, P interface {
 	*E
 	Eventer
 }](ctx context.Context, bus *Bus, opts ...FindOption) (P, error) {
+	// FIND.
 	name, err := typeName[E]()
 	if err != nil {
 		return nil, err

@@ -1,11 +1,14 @@
 package engine
 
+// Buses and domains: NewBus, a bus's settings and history getters, and
+// the end of its life, WaitUntilIdle, Stop and Close. Handlers are
+// registered in register.go; an event enters the bus in emit.go and goes
+// on from there to the dispatcher (dispatcher.go).
+
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +19,10 @@ import (
 	"github.com/ringbus/ringbus/ring"
 )
 
+// The registry of buses: BUS-6.
+
 // Domain is a set of buses sharing one global-serial lock and one registry
-// for name conflicts and cross-bus lookups (BUS-6). Most programs use
+// for name conflicts and cross-bus lookups. Most programs use
 // DefaultDomain. A Domain is safe for concurrent use.
 type Domain struct {
 	global fifoLock
@@ -194,13 +199,18 @@ func (b *Bus) setLabel(name string) {
 // ID returns the bus id (UUIDv7 string).
 func (b *Bus) ID() string { return b.id.String() }
 
-// Name returns the bus name. After Stop it is "_stopped_{id8}" (STOP-3).
+// Name returns the bus name. After Stop or Close it is "_stopped_{id8}",
+// the last 8 hex digits of the bus id, as in abxbus.
 func (b *Bus) Name() string {
+	// The stopped name: STOP-3.
 	l := *b.label.Load()
 	return l[:len(l)-5]
 }
 
-// Label returns "{name}#{last 4 of id}" (TIME-10).
+// The label format: TIME-10.
+
+// Label returns "{name}#{last 4 of id}", the form abxbus's logs and trees
+// name a bus by.
 func (b *Bus) Label() string { return *b.label.Load() }
 
 // Domain returns the bus's domain.
@@ -209,9 +219,11 @@ func (b *Bus) Domain() *Domain { return b.domain }
 // Logger returns the bus logger.
 func (b *Bus) Logger() *slog.Logger { return b.logger }
 
-// String returns "{label}{🟢|🔴}(queue=n active=n history=n handlers=n)"
-// (BUS-9).
+// String returns "{label}{🟢|🔴}(queue=n active=n history=n handlers=n)",
+// as abxbus prints a bus: green from its first Emit until Stop or Close,
+// red otherwise.
 func (b *Bus) String() string {
+	// The format: BUS-9.
 	dot := "🔴"
 	if b.started.Load() && b.state.Load() == busOpen {
 		dot = "🟢"
@@ -265,11 +277,15 @@ func (b *Bus) SetMaxHistory(limit int, drop bool) {
 // DetectFilePaths reports whether handler file paths are recorded.
 func (b *Bus) DetectFilePaths() bool { return b.cfg.detectFilePaths }
 
-// MaxRecursionDepth returns the recursion limit (REC-1).
+// The recursion guard: REC-1.
+
+// MaxRecursionDepth returns the recursion limit set by
+// WithMaxRecursionDepth.
 func (b *Bus) MaxRecursionDepth() int { return b.cfg.maxRecursion }
 
-// History returns the events in the bus history, oldest first (HIST-1).
+// History returns the events in the bus history, oldest first.
 func (b *Bus) History() []*Event {
+	// HIST-1.
 	b.trimIfIdle()
 	return b.hist.snapshot()
 }
@@ -290,8 +306,9 @@ func (b *Bus) trimIfIdle() {
 	}
 }
 
-// EventsByStatus returns the history events with status s (STAT-8).
+// EventsByStatus returns the history events with status s.
 func (b *Bus) EventsByStatus(s Status) []*Event {
+	// STAT-8.
 	var out []*Event
 	for _, e := range b.hist.snapshot() {
 		if e.Status() == s {
@@ -307,450 +324,14 @@ func (b *Bus) QueueLen() int { return b.queue.Len() }
 // IsClosed reports whether Stop or Close has been called.
 func (b *Bus) IsClosed() bool { return b.state.Load() != busOpen }
 
-// --- registration (REG) ---
-
-// On registers fn for events whose event_type is pattern, or for every event
-// when pattern is "*" (REG-1). It returns the handler, whose Off method
-// unregisters it. Registration is safe from any goroutine, including from
-// handlers; it affects events whose processing starts afterwards (REG-7).
-//
-// Registering one function value twice for a pattern, or two handlers with
-// the same explicit name (WithHandlerName), logs a warning; both handlers
-// run. Distinct closures made by one func literal share their default name
-// but do not warn.
-func (b *Bus) On(pattern string, fn HandlerFunc, opts ...HandlerOption) (*Handler, error) {
-	return b.register(pattern, fn, fn, nil, opts)
-}
-
-// OnFunc is On with the Go function used to derive the default handler name
-// and file path given separately (package api passes the user's typed
-// function).
-func (b *Bus) OnFunc(pattern string, fn HandlerFunc, origin any, opts ...HandlerOption) (*Handler, error) {
-	return b.register(pattern, fn, origin, nil, opts)
-}
-
-// Forward registers a handler that emits every event matching pattern on
-// target, keeping the same event object (FWD-1). Loops are broken by
-// event_path (FWD-2, EMIT-8); forwarding handlers are exempt from the
-// recursion guard (FWD-3).
-func (b *Bus) Forward(pattern string, target *Bus, opts ...HandlerOption) (*Handler, error) {
-	if target == nil {
-		return nil, badOption("nil forward target")
-	}
-	fn := func(ctx context.Context, e *Event) (any, error) {
-		if err := target.Emit(ctx, e.Payload()); err != nil {
-			return nil, err
-		}
-		return e.Payload(), nil
-	}
-	opts = append([]HandlerOption{WithHandlerName("forward_to_" + target.Name())}, opts...)
-	return b.register(pattern, fn, nil, target, opts)
-}
-
-func (b *Bus) register(pattern string, fn HandlerFunc, origin any, forward *Bus, opts []HandlerOption) (*Handler, error) {
-	if fn == nil {
-		return nil, ErrNilHandler
-	}
-	if b.state.Load() != busOpen {
-		return nil, fmt.Errorf("%w: cannot register on %s", ErrBusClosed, b.Label())
-	}
-	if pattern != Wildcard {
-		if err := validEventType(pattern); err != nil {
-			return nil, err
-		}
-	}
-	h := &Handler{pattern: pattern, bus: b, fn: fn, slowTimeout: unsetDuration, forwardTo: forward}
-	if origin != nil {
-		h.name, h.filePath = funcName(origin)
-		if isClosureName(h.name) {
-			// Closures of one func literal share a name but are distinct
-			// handlers; anything else (functions, method values) is
-			// identified by its name, as abxbus does (REG-8).
-			h.fnKey = funcValue(origin)
-		}
-		if !b.cfg.detectFilePaths {
-			h.filePath = ""
-		}
-	} else {
-		h.name = defaultHandlerName
-	}
-	for _, o := range opts {
-		if o == nil {
-			return nil, badOption("nil handler option")
-		}
-		if err := o.applyHandler(h); err != nil {
-			return nil, err
-		}
-	}
-	if h.registeredAt == 0 {
-		h.registeredAt = ident.Now()
-	}
-	if len(h.wrappers) > 0 || len(b.cfg.wrappers) > 0 {
-		wfn, err := b.wrapped(h, h.fn)
-		if err != nil {
-			return nil, err
-		}
-		h.fn = wfn
-	}
-	b.hmu.Lock()
-	if h.id.IsZero() {
-		h.id = b.hids.Derive(h.name, h.filePath, h.registeredAt, pattern)
-	}
-	h.setIDText()
-	slot := b.slotFor(pattern, true)
-	h.slot = slot
-	old := slot.list.Load()
-	var hs []*Handler
-	if old != nil {
-		hs = old.hs
-		// REG-8: the duplicate-name check is skipped for large keys.
-		if len(hs) <= 256 {
-			for _, o := range hs {
-				if h.sameHandler(o) {
-					b.logDuplicate(h, pattern)
-					break
-				}
-			}
-		}
-	}
-	slot.list.Store(newHandlerList(hs, h))
-	b.regList = append(b.regList, h)
-	b.hmu.Unlock()
-	b.notifyHandlers(h, true)
-	return h, nil
-}
-
-func (b *Bus) removeHandler(h *Handler) {
-	if !h.removed.CompareAndSwap(false, true) {
-		return
-	}
-	b.hmu.Lock()
-	if slot := h.slot; slot != nil { // nil: never registered here
-		if old := slot.list.Load(); old != nil {
-			slot.list.Store(old.without(h)) // REG-6: an empty key reads as absent
-		}
-	}
-	// In place: regList is only read under hmu, and Handlers copies it.
-	if i := slices.Index(b.regList, h); i >= 0 {
-		b.regList = slices.Delete(b.regList, i, i+1)
-	}
-	b.hmu.Unlock()
-	b.notifyHandlers(h, false)
-}
-
-// Off removes every handler registered under pattern (REG-6). Removing
-// nothing is not an error.
-func (b *Bus) Off(pattern string) {
-	for _, h := range b.HandlersFor(pattern) {
-		h.Off()
-	}
-}
-
-// OffID removes the handler with the given id under pattern, if any.
-func (b *Bus) OffID(pattern, id string) {
-	l := b.listFor(pattern)
-	if l == nil {
-		return
-	}
-	// The canonical text, as ID returns it, matches without parsing. Every
-	// handler with that UUID has that text (ids may repeat: WithHandlerID),
-	// so a match here finds them all.
-	found := false
-	for _, h := range l.hs {
-		if h.ID() == id {
-			h.Off()
-			found = true
-		}
-	}
-	if found {
-		return
-	}
-	u, err := ident.ParseUUID(id)
-	if err != nil {
-		return // no handler has an id that is not a UUID
-	}
-	for _, h := range l.hs {
-		if h.id == u {
-			h.Off()
-		}
-	}
-}
-
-// HandlersFor returns the handlers registered under pattern, in
-// registration order.
-func (b *Bus) HandlersFor(pattern string) []*Handler {
-	l := b.listFor(pattern)
-	if l == nil {
-		return nil
-	}
-	return append([]*Handler(nil), l.hs...)
-}
-
-// Handlers returns every registered handler in registration order.
-func (b *Bus) Handlers() []*Handler {
-	b.hmu.Lock()
-	defer b.hmu.Unlock()
-	return append([]*Handler(nil), b.regList...)
-}
-
-// handlersFor returns the snapshot of handlers to run for an event type:
-// typed ones first, then wildcard ones (REG-3).
-func (b *Bus) handlersFor(eventType string) (typed, wild []*Handler) {
-	if l := b.listFor(eventType); l != nil {
-		typed = l.hs
-	}
-	if l := b.wild.list.Load(); l != nil {
-		wild = l.hs
-	}
-	return typed, wild
-}
-
-// listFor returns the current handlers of pattern, nil when it has none.
-func (b *Bus) listFor(pattern string) *handlerList {
-	if pattern == Wildcard {
-		return b.wild.list.Load()
-	}
-	if s, ok := b.typed.Load(pattern); ok {
-		return s.list.Load()
-	}
-	return nil
-}
-
-// slotFor returns pattern's slot, creating it when create is set. The
-// caller holds hmu. A slot outlives its last handler, so that registering
-// and removing handlers in a loop does not churn the map.
-func (b *Bus) slotFor(pattern string, create bool) *handlerSlot {
-	if pattern == Wildcard {
-		return &b.wild
-	}
-	if s, ok := b.typed.Load(pattern); ok || !create {
-		return s
-	}
-	s := &handlerSlot{}
-	b.typed.Store(pattern, s)
-	return s
-}
-
-// --- emit (EMIT) ---
-
-// Emit enqueues ev on the bus and returns at once (EMIT-1, EMIT-2); the
-// event's handlers run later, in FIFO order with the bus's other events
-// (CONC-1). If Emit(a) happens before Emit(b) on one bus, a starts first.
-//
-// ctx supplies the values handlers will see (CTX-1); its cancellation does
-// not cancel the event. When ctx is a handler's context, the event becomes
-// a child of the event being handled (D1, CHILD-1).
-//
-// Emitting an event whose event_path already holds this bus is a no-op
-// (EMIT-8). Emit returns ErrBusClosed after Stop, a *HistoryFullError when
-// the history is full and dropping is off (HIST-4), ErrHandlerExpired when
-// ctx belongs to a handler that timed out (EMIT-7), and ErrNilEvent for nil.
-//
-// On a bus with a queue limit (WithMaxQueue) Emit may wait for room, bounded
-// by ctx, or fail with a *QueueFullError; see WithMaxQueue. Without one it
-// never blocks.
-func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
-	e := Core(ev)
-	if e == nil {
-		return ErrNilEvent
-	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if b.state.Load() != busOpen {
-		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
-	}
-	parentRow := handlerRow(ctx)
-	if parentRow != nil && parentRow.expired() {
-		return ErrHandlerExpired
-	}
-	label := b.Label()
-	bounded := b.cfg.maxQueue > 0
-	if bounded {
-		// A place in the queue first (WithMaxQueue); an emit that EMIT-8
-		// makes a no-op neither waits nor fails for want of one.
-		if e.onPathOf(label) {
-			return nil
-		}
-		if err := b.admit(ctx, parentRow); err != nil {
-			return err
-		}
-	}
-
-	e.mu.Lock()
-	if e.outer == nil || e.created.Load() == 0 {
-		e.initLocked(ev)
-	}
-	if err := e.meta.err; err != nil {
-		e.mu.Unlock()
-		if bounded {
-			b.gate.release(int64(b.cfg.maxQueue))
-		}
-		return err // REG-1: its event_type name belongs to another Go type
-	}
-	if e.ext != nil && e.ext.orig != nil {
-		// A view (REG-2) emits the event it stands for.
-		orig := e.ext.orig
-		e.mu.Unlock()
-		if bounded {
-			b.gate.release(int64(b.cfg.maxQueue))
-		}
-		return b.Emit(ctx, orig.outerOrSelf())
-	}
-	for i, n := 0, e.pathLen(); i < n; i++ {
-		if e.pathAt(i) == label {
-			e.mu.Unlock()
-			if bounded {
-				b.gate.release(int64(b.cfg.maxQueue))
-			}
-			return nil // EMIT-8: already processed (or queued) here
-		}
-	}
-	var linkParent *Result
-	if parentRow != nil && parentRow.event != e && e.flags&flagEmitted == 0 && (e.ext == nil || e.ext.parentID.IsZero()) {
-		x := e.extension()
-		x.parentID = parentRow.event.id
-		x.parent = parentRow.event
-		if x.emittedBy.IsZero() {
-			x.emittedBy = parentRow.handler.id
-		}
-		linkParent = parentRow
-	}
-	if e.ctx == nil {
-		// CTX-1: the first capture wins. Only the values are kept: a
-		// cancellable ctx is detached (on first use, see valuesCtx) so that
-		// neither its cancellation nor its context.Cause reaches the
-		// handlers (CTX-9).
-		e.ctx = ctx
-		if _, isHandler := ctx.(hctx); !isHandler && ctx.Done() != nil {
-			e.bits.Or(bitCtxLive)
-		}
-	}
-	e.addPath(label)
-	wasEmitted := e.flags&flagEmitted != 0
-	fast := e.Status() != StatusCompleted
-	if fast {
-		e.flags |= flagEmitted
-		e.pending++
-		e.addBus(b)
-	}
-	e.mu.Unlock()
-
-	overSoft, err := b.hist.add(e, label)
-	if err != nil {
-		if fast {
-			e.mu.Lock()
-			e.pending--
-			e.removeLastBus(b)
-			if !wasEmitted {
-				e.flags &^= flagEmitted
-			}
-			e.mu.Unlock()
-		}
-		if bounded {
-			b.gate.release(int64(b.cfg.maxQueue))
-		}
-		return err
-	}
-	if !fast {
-		e.mu.Lock()
-		e.reopenLocked()
-		e.flags |= flagEmitted
-		e.pending++
-		e.addBus(b)
-		e.mu.Unlock()
-	}
-
-	if linkParent != nil {
-		linkChild(linkParent, e)
-	}
-	b.emitted.Add(1)
-	if b.find.count.Load() > 0 {
-		b.find.resolve(e)
-	}
-	b.ensureRunning()
-	if !b.queue.Push(e) {
-		b.unqueue(e) // gives the queue place back (claimLocked)
-		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
-	}
-	if overSoft {
-		b.trimHistory()
-	}
-	return nil
-}
-
-// unqueue undoes the bookkeeping of an Emit whose push failed.
-func (b *Bus) unqueue(e *Event) {
-	e.mu.Lock()
-	e.claimLocked(b)
-	e.mu.Unlock()
-	b.finishEventOn(e)
-}
-
-// linkChild records child under the handler row parent (CHILD-1) and makes
-// the parent wait for it (CHILD-5, D2).
-func linkChild(parent *Result, child *Event) {
-	pe := parent.event
-	pe.mu.Lock()
-	if parent.ext == nil {
-		parent.ext = &rowExt{}
-	}
-	parent.ext.children = append(parent.ext.children, child)
-	count := pe.Status() != StatusCompleted && pe.pending > 0
-	if count {
-		pe.pending++
-	}
-	pe.mu.Unlock()
-	if count {
-		child.mu.Lock()
-		if child.Status() == StatusCompleted {
-			child.mu.Unlock()
-			pe.decPending(nil)
-			return
-		}
-		child.flags |= flagLinkedParent
-		child.mu.Unlock()
-	}
-}
-
-func (r *Result) expired() bool {
-	s := r.sig.Load()
-	if s == nil {
-		cause, _ := r.stopCause()
-		return cause != context.Canceled
-	}
-	select {
-	case <-s.done:
-		return s.cause != context.Canceled
-	default:
-		return false
-	}
-}
-
-func (b *Bus) ensureRunning() {
-	if b.started.Load() || !b.started.CompareAndSwap(false, true) {
-		return
-	}
-	d := &dispatcher{bus: b, buf: make([]*Event, 128), wd: &watchdog{}}
-	d.wd.slot = &d.cur
-	d.proc = &processing{}
-	b.disp.Store(d)
-	b.runners.Add(1)
-	go d.loop()
-}
-
-func (b *Bus) trimHistory() {
-	if b.hist.trim() {
-		b.logHistoryDropping()
-	}
-}
-
 // --- idle and stop (IDLE, STOP) ---
 
 // WaitUntilIdle blocks until the bus has nothing queued and nothing being
-// processed (IDLE-1), or ctx is done, returning ctx's error. It considers
-// this bus only (IDLE-2). A bus never used is idle.
+// processed, or ctx is done, returning ctx's error. It considers this bus
+// only: events it forwarded to other buses may still run there. A bus never
+// used is idle.
 func (b *Bus) WaitUntilIdle(ctx context.Context) error {
+	// IDLE-1; this bus only, IDLE-2.
 	for {
 		if b.idle() {
 			b.trimIfIdle()
@@ -807,18 +388,20 @@ type stopOption func(*stopConfig)
 
 func (f stopOption) applyStop(c *stopConfig) { f(c) }
 
-// WithClear makes Stop and Close also clear the history and the handlers
-// (STOP-5).
+// Clearing on stop: STOP-5.
+
+// WithClear makes Stop and Close also clear the history and the handlers.
 func WithClear() StopOption { return stopOption(func(c *stopConfig) { c.clear = true }) }
 
 // Stop drains the bus: it waits, bounded by ctx, until queued and running
-// events are processed (STOP-1), then shuts it down like Close and waits,
+// events are processed, then shuts it down like Close and waits,
 // still bounded by ctx, until none of the bus's goroutines runs. It returns
 // ctx's error if the drain did not finish in time (the bus is shut down all
 // the same, and aborted handlers get Close's 100ms grace). Stop after Close
 // just waits for the bus's goroutines. A handler that ignores its
 // context's cancellation keeps its goroutine until it returns.
 func (b *Bus) Stop(ctx context.Context, opts ...StopOption) error {
+	// The drain: STOP-1.
 	var err error
 	if b.state.Load() == busOpen {
 		err = b.WaitUntilIdle(ctx)
@@ -849,14 +432,15 @@ func (b *Bus) awaitRunners(ctx context.Context) {
 // (STOP-2 gives the runloop 0.1s).
 const closeGrace = 100 * time.Millisecond
 
-// Close shuts the bus down now (STOP-2): queued events are abandoned and
-// stay pending, running handlers are aborted through their contexts, future
-// Find waiters resolve with nil (STOP-4), and later Emit or On calls fail
-// with ErrBusClosed. The bus is renamed "_stopped_{id8}" (STOP-3) and
-// leaves its domain, so its name is free for a new bus and nothing but the
-// caller's own references keeps it alive. Close waits up to 100ms for
-// aborted handlers to return. It is idempotent.
+// Close shuts the bus down now: queued events are abandoned and stay
+// pending, running handlers are aborted through their contexts, Find calls
+// waiting for a future event return nil, and later Emit or On calls fail
+// with ErrBusClosed. The bus is renamed "_stopped_{id8}" and leaves its
+// domain, so its name is free for a new bus and nothing but the caller's
+// own references keeps it alive. Close waits up to 100ms for aborted
+// handlers to return. It is idempotent.
 func (b *Bus) Close(opts ...StopOption) error {
+	// STOP-2; Find waiters STOP-4; the stopped name STOP-3.
 	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
 	b.shutdown(ctx, opts)
@@ -920,148 +504,4 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 		b.regList = nil
 		b.hmu.Unlock()
 	}
-}
-
-// getPool returns the bus's goroutine pool for parallel work, created on
-// first use.
-func (b *Bus) getPool() (*pool.Pool, error) {
-	if p := b.pool.Load(); p != nil {
-		return p, nil
-	}
-	b.poolMu.Lock()
-	defer b.poolMu.Unlock()
-	if p := b.pool.Load(); p != nil {
-		return p, nil
-	}
-	p, err := pool.New(1024)
-	if err != nil {
-		return nil, err
-	}
-	b.pool.Store(p)
-	return p, nil
-}
-
-// runTask runs t on the bus pool (or a goroutine if the pool cannot be
-// made), counted in the bus's runners so that Stop waits for it.
-func (b *Bus) runTask(t pool.Task) {
-	b.runners.Add(1)
-	task := countedTask{t: t, b: b}
-	p, err := b.getPool()
-	if err != nil || !p.TryGo(&task) {
-		go task.Run() // pool closed or unavailable: the task still runs
-	}
-}
-
-type countedTask struct {
-	t pool.Task
-	b *Bus
-}
-
-func (c *countedTask) Run() {
-	defer c.b.runners.Done()
-	c.t.Run()
-}
-
-// --- middleware hooks (MW) ---
-
-func (b *Bus) notifyHandlers(h *Handler, registered bool) {
-	for _, m := range b.cfg.middlewares {
-		b.safeHook(func() { m.OnHandlersChange(b, h, registered) })
-	}
-}
-
-func (b *Bus) hookEvent(e *Event, s Status) {
-	ctx := eventCtx(e)
-	for _, m := range b.cfg.middlewares {
-		b.safeHook(func() { m.OnEventChange(ctx, b, e, s) })
-	}
-}
-
-func (b *Bus) hookResult(r *Result, s Status) {
-	var ctx context.Context = hctx{r} // the handler's ctx (pointer-shaped: no allocation)
-	for _, m := range b.cfg.middlewares {
-		b.safeHook(func() { m.OnResultChange(ctx, b, r.event, r, s) })
-	}
-}
-
-// safeHook runs a middleware hook, logging instead of crashing on panic
-// (MW-9).
-func (b *Bus) safeHook(f func()) {
-	defer func() {
-		if v := recover(); v != nil {
-			b.logMiddlewarePanic(v)
-		}
-	}()
-	f()
-}
-
-func typeName(v any) string {
-	t := reflect.TypeOf(v)
-	if t == nil {
-		return "None"
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Name() != "" {
-		return t.Name()
-	}
-	return t.Kind().String()
-}
-
-// Emit emits child as a child of e (D1's explicit form): child's
-// event_parent_id is e, e completes only after child does (CHILD-5), and
-// child goes to the bus running the handler whose context is ctx, or else to
-// the first bus e was emitted on. Inside one of e's handlers it is the same
-// as bus.Emit(ctx, child). An explicitly set parent is never overwritten
-// (CHILD-3).
-func (e *Event) Emit(ctx context.Context, child Eventer) error {
-	c := Core(child)
-	if c == nil {
-		return ErrNilEvent
-	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if r := handlerRow(ctx); r != nil && r.event == e {
-		return r.handler.bus.Emit(ctx, child)
-	}
-	b := CurrentBus(ctx)
-	e.mu.Lock()
-	if b == nil {
-		b = e.bus0
-	}
-	parentDone := e.Status() == StatusCompleted
-	if !parentDone {
-		e.pending++
-	}
-	e.mu.Unlock()
-	if b == nil {
-		if !parentDone {
-			e.decPending(nil)
-		}
-		return ErrNotAttached
-	}
-	c.init(child)
-	c.mu.Lock()
-	linked := false
-	if x := c.extension(); x.parentID.IsZero() && c != e {
-		x.parentID, x.parent = e.id, e
-		if !parentDone {
-			c.flags |= flagLinkedParent
-			linked = true
-		}
-	}
-	c.mu.Unlock()
-	if !parentDone && !linked {
-		e.decPending(nil)
-	}
-	err := b.Emit(ctx, child)
-	if err != nil && linked {
-		c.mu.Lock()
-		c.flags &^= flagLinkedParent
-		c.mu.Unlock()
-		e.decPending(nil)
-	}
-	return err
 }

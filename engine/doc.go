@@ -9,11 +9,11 @@
 // event_type ("*" handlers after typed ones). Each handler's outcome is a
 // Result row on the event. An event completes when every bus it was emitted
 // or forwarded to has finished its handlers and every child event (an event
-// emitted with a handler's context) has completed, recursively (CHILD-5).
+// emitted with a handler's context) has completed, recursively.
 //
 // # Ordering and concurrency guarantees
 //
-//   - FIFO per bus (CONC-1): if Emit(a) happens before Emit(b) on one bus, a
+//   - FIFO per bus: if Emit(a) happens before Emit(b) on one bus, a
 //     starts before b, whatever goroutines called Emit. With BusSerial (the
 //     default) b starts only after a's handlers on that bus have finished;
 //     with GlobalSerial at most one event runs across the Domain, FIFO-fair
@@ -23,21 +23,21 @@
 //     returns.
 //   - Now, called with a handler's context, processes the awaited event at
 //     once, ahead of anything queued, re-entering the event lock the handler
-//     already holds (AWAIT-4, AWAIT-5, LOCK-3). It processes exactly that
+//     already holds instead of deadlocking. It processes exactly that
 //     event (no overshoot). On another bus that is busy with a different
 //     event it waits for that event, then runs before the bus's queue.
-//     Outside a handler Now is Wait (D3).
+//     Outside a handler Now is Wait.
 //   - Handlers of one event run one at a time in registration order
 //     (SerialHandlers, the default) or all at once (ParallelHandlers).
 //     Serial handlers of an event forwarded to several serial buses run one
-//     at a time across all of them: the event has one handler lock (LOCK-2).
+//     at a time across all of them: the event has one handler lock.
 //     A bus waiting for it keeps its event lock, so nothing overtakes the
 //     event there, but a handler holding the handler lock may still await a
-//     child on that bus: the child runs there at once (AWAIT-5). The wait
+//     child on that bus: the child runs there at once. The wait
 //     ends at the bus's own event timeout, at the timeout or abort of the
 //     handler awaiting the event, and at Stop or Close. A handler abandoned
 //     at a deadline or by Close (it ignored its ctx) no longer holds the
-//     handler lock: like the next handler on its own bus (TIMEOUT-10), the
+//     handler lock: like the next handler on its own bus, the
 //     handlers on the next bus may then overlap it.
 //   - Emit never blocks, unless the bus limits its queue (WithMaxQueue) and
 //     the queue is full: then Emit waits for room, bounded by its ctx, or
@@ -59,19 +59,18 @@
 // handlers has them started in order by 16 pool workers; if none of the
 // remaining handlers could start for a millisecond (every worker waiting
 // inside a handler), each remaining one gets a goroutine of its own, so all
-// of them still run concurrently (HCONC-2). Timeouts and slow warnings use
+// of them still run concurrently. Timeouts and slow warnings use
 // one lazily re-armed timer per dispatcher, and one per bus shared by its
 // parallel events and queue-jumps; no timer of a bus fires after Stop or
 // Close. After Stop or Close returns none of the bus's goroutines runs,
 // except a handler that ignores its context's cancellation, which keeps
 // its own goroutine until it returns (the bus itself does not wait for it:
-// the event is finalised at its deadline and the queue moves on,
-// TIMEOUT-10).
+// the event is finalised at its deadline and the queue moves on).
 //
 // # Handler contexts
 //
 // A handler's ctx carries the values of the context its event was emitted
-// with, but not that context's cancellation (CTX-9). It is cancelled when the
+// with, but not that context's cancellation. It is cancelled when the
 // handler's timeout or its event's timeout expires, when a parent's timeout
 // cascades, when a first-mode sibling wins, when the bus stops, and once the
 // handler has returned. Cause(ctx) returns the precise reason
@@ -104,3 +103,41 @@
 // RestoreHandler, BindHandler, RestoreHistory, Requeue, Resume and
 // QueuedEvents. They are for codecs and snapshot code, not for handlers.
 package engine
+
+// The guarantees above in the spec's terms: completion with children
+// CHILD-5; FIFO per bus CONC-1; Now AWAIT-4, AWAIT-5, LOCK-3 and D3; one
+// handler lock per event LOCK-2, a child awaited under it AWAIT-5, a
+// handler abandoned at its deadline TIMEOUT-10; more than 16 parallel
+// handlers HCONC-2; handler contexts without the emitter's cancellation
+// CTX-9.
+
+// The files, roughly in the order an event meets them:
+//
+//	eventtype.go    event types: TypeMeta, DeclareType, the type registries
+//	event.go        the Event: identity, getters, NewEvent; its settings in
+//	                config.go, its path, rows and buses in inline.go
+//	bus.go          Domain and Bus: NewBus, getters, WaitUntilIdle, Stop, Close
+//	register.go     handler registration (handler.go: the Handler itself)
+//	emit.go         Bus.Emit and Event.Emit: parent link, history, queue
+//	queuegate.go    the queue limit of WithMaxQueue
+//	dispatcher.go   the queue consumer: event locks, claiming, hand-off
+//	pool.go         the bus's goroutine pool for parallel work
+//	processing.go   one bus's handling of one event: run, setup, publish
+//	rows.go         settings resolution and makeRows
+//	lock.go         the FIFO event lock of a bus or domain
+//	handlerlock.go  the event's handler lock, shared by its buses
+//	runners.go      the serial and parallel runners: beginRow, call, endRow
+//	hooks.go        the status transitions middlewares are told of, and the hooks
+//	cancel.go       first-mode, terminate, cascade, abort
+//	timeout.go      timeouts and slow warnings; watchdog.go their timer
+//	jump.go         queue-jumps: Now inside a handler
+//	completion.go   finish, the pending counts, children linked to parents
+//	wait.go         Done, Wait and Now
+//	result.go       result rows and the handler context
+//	results.go      ResultValues, First and EmitFirst
+//	history.go      the bus history; find.go Find and Filter
+//	logtree.go      LogTree; log.go the slog records
+//	errors.go       the error types and sentinels
+//	options.go      the bus options; middleware.go, wrap.go the extension points
+//	view.go         a second Go value standing for one event
+//	wirestate.go    the codec's hooks; snapshot.go the snapshots'

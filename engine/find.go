@@ -14,7 +14,10 @@ import (
 	"github.com/ringbus/ringbus/ident"
 )
 
-// FindOption configures Find and Filter (FIND).
+// Find and Filter: FIND.
+
+// FindOption configures Find and Filter. Without options they search the
+// whole history and do not wait for future events.
 type FindOption interface{ applyFind(*findQuery) }
 
 type findOption func(*findQuery)
@@ -38,9 +41,10 @@ type fieldEq struct {
 	value any
 }
 
-// Past limits the history search to events created within the last window
-// (FIND-2). A negative window searches nothing of the past.
+// Past limits the history search to events created within the last window.
+// A negative window searches nothing of the past.
 func Past(window time.Duration) FindOption {
+	// FIND-2.
 	return findOption(func(q *findQuery) {
 		q.past = true
 		if window < 0 {
@@ -51,13 +55,16 @@ func Past(window time.Duration) FindOption {
 	})
 }
 
-// NoPast skips the history: only future events match (FIND-2).
+// The history window: FIND-2.
+
+// NoPast skips the history: only future events match.
 func NoPast() FindOption { return findOption(func(q *findQuery) { q.past = false }) }
 
 // Future makes Find wait for a matching event emitted after the call, for at
-// most d (FIND-3); d == 0 waits until ctx is done. Past and future are
-// independent: a past match returns at once (FIND-8).
+// most d; d == 0 waits until ctx is done. Past and future are independent:
+// a past match returns at once.
 func Future(d time.Duration) FindOption {
+	// FIND-3; a past match first FIND-8.
 	return findOption(func(q *findQuery) {
 		q.future = true
 		if d < 0 {
@@ -67,17 +74,18 @@ func Future(d time.Duration) FindOption {
 	})
 }
 
-// ChildOf keeps only descendants of parent, at any depth, across buses
-// (FIND-5, CHILD-8).
+// ChildOf keeps only descendants of parent, at any depth, across buses.
 func ChildOf(parent *Event) FindOption {
+	// FIND-5, CHILD-8.
 	return findOption(func(q *findQuery) {
 		q.childOf = parent
 		q.noChild = parent == nil // a nil ancestor has no descendants
 	})
 }
 
-// Where keeps only events for which f returns true (FIND-4).
+// Where keeps only events for which f returns true.
 func Where(f func(*Event) bool) FindOption {
+	// FIND-4.
 	return findOption(func(q *findQuery) {
 		if f != nil {
 			q.where = append(q.where, f)
@@ -85,9 +93,11 @@ func Where(f func(*Event) bool) FindOption {
 	})
 }
 
+// Field filters: FIND-4.
+
 // FieldEquals keeps only events whose field name (an event_* field or a
 // payload field by its JSON name) equals value; a missing field never
-// matches (FIND-4).
+// matches.
 func FieldEquals(name string, value any) FindOption {
 	return findOption(func(q *findQuery) { q.equals = append(q.equals, fieldEq{name, value}) })
 }
@@ -124,10 +134,12 @@ func (q *findQuery) matches(e *Event) bool {
 }
 
 // Find returns the newest event matching pattern ("*" for any type) and the
-// options, from the history and/or the future (FIND). It returns (nil, nil)
-// when nothing matched in time. Find resolves when a matching event is
-// emitted, not when it completes (FIND-6): wait on the result for that.
+// options, from the history and/or the future (see Past and Future). It
+// returns (nil, nil) when nothing matched in time. Find resolves when a
+// matching event is emitted, not when it completes: wait on the result for
+// that.
 func (b *Bus) Find(ctx context.Context, pattern string, opts ...FindOption) (*Event, error) {
+	// FIND; resolved at emit FIND-6.
 	out, err := b.filter(ctx, pattern, 1, opts)
 	if err != nil || len(out) == 0 {
 		return nil, err
@@ -136,9 +148,10 @@ func (b *Bus) Find(ctx context.Context, pattern string, opts ...FindOption) (*Ev
 }
 
 // Filter returns up to limit matching events, newest first; with a future
-// wait, at most one future match is appended after the past ones (FIND-12,
-// D11). limit <= 0 returns nothing.
+// wait, at most one future match is appended after the past ones. limit <= 0
+// returns nothing. Find is Filter with a limit of 1.
 func (b *Bus) Filter(ctx context.Context, pattern string, limit int, opts ...FindOption) ([]*Event, error) {
+	// FIND-12, D11.
 	return b.filter(ctx, pattern, limit, opts)
 }
 
@@ -235,7 +248,10 @@ func (f *findWaiters) remove(w *findWaiter) {
 	f.mu.Unlock()
 }
 
-// Waiters returns the number of pending future finds (FIND-10).
+// FIND-10.
+
+// Waiters returns the number of Find and Filter calls waiting for a future
+// event.
 func (b *Bus) Waiters() int { return int(b.find.count.Load()) }
 
 func (f *findWaiters) resolve(e *Event) {
@@ -271,8 +287,9 @@ func (f *findWaiters) closeAll() {
 }
 
 // EventIsChildOf reports whether e descends from ancestor, walking parent
-// links across buses (CHILD-8). An event is not its own child.
+// links across buses. An event is not its own child.
 func EventIsChildOf(e, ancestor *Event) bool {
+	// CHILD-8.
 	if e == nil || ancestor == nil || e == ancestor {
 		return false
 	}

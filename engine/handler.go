@@ -24,7 +24,9 @@ type HandlerFunc func(ctx context.Context, e *Event) (any, error)
 // Wildcard is the pattern that matches every event type.
 const Wildcard = "*"
 
-// Handler is a registered handler (HND-1). Off removes it. Its metadata is
+// The handler's fields: HND-1.
+
+// Handler is a registered handler. Off removes it. Its metadata is
 // immutable after registration; a Handler is safe for concurrent use.
 type Handler struct {
 	id           ident.UUID
@@ -70,8 +72,9 @@ type handlerOption func(*Handler) error
 
 func (f handlerOption) applyHandler(h *Handler) error { return f(h) }
 
-// WithHandlerName names the handler (HND-2); default the Go function name.
+// WithHandlerName names the handler; default the Go function name.
 func WithHandlerName(name string) HandlerOption {
+	// HND-2.
 	return handlerOption(func(h *Handler) error {
 		if name == "" {
 			return badOption("empty handler name")
@@ -81,9 +84,9 @@ func WithHandlerName(name string) HandlerOption {
 	})
 }
 
-// WithHandlerTimeout sets the handler's own timeout (HND-6); 0 leaves it
-// unset.
+// WithHandlerTimeout sets the handler's own timeout; 0 leaves it unset.
 func WithHandlerTimeout(d time.Duration) HandlerOption {
+	// HND-6.
 	return handlerOption(func(h *Handler) error {
 		if d < 0 {
 			return badOption("negative handler timeout")
@@ -111,8 +114,9 @@ func WithHandlerFilePath(path string) HandlerOption {
 }
 
 // WithHandlerID gives the handler an explicit id instead of the derived
-// UUIDv5 (HND-4).
+// UUIDv5.
 func WithHandlerID(id string) HandlerOption {
+	// HND-4.
 	return handlerOption(func(h *Handler) error {
 		u, err := ident.ParseUUID(id)
 		if err != nil {
@@ -129,8 +133,12 @@ func WithHandlerRegisteredAt(t ident.Time) HandlerOption {
 	return handlerOption(func(h *Handler) error { h.registeredAt = t; return nil })
 }
 
-// ID returns the handler id (TIME-8).
+// ID returns the handler id: the one given with WithHandlerID, else a
+// UUIDv5 derived, as abxbus derives it, from the bus id, the handler's
+// name, file path, registration time and pattern, so that every runtime
+// gives a handler the same id.
 func (h *Handler) ID() string {
+	// The derivation: TIME-8.
 	if h.idText == "" {
 		return h.id.String()
 	}
@@ -165,14 +173,19 @@ func (h *Handler) Timeout() time.Duration { return max(h.timeout, 0) }
 // SlowTimeout returns the handler's slow threshold and whether it is set.
 func (h *Handler) SlowTimeout() (time.Duration, bool) { return h.slowTimeout, h.slowTimeout >= 0 }
 
-// Label returns "{name}#{last 4 of id}" (HND-5).
+// The label format: HND-5.
+
+// Label returns "{name}#{last 4 of id}", the form abxbus's logs name a
+// handler by.
 func (h *Handler) Label() string { return h.name + "#" + h.id.Suffix4() }
 
 // IsForwarder reports whether the handler forwards events to another bus.
 func (h *Handler) IsForwarder() bool { return h.forwardTo != nil }
 
+// Registration snapshots: REG-7.
+
 // Off unregisters the handler. Events whose processing already started keep
-// running it (REG-7). Off is idempotent.
+// running it. Off is idempotent.
 func (h *Handler) Off() { h.bus.removeHandler(h) }
 
 // funcInfo is the name and source position of a function, cached per code

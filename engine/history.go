@@ -171,3 +171,9 @@ func (h *history) setLimit(limit int, drop bool) {
 	h.dropA.Store(drop)
 	h.mu.Unlock()
 }
+
+func (b *Bus) trimHistory() {
+	if b.hist.trim() {
+		b.logHistoryDropping()
+	}
+}

@@ -1,5 +1,7 @@
 package engine
 
+import "context"
+
 // The lifecycle transitions that middlewares are told of. Every change of
 // an event's or a row's status that reaches a Middleware goes through one
 // of the functions below, and they are the only callers of hookEvent and
@@ -79,4 +81,37 @@ func (b *Bus) eventCompleted(e *Event) {
 	if b != nil && len(b.cfg.middlewares) > 0 {
 		b.hookEvent(e, StatusCompleted)
 	}
+}
+
+// --- middleware hooks (MW) ---
+
+func (b *Bus) notifyHandlers(h *Handler, registered bool) {
+	for _, m := range b.cfg.middlewares {
+		b.safeHook(func() { m.OnHandlersChange(b, h, registered) })
+	}
+}
+
+func (b *Bus) hookEvent(e *Event, s Status) {
+	ctx := eventCtx(e)
+	for _, m := range b.cfg.middlewares {
+		b.safeHook(func() { m.OnEventChange(ctx, b, e, s) })
+	}
+}
+
+func (b *Bus) hookResult(r *Result, s Status) {
+	var ctx context.Context = hctx{r} // the handler's ctx (pointer-shaped: no allocation)
+	for _, m := range b.cfg.middlewares {
+		b.safeHook(func() { m.OnResultChange(ctx, b, r.event, r, s) })
+	}
+}
+
+// safeHook runs a middleware hook, logging instead of crashing on panic
+// (MW-9).
+func (b *Bus) safeHook(f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.logMiddlewarePanic(v)
+		}
+	}()
+	f()
 }

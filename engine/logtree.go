@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -118,9 +119,11 @@ func writeRowLine(sb *strings.Builder, r *Result, indent string, last bool, seen
 	}
 }
 
-// FormatValue renders a handler result the way the log tree shows it
-// (LOG-4).
+// FormatValue renders a handler result the way the log tree shows it,
+// which is the way abxbus's log tree shows it (None for nil, an event by
+// its label).
 func FormatValue(v any) string {
+	// LOG-4.
 	switch x := v.(type) {
 	case nil:
 		return "None"
@@ -141,4 +144,18 @@ func FormatValue(v any) string {
 		return fmt.Sprintf("list(%d items)", len(x))
 	}
 	return typeName(v) + "(...)"
+}
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "None"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Name() != "" {
+		return t.Name()
+	}
+	return t.Kind().String()
 }

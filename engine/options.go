@@ -8,19 +8,23 @@ import (
 	"github.com/ringbus/ringbus/ident"
 )
 
-// EventConcurrency says how many events a bus processes at once (CONC).
+// Event concurrency: CONC.
+
+// EventConcurrency says how many events a bus processes at once.
 // The zero value means "not set": use the processing bus's default.
 type EventConcurrency uint8
+
+// The modes: global-serial CONC-3, bus-serial CONC-2, parallel CONC-4.
 
 // Event concurrency modes.
 const (
 	// GlobalSerial processes at most one event at a time across every bus
-	// of the domain, FIFO-fair across buses (CONC-3).
+	// of the domain, FIFO-fair across buses.
 	GlobalSerial EventConcurrency = iota + 1
-	// BusSerial processes one event at a time per bus (CONC-2). The default.
+	// BusSerial processes one event at a time per bus. The default.
 	BusSerial
 	// ParallelEvents starts queued events as soon as they are dequeued, in
-	// emit order, without waiting for the previous one (CONC-4).
+	// emit order, without waiting for the previous one.
 	ParallelEvents
 )
 
@@ -42,16 +46,18 @@ func ParseEventConcurrency(s string) (EventConcurrency, bool) {
 	return parseMode(s, GlobalSerial, ParallelEvents)
 }
 
+// Handler concurrency: HCONC; serial HCONC-1, parallel HCONC-2.
+
 // HandlerConcurrency says whether one event's handlers run one at a time or
-// all at once (HCONC). The zero value means "not set".
+// all at once. The zero value means "not set".
 type HandlerConcurrency uint8
 
 // Handler concurrency modes.
 const (
 	// SerialHandlers runs handlers one after another in registration order,
-	// typed before wildcard (HCONC-1). The default.
+	// typed before wildcard. The default.
 	SerialHandlers HandlerConcurrency = iota + 1
-	// ParallelHandlers starts every handler of the event at once (HCONC-2).
+	// ParallelHandlers starts every handler of the event at once.
 	ParallelHandlers
 )
 
@@ -71,7 +77,9 @@ func ParseHandlerConcurrency(s string) (HandlerConcurrency, bool) {
 	return parseMode(s, SerialHandlers, ParallelHandlers)
 }
 
-// Completion says when an event's handler phase on a bus ends (FIRST).
+// Completion modes: FIRST.
+
+// Completion says when an event's handler phase on a bus ends.
 // The zero value means "not set".
 type Completion uint8
 
@@ -111,7 +119,10 @@ func parseMode[M interface {
 	return 0, false
 }
 
-// Default bus settings (BUS-1, D10).
+// The defaults: BUS-1, D10.
+
+// Default bus settings, as in abxbus 2.4.2, and UnlimitedHistory, the
+// history limit that means none.
 const (
 	DefaultEventTimeout       = 60 * time.Second
 	DefaultEventSlowTimeout   = 300 * time.Second
@@ -172,8 +183,9 @@ func badOption(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
 }
 
-// WithEventConcurrency sets the bus's default event concurrency (BUS-2).
+// WithEventConcurrency sets the bus's default event concurrency.
 func WithEventConcurrency(m EventConcurrency) Option {
+	// BUS-2.
 	return busOption(func(c *busConfig) error {
 		if m < GlobalSerial || m > ParallelEvents {
 			return badOption("event concurrency must be global-serial, bus-serial or parallel")
@@ -216,21 +228,24 @@ func durationOption(d time.Duration, name string, set func(*busConfig)) Option {
 }
 
 // WithEventTimeout sets the bus's default hard cap on an event's handler
-// phase; 0 disables it (TIMEOUT-3). Default 60s.
+// phase; 0 disables it. Default 60s.
 func WithEventTimeout(d time.Duration) Option {
+	// 0 disables: TIMEOUT-3.
 	return durationOption(d, "event timeout", func(c *busConfig) { c.eventTimeout = d })
 }
 
 // WithEventSlowTimeout sets after how long a still-running event logs a
-// slow-event warning; 0 disables it (SLOW-1). Default 300s.
+// slow-event warning; 0 disables it. Default 300s.
 func WithEventSlowTimeout(d time.Duration) Option {
+	// SLOW-1.
 	return durationOption(d, "event slow timeout", func(c *busConfig) { c.eventSlowTimeout = d })
 }
 
 // WithDefaultHandlerSlowTimeout sets after how long a still-running handler
 // logs a slow-handler warning, for handlers and events that set none; 0
-// disables it (SLOW-2). Default 30s.
+// disables it. Default 30s.
 func WithDefaultHandlerSlowTimeout(d time.Duration) Option {
+	// SLOW-2.
 	return durationOption(d, "handler slow timeout", func(c *busConfig) { c.handlerSlowTimeout = d })
 }
 
@@ -353,8 +368,10 @@ func WithQueueFullPolicy(p QueueFullPolicy) Option {
 }
 
 // WithMaxRecursionDepth sets how many nested levels of events one handler may
-// process (REC-1). Default 2.
+// process: an event one level deeper gets no handler rows on the bus, and a
+// handler awaiting it gets a *RecursionError. Default 2, as in abxbus.
 func WithMaxRecursionDepth(n int) Option {
+	// The recursion guard: REC-1.
 	return busOption(func(c *busConfig) error {
 		if n < 0 {
 			return badOption("max recursion depth must be >= 0")
@@ -365,8 +382,9 @@ func WithMaxRecursionDepth(n int) Option {
 }
 
 // WithDetectFilePaths turns the recording of handler source positions on or
-// off (HND-3). Default on.
+// off. Default on.
 func WithDetectFilePaths(on bool) Option {
+	// HND-3.
 	return busOption(func(c *busConfig) error { c.detectFilePaths = on; return nil })
 }
 
@@ -392,13 +410,14 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithMiddlewares adds middlewares, called in the order given (MW-5).
+// WithMiddlewares adds middlewares, called in the order given.
 //
 // Cost: one middleware whose hooks do nothing adds about 850 instructions
 // per event to the default path (six hook calls: three event and three row
 // transitions, each with its panic guard), 24% over a bare bus
 // (BenchmarkEmitBatchMiddleware in package perf, counted with callgrind).
 func WithMiddlewares(m ...Middleware) Option {
+	// The order: MW-5.
 	return busOption(func(c *busConfig) error {
 		for _, mw := range m {
 			if mw == nil {
@@ -410,8 +429,9 @@ func WithMiddlewares(m ...Middleware) Option {
 	})
 }
 
-// WithID gives the bus an explicit id (TIME-3); it must parse as a UUID.
+// WithID gives the bus an explicit id; it must parse as a UUID.
 func WithID(id string) Option {
+	// TIME-3.
 	return busOption(func(c *busConfig) error {
 		u, err := ident.ParseUUID(id)
 		if err != nil {
@@ -423,8 +443,9 @@ func WithID(id string) Option {
 }
 
 // WithDomain places the bus in an isolated domain with its own global-serial
-// lock and bus registry (BUS-6). Default DefaultDomain.
+// lock and bus registry. Default DefaultDomain.
 func WithDomain(d *Domain) Option {
+	// BUS-6.
 	return busOption(func(c *busConfig) error {
 		if d == nil {
 			return badOption("nil domain")

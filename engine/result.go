@@ -9,12 +9,14 @@ import (
 	"github.com/ringbus/ringbus/ident"
 )
 
-// Result is one handler's result row for one event (RES). It records the
+// Result rows: RES; the handler context's values CTX-1.
+
+// Result is one handler's result row for one event. It records the
 // handler, status, value or error, timings and the child events the handler
 // emitted.
 //
 // The context a handler receives is bound to its row: its values are those
-// of the context the event was emitted with (CTX-1); its Done channel closes
+// of the context the event was emitted with; its Done channel closes
 // when the handler is timed out, aborted or the bus stops, and once the
 // handler has returned. Cause reports why.
 //
@@ -146,7 +148,9 @@ func (a *afterFunc) stop() bool {
 	return true
 }
 
-// ID returns the row's id (a UUIDv7 string, TIME-9).
+// TIME-9.
+
+// ID returns the row's id (a UUIDv7 string).
 func (r *Result) ID() string { return r.UUID().String() }
 
 // UUID returns the row's id. It is made on first use, stamped with the
@@ -192,8 +196,9 @@ func (r *Result) Status() Status {
 }
 
 // Value returns the handler's return value: nil unless the status is
-// Completed. For a forwarding handler it is the forwarded event (FWD-6).
+// Completed. For a forwarding handler it is the forwarded event.
 func (r *Result) Value() any {
+	// A forwarder's value: FWD-6.
 	if Status(r.status.Load()) != StatusCompleted {
 		return nil
 	}
@@ -222,9 +227,10 @@ func (r *Result) CompletedAt() time.Time { return ident.Time(r.completed.Load())
 // CompletedTime is CompletedAt as an ident.Time.
 func (r *Result) CompletedTime() ident.Time { return ident.Time(r.completed.Load()) }
 
-// Timeout returns the effective timeout applied to the handler, 0 for none
-// (TIMEOUT-1): the smaller of the handler's resolved timeout and the event's.
+// Timeout returns the effective timeout applied to the handler, 0 for none:
+// the smaller of the handler's resolved timeout and the event's.
 func (r *Result) Timeout() time.Duration {
+	// TIMEOUT-1.
 	e := r.event
 	e.mu.Lock()
 	ic := e.config()
@@ -232,29 +238,9 @@ func (r *Result) Timeout() time.Duration {
 	return rowTimeout(r.handler, &ic, &e.meta.cfg)
 }
 
-// rowTimeout resolves a handler's effective timeout (TIMEOUT-1, TIMEOUT-3).
-func rowTimeout(h *Handler, ic, tc *eventConfig) time.Duration {
-	if h.timeout <= 0 {
-		return defaultRowTimeout(h.bus, ic, tc)
-	}
-	return minTimeout(h.timeout, firstDur(ic.timeout, tc.timeout, h.bus.cfg.eventTimeout))
-}
-
-// defaultRowTimeout is rowTimeout for a handler of b without a timeout of
-// its own.
-func defaultRowTimeout(b *Bus, ic, tc *eventConfig) time.Duration {
-	evTO := firstDur(ic.timeout, tc.timeout, b.cfg.eventTimeout)
-	ht := firstPositive(ic.handlerTimeout, tc.handlerTimeout)
-	if ht <= 0 && ic.timeout < 0 && tc.timeout < 0 {
-		// 2.4.2 falls back to the bus timeout; an event that sets its own
-		// timeout (0 disables it, TIMEOUT-3) does not fall back.
-		ht = b.cfg.eventTimeout
-	}
-	return minTimeout(ht, evTO)
-}
-
-// Children returns the events this handler emitted (CHILD-1).
+// Children returns the events this handler emitted.
 func (r *Result) Children() []*Event {
+	// CHILD-1.
 	r.event.mu.Lock()
 	defer r.event.mu.Unlock()
 	if r.ext == nil {
@@ -266,8 +252,10 @@ func (r *Result) Children() []*Event {
 // IsForwarder reports whether the row belongs to a forwarding handler.
 func (r *Result) IsForwarder() bool { return r.flags&rowForwarder != 0 }
 
-// String returns "{bus}.{handler}() -> {summary} ({status})" (LOG-7).
+// String returns "{bus}.{handler}() -> {summary} ({status})", as abxbus
+// prints a result row.
 func (r *Result) String() string {
+	// The format: LOG-7.
 	sum := "pending"
 	switch r.Status() {
 	case StatusStarted:
@@ -475,9 +463,10 @@ func CurrentEvent(ctx context.Context) *Event {
 	return nil
 }
 
-// CurrentBus returns the bus running the handler whose context is ctx
-// (EVT-15), or nil outside a handler.
+// CurrentBus returns the bus running the handler whose context is ctx, or
+// nil outside a handler.
 func CurrentBus(ctx context.Context) *Bus {
+	// EVT-15.
 	if r := handlerRow(ctx); r != nil {
 		return r.handler.bus
 	}

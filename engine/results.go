@@ -5,7 +5,9 @@ import (
 	"fmt"
 )
 
-// ResultOption configures the result helpers (RES).
+// The result helpers: RES.
+
+// ResultOption configures ResultValues.
 type ResultOption interface{ applyResult(*resultQuery) }
 
 type resultOption func(*resultQuery)
@@ -18,23 +20,30 @@ type resultQuery struct {
 	raiseIfNone bool
 }
 
-// IgnoreErrors returns results even when some handlers failed
-// (raise_if_any=false, RES-3).
+// raise_if_any=false: RES-3.
+
+// IgnoreErrors returns results even when some handlers failed (abxbus's
+// raise_if_any=False).
 func IgnoreErrors() ResultOption { return resultOption(func(q *resultQuery) { q.raiseIfAny = false }) }
 
+// raise_if_none=false: RES-4.
+
 // AllowEmpty returns no value instead of ErrNoResult when no handler
-// produced an included result (raise_if_none=false, RES-4).
+// produced an included result (abxbus's raise_if_none=False).
 func AllowEmpty() ResultOption { return resultOption(func(q *resultQuery) { q.raiseIfNone = false }) }
 
 // Include replaces the default filter (completed, no error, non-nil, not an
-// event) with f (RES-2). f receives the row's value, already normalised
-// (event values become nil, RES-5), and the row.
+// event) with f. f receives the row's value, already normalised (event
+// values become nil), and the row.
 func Include(f func(value any, r *Result) bool) ResultOption {
+	// The filter RES-2; normalised values RES-5.
 	return resultOption(func(q *resultQuery) { q.include = f })
 }
 
-// DefaultInclude is the default result filter (RES-2).
+// DefaultInclude is the default result filter: a completed row without
+// error whose value is neither nil, nor an error, nor an event.
 func DefaultInclude(value any, r *Result) bool {
+	// RES-2.
 	if r.Status() != StatusCompleted || r.Error() != nil || r.Value() == nil {
 		return false
 	}
@@ -46,10 +55,14 @@ func DefaultInclude(value any, r *Result) bool {
 }
 
 // ResultValues returns the rows selected by opts and their normalised values,
-// in row order (execution order, RES-1), applying raise_if_any (default
-// true) and raise_if_none (default true) as RES-3 and RES-4 say. It does not
-// wait: call Now or Wait first.
+// in row order (as Rows returns them). Unless IgnoreErrors is
+// given, a failed row makes it return that row's error, or a
+// *HandlerErrors with every error when several rows failed; unless
+// AllowEmpty is given, no selected row makes it return ErrNoResult. It does
+// not wait: call Now or Wait first.
 func (e *Event) ResultValues(opts ...ResultOption) ([]any, []*Result, error) {
+	// Row order RES-1; raise_if_any RES-3, raise_if_none RES-4 (both
+	// default true).
 	q := resultQuery{include: DefaultInclude, raiseIfAny: true, raiseIfNone: true}
 	for _, o := range opts {
 		if o != nil {

@@ -24,11 +24,13 @@ import (
 var ErrUnknownHandler = errors.New("ringbus: no handler with that id on the bus")
 
 // RestoreBus creates a bus like NewBus, except that name is kept exactly
-// even when a live bus of the domain already uses it (WIRE-23: a restored
-// bus keeps its name; no conflict renaming, no warning). The name then stays
-// registered to the bus that had it first. "" picks the default name, as
-// in NewBus. The bus is new: no handlers, no history, nothing queued.
+// even when a live bus of the domain already uses it: a restored bus keeps
+// its name, as abxbus's restore does, without the suffix and the warning
+// NewBus gives a taken name. The name then stays registered to the bus that
+// had it first. "" picks the default name, as in NewBus. The bus is new: no
+// handlers, no history, nothing queued.
 func RestoreBus(name string, opts ...Option) (*Bus, error) {
+	// The restored name: WIRE-23.
 	return newBus(name, true, opts)
 }
 

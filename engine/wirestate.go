@@ -37,10 +37,12 @@ var ErrDetachedHandler = errors.New("ringbus: handler restored from the wire has
 // cannot collide with the flags declared in event.go.
 const flagStub uint32 = 1 << 31
 
+// The event JSON: wire.md §2; the rows: §3.
+
 // EventState is the serialisable state of an event: every event_* field of
-// wire.md §2 except event_result_type and event_blocks_parent_completion,
-// which the engine does not model (they travel in Extra), plus the untyped
-// payload and the result rows.
+// abxbus's event JSON except event_result_type and
+// event_blocks_parent_completion, which the engine does not model (they
+// travel in Extra), plus the untyped payload and the result rows.
 //
 // Durations follow the engine's conventions: a negative value means "not
 // set" (JSON null), 0 means disabled.
@@ -83,7 +85,8 @@ type EventState struct {
 	Rows []RowState
 }
 
-// RowState is the serialisable state of one result row (wire.md §3).
+// RowState is the serialisable state of one result row, what abxbus's
+// EventResult JSON holds.
 type RowState struct {
 	ID          ident.UUID
 	Status      Status
@@ -95,8 +98,10 @@ type RowState struct {
 	Children    []ident.UUID
 }
 
-// HandlerDesc describes a handler by its metadata alone (WIRE-21), as a
-// result row carries it on the wire. It is comparable.
+// The handler JSON: WIRE-21.
+
+// HandlerDesc describes a handler by its metadata alone, as a result row
+// carries it on the wire (abxbus's EventHandler fields). It is comparable.
 type HandlerDesc struct {
 	ID           ident.UUID
 	Name         string
@@ -236,8 +241,9 @@ func StateInto(e *Event, s *EventState) {
 // A zero s.ID gets a new UUIDv7 and a zero s.CreatedAt the current time.
 // Rows whose status is completed or error keep their value or error; a
 // pending row is run by the first bus that processes the event and has a
-// handler with the same id (ERU-5).
+// handler with the same id.
 func Restore(e *Event, outer Eventer, s *EventState) error {
+	// Pending rows run later: ERU-5.
 	if e == nil {
 		return ErrNilEvent
 	}
@@ -581,12 +587,14 @@ func newRemoteBus(id ident.UUID, name string) *Bus {
 // DetachedHandler returns a handler described by d alone: its bus is
 // RemoteBus(d.BusID, d.BusName) and its function fails with
 // ErrDetachedHandler. It is what result rows read from the wire point to.
-// Missing pieces default as WIRE-19 says (name "anonymous", pattern "*",
-// bus name "EventBus"); a zero d.ID is derived from the rest (TIME-8).
+// Missing pieces default as abxbus defaults them (name "anonymous",
+// pattern "*", bus name "EventBus"); a zero d.ID is derived from the rest,
+// as the handler ids of registered handlers are.
 // Handlers are cached by d (up to a bounded number). DetachedHandler keeps
 // copies of d's strings, never d's own, so they may alias a buffer the
 // caller reuses.
 func DetachedHandler(d HandlerDesc) (*Handler, error) {
+	// The defaults: WIRE-19; the derived id: TIME-8.
 	if d.Name == "" {
 		d.Name = defaultHandlerName
 	}

@@ -23,8 +23,9 @@ var specRef = regexp.MustCompile(`\b[A-Z][A-Z0-9]{1,7}-\d+\b|§|\bwire\.md\b|\bs
 var notSpecRefs = map[string]bool{"SHA-1": true, "UTF-8": true, "UTF-16": true}
 
 // TestExportedDocsCiteNoSpecIDs reads the doc comments of every exported
-// name (package, types, fields, funcs, methods, consts, vars) of every
-// public package of the module and fails on a spec reference.
+// name (package, types, fields, funcs, methods, consts, vars, and the
+// entries of grouped const and var blocks with their line comments) of
+// every public package of the module and fails on a spec reference.
 func TestExportedDocsCiteNoSpecIDs(t *testing.T) {
 	root := filepath.Join("..", "..")
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -100,6 +101,19 @@ func exportedDocs(p *doc.Package) map[string]string {
 	values := func(vs []*doc.Value) {
 		for _, v := range vs {
 			docs[strings.Join(v.Names, ",")] = v.Doc
+			// In a grouped var or const block, v.Doc is the group's doc;
+			// each entry's own doc and line comment are shown too.
+			for _, spec := range v.Decl.Specs {
+				vs, ok := spec.(*ast.ValueSpec)
+				if !ok {
+					continue
+				}
+				for _, n := range vs.Names {
+					if n.IsExported() {
+						docs[n.Name] += vs.Doc.Text() + vs.Comment.Text()
+					}
+				}
+			}
 		}
 	}
 	funcs := func(prefix string, fs []*doc.Func) {

@@ -1,0 +1,263 @@
+package engine
+
+// The dispatcher: the one goroutine per bus that drains the bus's queue,
+// started by ensureRunning at the bus's first Emit (emit.go). run pops the
+// queued events in FIFO order and handle takes each one: a parallel event
+// goes to the bus's pool (pool.go), a serial one waits for the bus's (or
+// the domain's) event lock and runs inline. Either way it is claimed on the
+// bus and handed to a processing, whose path continues in processing.go.
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+)
+
+// dispatcher is the state of a bus's queue consumer. Exactly one goroutine
+// owns it at a time; a timeout that strands the owner inside a handler hands
+// it to a new goroutine (TIMEOUT-10).
+type dispatcher struct {
+	bus  *Bus
+	buf  []*Event
+	pos  int
+	n    int
+	wd   *watchdog
+	proc *processing
+	cur  atomic.Pointer[processing]
+
+	// Owned by the goroutine that owns d, for makeRows.
+	slotType string       // event type of slot
+	slot     *handlerSlot // the handler slot last looked up
+	chunk    []Result     // rows not handed out yet (see rowSlab)
+}
+
+// rowChunk is how many rows a dispatcher allocates at a time: as many as
+// fill the 8 KiB size class of the allocator. One allocation then serves
+// many events; a chunk stays alive while any of its rows is referenced (by
+// history, say), so at most rowChunk-1 rows' memory is held too long.
+const rowChunk = 8192 / int(unsafe.Sizeof(Result{}))
+
+// rowSlab returns n zeroed rows for one event.
+func (d *dispatcher) rowSlab(n int) []Result {
+	if n > rowChunk/4 {
+		return make([]Result, n)
+	}
+	if len(d.chunk) < n {
+		d.chunk = make([]Result, rowChunk)
+	}
+	s := d.chunk[:n:n]
+	d.chunk = d.chunk[n:]
+	return s
+}
+
+// handlers returns the handlers of an event type like Bus.handlersFor,
+// remembering the slot of the last type looked up: a bus mostly sees runs
+// of one type, and a slot never changes while the bus is open.
+func (d *dispatcher) handlers(typ string) (typed, wild []*Handler) {
+	b := d.bus
+	s := d.slot
+	if s == nil || d.slotType != typ {
+		if s, _ = b.typed.Load(typ); s != nil {
+			d.slotType, d.slot = typ, s
+		}
+	}
+	if s != nil {
+		if l := s.list.Load(); l != nil {
+			typed = l.hs
+		}
+	}
+	if l := b.wild.list.Load(); l != nil {
+		wild = l.hs
+	}
+	return typed, wild
+}
+
+func (b *Bus) ensureRunning() {
+	if b.started.Load() || !b.started.CompareAndSwap(false, true) {
+		return
+	}
+	d := &dispatcher{bus: b, buf: make([]*Event, 128), wd: &watchdog{}}
+	d.wd.slot = &d.cur
+	d.proc = &processing{}
+	b.disp.Store(d)
+	b.runners.Add(1)
+	go d.loop()
+}
+
+func (d *dispatcher) loop() {
+	defer d.bus.runners.Done()
+	d.run()
+}
+
+func (d *dispatcher) run() {
+	b := d.bus
+	for {
+		for d.pos < d.n {
+			if b.state.Load() != busOpen {
+				return
+			}
+			e := d.buf[d.pos]
+			d.buf[d.pos] = nil
+			d.pos++
+			if d.handle(e) {
+				return // a replacement goroutine owns d now
+			}
+		}
+		if b.state.Load() != busOpen {
+			return
+		}
+		d.pos, d.n = 0, b.queue.PopBatch(d.buf)
+		if d.n == 0 {
+			d.proc.clockHint = 0 // going idle: the last reading gets stale
+			if b.hist.drop() && b.hist.limit() > 0 {
+				b.trimHistory() // idle: back to the limit exactly (HIST-6)
+			}
+			if !d.spin() && !b.queue.Wait(b.stopped) {
+				return
+			}
+		}
+	}
+}
+
+// spin yields once before the dispatcher parks: an emitter that awaits each
+// event was just made runnable by the completion and emits the next event
+// within a microsecond; catching it here saves a park and a wake-up. Spinning
+// longer (or busy-polling) was measured to slow batched emits on 2 cores.
+func (d *dispatcher) spin() bool {
+	q := d.bus.queue
+	for i := 0; i < dispatcherSpins; i++ {
+		if q.Len() > 0 {
+			return true
+		}
+		runtime.Gosched()
+	}
+	return q.Len() > 0
+}
+
+const (
+	dispatcherSpins = 1
+	waiterSpins     = 8
+)
+
+// handle processes one dequeued event and reports whether this goroutine
+// lost ownership of the dispatcher.
+func (d *dispatcher) handle(e *Event) bool {
+	b := d.bus
+	ic := e.instanceConfig()
+	mode := b.resolveConcurrency(e, ic)
+	if mode == ParallelEvents {
+		if !e.claim(b) {
+			return false
+		}
+		p := &processing{wd: &b.sharedWd}
+		p.reset(b, e)
+		p.ic = ic
+		b.track(p)
+		b.runTask(p)
+		return false
+	}
+	lock := b.lockFor(mode)
+	if !lock.lock(b.stopped) {
+		return true
+	}
+	p := d.proc
+	if p.refs.Load() != 0 {
+		p = &processing{} // pinned by the watchdog or Close: leave it to them
+		d.proc = p
+	}
+	if firstMode(ic.handlerConcurrency, e.meta.cfg.handlerConcurrency, b.cfg.handlerConcurrency) == ParallelHandlers {
+		// Parallel handlers may touch their processing after the event
+		// moved on; give them one of their own.
+		p = &processing{}
+	}
+	p.reset(b, e)
+	p.ic = ic
+	p.mustClaim = true
+	p.lock = lock
+	p.disp = d
+	p.wd = d.wd
+	p.rowFlags = lockFlag(b, lock)
+	abandoned := p.run()
+	if p.unclaimed {
+		// A queue-jump took the event first (AWAIT-7): nothing to do here.
+		p.unclaimed = false
+		if p.state.CompareAndSwap(procRunning, procFinished) {
+			lock.unlock()
+		}
+		return false
+	}
+	return abandoned
+}
+
+// abortCurrent aborts whatever the bus is processing, for Close.
+func (d *dispatcher) abortCurrent() {
+	if p := d.cur.Load(); p != nil && p.pin(&d.cur) {
+		p.abort(ReasonStopped, ErrStopped, nil)
+		p.unpin()
+	}
+	b := d.bus
+	b.tracked.Range(func(p *processing, _ bool) bool {
+		p.abort(ReasonStopped, ErrStopped, nil)
+		return true
+	})
+}
+
+func lockFlag(b *Bus, l *fifoLock) uint32 {
+	switch l {
+	case &b.lock:
+		return rowHoldsBusLock
+	case &b.domain.global:
+		return rowHoldsGlobalLock
+	}
+	return 0
+}
+
+func (b *Bus) lockFor(mode EventConcurrency) *fifoLock {
+	if mode == GlobalSerial {
+		return &b.domain.global
+	}
+	return &b.lock
+}
+
+// resolveConcurrency resolves event_concurrency at processing time on this
+// bus: instance, then type default, then bus default (CONC-5, EVT-6).
+func (b *Bus) resolveConcurrency(e *Event, ic eventConfig) EventConcurrency {
+	c := ic.concurrency
+	if c == 0 {
+		c = e.meta.cfg.concurrency
+	}
+	if c == 0 {
+		c = b.cfg.eventConcurrency
+	}
+	return c
+}
+
+// claim marks e as taken on b, so it is processed there exactly once; it
+// fails when a queue-jump already took it (AWAIT-5, AWAIT-7).
+func (e *Event) claim(b *Bus) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.claimLocked(b)
+}
+
+func (e *Event) claimLocked(b *Bus) bool {
+	if i := e.queuedOnLocked(b); i >= 0 {
+		e.setClaimed(i)
+		if b.cfg.maxQueue > 0 {
+			b.gate.release(int64(b.cfg.maxQueue)) // started: it leaves the queue count
+		}
+		return true
+	}
+	return false
+}
+
+// queuedOnLocked returns the index of b's unclaimed entry among the buses e
+// was emitted to (e waits in b's queue), or -1. Called with e.mu held.
+func (e *Event) queuedOnLocked(b *Bus) int {
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if bb, claimed := e.busAt(i); bb == b && !claimed {
+			return i
+		}
+	}
+	return -1
+}

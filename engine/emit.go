@@ -1,0 +1,241 @@
+package engine
+
+// Emit (EMIT): an event enters a bus here. Bus.Emit links it to the
+// event whose handler emitted it (linkChild, completion.go), counts the bus
+// in its pending count, adds it to the history and pushes it on the bus's
+// queue, which the dispatcher drains (dispatcher.go). Event.Emit emits a
+// child of a given event.
+
+import (
+	"context"
+	"fmt"
+)
+
+// Emit enqueues ev on the bus and returns at once; the event's handlers
+// run later, in FIFO order with the bus's other events. If Emit(a) happens
+// before Emit(b) on one bus, a starts first.
+//
+// ctx supplies the values handlers will see (the first Emit of an event
+// captures them); its cancellation does not cancel the event. When ctx is
+// a handler's context, the event becomes a child of the event being
+// handled, as in abxbus 2.4.2.
+//
+// Emitting an event whose event_path already holds this bus is a no-op,
+// which is what breaks forwarding loops. Emit returns ErrBusClosed after
+// Stop, a *HistoryFullError when the history is full and dropping is off,
+// ErrHandlerExpired when ctx belongs to a handler that timed out, and
+// ErrNilEvent for nil.
+//
+// On a bus with a queue limit (WithMaxQueue) Emit may wait for room, bounded
+// by ctx, or fail with a *QueueFullError; see WithMaxQueue. Without one it
+// never blocks.
+func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
+	// EMIT-1, EMIT-2, FIFO CONC-1; values CTX-1; the parent link D1,
+	// CHILD-1; no-op EMIT-8; full history HIST-4; expired handler EMIT-7.
+	e := Core(ev)
+	if e == nil {
+		return ErrNilEvent
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if b.state.Load() != busOpen {
+		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+	}
+	parentRow := handlerRow(ctx)
+	if parentRow != nil && parentRow.expired() {
+		return ErrHandlerExpired
+	}
+	label := b.Label()
+	bounded := b.cfg.maxQueue > 0
+	if bounded {
+		// A place in the queue first (WithMaxQueue); an emit that EMIT-8
+		// makes a no-op neither waits nor fails for want of one.
+		if e.onPathOf(label) {
+			return nil
+		}
+		if err := b.admit(ctx, parentRow); err != nil {
+			return err
+		}
+	}
+
+	e.mu.Lock()
+	if e.outer == nil || e.created.Load() == 0 {
+		e.initLocked(ev)
+	}
+	if err := e.meta.err; err != nil {
+		e.mu.Unlock()
+		if bounded {
+			b.gate.release(int64(b.cfg.maxQueue))
+		}
+		return err // REG-1: its event_type name belongs to another Go type
+	}
+	if e.ext != nil && e.ext.orig != nil {
+		// A view (REG-2) emits the event it stands for.
+		orig := e.ext.orig
+		e.mu.Unlock()
+		if bounded {
+			b.gate.release(int64(b.cfg.maxQueue))
+		}
+		return b.Emit(ctx, orig.outerOrSelf())
+	}
+	for i, n := 0, e.pathLen(); i < n; i++ {
+		if e.pathAt(i) == label {
+			e.mu.Unlock()
+			if bounded {
+				b.gate.release(int64(b.cfg.maxQueue))
+			}
+			return nil // EMIT-8: already processed (or queued) here
+		}
+	}
+	var linkParent *Result
+	if parentRow != nil && parentRow.event != e && e.flags&flagEmitted == 0 && (e.ext == nil || e.ext.parentID.IsZero()) {
+		x := e.extension()
+		x.parentID = parentRow.event.id
+		x.parent = parentRow.event
+		if x.emittedBy.IsZero() {
+			x.emittedBy = parentRow.handler.id
+		}
+		linkParent = parentRow
+	}
+	if e.ctx == nil {
+		// CTX-1: the first capture wins. Only the values are kept: a
+		// cancellable ctx is detached (on first use, see valuesCtx) so that
+		// neither its cancellation nor its context.Cause reaches the
+		// handlers (CTX-9).
+		e.ctx = ctx
+		if _, isHandler := ctx.(hctx); !isHandler && ctx.Done() != nil {
+			e.bits.Or(bitCtxLive)
+		}
+	}
+	e.addPath(label)
+	wasEmitted := e.flags&flagEmitted != 0
+	fast := e.Status() != StatusCompleted
+	if fast {
+		e.flags |= flagEmitted
+		e.pending++
+		e.addBus(b)
+	}
+	e.mu.Unlock()
+
+	overSoft, err := b.hist.add(e, label)
+	if err != nil {
+		if fast {
+			e.mu.Lock()
+			e.pending--
+			e.removeLastBus(b)
+			if !wasEmitted {
+				e.flags &^= flagEmitted
+			}
+			e.mu.Unlock()
+		}
+		if bounded {
+			b.gate.release(int64(b.cfg.maxQueue))
+		}
+		return err
+	}
+	if !fast {
+		e.mu.Lock()
+		e.reopenLocked()
+		e.flags |= flagEmitted
+		e.pending++
+		e.addBus(b)
+		e.mu.Unlock()
+	}
+
+	if linkParent != nil {
+		linkChild(linkParent, e)
+	}
+	b.emitted.Add(1)
+	if b.find.count.Load() > 0 {
+		b.find.resolve(e)
+	}
+	b.ensureRunning()
+	if !b.queue.Push(e) {
+		b.unqueue(e) // gives the queue place back (claimLocked)
+		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+	}
+	if overSoft {
+		b.trimHistory()
+	}
+	return nil
+}
+
+// unqueue undoes the bookkeeping of an Emit whose push failed.
+func (b *Bus) unqueue(e *Event) {
+	e.mu.Lock()
+	e.claimLocked(b)
+	e.mu.Unlock()
+	b.finishEventOn(e)
+}
+
+func (r *Result) expired() bool {
+	s := r.sig.Load()
+	if s == nil {
+		cause, _ := r.stopCause()
+		return cause != context.Canceled
+	}
+	select {
+	case <-s.done:
+		return s.cause != context.Canceled
+	default:
+		return false
+	}
+}
+
+// Emit emits child as a child of e: child's event_parent_id is e, e
+// completes only after child does, and child goes to the bus running the
+// handler whose context is ctx, or else to the first bus e was emitted on.
+// Inside one of e's handlers it is the same as bus.Emit(ctx, child). An
+// explicitly set parent is never overwritten.
+func (e *Event) Emit(ctx context.Context, child Eventer) error {
+	// D1's explicit form; completion CHILD-5; a set parent CHILD-3.
+	c := Core(child)
+	if c == nil {
+		return ErrNilEvent
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if r := handlerRow(ctx); r != nil && r.event == e {
+		return r.handler.bus.Emit(ctx, child)
+	}
+	b := CurrentBus(ctx)
+	e.mu.Lock()
+	if b == nil {
+		b = e.bus0
+	}
+	parentDone := e.Status() == StatusCompleted
+	if !parentDone {
+		e.pending++
+	}
+	e.mu.Unlock()
+	if b == nil {
+		if !parentDone {
+			e.decPending(nil)
+		}
+		return ErrNotAttached
+	}
+	c.init(child)
+	c.mu.Lock()
+	linked := false
+	if x := c.extension(); x.parentID.IsZero() && c != e {
+		x.parentID, x.parent = e.id, e
+		if !parentDone {
+			c.flags |= flagLinkedParent
+			linked = true
+		}
+	}
+	c.mu.Unlock()
+	if !parentDone && !linked {
+		e.decPending(nil)
+	}
+	err := b.Emit(ctx, child)
+	if err != nil && linked {
+		c.mu.Lock()
+		c.flags &^= flagLinkedParent
+		c.mu.Unlock()
+		e.decPending(nil)
+	}
+	return err
+}

@@ -1,0 +1,252 @@
+package engine
+
+// A processing is one bus's handling of one event, made by the dispatcher
+// (dispatcher.go) or by a queue-jump (jump.go). run is its whole path:
+// setup resolves the settings and makes the rows (rows.go), waits for the
+// event's handler lock if another bus holds it (handlerlock.go) and
+// publishes the processing to the watchdog (watchdog.go); the runners then
+// run the rows (runners.go), and finish ends the processing on the bus
+// (completion.go).
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringbus/ringbus/ident"
+)
+
+const (
+	procRunning uint32 = iota
+	procFinished
+)
+
+// processing is one bus's handling of one event: its rows, resolved
+// settings, deadlines and the lock it holds.
+type processing struct {
+	mu        sync.Mutex // guards the plain fields against the watchdog
+	bus       *Bus
+	ev        *Event
+	rows      []*Result
+	hconc     HandlerConcurrency
+	complete  Completion
+	evTO      time.Duration
+	deadline  int64 // unix ns, 0 none
+	slowAt    int64
+	lock      *fifoLock
+	rowFlags  uint32
+	jumpFrom  *Result
+	disp      *dispatcher
+	wd        *watchdog
+	setupErr  error
+	ic, tc    eventConfig     // the event's instance and type settings
+	rowBuf    []*Result       // reused backing array for rows
+	clockHint int64           // a recent monoNow reading of this runner, or 0
+	validator ResultValidator // the event's result schema, if it has one
+	kept      settings        // the last settings resolved without instance settings
+	// stdSettings: the event has no instance settings, so kept.rowTO and
+	// kept.hSlow apply to its handlers without their own (set by resolve).
+	stdSettings bool
+	mustClaim   bool // setup claims the event (dispatcher path)
+	unclaimed   bool // setup found the event already claimed
+	allDone     chan struct{}
+	timing      []rowTiming
+
+	// hheld: the processing holds the event's handler lock (LOCK-2),
+	// handed on when it finishes; hwait: makeRows queued it for the lock;
+	// hreenter: the awaiting handler's chain holds it (LOCK-3). Written
+	// before publish only.
+	hheld    bool
+	hreenter bool
+	hwait    chan struct{}
+	// borrowed: a queue-jump running on a lock borrowed from a holder
+	// parked behind the handler lock (see lockPark); given back by finish.
+	// Set only on queue-jumps, which are never reused.
+	borrowed *fifoLock
+
+	state      atomic.Uint32
+	owner      atomic.Uint32
+	refs       atomic.Int32 // pins held by the watchdog or Close (see pin)
+	published  atomic.Bool  // setup is done; outside actors may look at p
+	remaining  atomic.Int32
+	slowWarned atomic.Bool
+	cur        atomic.Pointer[Result]
+	curIdx     atomic.Int32
+	curHdl     atomic.Int64
+	curSlowAt  atomic.Int64
+	curWarned  atomic.Bool
+}
+
+// monoNow is the clock for deadlines and slow warnings: the process clock's
+// monotonic reading (one clock read; testing/synctest's fake clock drives it).
+func monoNow() int64 { return int64(ident.Since()) }
+
+// takeClock returns a monoNow reading: the hint left by the previous step of
+// this runner if there is one (a reading at most a step old: the end of the
+// previous handler, when the dispatcher goes straight on to the next event),
+// else a fresh one. It saves a clock read per step on the hot path.
+func (p *processing) takeClock() int64 {
+	if h := p.clockHint; h != 0 {
+		p.clockHint = 0
+		return h
+	}
+	return monoNow()
+}
+
+// pin protects p against reuse by its dispatcher while an outside actor
+// (the watchdog, Close) works on it: the actor found p published in slot,
+// counts itself in refs, then checks p is still published. The dispatcher
+// unpublishes p from both slots before it looks at refs, and takes a fresh
+// processing instead of reusing one with refs > 0. With sequentially
+// consistent atomics either the actor sees p unpublished and backs off, or
+// the dispatcher sees the pin.
+func (p *processing) pin(slot *atomic.Pointer[processing]) bool {
+	p.refs.Add(1)
+	if slot.Load() != p {
+		p.refs.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *processing) unpin() { p.refs.Add(-1) }
+
+type rowTiming struct {
+	hdl    atomic.Int64
+	slowAt atomic.Int64
+	warned atomic.Bool
+}
+
+// reset prepares p for a new event. The dispatcher calls it only on a
+// processing nobody else holds (see pin), so it takes no lock.
+func (p *processing) reset(b *Bus, e *Event) {
+	p.bus, p.ev = b, e
+	p.rows = nil
+	p.lock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil
+	p.hheld, p.hreenter, p.hwait = false, false, nil
+	p.validator = nil
+	if p.jumpFrom != nil {
+		p.jumpFrom = nil
+	}
+	p.rowFlags = 0
+	p.mustClaim, p.unclaimed = false, false
+	p.deadline, p.slowAt = 0, 0
+	p.state.Store(procRunning)
+	p.published.Store(false)
+	if p.slowWarned.Load() {
+		p.slowWarned.Store(false)
+	}
+	// p.cur keeps the previous event's last row until beginRow replaces
+	// it; the watchdog ignores rows that are not started.
+}
+
+// track records p as in flight on b until untrack.
+func (b *Bus) track(p *processing) { b.tracked.Store(p, true) }
+
+func (b *Bus) untrack(p *processing) { b.tracked.Delete(p) }
+
+// Run runs a parallel event's processing on a pool worker.
+func (p *processing) Run() {
+	p.run()
+	p.bus.untrack(p)
+}
+
+// run processes the event and reports whether the caller lost ownership
+// (a timeout or Stop finalised the processing from outside).
+func (p *processing) run() bool {
+	tok := p.owner.Load()
+	if !p.setup() {
+		return false
+	}
+	if p.setupErr == nil && len(p.rows) > 0 {
+		if p.hconc == ParallelHandlers {
+			p.runParallel()
+		} else if p.runSerial(0, tok) {
+			return true
+		}
+	}
+	return !p.finish()
+}
+
+// setup resolves the settings, snapshots the handlers and creates one
+// pending row per handler up front (STAT-6, REG-7). With mustClaim set it
+// first claims the event on the bus and returns false if a queue-jump
+// already took it.
+func (p *processing) setup() bool {
+	b, e := p.bus, p.ev
+	ic := p.ic
+	tc := e.meta.cfg
+	var own settings
+	rs := p.resolve(b, e.meta, &ic, &own)
+	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
+
+	// Nobody else sees p until watch publishes it below (the pin protocol
+	// keeps pinned processings out of reuse), so setup writes without a lock.
+	now := p.takeClock()
+	p.clockHint = now // the first row starts now too
+	p.tc, p.hconc, p.complete, p.evTO = tc, hconc, completion, evTO
+	if evTO > 0 {
+		p.deadline = now + int64(evTO)
+	}
+	if evSlow > 0 {
+		p.slowAt = now + int64(evSlow)
+	}
+	if hconc == SerialHandlers {
+		// LOCK-2: serial handlers of one event run one at a time across
+		// every bus that processes it. Whether the event will span several
+		// buses is not known here (a handler may forward it later), so every
+		// serial processing takes the event's handler lock; makeRows does it
+		// in the critical section it needs anyway, which keeps the common
+		// single-bus event free of extra atomics. An awaiting handler whose
+		// chain holds the lock re-enters it (LOCK-3).
+		p.rowFlags |= rowHoldsEventLock
+		p.hreenter = p.jumpFrom != nil && holdsEventLock(p.jumpFrom, e)
+	}
+	rows, claimed, err := p.makeRows()
+	if !claimed {
+		p.unclaimed = true
+		return false
+	}
+	if err != nil {
+		p.setupErr = err
+		p.logSetupErr(err)
+	}
+	p.rows = rows
+	if hconc == ParallelHandlers {
+		p.timing = make([]rowTiming, len(rows))
+		p.remaining.Store(int32(len(rows)))
+	}
+
+	b.processingBegan(e, rows)
+	expired := false
+	if ch := p.hwait; ch != nil {
+		p.hwait = nil
+		expired = p.waitHandlerLock(ch)
+	}
+	p.publish()
+	if expired {
+		p.timeoutEvent()
+	}
+	return true
+}
+
+// publish makes p visible to the watchdog and to Close (through the
+// watchdog's slot, the dispatcher's cur for dispatcher processings). If the
+// bus started closing meanwhile, the processing is aborted at once.
+func (p *processing) publish() {
+	p.published.Store(true)
+	if p.wd != nil {
+		p.wd.watch(p)
+	}
+	if p.bus.state.Load() != busOpen {
+		p.abort(ReasonStopped, ErrStopped, nil)
+		return
+	}
+	// A queue-jump whose awaiting handler timed out or was aborted while
+	// this was being set up is interrupted like the others (CANCEL-2).
+	if jf := p.jumpFrom; jf != nil && jf.Status() == StatusError {
+		if err := jf.Error(); isOwnError(err) {
+			p.abort(cascadeReason(err), err, err)
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package engine
+
+// The runners: runSerial runs a processing's rows one at a time on the
+// goroutine that runs the processing, runParallel starts them all at once
+// on the bus's pool (pool.go). Each row goes through beginRow (deadlines,
+// slow warning, started hook), call and endRow (outcome, then settle in
+// hooks.go). A first-mode winner ends the other rows (cancel.go); when a
+// serial handler times out (timeout.go) or its processing is aborted,
+// continueFrom carries on with the remaining rows on a new goroutine. When
+// every row has ended, run calls finish (completion.go).
+
+import (
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+)
+
+// runSerial runs rows one at a time from index from (HCONC-1). It returns
+// true when ownership was taken away (timeout hand-off or Stop).
+func (p *processing) runSerial(from int, tok uint32) bool {
+	for i := from; i < len(p.rows); i++ {
+		if p.owner.Load() != tok {
+			return true
+		}
+		r := p.rows[i]
+		now := p.takeClock()
+		if !r.startAt(now) {
+			continue // cancelled before it started
+		}
+		p.curIdx.Store(int32(i))
+		p.beginRow(r, nil, now)
+		v, err := p.call(r)
+		if p.owner.Load() != tok {
+			return true
+		}
+		now = monoNow()
+		if !p.endRow(r, v, err, now) {
+			continue
+		}
+		p.clockHint = now // the next row or event starts now
+		if p.complete == CompleteFirst && isWinner(r) {
+			p.cancelRest(r)
+			break
+		}
+	}
+	return false
+}
+
+// continueFrom runs on a new goroutine after a hand-off: it finishes the
+// serial rows from index next (when next >= 0) and then carries on as the
+// bus's dispatcher if the processing belonged to it.
+func (p *processing) continueFrom(next int, tok uint32) {
+	b := p.bus
+	defer b.runners.Done()
+	if next >= 0 {
+		if p.runSerial(next, tok) || !p.finish() {
+			return
+		}
+	}
+	if d := p.disp; d != nil && b.state.Load() == busOpen {
+		d.proc = &processing{}
+		d.cur.Store(nil)
+		d.run()
+	}
+}
+
+// beginRow stamps deadlines, arms the slow-handler warning and fires the
+// started hooks through rowStarting.
+func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
+	b := p.bus
+	timeout := p.rowTimeout(r.handler)
+	var hdl int64
+	if timeout > 0 {
+		hdl = now + int64(timeout)
+	}
+	dl := hdl
+	if p.deadline != 0 && (dl == 0 || p.deadline < dl) {
+		dl = p.deadline
+	}
+	if dl != 0 {
+		r.deadline.Store(dl)
+	}
+	own := int64(0)
+	if hdl != 0 && (p.deadline == 0 || hdl < p.deadline) {
+		own = hdl // the handler's own timeout is strictly tighter (TIMEOUT-6/7)
+	}
+	slow := p.handlerSlow(r)
+	var slowAt int64
+	if slow > 0 && (timeout == 0 || timeout > slow) { // SLOW-3
+		slowAt = now + int64(slow)
+	}
+	if t != nil {
+		t.hdl.Store(own)
+		t.slowAt.Store(slowAt)
+	} else {
+		// Stores cost an exclusive cache line each: skip the unchanged ones.
+		if p.curHdl.Load() != own {
+			p.curHdl.Store(own)
+		}
+		p.curSlowAt.Store(slowAt)
+		if p.curWarned.Load() {
+			p.curWarned.Store(false)
+		}
+		p.cur.Store(r)
+	}
+	if p.wd != nil {
+		if own != 0 {
+			p.wd.need(own)
+		}
+		if slowAt != 0 {
+			p.wd.need(slowAt)
+		}
+	}
+	b.rowStarting(r)
+}
+
+// rowTimeout is rowTimeout for a handler of this processing's event, from
+// the kept settings when they apply.
+func (p *processing) rowTimeout(h *Handler) time.Duration {
+	if p.stdSettings && h.timeout <= 0 && h.bus == p.bus {
+		return p.kept.rowTO
+	}
+	return rowTimeout(h, &p.ic, &p.tc)
+}
+
+// handlerSlow resolves the slow-handler threshold (SLOW-2, D8).
+func (p *processing) handlerSlow(r *Result) time.Duration {
+	if r.handler.slowTimeout >= 0 {
+		return r.handler.slowTimeout
+	}
+	if p.stdSettings {
+		return p.kept.hSlow
+	}
+	ic, tc := &p.ic, &p.tc
+	return firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, p.bus.cfg.handlerSlowTimeout)
+}
+
+// call runs the handler, turning a panic into a *HandlerPanicError.
+func (p *processing) call(r *Result) (v any, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			v, err = nil, &HandlerPanicError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: r.event.Label(), Value: x, Stack: debug.Stack()}
+		}
+	}()
+	return r.handler.fn(hctx{r}, r.event)
+}
+
+// endRow records a handler's outcome; it reports whether it decided the row.
+func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
+	if err == nil {
+		if e, ok := v.(error); ok && e != nil {
+			err = e // RTYPE-3: a returned error value counts as raised
+		}
+	}
+	if err == nil && v != nil && p.validator != nil {
+		if _, isEvent := v.(Eventer); !isEvent {
+			if verr := p.validator.Validate(v); verr != nil {
+				err = &ResultSchemaError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: p.ev.Label(), Identifier: p.validator.Identifier(), Err: verr}
+			}
+		}
+	}
+	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
+		// ERR-2: a plain timeout from handler code becomes a handler
+		// timeout that keeps its message.
+		err = &HandlerTimeoutError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: p.ev.Label(), Timeout: p.rowTimeout(r.handler), Err: err}
+	}
+	ok := r.finishAt(v, err, StatusStarted, now)
+	r.released()
+	if !ok {
+		return false
+	}
+	if err != nil {
+		// ERR-1 in Go: the error reaches the caller through the row (and
+		// Wait/Result), so it is not logged again at ERROR.
+		p.logRow(r, slog.LevelDebug, msgHandlerFailed, attrError(err))
+	}
+	p.settle(r)
+	return true
+}
+
+// runParallel starts every row and waits until all are terminal (HCONC-2);
+// a timeout or first-mode winner makes them terminal early.
+//
+// Up to parallelPullers rows each get a pool worker. Beyond that, that many
+// workers pull the rows in order, which costs an atomic add per handler
+// instead of a goroutine hand-off. Pulling alone could leave rows unstarted
+// while every puller waits inside a handler (on another handler, say), so
+// the dispatcher checks every parallelStallCheck: if no row started since
+// the last check, each row still unstarted gets a goroutine of its own. So
+// every handler starts concurrently with the others, at most one check
+// later than it would with a goroutine each from the start.
+func (p *processing) runParallel() {
+	ch := make(chan struct{})
+	p.mu.Lock()
+	p.allDone = ch
+	p.mu.Unlock()
+	if p.remaining.Load() == 0 {
+		return
+	}
+	// One allocation for all the tasks and one runners.Add for all of them:
+	// with thousands of handlers the per-task cost is what remains.
+	b := p.bus
+	n := len(p.rows)
+	pl, err := b.getPool()
+	if n <= parallelPullers {
+		tasks := make([]rowTask, n)
+		b.runners.Add(n)
+		for i, r := range p.rows {
+			tasks[i] = rowTask{p: p, r: r, t: &p.timing[i]}
+			if err != nil || !pl.TryGo(&tasks[i]) {
+				go tasks[i].Run() // pool full or closed: the handler still starts now
+			}
+		}
+		<-ch
+		return
+	}
+	pr := &rowPuller{p: p}
+	b.runners.Add(n + parallelPullers)
+	for range parallelPullers {
+		if err != nil || !pl.TryGo(pr) {
+			go pr.Run()
+		}
+	}
+	tick := time.NewTimer(parallelStallCheck)
+	defer tick.Stop()
+	last := int64(-1)
+	for {
+		select {
+		case <-ch:
+			return
+		case <-tick.C:
+			next := pr.next.Load()
+			if next >= int64(n) {
+				<-ch // every row has started; wait for the ends
+				return
+			}
+			if next == last {
+				pr.spawnRest()
+			}
+			last = next
+			tick.Reset(parallelStallCheck)
+		}
+	}
+}
+
+const (
+	parallelPullers    = 16
+	parallelStallCheck = time.Millisecond
+)
+
+// rowPuller is the shared state of the workers that start the rows of a
+// large parallel-handler processing in order. Each worker, and each row,
+// is counted in the bus's runners. The workers read p.rows and p.timing
+// while rows run: that holds because a parallel-handler processing is
+// always a fresh one, never the dispatcher's reused d.proc (see handle).
+type rowPuller struct {
+	p    *processing
+	next atomic.Int64 // index of the next row to start
+}
+
+// task returns the task of row i.
+func (pr *rowPuller) task(i int64) rowTask {
+	p := pr.p
+	return rowTask{p: p, r: p.rows[i], t: &p.timing[i]}
+}
+
+// Run is one worker: it starts rows until none is left, then counts itself
+// and its rows out of the bus's runners at once (one atomic add on a word
+// every worker shares, instead of one per row).
+func (pr *rowPuller) Run() {
+	ran := 0
+	defer func() { pr.p.bus.runners.Add(-(ran + 1)) }()
+	n := int64(len(pr.p.rows))
+	for {
+		i := pr.next.Add(1) - 1
+		if i >= n {
+			return
+		}
+		ran++ // counted even if the handler panics through run
+		t := pr.task(i)
+		t.run()
+	}
+}
+
+// spawnRest gives every row not yet taken by a worker a goroutine.
+func (pr *rowPuller) spawnRest() {
+	n := int64(len(pr.p.rows))
+	for i := pr.next.Swap(n); i < n; i++ {
+		t := pr.task(i)
+		go t.Run()
+	}
+}
+
+// rowTask runs one row of a parallel-handler processing; it is counted in
+// the bus's runners by runParallel.
+type rowTask struct {
+	p *processing
+	r *Result
+	t *rowTiming
+}
+
+func (t *rowTask) Run() {
+	defer t.p.bus.runners.Done()
+	t.run()
+}
+
+// run runs the row without counting it out of the bus's runners.
+func (t *rowTask) run() {
+	p, r := t.p, t.r
+	now := monoNow()
+	if !r.startAt(now) {
+		return
+	}
+	p.beginRow(r, t.t, now)
+	first := p.complete == CompleteFirst
+	v, err := p.call(r)
+	if p.endRow(r, v, err, monoNow()) && first && isWinner(r) {
+		p.cancelRest(r)
+	}
+}

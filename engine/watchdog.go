@@ -1,0 +1,148 @@
+package engine
+
+// The watchdog: a lazily re-armed timer per dispatcher, and one per bus
+// for its parallel events and queue-jumps, that looks at the processings it
+// watches (check, timeout.go) at the earliest deadline it was asked for.
+// A processing is watched from publish (processing.go) until finish
+// (completion.go).
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+// watchdog is one lazily re-armed timer that watches a runner's current
+// processing: rather than arming a timer per event, it is armed for the
+// earliest deadline it was asked for and, when it fires, looks at whatever
+// is current and re-arms for the next deadline. With the default 60s
+// timeout this costs no timer operation per event.
+//
+// A bus's shared watchdog (Bus.sharedWd) watches every processing in a set
+// instead, the bus's tracked parallel events and queue-jumps: they run
+// concurrently, so no single slot holds them, and a timer each would stay
+// armed, and live, for the whole default timeout after the event ended
+// (issue 9, item 2.3). When it fires it checks every published processing
+// of the set and re-arms for the earliest next deadline among them.
+type watchdog struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool         // stop was called: never arm again; guarded by mu
+	armed   atomic.Int64 // monoNow reading the timer fires at, 0 when idle
+	own     atomic.Pointer[processing]
+	// slot is where the watched processing is published: the dispatcher's
+	// cur for a dispatcher's watchdog (so one store serves both), else own.
+	slot *atomic.Pointer[processing]
+	// set, when not nil, makes this a shared watchdog over the
+	// processings stored in it (the owner stores and deletes them).
+	set *xsync.Map[*processing, bool]
+}
+
+func (w *watchdog) current() *atomic.Pointer[processing] {
+	if w.slot != nil {
+		return w.slot
+	}
+	return &w.own
+}
+
+// watch starts watching p; it is called by p's runner, which wrote p's
+// deadlines itself.
+func (w *watchdog) watch(p *processing) {
+	if w.set == nil {
+		w.current().Store(p)
+	}
+	dl, slow := p.deadline, p.slowAt
+	if dl != 0 {
+		w.need(dl)
+	}
+	if slow != 0 {
+		w.need(slow)
+	}
+}
+
+func (w *watchdog) unwatch(p *processing) {
+	if w.set == nil {
+		w.current().CompareAndSwap(p, nil)
+	}
+}
+
+// need makes sure the timer fires no later than at.
+func (w *watchdog) need(at int64) {
+	if a := w.armed.Load(); a != 0 && a <= at {
+		return
+	}
+	w.mu.Lock()
+	if a := w.armed.Load(); !w.stopped && (a == 0 || at < a) {
+		d := time.Duration(at - monoNow())
+		if w.t == nil {
+			w.t = time.AfterFunc(d, w.fire)
+		} else {
+			w.t.Reset(d)
+		}
+		w.armed.Store(at)
+	}
+	w.mu.Unlock()
+}
+
+// watchdogFires counts watchdog timer fires, for the tests that check that
+// no timer of a closed bus fires.
+var watchdogFires atomic.Int64
+
+func (w *watchdog) fire() {
+	watchdogFires.Add(1)
+	w.mu.Lock()
+	w.armed.Store(0)
+	stopped := w.stopped
+	w.mu.Unlock()
+	if stopped {
+		return
+	}
+	if w.set != nil {
+		w.fireSet()
+		return
+	}
+	slot := w.current()
+	p := slot.Load()
+	if p == nil || !p.pin(slot) {
+		return
+	}
+	next := p.check(monoNow())
+	p.unpin()
+	if next != 0 {
+		w.need(next)
+	}
+}
+
+// fireSet is fire for a shared watchdog. The processings of the set are
+// never reused (only a dispatcher reuses its processing), so they need no
+// pin; one not yet published is still being set up by its runner, which
+// asks for its deadlines itself when it publishes it.
+func (w *watchdog) fireSet() {
+	now := monoNow()
+	var next int64
+	w.set.Range(func(p *processing, _ bool) bool {
+		if p.wd != w || !p.published.Load() {
+			return true
+		}
+		if n := p.check(now); n != 0 && (next == 0 || n < next) {
+			next = n
+		}
+		return true
+	})
+	if next != 0 {
+		w.need(next)
+	}
+}
+
+// stop stops the timer for good: a later need arms nothing.
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	if w.t != nil {
+		w.t.Stop()
+	}
+	w.armed.Store(0)
+	w.mu.Unlock()
+}
