@@ -24,6 +24,14 @@ type Collector struct {
 	cfg    config
 	bounds []int64 // histogram bucket bounds in nanoseconds
 
+	// lastType is the series the previous event or row used: with few
+	// event types it saves the map read (it is only written when it
+	// changes, so it stays in every core's cache). Padded off the fields
+	// written per event.
+	_        [64]byte
+	lastType atomic.Pointer[typeSeries]
+	_        [56]byte
+
 	types     *xsync.Map[string, *typeSeries]
 	nTypes    atomic.Int64 // event types with a series of their own
 	typesFull atomic.Bool  // nTypes reached cfg.maxTypes
@@ -88,7 +96,11 @@ func New(opts ...Option) (*Collector, error) {
 // typeFor returns the series of event type name: its own, or other once
 // the event type limit is reached.
 func (c *Collector) typeFor(name string) *typeSeries {
+	if ts := c.lastType.Load(); ts != nil && ts.label == name {
+		return ts
+	}
 	if ts, ok := c.types.Load(name); ok {
+		c.lastType.Store(ts)
 		return ts
 	}
 	if name == OtherLabel || c.typesFull.Load() {
