@@ -41,8 +41,8 @@ type rec struct {
 }
 
 func (l *logRec) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRec) WithAttrs([]slog.Attr) slog.Handler        { return l }
-func (l *logRec) WithGroup(string) slog.Handler             { return l }
+func (l *logRec) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRec) WithGroup(string) slog.Handler            { return l }
 func (l *logRec) Handle(_ context.Context, r slog.Record) error {
 	attrs := map[string]any{}
 	r.Attrs(func(a slog.Attr) bool {
