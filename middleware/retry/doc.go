@@ -68,7 +68,7 @@
 //
 // Each retry is logged at Debug and each lax semaphore timeout at Warn,
 // with attributes: "attempt", "attempts", "delay", "error", "semaphore",
-// "limit", "waited", and inside a handler "bus", "event_type", "event_id"
+// "limit", "timeout" (the bound on the wait), and inside a handler "bus", "event_type", "event_id"
 // and "handler". The records go to WithLogger's logger, else to the bus's
 // logger inside a handler, else to slog.Default(). OnRetry(f) is told of
 // each retry too.

@@ -54,15 +54,15 @@ func (e *TimeoutError) Timeout() bool { return true }
 // (a bus records it as a handler timeout) and matches ErrSemaphoreTimeout
 // and context.DeadlineExceeded.
 type SemaphoreTimeoutError struct {
-	Key    string        // the semaphore's key, scope included
-	Limit  int           // the semaphore's limit
-	Waited time.Duration // how long the policy waited
+	Key   string        // the semaphore's key, scope included
+	Limit int           // the semaphore's limit
+	Wait  time.Duration // the bound on the wait, which expired
 }
 
 // Error returns `ringbus: retry semaphore "key" (limit 2) not acquired
-// after 1s`.
+// within 1s`.
 func (e *SemaphoreTimeoutError) Error() string {
-	return fmt.Sprintf("ringbus: retry semaphore %q (limit %d) not acquired after %s", e.Key, e.Limit, e.Waited)
+	return fmt.Sprintf("ringbus: retry semaphore %q (limit %d) not acquired within %s", e.Key, e.Limit, e.Wait)
 }
 
 // Is reports whether target is ErrSemaphoreTimeout or

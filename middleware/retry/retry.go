@@ -252,7 +252,6 @@ const (
 	attrAttempts     = "attempts"  // the policy's Attempts, int
 	attrDelay        = "delay"     // the wait before the next attempt, time.Duration
 	attrSemaphore    = "semaphore" // the semaphore key, string
-	attrWaited       = "waited"    // how long the call waited, time.Duration
 	handlerAttrCount = 4
 )
 

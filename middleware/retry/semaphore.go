@@ -106,7 +106,6 @@ func (p *Policy) acquire(ctx context.Context, ev *api.BaseEvent) (*hold, error) 
 		return h, nil
 	default:
 	}
-	start := time.Now()
 	var expired <-chan time.Time
 	wait, bounded := p.semWait()
 	if bounded {
@@ -122,15 +121,14 @@ func (p *Policy) acquire(ctx context.Context, ev *api.BaseEvent) (*hold, error) 
 		return nil, stopped(ctx, 0, nil)
 	case <-expired:
 		sems.unref(k, s)
-		waited := time.Since(start)
 		if !p.semLax {
-			return nil, &SemaphoreTimeoutError{Key: k.name, Limit: k.limit, Waited: waited}
+			return nil, &SemaphoreTimeoutError{Key: k.name, Limit: k.limit, Wait: wait}
 		}
 		if l := p.loggerFor(ctx); l.Enabled(ctx, slog.LevelWarn) {
 			attrs := make([]slog.Attr, 0, handlerAttrCount+3)
 			attrs = handlerAttrs(ctx, attrs)
 			attrs = append(attrs, slog.String(attrSemaphore, k.name), slog.Int(logattr.Limit, k.limit),
-				slog.Duration(attrWaited, waited))
+				slog.Duration(logattr.Timeout, wait))
 			l.LogAttrs(ctx, slog.LevelWarn, msgSemaphoreLax, attrs...)
 		}
 		return nil, nil
