@@ -117,7 +117,13 @@ func Do[T any](ctx context.Context, p *Policy, fn func(ctx context.Context) (T, 
 //
 // The wrapper adds no allocation per event while no Timeout or Semaphore
 // is set and the first attempt succeeds.
+//
+//go:noinline
 func (p *Policy) Wrap() api.HandlerWrapper {
+	// Not inlined: the wrapper's closures are then compiled here, where
+	// escape analysis sees that run keeps no reference to the per-call
+	// closure, which can stay on the stack; inlined into the caller's
+	// package, it was allocated per call.
 	p = p.orDefaults()
 	return func(next api.HandlerFunc) api.HandlerFunc {
 		return func(ctx context.Context, e *api.BaseEvent) (any, error) {
