@@ -76,7 +76,14 @@
 // # Cost
 //
 // A policy with neither Timeout nor Semaphore adds a function call and no
-// allocation per call that succeeds at once. A Timeout adds a
-// context.WithTimeout per attempt, a Semaphore a registry lookup under a
-// mutex and a context.WithValue per call.
+// allocation to a handler call that succeeds at once: in the package perf
+// benchmark (batches of 512 events, one handler), Attempts(3) measured
+// within the machine's noise of the bare bus, about 10% over it, with the
+// same single allocation per event. A Timeout costs what deriving a
+// context.WithTimeout from the handler's ctx costs, per attempt: 10 more
+// allocations (570 bytes) per event, and about three times the bare bus's
+// time per event in that benchmark. To bound a handler without retrying
+// it, api.WithHandlerTimeout, which the bus's own watchdog enforces, is
+// cheaper. A Semaphore adds a registry lookup
+// under a mutex and a context.WithValue per call.
 package retry

@@ -99,6 +99,9 @@ func Do[T any](ctx context.Context, p *Policy, fn func(ctx context.Context) (T, 
 		var zero T
 		return zero, ErrNilFunc
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var ev *api.BaseEvent
 	if r := api.CurrentResult(ctx); r != nil {
 		ev = r.Event()

@@ -284,6 +284,17 @@ func TestRetryDefaults_RETRY5(t *testing.T) {
 
 		_, err = retry.Do[int](t.Context(), p, nil)
 		require.ErrorIs(t, err, retry.ErrNilFunc)
+
+		// A semaphore is lax by default: a wait that times out goes on
+		// without it. (Its default global scope:
+		// TestRetrySemaphoreGlobalScopeSerialisesAll_RETRY5.)
+		sp := mustNew(t, retry.Semaphore(1), retry.SemaphoreKey("defaults"), retry.SemaphoreTimeout(time.Millisecond),
+			retry.WithLogger(slog.New(slog.DiscardHandler)))
+		release := holdSem(t, sp)
+		v, err := retry.Do(t.Context(), sp, func(context.Context) (string, error) { return "ran anyway", nil })
+		require.NoError(t, err)
+		assert.Equal(t, "ran anyway", v)
+		release()
 	})
 }
 
