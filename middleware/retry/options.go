@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ringbus/ringbus/api"
-	"github.com/ringbus/ringbus/engine"
 )
 
 // Option configures a Policy; pass options to New.
@@ -178,7 +177,7 @@ func OnMatch(re *regexp.Regexp) Option {
 			return badOption("OnMatch", "nil regexp")
 		}
 		p.match = append(p.match, func(err error) bool {
-			return re.MatchString(engine.ErrorTypeName(err) + ": " + err.Error())
+			return re.MatchString(api.ErrorTypeName(err) + ": " + err.Error())
 		})
 		return nil
 	})
