@@ -33,7 +33,7 @@ type OrderPlacedErrorEvent struct {
 func ExampleAutoError() {
 	ctx := context.Background()
 	bus, _ := api.NewBus("Shop", api.WithMiddlewares(middleware.AutoError()))
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	_, _ = api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) {
 		return "", errors.New("card declined")
 	})
@@ -54,7 +54,7 @@ func ExampleAutoError() {
 func ExampleAutoReturn() {
 	ctx := context.Background()
 	bus, _ := api.NewBus("Shop", api.WithMiddlewares(middleware.AutoReturn()))
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	_, _ = api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) {
 		return "receipt for " + o.OrderID, nil
 	})
@@ -74,7 +74,7 @@ func ExampleAutoReturn() {
 func ExampleAutoHandlerChange() {
 	ctx := context.Background()
 	bus, _ := api.NewBus("Shop", api.WithMiddlewares(middleware.AutoHandlerChange()))
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	_, _ = api.On(bus, func(ctx context.Context, e *middleware.BusHandlerRegisteredEvent) (any, error) {
 		fmt.Printf("registered %s for %s on %s\n", e.Handler.Name, e.Handler.Pattern, e.Handler.BusName)
 		return nil, nil
@@ -93,9 +93,9 @@ func ExampleLogger() {
 	ctx := context.Background()
 	var out bytes.Buffer
 	logger, _ := middleware.Logger(middleware.WithOutput(&out)) // os.Stdout by default
-	defer logger.Close()
+	defer func() { _ = logger.Close() }()
 	bus, _ := api.NewBus("Shop", api.WithMiddlewares(logger), api.WithID("0190a000-0000-7000-8000-00000000ab12"))
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	_, _ = api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) { return "ok", nil })
 
 	o := &OrderPlaced{OrderID: "A-1"}
@@ -131,7 +131,7 @@ func ExampleSlog() {
 	})
 	logger := middleware.Slog(slog.New(handler), middleware.WithCompletedLevel(slog.LevelInfo))
 	bus, _ := api.NewBus("Shop", api.WithMiddlewares(logger), api.WithID("0190a000-0000-7000-8000-00000000ab12"))
-	defer bus.Close()
+	defer func() { _ = bus.Close() }()
 	_, _ = api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) { return "ok", nil },
 		api.WithHandlerName("charge"))
 	_, _ = api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) { return "", errors.New("out of stock") },
@@ -142,7 +142,7 @@ func ExampleSlog() {
 	_ = o.Wait(ctx)
 	_ = bus.WaitUntilIdle(ctx)
 	// Output:
-	// level=INFO msg="ringbus: handler completed" bus=Shop#ab12 event_type=OrderPlaced handler=charge status=completed
-	// level=WARN msg="ringbus: handler failed" bus=Shop#ab12 event_type=OrderPlaced handler=reserve status=error error="out of stock"
+	// level=INFO msg="ringbus: handler completed" bus=Shop#ab12 event_type=OrderPlaced handler=charge
+	// level=WARN msg="ringbus: handler failed" bus=Shop#ab12 event_type=OrderPlaced handler=reserve error="out of stock"
 	// level=INFO msg="ringbus: event completed" bus=Shop#ab12 event_type=OrderPlaced
 }

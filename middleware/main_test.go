@@ -101,7 +101,7 @@ func (h *recorder) Enabled(_ context.Context, l slog.Level) bool {
 func (h *recorder) Handle(_ context.Context, r slog.Record) error {
 	rec := record{level: r.Level, msg: r.Message, attrs: map[string]slog.Value{}}
 	r.Attrs(func(a slog.Attr) bool {
-		rec.attrs[a.Key] = a.Value
+		rec.attrs[a.Key] = a.Value.Resolve() // as every handler does: the ids are LogValuers
 		rec.order = append(rec.order, a.Key)
 		return true
 	})

@@ -15,15 +15,16 @@ import (
 // SlogLogger is the middleware Slog returns.
 type SlogLogger struct {
 	h      slog.Handler
-	levels [4]slog.Level // by what: see the what* constants
+	levels [5]slog.Level // by what: see the what* constants
 }
 
 // What a record reports, indexing SlogLogger.levels.
 const (
-	whatTransition = iota // pending and started, events and rows
-	whatEventDone         // an event completed
-	whatRowDone           // a row completed without error
-	whatRowFailed         // a row completed with an error
+	whatPending   = iota // an event or a row pending
+	whatStarted          // an event or a row started
+	whatEventDone        // an event completed
+	whatRowDone          // a row completed without error
+	whatRowFailed        // a row completed with an error
 )
 
 // SlogOption configures Slog.
@@ -35,10 +36,19 @@ type slogOptionFunc func(*SlogLogger)
 
 func (f slogOptionFunc) applySlog(l *SlogLogger) { f(l) }
 
-// WithTransitionLevel sets the level of the records of events and
-// handlers becoming pending and started (default slog.LevelDebug).
-func WithTransitionLevel(level slog.Level) SlogOption {
-	return slogOptionFunc(func(l *SlogLogger) { l.levels[whatTransition] = level })
+// WithPendingLevel sets the level of the records of events and handlers
+// becoming pending (default slog.LevelDebug). Every handler of an event is
+// pending from the moment the bus begins the event, so these records say
+// little that the started ones do not; slog.LevelDebug-4 keeps them out of
+// a Debug log.
+func WithPendingLevel(level slog.Level) SlogOption {
+	return slogOptionFunc(func(l *SlogLogger) { l.levels[whatPending] = level })
+}
+
+// WithStartedLevel sets the level of the records of events and handlers
+// starting (default slog.LevelDebug).
+func WithStartedLevel(level slog.Level) SlogOption {
+	return slogOptionFunc(func(l *SlogLogger) { l.levels[whatStarted] = level })
 }
 
 // WithCompletedLevel sets the level of the records of events completing
@@ -68,11 +78,6 @@ const (
 	msgRowFailed    = "ringbus: handler failed"
 )
 
-// keyStatus is the attribute key of a finished row's status ("completed"
-// or "error"). It is not in internal/logattr, which holds the engine's
-// keys.
-const keyStatus = "status"
-
 // Slog returns a middleware that writes every transition of the bus's
 // events and result rows to logger as a structured record: a fixed message
 // and attributes under the keys ringbus's own records use.
@@ -81,8 +86,8 @@ const keyStatus = "status"
 //	ringbus: handler pending    bus, event_type, event_id, handler
 //	ringbus: handler started    bus, event_type, event_id, handler
 //	ringbus: event started      bus, event_type, event_id
-//	ringbus: handler completed  bus, event_type, event_id, handler, status, elapsed
-//	ringbus: handler failed     bus, event_type, event_id, handler, status, elapsed, error
+//	ringbus: handler completed  bus, event_type, event_id, handler, elapsed
+//	ringbus: handler failed     bus, event_type, event_id, handler, elapsed, error
 //	ringbus: event completed    bus, event_type, event_id, elapsed
 //
 // bus and handler are labels ("Orders#ab12", "charge#cd34"); elapsed is a
@@ -92,7 +97,8 @@ const keyStatus = "status"
 // correlate them, and no source location.
 //
 // Transitions and completions are Debug and failures Warn, unless set
-// otherwise (WithTransitionLevel, WithCompletedLevel, WithFailureLevel).
+// otherwise (WithPendingLevel, WithStartedLevel, WithCompletedLevel,
+// WithFailureLevel).
 // The handler's Enabled is asked first: a level that is off costs a call
 // and nothing else. A nil logger means slog.Default().
 func Slog(logger *slog.Logger, opts ...SlogOption) *SlogLogger {
@@ -100,7 +106,7 @@ func Slog(logger *slog.Logger, opts ...SlogOption) *SlogLogger {
 		logger = slog.Default()
 	}
 	l := &SlogLogger{h: logger.Handler()}
-	l.levels = [4]slog.Level{slog.LevelDebug, slog.LevelDebug, slog.LevelDebug, slog.LevelWarn}
+	l.levels = [5]slog.Level{slog.LevelDebug, slog.LevelDebug, slog.LevelDebug, slog.LevelDebug, slog.LevelWarn}
 	for _, o := range opts {
 		if o != nil {
 			o.applySlog(l)
@@ -111,10 +117,10 @@ func Slog(logger *slog.Logger, opts ...SlogOption) *SlogLogger {
 
 // OnEventChange writes the record of an event's transition.
 func (l *SlogLogger) OnEventChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {
-	level, msg := l.levels[whatTransition], msgEventPending
+	level, msg := l.levels[whatPending], msgEventPending
 	switch s {
 	case api.StatusStarted:
-		msg = msgEventStarted
+		level, msg = l.levels[whatStarted], msgEventStarted
 	case api.StatusCompleted:
 		level, msg = l.levels[whatEventDone], msgEventDone
 	}
@@ -124,25 +130,27 @@ func (l *SlogLogger) OnEventChange(ctx context.Context, bus *api.Bus, e *api.Bas
 	// The Record is built here rather than by Logger.LogAttrs, which would
 	// look up the caller's source location: a hook's caller is the engine,
 	// never the user's code, and the lookup is the most costly part.
-	r := slog.NewRecord(time.Now(), level, msg, 0)
 	if s == api.StatusCompleted {
-		elapsed := time.Duration(e.CompletedTime() - e.CreatedTime())
+		done := e.CompletedTime()
+		r := slog.NewRecord(done.Std(), level, msg, 0)
 		r.AddAttrs(slog.String(logattr.Bus, bus.Label()), slog.String(logattr.EventType, e.Type()),
-			slog.String(logattr.EventID, e.ID()), slog.Duration(logattr.Elapsed, elapsed))
-	} else {
-		r.AddAttrs(slog.String(logattr.Bus, bus.Label()), slog.String(logattr.EventType, e.Type()),
-			slog.String(logattr.EventID, e.ID()))
+			slog.Any(logattr.EventID, eventID{e}), slog.Duration(logattr.Elapsed, time.Duration(done-e.CreatedTime())))
+		_ = l.h.Handle(ctx, r)
+		return
 	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(slog.String(logattr.Bus, bus.Label()), slog.String(logattr.EventType, e.Type()),
+		slog.Any(logattr.EventID, eventID{e}))
 	_ = l.h.Handle(ctx, r)
 }
 
 // OnResultChange writes the record of a result row's transition.
 func (l *SlogLogger) OnResultChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, res *api.Result, s api.Status) {
-	level, msg := l.levels[whatTransition], msgRowPending
+	level, msg := l.levels[whatPending], msgRowPending
 	var err error
 	switch s {
 	case api.StatusStarted:
-		msg = msgRowStarted
+		level, msg = l.levels[whatStarted], msgRowStarted
 	case api.StatusCompleted:
 		if err = res.Error(); err != nil {
 			level, msg = l.levels[whatRowFailed], msgRowFailed
@@ -153,20 +161,46 @@ func (l *SlogLogger) OnResultChange(ctx context.Context, bus *api.Bus, e *api.Ba
 	if !l.h.Enabled(ctx, level) {
 		return
 	}
-	r := slog.NewRecord(time.Now(), level, msg, 0)
-	r.AddAttrs(slog.String(logattr.Bus, bus.Label()), slog.String(logattr.EventType, e.Type()),
-		slog.String(logattr.EventID, e.ID()), slog.String(logattr.Handler, res.Handler().Label()))
+	// A row's records carry the times the row records (started_at,
+	// completed_at); only its creation has none.
+	var at time.Time
+	switch s {
+	case api.StatusStarted:
+		at = res.StartedAt()
+	case api.StatusCompleted:
+		at = res.CompletedAt()
+	default:
+		at = time.Now()
+	}
+	// One AddAttrs call with every attribute: each call costs as much
+	// again as the attributes it adds.
+	var buf [6]slog.Attr
+	attrs := append(buf[:0], slog.String(logattr.Bus, bus.Label()), slog.String(logattr.EventType, e.Type()),
+		slog.Any(logattr.EventID, eventID{e}), slog.Any(logattr.Handler, handlerLabel{res.Handler()}))
 	if s == api.StatusCompleted {
-		r.AddAttrs(slog.String(keyStatus, res.Status().String()))
 		if started := res.StartedTime(); started != 0 {
-			r.AddAttrs(slog.Duration(logattr.Elapsed, time.Duration(res.CompletedTime()-started)))
+			attrs = append(attrs, slog.Duration(logattr.Elapsed, time.Duration(res.CompletedTime()-started)))
 		}
 		if err != nil {
-			r.AddAttrs(slog.Any(logattr.Error, err))
+			attrs = append(attrs, slog.Any(logattr.Error, err))
 		}
 	}
+	r := slog.NewRecord(at, level, msg, 0)
+	r.AddAttrs(attrs...)
 	_ = l.h.Handle(ctx, r)
 }
+
+// eventID and handlerLabel are attribute values that become the event's id
+// and the handler's label when a handler resolves them: making those
+// strings allocates, and a handler that drops the record never pays for it.
+// Each is one pointer, so putting it in a slog.Value allocates nothing.
+type (
+	eventID      struct{ e *api.BaseEvent }
+	handlerLabel struct{ h *api.Handler }
+)
+
+func (v eventID) LogValue() slog.Value      { return slog.StringValue(v.e.ID()) }
+func (v handlerLabel) LogValue() slog.Value { return slog.StringValue(v.h.Label()) }
 
 // OnHandlersChange does nothing: registrations are not logged.
 func (*SlogLogger) OnHandlersChange(*api.Bus, *api.Handler, bool) {}
