@@ -6,7 +6,6 @@ import (
 	"context"
 
 	"github.com/ringbus/ringbus/api"
-	"github.com/ringbus/ringbus/engine"
 )
 
 // ErrorEvents is the middleware AutoError returns.
@@ -69,7 +68,7 @@ func (m *ErrorEvents) OnResultChange(ctx context.Context, bus *api.Bus, e *api.B
 	if synthetic(typ) {
 		return
 	}
-	name := engine.ErrorTypeName(err)
+	name := api.ErrorTypeName(err)
 	ev, nerr := api.NewEvent(typ+"ErrorEvent", map[string]any{
 		"error":      &EventError{Type: name, Message: err.Error(), err: err},
 		"error_type": name,

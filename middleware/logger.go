@@ -73,8 +73,9 @@ func WithFile(path string) LoggerOption {
 // write that fails is logged on the bus's logger at Warn. For structured
 // records of every transition, see Slog.
 //
-// Each line costs an encoding of the event (wire.Marshal) on the goroutine
-// completing it.
+// The line is written before Wait, Now or Done on the event return. Each
+// line costs an encoding of the event (as wire.Marshal does) on the
+// goroutine completing it.
 func Logger(opts ...LoggerOption) (*TextLogger, error) {
 	c := loggerConfig{out: os.Stdout}
 	for _, o := range opts {
