@@ -55,6 +55,13 @@ type Collector struct {
 	descs descs
 }
 
+// The interfaces a Collector implements.
+var (
+	_ prometheus.Collector = (*Collector)(nil)
+	_ api.Middleware       = (*Collector)(nil)
+	_ api.BusCloseObserver = (*Collector)(nil)
+)
+
 // failMark is the value of Collector.failing: seen is set by a sweep that
 // found the event completed, and such an event is dropped by the next one.
 type failMark struct{ seen atomic.Bool }
@@ -178,9 +185,10 @@ func (c *Collector) otherHandlerOf(ts *typeSeries, _ string) *handlerSeries {
 // registered; Attach is for buses without handlers, or without the
 // middleware. Attaching a bus twice has no effect; nil buses are ignored.
 //
-// The collector holds a reference to an attached bus until it sees the bus
-// closed (after Stop or Close), which it checks at each scrape: close
-// every bus you create.
+// A bus given the collector as a middleware is forgotten when it is
+// stopped or closed. The collector holds a reference to a bus attached by
+// hand alone until it sees the bus closed, which it checks at each
+// scrape: close every bus you create.
 func (c *Collector) Attach(buses ...*api.Bus) {
 	c.busMu.Lock()
 	defer c.busMu.Unlock()
@@ -229,36 +237,33 @@ func (c *Collector) busLabelLocked(name string) string {
 // uses any more. Called with busMu held.
 func (c *Collector) pruneLocked() {
 	for b, label := range c.buses {
-		if !b.IsClosed() {
-			continue
-		}
-		delete(c.buses, b)
-		if n, ok := c.busNames[label]; ok {
-			if n <= 1 {
-				delete(c.busNames, label)
-			} else {
-				c.busNames[label] = n - 1
-			}
+		if b.IsClosed() {
+			c.forgetLocked(b, label)
 		}
 	}
 }
 
-// OnBusClosed forgets bus: its gauges leave the next scrape, and the
-// collector holds no reference to it.
-func (c *Collector) OnBusClosed(bus *api.Bus) {
-	c.busMu.Lock()
-	defer c.busMu.Unlock()
-	label, ok := c.buses[bus]
-	if !ok {
-		return
-	}
-	delete(c.buses, bus)
+// forgetLocked drops bus b, labelled label, freeing the label value when
+// no other open bus uses it. Called with busMu held.
+func (c *Collector) forgetLocked(b *api.Bus, label string) {
+	delete(c.buses, b)
 	if n, ok := c.busNames[label]; ok {
 		if n <= 1 {
 			delete(c.busNames, label)
 		} else {
 			c.busNames[label] = n - 1
 		}
+	}
+}
+
+// OnBusClosed forgets bus: its gauges leave the next scrape, and the
+// collector holds no reference to it. The bus calls it when it is stopped
+// or closed, if it was given the collector as a middleware.
+func (c *Collector) OnBusClosed(bus *api.Bus) {
+	c.busMu.Lock()
+	defer c.busMu.Unlock()
+	if label, ok := c.buses[bus]; ok {
+		c.forgetLocked(bus, label)
 	}
 }
 
