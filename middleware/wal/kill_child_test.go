@@ -24,7 +24,8 @@ const childMaxEvents = 5000
 // bus, and every sixteenth time six at once on the parallel bus; every
 // twentieth event carries a 256 KiB payload, so that some lines are long
 // and a kill may cut one short. It prints "emit <id>" before each Emit
-// and "ack <id>" once the event's Wait has returned. It returns the exit
+// ("emit <id> big" for the long ones) and "ack <id>" once the event's Wait
+// has returned. It returns the exit
 // code.
 func killChild(path string) int {
 	ctx := context.Background()
@@ -54,7 +55,11 @@ func killChild(path string) int {
 	}
 	blob := strings.Repeat("x", 256<<10)
 	emit := func(bus *api.Bus, e *walOrder) error {
-		say("emit", e.ID())
+		id := e.ID()
+		if e.Blob != "" {
+			id += " big"
+		}
+		say("emit", id)
 		if err := bus.Emit(ctx, e); err != nil {
 			return err
 		}
