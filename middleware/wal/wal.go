@@ -75,7 +75,7 @@ type WAL struct {
 	closeErr  error
 }
 
-// item is one queued line, or (ack != nil) a request to fsync.
+// item is one queued line, or (sync != nil) a request to fsync.
 type item struct {
 	buf  *[]byte
 	id   ident.UUID
@@ -322,7 +322,7 @@ func (w *WAL) syncLocked(seq uint64, id ident.UUID, typ string) error {
 		w.syncing = false
 		w.cond.Broadcast()
 		if err != nil {
-			w.fail(OpSync, err, id, typ)
+			_ = w.fail(OpSync, err, id, typ) // logs it; the caller reports its event
 			return err
 		}
 		w.syncs.Add(1)
