@@ -142,5 +142,6 @@ func WithLogger(l *slog.Logger) Option {
 // *Error: each event whose line was not written or not made durable, and
 // each fsync failure of the background policies. It runs on the goroutine
 // that met the failure (the bus's, or the WAL's), with no lock of the WAL
-// held; it must not block for long and must not call Close.
+// held; it must not block for long and must not call Close or Sync
+// (they wait for the goroutine that may be running it).
 func WithErrorHandler(f func(error)) Option { return optionFunc(func(c *config) { c.onError = f }) }
