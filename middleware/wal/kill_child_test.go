@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/middleware/wal"
@@ -25,11 +26,16 @@ const childMaxEvents = 5000
 // twentieth event carries a 256 KiB payload, so that some lines are long
 // and a kill may cut one short. It prints "emit <id>" before each Emit
 // ("emit <id> big" for the long ones) and "ack <id>" once the event's Wait
-// has returned. It returns the exit
-// code.
+// has returned. The first long line written after killAfter acks is
+// written only in part (tearingFile), as a kill in the middle of a large
+// write leaves it, and the child prints "torn -" and hangs there until it
+// is killed. It returns the exit code.
 func killChild(path string) int {
 	ctx := context.Background()
-	w, err := wal.Open(path)
+	var acks atomic.Int64
+	w, err := wal.Open(path, wal.WithFileWrapper(func(f wal.File) wal.File {
+		return &tearingFile{File: f, acks: &acks}
+	}))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -52,6 +58,9 @@ func killChild(path string) int {
 		mu.Lock()
 		defer mu.Unlock()
 		_, _ = os.Stdout.WriteString(verb + " " + id + "\n") // unbuffered: the parent sees it at once
+		if verb == "ack" {
+			acks.Add(1)
+		}
 	}
 	blob := strings.Repeat("x", 256<<10)
 	emit := func(bus *api.Bus, e *walOrder) error {
@@ -100,4 +109,25 @@ func killChild(path string) int {
 	}
 	say("done", "-")
 	return 0
+}
+
+// tearingFile is the child's WAL file. Once killAfter events are
+// acknowledged, it writes the first half of the next long line, says
+// "torn -" and blocks until the parent's SIGKILL: the file is left with a
+// torn last line, as a kill during a large write(2) leaves it. Every other
+// line goes to the file whole, in one write.
+type tearingFile struct {
+	wal.File
+	acks *atomic.Int64
+}
+
+func (f *tearingFile) Write(p []byte) (int, error) {
+	if len(p) < 128<<10 || f.acks.Load() < killAfter {
+		return f.File.Write(p)
+	}
+	if _, err := f.File.Write(p[:len(p)/2]); err != nil {
+		return 0, err
+	}
+	_, _ = os.Stdout.WriteString("torn -\n")
+	select {} // until killed
 }
