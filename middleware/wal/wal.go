@@ -372,10 +372,19 @@ func (w *WAL) lost(id ident.UUID, typ string, f *Error) {
 	w.report(werr)
 }
 
+// report hands err to the error handler. A panic of the handler is
+// recovered and logged: on the WAL's goroutine it would end the process.
 func (w *WAL) report(err *Error) {
-	if w.onError != nil {
-		w.onError(err)
+	if w.onError == nil {
+		return
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			w.logger.Error("ringbus: wal error handler panicked", slog.String("path", w.path),
+				slog.Any("panic", r), slog.Any(logattr.Error, err))
+		}
+	}()
+	w.onError(err)
 }
 
 func (w *WAL) attrs(e *Error) []any {

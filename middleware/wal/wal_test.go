@@ -370,6 +370,48 @@ func TestWriteFailureReported_MW13(t *testing.T) {
 	}
 }
 
+// MW-13: an error handler that panics, on the bus's goroutine or on the
+// WAL's, neither ends the process nor stops the bus; the panic is logged.
+func TestPanickingErrorHandler_MW13(t *testing.T) {
+	for _, p := range []wal.SyncPolicy{wal.SyncEvery(), wal.SyncNone()} {
+		t.Run(p.String(), func(t *testing.T) {
+			ctx := context.Background()
+			var logs syncBuffer
+			bf := &blockingFile{writeErr: errDisk}
+			w := openWAL(t, wal.WithSync(p), wal.WithErrorHandler(func(error) { panic("handler boom") }),
+				wal.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+				wal.WithFileWrapper(func(f wal.File) wal.File { bf.File = f; return bf }))
+			bus := newBus(t, "WALPanicHandler", api.WithMiddlewares(w))
+			okHandler(t, bus)
+			for range 3 {
+				e := &walOrder{}
+				require.NoError(t, bus.Emit(ctx, e))
+				v, err := e.Result(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, "ok", v)
+			}
+			require.NoError(t, bus.WaitUntilIdle(ctx))
+			require.ErrorIs(t, w.Close(), errDisk)
+			assert.Contains(t, logs.String(), "ringbus: wal error handler panicked")
+			assert.Contains(t, logs.String(), "handler boom")
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the WAL's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
 // MW-13: a failed fsync under SyncEvery is reported for the event it was
 // to cover.
 func TestSyncFailureReported_MW13(t *testing.T) {
