@@ -143,5 +143,6 @@ func WithLogger(l *slog.Logger) Option {
 // each fsync failure of the background policies. It runs on the goroutine
 // that met the failure (the bus's, or the WAL's), with no lock of the WAL
 // held; it must not block for long and must not call Close or Sync
-// (they wait for the goroutine that may be running it).
+// (they wait for the goroutine that may be running it). A panic in it is
+// recovered and logged at Error.
 func WithErrorHandler(f func(error)) Option { return optionFunc(func(c *config) { c.onError = f }) }
