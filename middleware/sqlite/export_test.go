@@ -12,3 +12,11 @@ var (
 	ResultRepr = resultRepr
 	ErrorRepr  = errorRepr
 )
+
+// TopLevel is the scan of the JSON of an event for one of its keys.
+var TopLevel = topLevel
+
+// RowJSON takes the row with id out of an event's JSON ("" if absent).
+func RowJSON(eventJSON, id string) string {
+	return rowJSON(&entry{json: eventJSON, jsonOK: true, resultID: id}).String
+}

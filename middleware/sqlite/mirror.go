@@ -48,13 +48,34 @@ const (
 	inserted_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
 )`
 	insertEvent = `INSERT INTO events_log
-	(event_id, event_type, event_status, eventbus_id, eventbus_name, phase, event_json)
-	VALUES (?, ?, ?, ?, ?, ?, ?)`
+	(event_id, event_type, event_status, eventbus_id, eventbus_name, phase, event_json) VALUES `
 	insertResult = `INSERT INTO event_results_log
 	(event_result_id, event_id, handler_id, handler_name, eventbus_id, eventbus_name,
-	 event_type, status, phase, result_repr, error_repr, event_result_json)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	 event_type, status, phase, result_repr, error_repr, event_result_json) VALUES `
 )
+
+// The columns each insert sets, per table (events_log, event_results_log).
+var tableCols = [2]int{7, 12}
+
+// chunkRows is how many rows one multi-row INSERT statement carries: a
+// batch is written in statements of chunkRows rows, then one statement
+// per remaining row, which saves most of database/sql's cost per
+// statement.
+const chunkRows = 16
+
+// insertSQL is the INSERT of rows rows into table t.
+func insertSQL(t, rows int) string {
+	var b strings.Builder
+	b.WriteString([2]string{insertEvent, insertResult}[t])
+	tuple := "(" + strings.Repeat("?, ", tableCols[t]-1) + "?)"
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
 
 // rowEncoder writes an event with its rows as a list, from which the
 // writer takes the row a hook reported.
@@ -71,7 +92,9 @@ type Mirror struct {
 	cfg  config
 	path string
 	db   *sql.DB
-	ins  [2]*sql.Stmt // insertEvent, insertResult
+	// ins holds, per table, the one-row and the chunkRows-row INSERT.
+	ins  [2][2]*sql.Stmt
+	args []any // the writer's arguments of one statement, reused
 
 	q      chan entry
 	stop   chan struct{}
@@ -144,12 +167,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Mirror, error) {
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
-	for i, q := range []string{insertEvent, insertResult} {
-		if m.ins[i], err = db.PrepareContext(ctx, q); err != nil {
-			_ = db.Close()
-			return nil, &Error{Op: opOpen, Path: path, Err: err}
+	for t := range m.ins {
+		for i, rows := range [2]int{1, chunkRows} {
+			if m.ins[t][i], err = db.PrepareContext(ctx, insertSQL(t, rows)); err != nil {
+				_ = db.Close()
+				return nil, &Error{Op: opOpen, Path: path, Err: err}
+			}
 		}
 	}
+	m.args = make([]any, 0, chunkRows*tableCols[1])
 	go m.run()
 	return m, nil
 }
@@ -384,8 +410,10 @@ func (m *Mirror) Close() error {
 		close(m.stop)
 		<-m.exited
 		var errs []error
-		for _, s := range m.ins {
-			errs = append(errs, s.Close())
+		for _, t := range m.ins {
+			for _, s := range t {
+				errs = append(errs, s.Close())
+			}
 		}
 		if err := errors.Join(append(errs, m.db.Close())...); err != nil {
 			m.report(&Error{Op: opClose, Path: m.path, Err: err})

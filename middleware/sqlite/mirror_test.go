@@ -432,17 +432,21 @@ func TestSlowDiskDoesNotStallBus_MW15(t *testing.T) {
 	path := dbPath(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	m := openMirror(t, path, sqlitemirror.WithQueueSize(256), sqlitemirror.WithBeforeWrite(func(int) {
-		once.Do(func() { close(entered); <-release })
+	var held int // rows of the stuck batch
+	m := openMirror(t, path, sqlitemirror.WithQueueSize(256), sqlitemirror.WithBeforeWrite(func(rows int) {
+		once.Do(func() { held = rows; close(entered); <-release })
 	}))
+	var unblock sync.Once
+	free := func() { unblock.Do(func() { close(release) }) }
 	bus := newBus(t, "MirrorSlow", api.WithMiddlewares(m))
+	t.Cleanup(free) // before the bus's and the Mirror's Close, even when the test fails
 	_, err := api.On(bus, func(context.Context, *mirrorEvent) (string, error) { return "ok", nil })
 	require.NoError(t, err)
 
 	first := &mirrorEvent{}
 	require.NoError(t, bus.Emit(ctx, first))
-	require.NoError(t, m.Flush(ctx), "the flush marker ends the first batch")
-	<-entered // the writer is stuck in its first batch: the disk is "slow"
+	require.NoError(t, first.Wait(ctx)) // its completion hook has run: its 6 rows are queued
+	<-entered                           // the writer is stuck in its first batch: the disk is "slow"
 
 	wctx, cancel := context.WithTimeout(ctx, time.Minute) // a stalled bus fails here instead of hanging
 	defer cancel()
@@ -456,13 +460,13 @@ func TestSlowDiskDoesNotStallBus_MW15(t *testing.T) {
 		require.NoError(t, e.Wait(wctx), "the bus completes events while the writer is stuck")
 	}
 	assert.Equal(t, uint64(0), m.Stats().Written)
-	assert.Equal(t, n*6, m.Stats().Queued)
+	assert.Equal(t, (n+1)*6-held, m.Stats().Queued)
 
 	evs, res := readDB(t, path) // nothing committed yet
 	assert.Empty(t, evs)
 	assert.Empty(t, res)
 
-	close(release)
+	free()
 	require.NoError(t, m.Flush(ctx))
 	assert.Equal(t, uint64((n+1)*6), m.Stats().Written)
 	evs, res = readDB(t, path) // the Mirror is still open
@@ -478,9 +482,12 @@ func TestQueueFullBlocksWithoutLoss_MW15(t *testing.T) {
 	path := dbPath(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	m := openMirror(t, path, sqlitemirror.WithQueueSize(2), sqlitemirror.WithFlushInterval(0),
+	m := openMirror(t, path, sqlitemirror.WithQueueSize(2), sqlitemirror.WithBatchSize(1),
 		sqlitemirror.WithBeforeWrite(func(int) { once.Do(func() { close(entered); <-release }) }))
+	var unblock sync.Once
+	free := func() { unblock.Do(func() { close(release) }) }
 	bus := newBus(t, "MirrorBlock", api.WithMiddlewares(m))
+	t.Cleanup(free) // before the bus's and the Mirror's Close, even when the test fails
 	_, err := api.On(bus, func(context.Context, *mirrorEvent) (string, error) { return "ok", nil })
 	require.NoError(t, err)
 
@@ -493,7 +500,7 @@ func TestQueueFullBlocksWithoutLoss_MW15(t *testing.T) {
 		t.Fatal("the event completed although its rows could not be queued")
 	default:
 	}
-	close(release)
+	free()
 	require.NoError(t, e.Wait(ctx))
 	require.NoError(t, m.Flush(ctx))
 	assert.Equal(t, sqlitemirror.Stats{Written: 6}, m.Stats())
@@ -517,6 +524,9 @@ func TestQueueFullDrops_MW15(t *testing.T) {
 			reported = append(reported, err)
 		}))
 	bus := newBus(t, "MirrorDrop", api.WithMiddlewares(m))
+	var unblock sync.Once
+	free := func() { unblock.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the bus's and the Mirror's Close, even when the test fails
 	_, err := api.On(bus, func(context.Context, *mirrorEvent) (string, error) { return "ok", nil })
 	require.NoError(t, err)
 
@@ -528,7 +538,7 @@ func TestQueueFullDrops_MW15(t *testing.T) {
 	}
 	st := m.Stats()
 	assert.GreaterOrEqual(t, st.Dropped, uint64(n*6-4-1), "all but the queue and the row the writer holds")
-	close(release)
+	free()
 	err = m.Flush(ctx)
 	require.ErrorIs(t, err, sqlitemirror.ErrQueueFull, "Flush returns the drops since the last Flush")
 	st = m.Stats()
@@ -707,4 +717,26 @@ func TestRepr(t *testing.T) {
 	assert.Equal(t, `'a\\b\n\x01é'`, sqlitemirror.PyQuote("a\\b\n\x01é"))
 	assert.Equal(t, "Error('handler boom')", sqlitemirror.ErrorRepr(errors.New("handler boom")))
 	assert.True(t, strings.HasPrefix(sqlitemirror.ErrorRepr(context.DeadlineExceeded), "deadlineExceededError("))
+}
+
+// The scan that takes a row out of its event's JSON finds the top-level
+// key only: not one nested in the payload, not one inside a string.
+func TestTopLevelScan(t *testing.T) {
+	js := `{"a":"x\\\"],\"event_results\":[1]","b":{"event_results":[2],"c":[{"d":"}]"}]},` +
+		`"n":-1.5e3,"t":true,"z":null,"event_results":[{"id":"r1","v":"]"},{"id":"r2","e":{"k":[1,{}]}}]}`
+	v, ok := sqlitemirror.TopLevel(js, "event_results")
+	require.True(t, ok)
+	assert.Equal(t, `[{"id":"r1","v":"]"},{"id":"r2","e":{"k":[1,{}]}}]`, v)
+	v, ok = sqlitemirror.TopLevel(js, "n")
+	require.True(t, ok)
+	assert.Equal(t, "-1.5e3", v)
+	_, ok = sqlitemirror.TopLevel(js, "c")
+	assert.False(t, ok)
+	for _, bad := range []string{"", "{", `{"a"`, `{"a":`, `{"a":"`, `{"a":[`, `[1]`} {
+		_, ok = sqlitemirror.TopLevel(bad, "a")
+		assert.False(t, ok, bad)
+	}
+	assert.Equal(t, `{"id":"r2","e":{"k":[1,{}]}}`, sqlitemirror.RowJSON(js, "r2"))
+	assert.Equal(t, ``, sqlitemirror.RowJSON(js, "r3"))
+	assert.Equal(t, ``, sqlitemirror.RowJSON(`{"event_results":[{"id":"r1"`, "r1"))
 }

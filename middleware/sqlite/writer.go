@@ -3,7 +3,6 @@ package sqlitemirror
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"strings"
 	"time"
 )
@@ -108,41 +107,170 @@ func (m *Mirror) insert(batch []entry) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	events, results := tx.StmtContext(ctx, m.ins[0]), tx.StmtContext(ctx, m.ins[1])
-	for i := range batch {
-		en := &batch[i]
-		if en.row {
-			_, err = results.ExecContext(ctx, en.resultID, en.eventID, en.handlerID, en.handlerName,
-				en.busID, en.busLabel, en.eventType, en.status, en.phase, en.resultRepr, en.errorRepr,
-				rowJSON(en))
-		} else {
-			_, err = events.ExecContext(ctx, en.eventID, en.eventType, en.status, en.busID, en.busLabel,
-				en.phase, en.json)
-		}
-		if err != nil {
+	for t := range m.ins {
+		if err := m.insertTable(ctx, tx, batch, t); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
+// insertTable inserts the rows of batch that belong to table t, in their
+// order: chunkRows rows per statement, then the rest one by one.
+func (m *Mirror) insertTable(ctx context.Context, tx *sql.Tx, batch []entry, t int) error {
+	var one, chunk *sql.Stmt
+	defer func() {
+		for _, s := range []*sql.Stmt{one, chunk} {
+			if s != nil {
+				_ = s.Close()
+			}
+		}
+	}()
+	args, rows := m.args[:0], 0
+	defer func() { clear(m.args[:cap(m.args)]) }()
+	for i := range batch {
+		en := &batch[i]
+		if en.row != (t == 1) {
+			continue
+		}
+		args = appendArgs(args, en)
+		if rows++; rows == chunkRows {
+			if chunk == nil {
+				chunk = tx.StmtContext(ctx, m.ins[t][1])
+			}
+			if _, err := chunk.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			args, rows = args[:0], 0
+		}
+	}
+	if rows > 0 {
+		one = tx.StmtContext(ctx, m.ins[t][0])
+		n := tableCols[t]
+		for r := range rows {
+			if _, err := one.ExecContext(ctx, args[r*n:(r+1)*n]...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// appendArgs appends the column values of en's row.
+func appendArgs(args []any, en *entry) []any {
+	if !en.row {
+		return append(args, en.eventID, en.eventType, en.status, en.busID, en.busLabel, en.phase, en.json)
+	}
+	return append(args, en.resultID, en.eventID, en.handlerID, en.handlerName, en.busID, en.busLabel,
+		en.eventType, en.status, en.phase, en.resultRepr, en.errorRepr, rowJSON(en))
+}
+
 // rowJSON takes the row en reports out of its event's JSON, which lists
-// the event's rows under event_results; NULL if it is not there.
+// the event's rows under event_results; NULL if it is not there. The JSON
+// is the wire encoder's compact output, so a scan that only skips values
+// finds the top-level key without decoding anything.
 func rowJSON(en *entry) sql.NullString {
 	if !en.jsonOK {
 		return sql.NullString{}
 	}
-	var ev struct {
-		Results []json.RawMessage `json:"event_results"`
-	}
-	if json.Unmarshal([]byte(en.json), &ev) != nil {
+	list, ok := topLevel(en.json, "event_results")
+	if !ok || len(list) < 2 || list[0] != '[' {
 		return sql.NullString{}
 	}
 	prefix := `{"id":"` + en.resultID + `"`
-	for _, r := range ev.Results {
-		if s := string(r); strings.HasPrefix(s, prefix) {
-			return sql.NullString{String: s, Valid: true}
+	for i := 1; i < len(list) && list[i] != ']'; {
+		end := skipValue(list, i)
+		if end < 0 {
+			break
 		}
+		if strings.HasPrefix(list[i:end], prefix) {
+			return sql.NullString{String: list[i:end], Valid: true}
+		}
+		if end < len(list) && list[end] == ',' {
+			end++
+		}
+		i = end
 	}
 	return sql.NullString{}
+}
+
+// topLevel returns the value of key in the compact JSON object s.
+func topLevel(s, key string) (string, bool) {
+	if len(s) < 2 || s[0] != '{' {
+		return "", false
+	}
+	for i := 1; i < len(s) && s[i] == '"'; {
+		k := skipValue(s, i)
+		if k < 0 || k >= len(s) || s[k] != ':' {
+			return "", false
+		}
+		v := k + 1
+		end := skipValue(s, v)
+		if end < 0 {
+			return "", false
+		}
+		if s[i+1:k-1] == key {
+			return s[v:end], true
+		}
+		if end < len(s) && s[end] == ',' {
+			end++
+		}
+		i = end
+	}
+	return "", false
+}
+
+// skipValue returns the index just past the JSON value that starts at
+// s[i] in compact JSON, or -1 if s ends first.
+func skipValue(s string, i int) int {
+	if i >= len(s) {
+		return -1
+	}
+	switch s[i] {
+	case '"':
+		for j := i + 1; ; {
+			q := strings.IndexByte(s[j:], '"')
+			if q < 0 {
+				return -1
+			}
+			j += q
+			// The quote ends the string unless an odd number of
+			// backslashes escapes it.
+			bs := 0
+			for k := j - 1; k > i && s[k] == '\\'; k-- {
+				bs++
+			}
+			if bs%2 == 0 {
+				return j + 1
+			}
+			j++
+		}
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(s); j++ {
+			switch s[j] {
+			case '"':
+				end := skipValue(s, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	for j := i; j < len(s); j++ {
+		switch s[j] {
+		case ',', '}', ']':
+			return j
+		}
+	}
+	return len(s)
 }
