@@ -27,7 +27,9 @@ const benchBatch = 512
 // Flush inside the timed loop). mirror-drop uses QueueDrop: the bus never
 // waits for the writer, so the figure is what the hooks cost the bus (the
 // snapshot, the encoding, the queue) while the writer competes for the
-// CPU; it reports the share of rows written.
+// CPU; it reports the share of rows written. hooks-only is mirror with
+// a writer that takes the batches and discards them (a test hook): the
+// hooks' own cost, with the queue and the batching, without SQLite.
 func BenchmarkEmitBatchSQLiteMirror(b *testing.B) {
 	b.Run("bare", func(b *testing.B) { benchBatchBus(b, nil) })
 	b.Run("mirror", func(b *testing.B) { benchBatchBus(b, openBench(b)) })
@@ -37,6 +39,9 @@ func BenchmarkEmitBatchSQLiteMirror(b *testing.B) {
 		benchBatchBus(b, m)
 		st := m.Stats()
 		b.ReportMetric(float64(st.Written)/float64(st.Written+st.Dropped), "written/row")
+	})
+	b.Run("hooks-only", func(b *testing.B) {
+		benchBatchBus(b, openBench(b, sqlitemirror.WithDiscardWrites()))
 	})
 }
 

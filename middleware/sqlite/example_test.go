@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 
@@ -20,47 +21,48 @@ type OrderPlaced struct {
 // written, and any SQLite reader sees them.
 func Example() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "sqlitemirror")
-	if err != nil {
-		panic(err)
+	check := func(err error) {
+		if err != nil {
+			log.Fatal(err)
+		}
 	}
-	defer os.RemoveAll(dir)
+	dir, err := os.MkdirTemp("", "sqlitemirror")
+	check(err)
+	defer func() { _ = os.RemoveAll(dir) }()
 	path := filepath.Join(dir, "history.db")
 
 	m, err := sqlitemirror.Open(ctx, path)
-	if err != nil {
-		panic(err)
-	}
-	defer m.Close()
-	bus, _ := api.NewBus("Orders", api.WithMiddlewares(m))
-	defer bus.Close()
-	api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) {
+	check(err)
+	defer func() { check(m.Close()) }() // after the bus's Close: deferred calls run last-in first-out
+	bus, err := api.NewBus("Orders", api.WithMiddlewares(m))
+	check(err)
+	defer func() { check(bus.Close()) }()
+	_, err = api.On(bus, func(ctx context.Context, o *OrderPlaced) (string, error) {
 		return "shipped " + o.OrderID, nil
 	})
+	check(err)
 
 	order := &OrderPlaced{OrderID: "A-1"}
-	bus.Emit(ctx, order)
-	order.Wait(ctx)
-	if err := m.Flush(ctx); err != nil {
-		panic(err)
-	}
+	check(bus.Emit(ctx, order))
+	check(order.Wait(ctx))
+	check(m.Flush(ctx)) // every row so far is in the file
 
 	db, err := sql.Open("sqlite", path) // the driver the mirror registers
-	if err != nil {
-		panic(err)
-	}
-	defer db.Close()
+	check(err)
+	defer func() { check(db.Close()) }()
 	var events, rows int
-	db.QueryRow("SELECT count(*) FROM events_log").Scan(&events)
-	db.QueryRow("SELECT count(*) FROM event_results_log").Scan(&rows)
+	check(db.QueryRow("SELECT count(*) FROM events_log").Scan(&events))
+	check(db.QueryRow("SELECT count(*) FROM event_results_log").Scan(&rows))
 	fmt.Println("events_log:", events, "event_results_log:", rows)
-	r, _ := db.Query("SELECT phase, status, coalesce(result_repr, '-') FROM event_results_log ORDER BY id")
-	defer r.Close()
+	r, err := db.Query("SELECT phase, status, coalesce(result_repr, '-') FROM event_results_log ORDER BY id")
+	check(err)
+	defer func() { check(r.Close()) }()
 	for r.Next() {
 		var phase, status, repr string
-		r.Scan(&phase, &status, &repr)
+		check(r.Scan(&phase, &status, &repr))
 		fmt.Println(phase, status, repr)
 	}
+	check(r.Err())
 	// Output:
 	// events_log: 3 event_results_log: 3
 	// pending pending -

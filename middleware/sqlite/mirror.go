@@ -67,7 +67,9 @@ const chunkRows = 16
 func insertSQL(t, rows int) string {
 	var b strings.Builder
 	b.WriteString([2]string{insertEvent, insertResult}[t])
-	tuple := "(" + strings.Repeat("?, ", tableCols[t]-1) + "?)"
+	// The JSON comes as bytes from a pooled buffer; the cast stores it as
+	// TEXT, as the column says, not as a BLOB.
+	tuple := "(" + strings.Repeat("?, ", tableCols[t]-1) + "CAST(? AS TEXT))"
 	for i := range rows {
 		if i > 0 {
 			b.WriteString(", ")
@@ -97,6 +99,8 @@ type Mirror struct {
 	args []any // the writer's arguments of one statement, reused
 
 	q      chan entry
+	kick   chan struct{} // wakes the writer before its flush interval ends
+	kickAt int           // queued rows at which a hook kicks the writer
 	stop   chan struct{}
 	exited chan struct{}
 
@@ -130,9 +134,11 @@ type entry struct {
 
 	eventID, eventType, status, busID, busLabel, phase string
 	// json is the event's JSON; for a result row it is the event's JSON
-	// with its rows as a list, from which the writer takes the row.
-	json                             string
-	jsonOK                           bool
+	// with its rows as a list, from which the writer takes the row. It is
+	// held in buf, a pooled buffer the writer gives back once the row is
+	// written; buf is nil when the event could not be encoded.
+	json                             []byte
+	buf                              *[]byte
 	resultID, handlerID, handlerName string
 	resultRepr, errorRepr            sql.NullString
 }
@@ -164,6 +170,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Mirror, error) {
 		path:   path,
 		db:     db,
 		q:      make(chan entry, cfg.queue),
+		kick:   make(chan struct{}, 1),
+		kickAt: min(cfg.batch, cfg.queue),
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
@@ -231,7 +239,7 @@ func (m *Mirror) OnEventChange(_ context.Context, bus *api.Bus, e *api.BaseEvent
 		m.lost(&en, ErrClosed)
 		return
 	}
-	en.json, en.jsonOK = m.encode(m.cfg.enc, e, &en)
+	m.encode(m.cfg.enc, e, &en)
 	m.enqueue(&en)
 }
 
@@ -263,37 +271,44 @@ func (m *Mirror) OnResultChange(_ context.Context, bus *api.Bus, e *api.BaseEven
 	case api.StatusError:
 		en.errorRepr = sql.NullString{String: errorRepr(r.Error()), Valid: true}
 	}
-	en.json, en.jsonOK = m.encode(rowEncoder, e, &en)
+	m.encode(rowEncoder, e, &en)
 	m.enqueue(&en)
 }
 
 // OnHandlersChange does nothing: the mirror records events and rows.
 func (m *Mirror) OnHandlersChange(*api.Bus, *api.Handler, bool) {}
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // maxPooledBuf keeps one huge event from pinning its buffer in the pool.
 const maxPooledBuf = 64 << 10
 
-// encode returns the JSON of e as enc writes it, or "null" and false.
-func (m *Mirror) encode(enc wire.Encoder, e *api.BaseEvent, en *entry) (string, bool) {
+// nullJSON is the JSON of an event that could not be encoded.
+var nullJSON = []byte("null")
+
+// encode sets en's JSON to that of e as enc writes it, in a pooled
+// buffer, or to null.
+func (m *Mirror) encode(enc wire.Encoder, e *api.BaseEvent, en *entry) {
 	bp := bufPool.Get().(*[]byte)
 	// The payload, not e: the typed struct is what carries the payload
 	// fields; the engine event alone encodes only its metadata.
 	b, err := enc.Append((*bp)[:0], e.Payload())
-	var s string
-	if err == nil {
-		s = string(b)
+	*bp = b
+	if err != nil {
+		putBuf(bp)
+		en.json = nullJSON
+		m.report(&Error{Op: opEncode, Path: m.path, EventID: en.eventID, EventType: en.eventType, Err: err})
+		return
 	}
-	if cap(b) <= maxPooledBuf {
-		*bp = b[:0]
+	en.json, en.buf = b, bp
+}
+
+// putBuf gives a buffer of encode back to the pool.
+func putBuf(bp *[]byte) {
+	if bp != nil && cap(*bp) <= maxPooledBuf {
+		*bp = (*bp)[:0]
 		bufPool.Put(bp)
 	}
-	if err != nil {
-		m.report(&Error{Op: opEncode, Path: m.path, EventID: en.eventID, EventType: en.eventType, Err: err})
-		return "null", false
-	}
-	return s, true
 }
 
 // enqueue puts en in the queue, waiting for room under QueueBlock.
@@ -304,22 +319,34 @@ func (m *Mirror) enqueue(en *entry) {
 		m.lost(en, ErrClosed)
 		return
 	}
-	if m.cfg.full == QueueDrop {
-		select {
-		case m.q <- *en:
-		default:
+	select {
+	case m.q <- *en:
+	default: // full
+		m.wake()
+		if m.cfg.full == QueueDrop {
 			m.mu.RUnlock()
 			m.lost(en, ErrQueueFull)
 			return
 		}
-	} else {
 		m.q <- *en
 	}
 	m.mu.RUnlock()
+	if len(m.q) >= m.kickAt {
+		m.wake()
+	}
+}
+
+// wake kicks the writer, if it is not kicked already.
+func (m *Mirror) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
 }
 
 // lost counts and reports a row that was not queued.
 func (m *Mirror) lost(en *entry, why error) {
+	putBuf(en.buf)
 	m.dropped.Add(1)
 	m.report(&Error{Op: opEnqueue, Path: m.path, Rows: 1, EventID: en.eventID, EventType: en.eventType, Err: why})
 }
@@ -381,9 +408,11 @@ func (m *Mirror) Flush(ctx context.Context) error {
 		m.mu.RUnlock()
 		return ErrClosed
 	}
+	m.wake() // the writer may be sleeping with a batch: the marker is behind it
 	select {
 	case m.q <- entry{flush: done}:
 		m.mu.RUnlock()
+		m.wake()
 	case <-ctx.Done():
 		m.mu.RUnlock()
 		return context.Cause(ctx)

@@ -698,6 +698,7 @@ func TestSQLite3CLIReads_MW15(t *testing.T) {
 		query("SELECT phase, status, coalesce(result_repr, '') FROM event_results_log ORDER BY id"))
 	assert.Equal(t, label, query("SELECT DISTINCT eventbus_name FROM event_results_log"))
 	assert.Equal(t, "text|text", query("SELECT DISTINCT typeof(event_json), typeof(inserted_at) FROM events_log"))
+	assert.Equal(t, "text|text", query("SELECT DISTINCT typeof(event_result_json), typeof(inserted_at) FROM event_results_log"))
 }
 
 // The repr forms of result_repr and error_repr.

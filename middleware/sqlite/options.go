@@ -60,7 +60,7 @@ type config struct {
 	enc         wire.Encoder
 	logger      *slog.Logger
 	onError     func(error)
-	beforeWrite func(rows int) // tests only: runs before each batch's transaction
+	beforeWrite func(rows int) (skip bool) // tests only: runs before each batch's transaction; skip drops it
 }
 
 func defaultConfig() config {

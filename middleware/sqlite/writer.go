@@ -1,46 +1,47 @@
 package sqlitemirror
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 )
 
 // run is the writer goroutine: it collects queued rows into batches and
-// writes each in one transaction, once it is full, once the flush interval
-// since its first row has passed, at a Flush marker, and at Close.
+// writes each in one transaction. Idle, it waits for the first row; then
+// it sleeps, without taking rows one by one (which would wake it for
+// each), until the flush interval has passed or a hook or Flush kicks it
+// (a batch's worth queued, a full queue, a Flush marker), and takes
+// everything queued, writing a transaction per WithBatchSize rows.
 func (m *Mirror) run() {
 	defer close(m.exited)
 	batch := make([]entry, 0, m.cfg.batch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	var due <-chan time.Time // the timer's channel while a batch waits for it
 	for {
 		select {
 		case en := <-m.q:
 			batch = m.take(batch, en)
-			switch {
-			case len(batch) == 0: // written: a full batch or a Flush marker
-				timer.Stop()
-				due = nil
-			case m.cfg.interval == 0:
-				batch = m.drain(batch, false)
-			case due == nil:
-				timer.Reset(m.cfg.interval)
-				due = timer.C
-			}
-		case <-due:
-			due = nil
-			m.write(batch)
-			batch = batch[:0]
 		case <-m.stop:
-			// Close has set closed under the lock: whatever was sent is in
-			// the queue, and nothing more will be.
 			m.drain(batch, true)
 			return
 		}
+		if len(batch) > 0 && m.cfg.interval > 0 {
+			timer.Reset(m.cfg.interval)
+			select {
+			case <-timer.C:
+			case <-m.kick:
+				timer.Stop()
+			case <-m.stop:
+				// Close has set closed under the lock: whatever was sent
+				// is in the queue, and nothing more will be.
+				timer.Stop()
+				m.drain(batch, true)
+				return
+			}
+		}
+		batch = m.drain(batch, false)
 	}
 }
 
@@ -84,8 +85,15 @@ func (m *Mirror) write(batch []entry) {
 	if len(batch) == 0 {
 		return
 	}
-	if h := m.cfg.beforeWrite; h != nil {
-		h(len(batch))
+	defer func() {
+		for i := range batch {
+			putBuf(batch[i].buf)
+		}
+		clear(batch) // the strings and buffers go with the batch
+	}()
+	if h := m.cfg.beforeWrite; h != nil && h(len(batch)) {
+		m.written.Add(uint64(len(batch)))
+		return
 	}
 	if err := m.insert(batch); err != nil {
 		m.failed.Add(uint64(len(batch)))
@@ -93,7 +101,6 @@ func (m *Mirror) write(batch []entry) {
 	} else {
 		m.written.Add(uint64(len(batch)))
 	}
-	clear(batch) // the strings go with the batch
 }
 
 func (m *Mirror) insert(batch []entry) (err error) {
@@ -161,55 +168,65 @@ func appendArgs(args []any, en *entry) []any {
 	if !en.row {
 		return append(args, en.eventID, en.eventType, en.status, en.busID, en.busLabel, en.phase, en.json)
 	}
+	var row any // NULL unless the row is found
+	if j := rowJSON(en); j != nil {
+		row = j
+	}
 	return append(args, en.resultID, en.eventID, en.handlerID, en.handlerName, en.busID, en.busLabel,
-		en.eventType, en.status, en.phase, en.resultRepr, en.errorRepr, rowJSON(en))
+		en.eventType, en.status, en.phase, en.resultRepr, en.errorRepr, row)
 }
 
 // rowJSON takes the row en reports out of its event's JSON, which lists
-// the event's rows under event_results; NULL if it is not there. The JSON
+// the event's rows under event_results; nil if it is not there. The JSON
 // is the wire encoder's compact output, so a scan that only skips values
 // finds the top-level key without decoding anything.
-func rowJSON(en *entry) sql.NullString {
-	if !en.jsonOK {
-		return sql.NullString{}
+func rowJSON(en *entry) []byte {
+	if en.buf == nil {
+		return nil
 	}
 	list, ok := topLevel(en.json, "event_results")
 	if !ok || len(list) < 2 || list[0] != '[' {
-		return sql.NullString{}
+		return nil
 	}
-	prefix := `{"id":"` + en.resultID + `"`
 	for i := 1; i < len(list) && list[i] != ']'; {
 		end := skipValue(list, i)
 		if end < 0 {
 			break
 		}
-		if strings.HasPrefix(list[i:end], prefix) {
-			return sql.NullString{String: list[i:end], Valid: true}
+		if r := list[i:end]; hasID(r, en.resultID) {
+			return r
 		}
 		if end < len(list) && list[end] == ',' {
 			end++
 		}
 		i = end
 	}
-	return sql.NullString{}
+	return nil
+}
+
+// hasID reports whether the row object r begins with {"id":"<id>".
+func hasID(r []byte, id string) bool {
+	const pre = `{"id":"`
+	return len(r) > len(pre)+len(id) && string(r[:len(pre)]) == pre &&
+		string(r[len(pre):len(pre)+len(id)]) == id && r[len(pre)+len(id)] == '"'
 }
 
 // topLevel returns the value of key in the compact JSON object s.
-func topLevel(s, key string) (string, bool) {
+func topLevel(s []byte, key string) ([]byte, bool) {
 	if len(s) < 2 || s[0] != '{' {
-		return "", false
+		return nil, false
 	}
 	for i := 1; i < len(s) && s[i] == '"'; {
 		k := skipValue(s, i)
 		if k < 0 || k >= len(s) || s[k] != ':' {
-			return "", false
+			return nil, false
 		}
 		v := k + 1
 		end := skipValue(s, v)
 		if end < 0 {
-			return "", false
+			return nil, false
 		}
-		if s[i+1:k-1] == key {
+		if string(s[i+1:k-1]) == key {
 			return s[v:end], true
 		}
 		if end < len(s) && s[end] == ',' {
@@ -217,19 +234,19 @@ func topLevel(s, key string) (string, bool) {
 		}
 		i = end
 	}
-	return "", false
+	return nil, false
 }
 
 // skipValue returns the index just past the JSON value that starts at
 // s[i] in compact JSON, or -1 if s ends first.
-func skipValue(s string, i int) int {
+func skipValue(s []byte, i int) int {
 	if i >= len(s) {
 		return -1
 	}
 	switch s[i] {
 	case '"':
 		for j := i + 1; ; {
-			q := strings.IndexByte(s[j:], '"')
+			q := bytes.IndexByte(s[j:], '"')
 			if q < 0 {
 				return -1
 			}
