@@ -354,24 +354,25 @@ func (m *Mirror) lost(en *entry, why error) {
 // report logs err, gives it to the error handler and keeps it for the
 // next Flush or Close.
 func (m *Mirror) report(err *Error) {
-	attrs := []any{slog.String("path", err.Path), slog.String("op", err.Op), slog.Int("rows", err.Rows)}
-	if err.EventID != "" {
-		attrs = append(attrs, slog.String(logattr.EventID, err.EventID), slog.String(logattr.EventType, err.EventType))
-	}
-	attrs = append(attrs, slog.Any(logattr.Error, err.Err))
+	level, msg := slog.LevelError, "ringbus: sqlite mirror write failed"
 	switch err.Op {
-	case opWrite:
-		m.cfg.logger.Error("ringbus: sqlite mirror write failed", attrs...)
 	case opClose:
-		m.cfg.logger.Error("ringbus: sqlite mirror close failed", attrs...)
+		msg = "ringbus: sqlite mirror close failed"
 	case opEncode:
-		m.cfg.logger.Warn("ringbus: sqlite mirror cannot encode", attrs...)
-	default:
+		level, msg = slog.LevelWarn, "ringbus: sqlite mirror cannot encode"
+	case opEnqueue:
+		level, msg = slog.LevelDebug, "ringbus: sqlite mirror row dropped"
 		if m.warnedDrop.CompareAndSwap(false, true) {
-			m.cfg.logger.Warn("ringbus: sqlite mirror row dropped", attrs...)
-		} else {
-			m.cfg.logger.Debug("ringbus: sqlite mirror row dropped", attrs...)
+			level = slog.LevelWarn
 		}
+	}
+	if l := m.cfg.logger; l.Enabled(context.Background(), level) {
+		attrs := []slog.Attr{slog.String("path", err.Path), slog.String("op", err.Op), slog.Int("rows", err.Rows)}
+		if err.EventID != "" {
+			attrs = append(attrs, slog.String(logattr.EventID, err.EventID), slog.String(logattr.EventType, err.EventType))
+		}
+		attrs = append(attrs, slog.Any(logattr.Error, err.Err))
+		l.LogAttrs(context.Background(), level, msg, attrs...)
 	}
 	m.errMu.Lock()
 	if len(m.errs) < maxKeptErrors {
@@ -399,7 +400,8 @@ func (m *Mirror) takeErrs() error {
 
 // Flush waits until every row queued before it has been written, and
 // returns the failures since the last Flush (nil if none), joined. ctx
-// bounds the wait; a Flush abandoned at ctx's end still takes effect. On a
+// bounds the wait. A Flush abandoned at ctx's end still takes effect,
+// and the failures it would have returned are not returned again. On a
 // closed Mirror it returns ErrClosed.
 func (m *Mirror) Flush(ctx context.Context) error {
 	done := make(chan error, 1)

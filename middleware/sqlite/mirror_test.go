@@ -466,6 +466,10 @@ func TestSlowDiskDoesNotStallBus_MW15(t *testing.T) {
 	assert.Empty(t, evs)
 	assert.Empty(t, res)
 
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, m.Flush(cctx), context.Canceled, "Flush's wait is bounded by its ctx")
+
 	free()
 	require.NoError(t, m.Flush(ctx))
 	assert.Equal(t, uint64((n+1)*6), m.Stats().Written)
