@@ -70,11 +70,17 @@
 //
 // # Cost
 //
-// A hook encodes the event (about half a microsecond for a small event;
-// the row hooks encode it with its rows) and copies the JSON; nothing in a
-// hook touches the database. The writer's SQLite work is the limit: the
-// package's benchmark, BenchmarkEmitBatchSQLiteMirror, compares a bus
-// with the mirror to the bare bus in one run.
+// A hook encodes the event with package wire (a row's hook encodes it
+// with its rows, from which the writer takes the row) into a pooled
+// buffer and queues it; nothing in a hook touches the database. For an
+// event with one handler (six hooks) that is about 15 to 24 µs and 16
+// allocations (about 1 KiB) on the bus's goroutine, where the bare bus
+// spends 1.2 to 1.8 µs per event. The writer, SQLite in pure Go, sustains
+// about 8,000 to 11,000 such events a second (six rows each, about 3.5
+// KiB of JSON) on a 2-core development machine: a bus emitting faster
+// fills the queue, and then waits for the writer under QueueBlock. The
+// package's benchmark, BenchmarkEmitBatchSQLiteMirror, measures both
+// beside the bare bus in one run.
 //
 // A Mirror is safe for concurrent use and may serve several buses. It must
 // not be copied. The SQLite driver is modernc.org/sqlite, in pure Go:
