@@ -1,0 +1,176 @@
+package ringbusotel
+
+import (
+	"context"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ringbus/ringbus/api"
+)
+
+// MW-16: live spans as abxbus 2.4.2 makes them. The event span starts at
+// the event's pending hook rather than its started hook: the first row's
+// started hook comes before the event's (MW-2), and the handler span needs
+// its parent by then; and an event without handlers, or whose rows were
+// all cancelled before starting, has no started hook at all (MW-3, MW-4)
+// but still gets a span. The pending hook fires when a bus begins
+// processing the event, not at Emit, so both starts measure the same
+// thing, apart from the creation of the rows.
+
+// eventSpan is an event's entry in the table: the span, started once even
+// when two buses begin processing the event at the same time (an event
+// emitted to both).
+type eventSpan struct {
+	once sync.Once
+	span trace.Span // nil: nothing to record or propagate
+}
+
+// middleware is the Tracer's Middleware.
+type middleware struct{ t *Tracer }
+
+// OnEventChange starts the event's span when a bus begins processing it
+// and ends it when the event completes (MW-8: reported once, by the bus
+// completing it).
+func (m middleware) OnEventChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {
+	t := m.t
+	if t.off {
+		return
+	}
+	switch s {
+	case api.StatusPending:
+		if !t.keep(e) {
+			return
+		}
+		es, added := t.events.getOrAdd(e, newEventSpan)
+		es.once.Do(func() { es.span = t.startEvent(ctx, bus, e) })
+		if added && es.span == nil {
+			t.events.remove(e) // nothing to keep: no provider behind the tracer yet
+		}
+	case api.StatusCompleted:
+		if es, ok := t.events.take(e); ok && es.span != nil {
+			es.span.End()
+		}
+	}
+}
+
+// OnResultChange starts a handler's span when it starts and ends it when
+// its row is final, recording the error of a failed row.
+func (m middleware) OnResultChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, r *api.Result, s api.Status) {
+	t := m.t
+	if t.off {
+		return
+	}
+	switch s {
+	case api.StatusStarted:
+		if !t.keep(e) {
+			return
+		}
+		if sp := t.startHandler(ctx, bus, e, r); sp != nil {
+			t.rows.add(r, sp)
+		}
+	case api.StatusCompleted:
+		if sp, ok := t.rows.take(r); ok {
+			endHandler(sp, r.Error())
+		}
+	}
+}
+
+// OnHandlersChange does nothing: registrations are not traced.
+func (middleware) OnHandlersChange(*api.Bus, *api.Handler, bool) {}
+
+// wrap is the Tracer's HandlerWrapper.
+func (t *Tracer) wrap(next api.HandlerFunc) api.HandlerFunc {
+	return func(ctx context.Context, e *api.BaseEvent) (any, error) {
+		if r := api.CurrentResult(ctx); r != nil {
+			if sp, ok := t.rows.get(r); ok {
+				ctx = trace.ContextWithSpan(ctx, sp)
+			}
+		}
+		return next(ctx, e)
+	}
+}
+
+func newEventSpan() *eventSpan { return &eventSpan{} }
+
+// startEvent starts e's span on bus, or returns nil when the tracer records
+// nothing and has no span context to hand on.
+func (t *Tracer) startEvent(ctx context.Context, bus *api.Bus, e *api.BaseEvent) trace.Span {
+	parentID := e.ParentID()
+	if parentID != "" && !trace.SpanContextFromContext(ctx).IsValid() {
+		// Linked to a parent without a span in the emitting ctx: parent it
+		// to the parent event's span.
+		if p := e.Parent(); p != nil {
+			if ps, ok := t.events.get(p); ok && ps.span != nil {
+				ctx = trace.ContextWithSpan(ctx, ps.span)
+			}
+		}
+	}
+	n := 5 + len(t.attrs)
+	if parentID != "" {
+		n++
+	} else {
+		n += len(t.rootAttrs)
+	}
+	attrs := make([]attribute.KeyValue, 0, n)
+	attrs = append(attrs,
+		KindKey.String("event"),
+		EventIDKey.String(e.ID()),
+		EventTypeKey.String(e.Type()),
+		BusIDKey.String(bus.ID()),
+		BusNameKey.String(bus.Label()),
+	)
+	if parentID != "" {
+		attrs = append(attrs, EventParentIDKey.String(parentID))
+	} else {
+		attrs = append(attrs, t.rootAttrs...)
+	}
+	attrs = append(attrs, t.attrs...)
+	_, sp := t.tracer.Start(ctx, EventSpanPrefix+e.Type(), trace.WithAttributes(attrs...))
+	if !sp.IsRecording() && !sp.SpanContext().IsValid() {
+		return nil
+	}
+	return sp
+}
+
+// startHandler starts the span of r's handler, a child of e's span.
+func (t *Tracer) startHandler(ctx context.Context, bus *api.Bus, e *api.BaseEvent, r *api.Result) trace.Span {
+	if es, ok := t.events.get(e); ok && es.span != nil {
+		ctx = trace.ContextWithSpan(ctx, es.span)
+	}
+	parentID := e.ParentID()
+	n := 7 + len(t.attrs)
+	if parentID != "" {
+		n++
+	}
+	attrs := make([]attribute.KeyValue, 0, n)
+	attrs = append(attrs,
+		KindKey.String("handler"),
+		EventIDKey.String(e.ID()),
+		EventTypeKey.String(e.Type()),
+		BusIDKey.String(bus.ID()),
+		BusNameKey.String(bus.Label()),
+		HandlerIDKey.String(r.HandlerID()),
+		HandlerNameKey.String(r.HandlerName()),
+	)
+	if parentID != "" {
+		attrs = append(attrs, EventParentIDKey.String(parentID))
+	}
+	attrs = append(attrs, t.attrs...)
+	_, sp := t.tracer.Start(ctx, HandlerSpanPrefix+r.HandlerName(), trace.WithAttributes(attrs...))
+	if !sp.IsRecording() && !sp.SpanContext().IsValid() {
+		return nil
+	}
+	return sp
+}
+
+// endHandler ends a handler's span, recording err when the handler failed.
+func endHandler(sp trace.Span, err error, opts ...trace.SpanEndOption) {
+	if err != nil {
+		sp.RecordError(err)
+		sp.SetStatus(codes.Error, err.Error())
+	}
+	sp.End(opts...)
+}
