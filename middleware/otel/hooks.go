@@ -20,12 +20,20 @@ import (
 // processing the event, not at Emit, so both starts measure the same
 // thing, apart from the creation of the rows.
 
-// eventSpan is an event's entry in the table: the span, started once even
-// when two buses begin processing the event at the same time (an event
-// emitted to both).
+// eventSpan is an event's entry in the table. Its span is started once
+// even when two buses begin processing the event at the same time (an event
+// emitted to both): the first holds mu while it starts the span, and the
+// other waits for it.
 type eventSpan struct {
-	once sync.Once
-	span trace.Span // nil: nothing to record or propagate
+	mu   sync.Mutex
+	span trace.Span // nil: nothing to record or hand on
+}
+
+// get returns the span, once started.
+func (es *eventSpan) get() trace.Span {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	return es.span
 }
 
 // middleware is the Tracer's Middleware.
@@ -36,22 +44,31 @@ type middleware struct{ t *Tracer }
 // completing it).
 func (m middleware) OnEventChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {
 	t := m.t
-	if t.off {
+	if t.idle() {
 		return
 	}
 	switch s {
 	case api.StatusPending:
-		if !t.keep(e) {
+		if _, ok := t.events.get(e); ok || !t.keep(e) {
+			return // begun on another bus, or left out
+		}
+		es := &eventSpan{}
+		es.mu.Lock()
+		if got, added := t.events.tryAdd(e, es); !added {
+			es.mu.Unlock()
+			got.get() // another bus is starting it: wait for its span
 			return
 		}
-		es, added := t.events.getOrAdd(e, newEventSpan)
-		es.once.Do(func() { es.span = t.startEvent(ctx, bus, e) })
-		if added && es.span == nil {
+		es.span = t.startEvent(ctx, bus, e)
+		es.mu.Unlock()
+		if es.span == nil {
 			t.events.remove(e) // nothing to keep: no provider behind the tracer yet
 		}
 	case api.StatusCompleted:
-		if es, ok := t.events.take(e); ok && es.span != nil {
-			es.span.End()
+		if es, ok := t.events.take(e); ok {
+			if sp := es.get(); sp != nil {
+				sp.End()
+			}
 		}
 	}
 }
@@ -60,7 +77,7 @@ func (m middleware) OnEventChange(ctx context.Context, bus *api.Bus, e *api.Base
 // its row is final, recording the error of a failed row.
 func (m middleware) OnResultChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, r *api.Result, s api.Status) {
 	t := m.t
-	if t.off {
+	if t.idle() {
 		return
 	}
 	switch s {
@@ -84,6 +101,9 @@ func (middleware) OnHandlersChange(*api.Bus, *api.Handler, bool) {}
 // wrap is the Tracer's HandlerWrapper.
 func (t *Tracer) wrap(next api.HandlerFunc) api.HandlerFunc {
 	return func(ctx context.Context, e *api.BaseEvent) (any, error) {
+		if t.idle() {
+			return next(ctx, e)
+		}
 		if r := api.CurrentResult(ctx); r != nil {
 			if sp, ok := t.rows.get(r); ok {
 				ctx = trace.ContextWithSpan(ctx, sp)
@@ -93,20 +113,31 @@ func (t *Tracer) wrap(next api.HandlerFunc) api.HandlerFunc {
 	}
 }
 
-func newEventSpan() *eventSpan { return &eventSpan{} }
-
 // startEvent starts e's span on bus, or returns nil when the tracer records
-// nothing and has no span context to hand on.
+// nothing and has no span context to hand on. Attributes are set once the
+// span is known to record, so that a span the sampler drops costs none: a
+// sampler sees the span's name, which carries the event type, but not its
+// attributes.
 func (t *Tracer) startEvent(ctx context.Context, bus *api.Bus, e *api.BaseEvent) trace.Span {
 	parentID := e.ParentID()
 	if parentID != "" && !trace.SpanContextFromContext(ctx).IsValid() {
 		// Linked to a parent without a span in the emitting ctx: parent it
 		// to the parent event's span.
 		if p := e.Parent(); p != nil {
-			if ps, ok := t.events.get(p); ok && ps.span != nil {
-				ctx = trace.ContextWithSpan(ctx, ps.span)
+			if ps, ok := t.events.get(p); ok {
+				if sp := ps.get(); sp != nil {
+					ctx = trace.ContextWithSpan(ctx, sp)
+				}
 			}
 		}
+	}
+	_, sp := t.tracer.Start(ctx, EventSpanPrefix+e.Type())
+	if !sp.IsRecording() {
+		if !sp.SpanContext().IsValid() {
+			t.sawNoopSpan()
+			return nil
+		}
+		return sp
 	}
 	n := 5 + len(t.attrs)
 	if parentID != "" {
@@ -127,18 +158,24 @@ func (t *Tracer) startEvent(ctx context.Context, bus *api.Bus, e *api.BaseEvent)
 	} else {
 		attrs = append(attrs, t.rootAttrs...)
 	}
-	attrs = append(attrs, t.attrs...)
-	_, sp := t.tracer.Start(ctx, EventSpanPrefix+e.Type(), trace.WithAttributes(attrs...))
-	if !sp.IsRecording() && !sp.SpanContext().IsValid() {
-		return nil
-	}
+	sp.SetAttributes(append(attrs, t.attrs...)...)
 	return sp
 }
 
-// startHandler starts the span of r's handler, a child of e's span.
+// startHandler starts the span of r's handler, a child of e's span, or
+// returns nil as startEvent does.
 func (t *Tracer) startHandler(ctx context.Context, bus *api.Bus, e *api.BaseEvent, r *api.Result) trace.Span {
-	if es, ok := t.events.get(e); ok && es.span != nil {
-		ctx = trace.ContextWithSpan(ctx, es.span)
+	if es, ok := t.events.get(e); ok {
+		if sp := es.get(); sp != nil {
+			ctx = trace.ContextWithSpan(ctx, sp)
+		}
+	}
+	_, sp := t.tracer.Start(ctx, HandlerSpanPrefix+r.HandlerName())
+	if !sp.IsRecording() {
+		if !sp.SpanContext().IsValid() {
+			return nil
+		}
+		return sp
 	}
 	parentID := e.ParentID()
 	n := 7 + len(t.attrs)
@@ -158,11 +195,7 @@ func (t *Tracer) startHandler(ctx context.Context, bus *api.Bus, e *api.BaseEven
 	if parentID != "" {
 		attrs = append(attrs, EventParentIDKey.String(parentID))
 	}
-	attrs = append(attrs, t.attrs...)
-	_, sp := t.tracer.Start(ctx, HandlerSpanPrefix+r.HandlerName(), trace.WithAttributes(attrs...))
-	if !sp.IsRecording() && !sp.SpanContext().IsValid() {
-		return nil
-	}
+	sp.SetAttributes(append(attrs, t.attrs...)...)
 	return sp
 }
 

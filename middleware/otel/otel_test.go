@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -666,29 +667,54 @@ func TestAttributesAndFilter_MW16(t *testing.T) {
 	assertEmpty(t, h.tr)
 }
 
-// MW-16: with a no-op provider the Tracer installs nothing; with the
-// global provider left unset it records nothing and holds nothing.
-func TestNoopProvider_MW16(t *testing.T) {
+// MW-16: with a no-op provider the Tracer installs nothing.
+func TestNoopProviderInstallsNothing_MW16(t *testing.T) {
 	assert.Empty(t, ringbusotel.New(ringbusotel.WithTracerProvider(noop.NewTracerProvider())).BusOptions())
 	np := noop.NewTracerProvider()
 	assert.Empty(t, ringbusotel.New(ringbusotel.WithTracerProvider(&np)).BusOptions())
+}
 
+// MW-16: a Tracer on otel's global provider records nothing and holds
+// nothing while the global provider is unset, and traces once
+// otel.SetTracerProvider installs one. (It sets the process's global
+// provider, which otel lets a program set only once, so a second run in
+// one process skips.)
+func TestGlobalProviderSetLater_MW16(t *testing.T) {
+	if _, set := otel.GetTracerProvider().(*sdktrace.TracerProvider); set {
+		t.Skip("the global provider was set by an earlier run of this test")
+	}
 	ctx := testCtx(t)
-	tr := ringbusotel.New() // otel's global provider, never set in these tests
+	tr := ringbusotel.New()
 	require.Len(t, tr.BusOptions(), 2, "the global provider may be set later: installed")
 	bus := newBus(t, "OtelGlobal", tr.BusOptions()...)
 	var sawSpan atomic.Bool
 	_, err := api.On(bus, func(ctx context.Context, _ *otOrder) (string, error) {
 		sawSpan.Store(trace.SpanContextFromContext(ctx).IsValid())
 		return "ok", nil
-	})
+	}, api.WithHandlerName("place"))
 	require.NoError(t, err)
-	for range 10 {
+	emit := func() {
 		e := &otOrder{}
 		require.NoError(t, bus.Emit(ctx, e))
 		require.NoError(t, e.Wait(ctx))
+		settle(t, ctx, bus)
 	}
-	settle(t, ctx, bus)
+	for range 10 {
+		emit()
+	}
 	assert.False(t, sawSpan.Load())
+	assertEmpty(t, tr)
+
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	otel.SetTracerProvider(tp)
+	emit()
+	assert.True(t, sawSpan.Load(), "the handler's ctx carries its span")
+	var names []string
+	for _, s := range rec.Ended() {
+		names = append(names, s.Name())
+	}
+	assert.Equal(t, []string{"abxbus.handler.place", "abxbus.event.otOrder"}, names)
 	assertEmpty(t, tr)
 }

@@ -44,13 +44,10 @@ func (t *spanTable[K, V]) get(k K) (V, bool) {
 	return v.(V), true
 }
 
-// getOrAdd returns k's entry, adding mk() when there is none; added says
-// whether it did.
-func (t *spanTable[K, V]) getOrAdd(k K, mk func() V) (v V, added bool) {
-	if v, ok := t.get(k); ok {
-		return v, false
-	}
-	got, loaded := t.m.LoadOrStore(k, mk())
+// tryAdd adds v as k's entry unless k has one; it returns the entry and
+// whether it added v.
+func (t *spanTable[K, V]) tryAdd(k K, v V) (V, bool) {
+	got, loaded := t.m.LoadOrStore(k, v)
 	if !loaded {
 		t.added()
 	}
@@ -106,8 +103,8 @@ func eventStale(e *api.BaseEvent) bool { return e.Status() == api.StatusComplete
 // endEventLate ends the span of an event whose completion the Tracer was
 // not told of, at the event's completion time.
 func endEventLate(e *api.BaseEvent, es *eventSpan) {
-	if es.span != nil {
-		es.span.End(trace.WithTimestamp(e.CompletedAt()))
+	if sp := es.get(); sp != nil {
+		sp.End(trace.WithTimestamp(e.CompletedAt()))
 	}
 }
 

@@ -1,6 +1,9 @@
 package ringbusotel
 
 import (
+	"reflect"
+	"sync/atomic"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -45,8 +48,14 @@ const (
 // should serve every bus an event is forwarded to. A Tracer is safe for
 // concurrent use and must not be copied.
 type Tracer struct {
-	tracer    trace.Tracer
-	off       bool // a no-op provider: nothing to record or propagate
+	tracer trace.Tracer
+	off    bool // a no-op provider: nothing to record or propagate
+	// global is the global provider New took when it was given none, if
+	// its type is comparable. quiet says that its spans have recorded
+	// nothing and carried no span context: the hooks skip their work until
+	// otel.SetTracerProvider installs another.
+	global    trace.TracerProvider
+	quiet     atomic.Bool
 	attrs     []attribute.KeyValue
 	rootAttrs []attribute.KeyValue
 	filter    func(*api.BaseEvent) bool
@@ -104,6 +113,9 @@ func New(opts ...Option) *Tracer {
 	if t.tracer == nil {
 		tp := otel.GetTracerProvider()
 		t.tracer, t.off = tp.Tracer(ScopeName), isNoop(tp)
+		if reflect.TypeOf(tp).Comparable() {
+			t.global = tp
+		}
 	}
 	t.events.init(eventStale, endEventLate)
 	t.rows.init(rowStale, endRowLate)
@@ -143,6 +155,31 @@ func isNoop(tp trace.TracerProvider) bool {
 		return true
 	}
 	return false
+}
+
+// idle reports whether the hooks have nothing to do: the provider is a
+// no-op, or the global provider New took has so far given spans that
+// record nothing and has not been replaced since.
+func (t *Tracer) idle() bool {
+	if t.off {
+		return true
+	}
+	if !t.quiet.Load() {
+		return false
+	}
+	if otel.GetTracerProvider() == t.global {
+		return true
+	}
+	t.quiet.Store(false) // a provider has been set: the global tracer now forwards to it
+	return false
+}
+
+// sawNoopSpan records that the tracer gave a span that records nothing and
+// carries no span context; with the global provider, the hooks then idle.
+func (t *Tracer) sawNoopSpan() {
+	if t.global != nil && otel.GetTracerProvider() == t.global {
+		t.quiet.Store(true)
+	}
 }
 
 // keep reports whether e is traced.
