@@ -37,7 +37,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer shop.Close()
+	defer func() { _ = shop.Close() }()
 	_, _ = api.On(shop, func(ctx context.Context, c *ChargeCard) (string, error) {
 		return "pay_" + c.OrderID, nil
 	}, api.WithHandlerName("payments.charge"))
