@@ -97,6 +97,16 @@ func (t *spanTable[K, V]) sweep() {
 	t.next.Store(max(sweepFloor, 2*t.n.Load()))
 }
 
+// drain ends and removes every entry.
+func (t *spanTable[K, V]) drain() {
+	t.m.Range(func(k, _ any) bool {
+		if v, ok := t.take(k.(K)); ok {
+			t.end(k.(K), v)
+		}
+		return true
+	})
+}
+
 // eventStale reports whether e has completed.
 func eventStale(e *api.BaseEvent) bool { return e.Status() == api.StatusCompleted }
 

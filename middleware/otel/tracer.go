@@ -176,9 +176,12 @@ func (t *Tracer) idle() bool {
 
 // sawNoopSpan records that the tracer gave a span that records nothing and
 // carries no span context; with the global provider, the hooks then idle.
+// Such a provider has no span worth keeping, and once the hooks idle no
+// end is reported, so the tables are emptied.
 func (t *Tracer) sawNoopSpan() {
-	if t.global != nil && otel.GetTracerProvider() == t.global {
-		t.quiet.Store(true)
+	if t.global != nil && otel.GetTracerProvider() == t.global && t.quiet.CompareAndSwap(false, true) {
+		t.events.drain()
+		t.rows.drain()
 	}
 }
 
