@@ -28,6 +28,9 @@ type (
 	Middleware = engine.Middleware
 	// NopMiddleware is embeddable in middlewares that implement some hooks.
 	NopMiddleware = engine.NopMiddleware
+	// BusCloseObserver is implemented by a middleware that wants to know
+	// when a bus it was given to is shut down by Stop or Close.
+	BusCloseObserver = engine.BusCloseObserver
 	// Domain is a set of buses with its own global-serial lock and bus
 	// names (see WithDomain).
 	Domain = engine.Domain
@@ -456,6 +459,16 @@ func Cause(ctx context.Context) error { return engine.Cause(ctx) }
 
 // CurrentBus returns the bus running the handler whose context is ctx.
 func CurrentBus(ctx context.Context) *Bus { return engine.CurrentBus(ctx) }
+
+// CurrentEvent returns the event whose handler is running with ctx (or a
+// context derived from it), or nil outside a handler.
+func CurrentEvent(ctx context.Context) *BaseEvent { return engine.CurrentEvent(ctx) }
+
+// ErrorTypeName returns the name other abxbus languages use for err's type
+// (the one written in a result's error JSON): the value of its TypeName
+// method when err has one, else its Go type name without package or
+// pointer, and "Error" for the standard library's plain errors.
+func ErrorTypeName(err error) string { return engine.ErrorTypeName(err) }
 
 // CurrentResult returns the result row of the handler whose context is ctx
 // (its handler's name and id, its status), or nil outside a handler. A

@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,4 +64,87 @@ func TestHooksEveryEndingReportedOnce_MW7(t *testing.T) {
 		require.Len(t, rows, 1)
 		require.ErrorIs(t, rows[0].Error(), api.ErrHandlerTimeout)
 	})
+}
+
+// completionGate blocks in its event-completed hook until release closes.
+type completionGate struct {
+	api.NopMiddleware
+	entered, release chan struct{}
+	status           api.Status
+}
+
+func (g *completionGate) OnEventChange(_ context.Context, _ *api.Bus, e *api.BaseEvent, s api.Status) {
+	if s == api.StatusCompleted {
+		g.status = e.Status()
+		close(g.entered)
+		<-g.release
+	}
+}
+
+// MW-13, AWAIT-1: an event's completion hooks run before its waiters are
+// released, so what a hook records (a WAL line made durable, a counter) is
+// there when Wait, Done or Now returns; the hook itself already sees the
+// event completed.
+func TestCompletionHooksRunBeforeWaitersReleased_MW13(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		g := &completionGate{entered: make(chan struct{}), release: make(chan struct{})}
+		bus := spBus(t, "HooksBeforeWaiters", api.WithMiddlewares(g))
+		_, err := api.On(bus, func(context.Context, *msEvent) (string, error) { return "ok", nil })
+		require.NoError(t, err)
+
+		e := &msEvent{}
+		require.NoError(t, bus.Emit(ctx, e))
+		var waited, doneSeen, nowed atomic.Bool
+		go func() { _ = e.Wait(ctx); waited.Store(true) }()
+		go func() { _ = e.Now(ctx); nowed.Store(true) }()
+		<-g.entered
+		go func() { <-e.Done(); doneSeen.Store(true) }() // Done asked for during the hook
+		synctest.Wait()                                  // every goroutine is blocked: the hook on release, the waiters on the event
+		assert.Equal(t, api.StatusCompleted, g.status, "the hook sees the event completed")
+		assert.Equal(t, api.StatusCompleted, e.Status())
+		assert.False(t, waited.Load(), "Wait returned while a completion hook was running")
+		assert.False(t, nowed.Load(), "Now returned while a completion hook was running")
+		assert.False(t, doneSeen.Load(), "Done closed while a completion hook was running")
+
+		close(g.release)
+		synctest.Wait()
+		assert.True(t, waited.Load())
+		assert.True(t, nowed.Load())
+		assert.True(t, doneSeen.Load())
+		require.NoError(t, e.Wait(ctx))
+	})
+}
+
+// closeWatcher counts OnBusClosed calls per bus.
+type closeWatcher struct {
+	api.NopMiddleware
+	mu     sync.Mutex
+	closed map[*api.Bus]int
+}
+
+func (w *closeWatcher) OnBusClosed(b *api.Bus) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if b.Emit(context.Background(), &msEvent{}) == nil {
+		panic("Emit works on a closed bus")
+	}
+	w.closed[b]++
+}
+
+// A middleware that implements BusCloseObserver hears of each bus's
+// shutdown once, by Stop or by Close, before they return, and Close after
+// Stop does not report it again.
+func TestBusCloseObserverOncePerBus(t *testing.T) {
+	w := &closeWatcher{closed: map[*api.Bus]int{}}
+	a, err := api.NewBus("CloseObserverA", api.WithMiddlewares(w))
+	require.NoError(t, err)
+	b, err := api.NewBus("CloseObserverB", api.WithMiddlewares(w))
+	require.NoError(t, err)
+	require.NoError(t, a.Stop(context.Background()))
+	require.NoError(t, b.Close())
+	require.NoError(t, a.Close())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	assert.Equal(t, map[*api.Bus]int{a: 1, b: 1}, w.closed)
 }

@@ -1717,3 +1717,34 @@ func TestSpecRec2_CustomDepthAllowsDeeperNesting(t *testing.T) {
 		}
 	})
 }
+
+// CANCEL-5, CTX-9: api.Cause on a context derived from a handler ctx
+// reports the derived context's own stop while the handler runs on, and
+// the handler's cause once the handler ctx is stopped.
+func TestSpecCancel5_CauseOnDerivedContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bus := spBus(t, "Cancel5DerivedCauseBus")
+		own, inherited := make(chan error, 1), make(chan error, 1)
+		_, err := api.On(bus, func(hctx context.Context, _ *msEvent) (string, error) {
+			short, cancel := context.WithTimeout(hctx, 5*time.Millisecond)
+			defer cancel()
+			<-short.Done()
+			own <- api.Cause(short)
+			live, cancel2 := context.WithCancel(hctx)
+			defer cancel2()
+			if api.Cause(live) != nil {
+				return "", errors.New("a live derived ctx has a cause")
+			}
+			<-live.Done() // the handler's timeout
+			inherited <- api.Cause(live)
+			return "", hctx.Err()
+		}, api.WithHandlerTimeout(50*time.Millisecond))
+		require.NoError(t, err)
+		e := &msEvent{}
+		require.NoError(t, bus.Emit(context.Background(), e))
+		assert.ErrorIs(t, <-own, context.DeadlineExceeded, "the derived ctx's own deadline")
+		var te *api.HandlerTimeoutError
+		assert.ErrorAs(t, <-inherited, &te, "the handler's timeout, through the derived ctx")
+		require.NoError(t, e.Wait(context.Background()))
+	})
+}

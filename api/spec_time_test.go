@@ -1632,3 +1632,47 @@ func TestSpecErr3_ErrorClassesAndMessages(t *testing.T) {
 		assert.ErrorIs(t, err, api.ErrHandlerTimeout)
 	})
 }
+
+// ERR-2: a timeout wrapped by handler code (fmt.Errorf %w around a timeout
+// error) is a handler timeout too, and keeps the whole message; a handler
+// that wraps its child's handler timeout did not time out itself.
+func TestSpecErr2_WrappedTimeoutNormalised(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		bus := spBus(t, "Err2WrappedBus")
+		_, err := api.On(bus, func(context.Context, *tmEvent) (string, error) {
+			return "", fmt.Errorf("fetch prices: %w", &tmPlainTimeout{msg: "upstream timed out"})
+		}, api.WithHandlerName("wrapped"))
+		require.NoError(t, err)
+		e := &tmEvent{}
+		require.NoError(t, bus.Emit(ctx, e))
+		require.NoError(t, e.Wait(ctx))
+		row := spRow(t, e, "wrapped")
+		requireTimedOut(t, row)
+		assert.Contains(t, row.Error().Error(), "fetch prices: upstream timed out")
+
+		var childErr error
+		_, err = api.On(bus, func(hctx context.Context, _ *msChild) (string, error) {
+			<-hctx.Done()
+			return "", hctx.Err()
+		}, api.WithHandlerName("slow_child"), api.WithHandlerTimeout(10*time.Millisecond))
+		require.NoError(t, err)
+		_, err = api.On(bus, func(hctx context.Context, _ *msEvent) (string, error) {
+			c := &msChild{}
+			if err := bus.Emit(hctx, c); err != nil {
+				return "", err
+			}
+			_, childErr = api.ResultOf[string](hctx, c)
+			return "", fmt.Errorf("child failed: %w", childErr)
+		}, api.WithHandlerName("parent"))
+		require.NoError(t, err)
+		p := &msEvent{}
+		require.NoError(t, bus.Emit(ctx, p))
+		require.NoError(t, p.Wait(ctx))
+		require.ErrorIs(t, childErr, api.ErrHandlerTimeout, "the child timed out")
+		prow := spRow(t, p, "parent")
+		_, relabelled := prow.Error().(*api.HandlerTimeoutError)
+		assert.False(t, relabelled, "the parent is not relabelled as timed out: %v", prow.Error())
+		assert.Contains(t, prow.Error().Error(), "child failed")
+	})
+}

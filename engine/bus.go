@@ -486,6 +486,7 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 		b.state.Store(busClosed)
 		b.finished.Store(b.emitted.Load())
 		b.notifyIdle()
+		b.busClosed()
 	}
 	if b.state.Load() == busClosed {
 		// Already shut down (perhaps by Close): still wait, within ctx,

@@ -89,15 +89,21 @@ func (e *Event) decPendingLocked(b *Bus) {
 		last = ident.Now()
 	}
 	e.completed.Store(int64(last))
-	e.status.Store(uint32(StatusCompleted))
+	if b == nil {
+		b = e.bus0
+	}
+	hooks := b != nil && len(b.cfg.middlewares) > 0
+	if hooks {
+		// Completed for the hooks, not yet for waiters (released).
+		e.status.Store(uint32(StatusCompleted) | statusHooking)
+	} else {
+		e.status.Store(uint32(StatusCompleted))
+	}
 	ch := e.done
 	var parent *Event
 	if e.flags&flagLinkedParent != 0 && e.ext != nil {
 		parent = e.ext.parent
 		e.flags &^= flagLinkedParent
-	}
-	if b == nil {
-		b = e.bus0
 	}
 	var zeroHist []*Bus
 	for i, n := 0, e.busCount(); i < n; i++ {
@@ -106,10 +112,24 @@ func (e *Event) decPendingLocked(b *Bus) {
 		}
 	}
 	e.mu.Unlock()
+	if hooks {
+		// The completion hooks run before waiters are released: Wait,
+		// Done and Now return after them (MW-13: a WAL line written under
+		// the every-event policy is durable when Wait returns).
+		b.eventCompleted(e)
+		e.mu.Lock()
+		ch = nil
+		// A hook may have re-emitted the event to another bus, reopening
+		// it (reopenLocked released the waiters then); only a status
+		// still hooking is released here.
+		if e.status.CompareAndSwap(uint32(StatusCompleted)|statusHooking, uint32(StatusCompleted)) {
+			ch = e.done
+		}
+		e.mu.Unlock()
+	}
 	if ch != nil {
 		close(ch)
 	}
-	b.eventCompleted(e)
 	for _, hb := range zeroHist {
 		hb.hist.removeCompleted(e)
 	}
@@ -148,6 +168,11 @@ func linkChild(parent *Result, child *Event) {
 // bus runs it (EMIT-9). Called with e.mu held.
 func (e *Event) reopenLocked() {
 	if e.Status() == StatusCompleted {
+		if e.status.Load()&statusHooking != 0 && e.done != nil {
+			// Reopened by a completion hook: release the waiters of the
+			// completion being reported, which did happen.
+			close(e.done)
+		}
 		e.status.Store(uint32(StatusStarted))
 		e.completed.Store(0)
 		e.done = nil

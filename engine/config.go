@@ -92,6 +92,7 @@ func (e *Event) SetType(name string) error {
 	}
 	e.mu.Lock()
 	e.extension().typ = name
+	e.bits.Or(bitTypeSet)
 	e.mu.Unlock()
 	return nil
 }

@@ -82,7 +82,7 @@ type Event struct {
 
 	completed atomic.Int64 // ident.Time of completion, 0 while incomplete
 	status    atomic.Uint32
-	bits      atomic.Uint32 // bitCfgSet, bitCtxLive
+	bits      atomic.Uint32 // bitCfgSet, bitCtxLive, bitTypeSet
 
 	mu      sync.Mutex // guards the fields below
 	pending int32      // bus processings outstanding + children not yet complete
@@ -103,6 +103,7 @@ func (*noCopy) Unlock() {}
 const (
 	bitCfgSet  uint32 = 1 << iota // some instance setting was set (see instanceConfig)
 	bitCtxLive                    // ctx is still the emitter's cancellable context
+	bitTypeSet                    // ext.typ overrides the type's name (SetType, restore)
 )
 
 const (
@@ -243,6 +244,13 @@ func (e *Event) UUID() ident.UUID { return e.ensure().id }
 
 // Type returns the event_type.
 func (e *Event) Type() string {
+	// Lock-free once processing has begun: the type (e.meta, set by Emit
+	// before the event is queued) no longer changes, and the status word
+	// leaves Pending after it was set. An instance override (SetType, a
+	// restored type) takes the locked path.
+	if e.bits.Load()&bitTypeSet == 0 && Status(e.status.Load()&^statusHooking) != StatusPending {
+		return e.meta.name
+	}
 	e.ensure()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -288,7 +296,18 @@ func (e *Event) Fields() map[string]any {
 }
 
 // Status returns the event_status.
-func (e *Event) Status() Status { return Status(e.status.Load()) }
+func (e *Event) Status() Status { return Status(e.status.Load() &^ statusHooking) }
+
+// statusHooking is set in an event's status word, beside StatusCompleted,
+// while the bus that completed it runs its middlewares' completion hooks:
+// Status reports the event completed (a hook sees it so), but waiters are
+// not released until the hooks have returned (released), so that what a
+// hook records (a WAL line, a counter) is there when Wait returns.
+const statusHooking uint32 = 1 << 8
+
+// released reports that the event completed and every completion hook has
+// run: what Wait, Done and Now wait for.
+func (e *Event) released() bool { return e.status.Load() == uint32(StatusCompleted) }
 
 // CreatedAt returns event_created_at.
 func (e *Event) CreatedAt() time.Time { return ident.Time(e.ensure().created.Load()).Std() }

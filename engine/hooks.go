@@ -13,7 +13,7 @@ import "context"
 //	settle           row Completed (succeeded, failed, timed out,
 //	                 cancelled or aborted), then counts it as finished
 //	settleCascaded   the same for a row cancelled by its parent's failure
-//	eventCompleted   event Completed, after its done channel closed
+//	eventCompleted   event Completed, before its waiters are released
 //
 // Each tests for middlewares before calling out, so a bus without
 // middlewares pays one length test per transition (MW-1 .. MW-3).
@@ -80,6 +80,15 @@ func settleCascaded(r *Result) {
 func (b *Bus) eventCompleted(e *Event) {
 	if b != nil && len(b.cfg.middlewares) > 0 {
 		b.hookEvent(e, StatusCompleted)
+	}
+}
+
+// busClosed tells the middlewares that observe it that b was shut down.
+func (b *Bus) busClosed() {
+	for _, m := range b.cfg.middlewares {
+		if o, ok := m.(BusCloseObserver); ok {
+			b.safeHook(func() { o.OnBusClosed(b) })
+		}
 	}
 }
 

@@ -23,6 +23,12 @@ import "context"
 //     out, or was cancelled or aborted.
 //   - OnHandlersChange after a handler is registered or removed.
 //
+// An event's OnEventChange(Completed) hooks run before anyone waiting for
+// the event is released: Wait, Now and Done return after every
+// middleware's completion hook has returned, so what a hook records (a
+// log line made durable, a counter) is there when they do. A completion
+// hook must therefore not wait for the event it is told of.
+//
 // The transitions of one row, and of one event on one bus, are reported in
 // that order. Hooks of different rows may run at the same time (the rows
 // of parallel handlers, or of parallel events), so a middleware must be
@@ -48,6 +54,16 @@ type Middleware interface {
 	OnResultChange(ctx context.Context, bus *Bus, e *Event, r *Result, status Status)
 	// OnHandlersChange reports that h was registered on bus, or removed.
 	OnHandlersChange(bus *Bus, h *Handler, registered bool)
+}
+
+// BusCloseObserver is implemented by a middleware that wants to know when
+// a bus it was given to is shut down (by Stop or Close): a collector that
+// reads per-bus gauges forgets the bus, a tracer ends what it still holds.
+// OnBusClosed runs once per bus, after the bus's goroutines have stopped
+// and before Stop or Close returns; the bus's getters still work, Emit and
+// On fail. A panic in it is recovered and logged.
+type BusCloseObserver interface {
+	OnBusClosed(bus *Bus)
 }
 
 // NopMiddleware implements Middleware with hooks that do nothing. Embed it

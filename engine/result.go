@@ -425,21 +425,29 @@ func (c hctx) AfterFunc(f func()) (stop func() bool) {
 
 // Cause returns why a handler context was stopped: a *HandlerTimeoutError,
 // *HandlerAbortedError, *HandlerCancelledError, ErrStopped, or
-// context.Canceled once the handler returned. For any other context it is
-// context.Cause(ctx). It returns nil while the context is live.
+// context.Canceled once the handler returned. For a context derived from a
+// handler context (context.WithTimeout, say) it is the handler context's
+// cause once that is stopped, and the derived context's own cause
+// (context.Cause) when only the derived one is done. For any other context
+// it is context.Cause(ctx). It returns nil while the context is live.
 func Cause(ctx context.Context) error {
-	if r := handlerRow(ctx); r != nil {
-		if s := r.sig.Load(); s != nil {
-			select {
-			case <-s.done:
-				return s.cause
-			default:
-				return nil
-			}
-		}
-		return hctx{r}.Err()
+	r := handlerRow(ctx)
+	if r == nil {
+		return context.Cause(ctx)
 	}
-	return context.Cause(ctx)
+	if s := r.sig.Load(); s != nil {
+		select {
+		case <-s.done:
+			return s.cause
+		default:
+		}
+	} else if err := (hctx{r}).Err(); err != nil {
+		return err
+	}
+	if _, own := ctx.(hctx); own {
+		return nil
+	}
+	return context.Cause(ctx) // derived: its own deadline or cancel
 }
 
 // handlerRow returns the running handler row carried by ctx, if any.

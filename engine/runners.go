@@ -160,9 +160,10 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 			}
 		}
 	}
-	if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() && !isOwnError(err) {
-		// ERR-2: a plain timeout from handler code becomes a handler
-		// timeout that keeps its message.
+	if err != nil && isTimeout(err) && !isOwnError(err) {
+		// ERR-2: a plain timeout from handler code (anywhere in its
+		// chain: a wrapped context.DeadlineExceeded, a net timeout)
+		// becomes a handler timeout that keeps its message.
 		err = &HandlerTimeoutError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: p.ev.Label(), Timeout: p.rowTimeout(r.handler), Err: err}
 	}
 	ok := r.finishAt(v, err, StatusStarted, now)
@@ -318,4 +319,33 @@ func (t *rowTask) run() {
 	if p.endRow(r, v, err, monoNow()) && first && isWinner(r) {
 		p.cancelRest(r)
 	}
+}
+
+// isTimeout reports whether err, or an error it wraps, says it is a
+// timeout (a Timeout() bool method returning true, as context's and net's
+// errors have). The search stops at the bus's own errors: a handler that
+// wraps a child's handler timeout did not time out itself.
+func isTimeout(err error) bool {
+	for err != nil {
+		if isOwnError(err) {
+			return false
+		}
+		if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if isTimeout(e) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }

@@ -19,7 +19,7 @@ func (e *Event) Done() <-chan struct{} {
 	}
 	if e.done == nil {
 		e.done = make(chan struct{})
-		if e.Status() == StatusCompleted {
+		if e.released() {
 			close(e.done)
 		}
 	}
@@ -36,7 +36,7 @@ func (e *Event) Wait(ctx context.Context) error {
 		return ErrNilEvent
 	}
 	for i := 0; i < waiterSpins; i++ {
-		if e.Status() == StatusCompleted {
+		if e.released() {
 			return nil
 		}
 		runtime.Gosched()
@@ -55,7 +55,7 @@ func (e *Event) Wait(ctx context.Context) error {
 	}
 	ch := e.done
 	e.mu.Unlock()
-	if e.Status() == StatusCompleted {
+	if e.released() {
 		return nil
 	}
 	select {
@@ -64,7 +64,7 @@ func (e *Event) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	case <-e.stoppedBus():
-		if e.Status() == StatusCompleted {
+		if e.released() {
 			return nil
 		}
 		return ErrBusClosed
@@ -93,7 +93,7 @@ func (e *Event) Now(ctx context.Context) error {
 	if e == nil {
 		return ErrNilEvent
 	}
-	if e.Status() == StatusCompleted {
+	if e.released() {
 		return nil
 	}
 	r := handlerRow(ctx)

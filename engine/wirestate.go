@@ -329,6 +329,7 @@ func Restore(e *Event, outer Eventer, s *EventState) error {
 	}
 	if s.Type != meta.name {
 		e.extension().typ = s.Type
+		e.bits.Or(bitTypeSet)
 	}
 	if s.Version != "" && s.Version != meta.version {
 		e.extension().version = s.Version

@@ -1,0 +1,257 @@
+package middleware
+
+// AutoHandlerChange: MW-12; the handler JSON is wire.md's WIRE-21, the
+// form MarshalBus writes a bus snapshot's handlers in.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/engine"
+	"github.com/ringbus/ringbus/ident"
+)
+
+// HandlerChangeEvents is the middleware AutoHandlerChange returns.
+type HandlerChangeEvents struct {
+	api.NopMiddleware
+	cfg autoConfig
+}
+
+// AutoHandlerChange returns a middleware that emits a
+// BusHandlerRegisteredEvent on the bus when a handler is registered on it
+// and a BusHandlerUnregisteredEvent when one is removed; their Handler
+// field describes the handler.
+//
+// The handler that listens for these events is itself a registration, so
+// it produces one. Each of them takes a place in the bus's history like
+// any event: a bus that registers and removes handlers all the time
+// should drop old history (api.WithHistoryDrop). The events are emitted
+// without waiting, as root events; one that cannot be emitted (the bus is
+// closed, its history is full) is logged and dropped.
+func AutoHandlerChange(opts ...AutoOption) *HandlerChangeEvents {
+	return &HandlerChangeEvents{cfg: newAutoConfig(opts)}
+}
+
+// OnHandlersChange emits the event for h's registration or removal.
+func (m *HandlerChangeEvents) OnHandlersChange(bus *api.Bus, h *api.Handler, registered bool) {
+	info := HandlerInfoOf(h)
+	var ev api.Eventer
+	if registered {
+		ev = &BusHandlerRegisteredEvent{Handler: info}
+	} else {
+		ev = &BusHandlerUnregisteredEvent{Handler: info}
+	}
+	m.cfg.emit(context.Background(), bus, ev, nil, nil)
+}
+
+// BusHandlerRegisteredEvent is emitted by AutoHandlerChange when a handler
+// is registered. Its event_type is "BusHandlerRegisteredEvent", as in
+// abxbus.
+type BusHandlerRegisteredEvent struct {
+	api.Event[any]
+	Handler HandlerInfo `json:"handler"` // the handler registered
+}
+
+// BusHandlerUnregisteredEvent is emitted by AutoHandlerChange when a
+// handler is removed. Its event_type is "BusHandlerUnregisteredEvent".
+type BusHandlerUnregisteredEvent struct {
+	api.Event[any]
+	Handler HandlerInfo `json:"handler"` // the handler removed
+}
+
+// HandlerInfo describes a registered handler as abxbus's EventHandler JSON
+// does, the form a bus snapshot (wire.MarshalBus) writes handlers in:
+//
+//	{"id", "handler_name", "handler_file_path", "handler_timeout",
+//	 "handler_slow_timeout", "handler_registered_at", "event_pattern",
+//	 "eventbus_name", "eventbus_id"}
+//
+// with null for a missing file path and for timeouts that are not set,
+// timeouts in seconds and the registration time with nine fractional
+// digits.
+type HandlerInfo struct {
+	ID           string         // the handler's id
+	Name         string         // the handler's name
+	FilePath     string         // where it was registered, "" when unknown
+	Timeout      *time.Duration // its own timeout; nil when it has none
+	SlowTimeout  *time.Duration // its own slow-warning threshold; nil when it has none
+	RegisteredAt time.Time      // when it was registered
+	Pattern      string         // the event type it listens to, or "*"
+	BusName      string         // the name of its bus
+	BusID        string         // the id of its bus
+
+	handler *api.Handler
+}
+
+// HandlerInfoOf returns the description of h.
+func HandlerInfoOf(h *api.Handler) HandlerInfo {
+	d := engine.SnapshotDescOf(h)
+	info := HandlerInfo{
+		ID: d.ID.String(), Name: d.Name, FilePath: d.FilePath, Pattern: d.Pattern,
+		RegisteredAt: d.RegisteredAt.Std(), BusName: d.BusName, BusID: d.BusID.String(),
+		handler: h,
+	}
+	switch {
+	case d.Timeout > 0:
+		t := d.Timeout
+		info.Timeout = &t
+	case d.Timeout < 0: // an explicit 0 read from another runtime
+		var zero time.Duration
+		info.Timeout = &zero
+	}
+	if d.SlowTimeout >= 0 {
+		t := d.SlowTimeout
+		info.SlowTimeout = &t
+	}
+	return info
+}
+
+// Handler returns the handler described, when the description was made in
+// this process (by HandlerInfoOf or AutoHandlerChange), else nil.
+func (h HandlerInfo) Handler() *api.Handler { return h.handler }
+
+// MarshalJSON writes the abxbus EventHandler JSON.
+func (h HandlerInfo) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 320)
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, h.ID)
+	b = append(b, `,"handler_name":`...)
+	b = appendJSONString(b, h.Name)
+	b = append(b, `,"handler_file_path":`...)
+	if h.FilePath == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, h.FilePath)
+	}
+	b = append(b, `,"handler_timeout":`...)
+	b = appendSeconds(b, h.Timeout)
+	b = append(b, `,"handler_slow_timeout":`...)
+	b = appendSeconds(b, h.SlowTimeout)
+	b = append(b, `,"handler_registered_at":`...)
+	if h.RegisteredAt.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = ident.FromStd(h.RegisteredAt).AppendText(b)
+		b = append(b, '"')
+	}
+	b = append(b, `,"event_pattern":`...)
+	b = appendJSONString(b, h.Pattern)
+	b = append(b, `,"eventbus_name":`...)
+	b = appendJSONString(b, h.BusName)
+	b = append(b, `,"eventbus_id":`...)
+	b = appendJSONString(b, h.BusID)
+	return append(b, '}'), nil
+}
+
+// handlerJSON is the EventHandler JSON as UnmarshalJSON reads it.
+type handlerJSON struct {
+	ID                 string   `json:"id"`
+	HandlerName        string   `json:"handler_name"`
+	HandlerFilePath    *string  `json:"handler_file_path"`
+	HandlerTimeout     *float64 `json:"handler_timeout"`
+	HandlerSlowTimeout *float64 `json:"handler_slow_timeout"`
+	RegisteredAt       *string  `json:"handler_registered_at"`
+	EventPattern       string   `json:"event_pattern"`
+	EventbusName       string   `json:"eventbus_name"`
+	EventbusID         string   `json:"eventbus_id"`
+}
+
+// UnmarshalJSON reads the abxbus EventHandler JSON. Unknown keys are
+// ignored; a registration time that is not an RFC 3339 timestamp is an
+// error.
+func (h *HandlerInfo) UnmarshalJSON(data []byte) error {
+	var j handlerJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	out := HandlerInfo{ID: j.ID, Name: j.HandlerName, Pattern: j.EventPattern, BusName: j.EventbusName, BusID: j.EventbusID}
+	if j.HandlerFilePath != nil {
+		out.FilePath = *j.HandlerFilePath
+	}
+	out.Timeout = durationOf(j.HandlerTimeout)
+	out.SlowTimeout = durationOf(j.HandlerSlowTimeout)
+	if j.RegisteredAt != nil {
+		t, err := time.Parse(time.RFC3339Nano, *j.RegisteredAt)
+		if err != nil {
+			return fmt.Errorf("ringbus: handler_registered_at: %w", err)
+		}
+		out.RegisteredAt = t.UTC()
+	}
+	*h = out
+	return nil
+}
+
+func durationOf(sec *float64) *time.Duration {
+	if sec == nil {
+		return nil
+	}
+	d := time.Duration(*sec * float64(time.Second))
+	return &d
+}
+
+// appendSeconds writes d in seconds, with up to nine decimals, or null.
+func appendSeconds(b []byte, d *time.Duration) []byte {
+	if d == nil {
+		return append(b, "null"...)
+	}
+	v := *d
+	if v < 0 {
+		v = 0
+	}
+	b = strconv.AppendInt(b, int64(v/time.Second), 10)
+	ns := int64(v % time.Second)
+	if ns == 0 {
+		return b
+	}
+	var frac [10]byte
+	frac[0] = '.'
+	for i := 9; i >= 1; i-- {
+		frac[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	n := len(frac)
+	for frac[n-1] == '0' {
+		n--
+	}
+	return append(b, frac[:n]...)
+}
+
+// appendJSONString writes s as a JSON string (encoding/json's escaping
+// without the HTML escapes; invalid UTF-8 becomes U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
