@@ -44,7 +44,9 @@
 // The package uses only the OpenTelemetry API; the program chooses the SDK.
 // With a no-op provider (noop.NewTracerProvider from
 // go.opentelemetry.io/otel/trace/noop) BusOptions returns no options, so a
-// bus costs what a bus without tracing costs. Otherwise each event and each
+// bus costs what a bus without tracing costs. With otel's global provider
+// left unset, the hooks run but skip their work until otel.SetTracerProvider
+// installs a provider, which the Tracer then uses. Otherwise each event and each
 // handler call starts a span and holds it in a table until it ends; the
 // table holds only spans in flight. Install the same Tracer on every bus
 // an event may be forwarded to: an event that completes on a bus without

@@ -63,6 +63,7 @@ func (m middleware) OnEventChange(ctx context.Context, bus *api.Bus, e *api.Base
 		es.mu.Unlock()
 		if es.span == nil {
 			t.events.remove(e) // nothing to keep: no provider behind the tracer yet
+			t.sawNoopSpan()
 		}
 	case api.StatusCompleted:
 		if es, ok := t.events.take(e); ok {
@@ -134,7 +135,6 @@ func (t *Tracer) startEvent(ctx context.Context, bus *api.Bus, e *api.BaseEvent)
 	_, sp := t.tracer.Start(ctx, EventSpanPrefix+e.Type())
 	if !sp.IsRecording() {
 		if !sp.SpanContext().IsValid() {
-			t.sawNoopSpan()
 			return nil
 		}
 		return sp

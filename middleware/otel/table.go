@@ -3,6 +3,7 @@ package ringbusotel
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -86,22 +87,22 @@ func (t *spanTable[K, V]) added() {
 // sweep ends and removes the entries whose spans should have ended, then
 // sets the size of the next sweep to twice what is left.
 func (t *spanTable[K, V]) sweep() {
-	t.m.Range(func(k, _ any) bool {
-		if key := k.(K); t.stale(key) {
-			if v, ok := t.take(key); ok {
-				t.end(key, v)
-			}
-		}
-		return true
-	})
+	t.takeIf(func(k K, _ V) bool { return t.stale(k) }, t.end)
 	t.next.Store(max(sweepFloor, 2*t.n.Load()))
 }
 
 // drain ends and removes every entry.
-func (t *spanTable[K, V]) drain() {
-	t.m.Range(func(k, _ any) bool {
-		if v, ok := t.take(k.(K)); ok {
-			t.end(k.(K), v)
+func (t *spanTable[K, V]) drain() { t.takeIf(func(K, V) bool { return true }, t.end) }
+
+// takeIf removes the entries for which pick reports true and hands each to
+// end. An entry taken elsewhere meanwhile is skipped, so each span is ended
+// once.
+func (t *spanTable[K, V]) takeIf(pick func(K, V) bool, end func(K, V)) {
+	t.m.Range(func(k, v any) bool {
+		if key := k.(K); pick(key, v.(V)) {
+			if got, ok := t.take(key); ok {
+				end(key, got)
+			}
 		}
 		return true
 	})
@@ -111,11 +112,19 @@ func (t *spanTable[K, V]) drain() {
 func eventStale(e *api.BaseEvent) bool { return e.Status() == api.StatusCompleted }
 
 // endEventLate ends the span of an event whose completion the Tracer was
-// not told of, at the event's completion time.
+// not told of, at the event's completion time (now, if it has none).
 func endEventLate(e *api.BaseEvent, es *eventSpan) {
 	if sp := es.get(); sp != nil {
-		sp.End(trace.WithTimestamp(e.CompletedAt()))
+		sp.End(at(e.CompletedAt())...)
 	}
+}
+
+// at returns the end option for time ts, none for the zero time.
+func at(ts time.Time) []trace.SpanEndOption {
+	if ts.IsZero() {
+		return nil
+	}
+	return []trace.SpanEndOption{trace.WithTimestamp(ts)}
 }
 
 // rowStale reports whether r is final.
@@ -125,7 +134,7 @@ func rowStale(r *api.Result) bool {
 }
 
 // endRowLate ends the span of a handler whose row's end the Tracer was not
-// told of, at the row's completion time.
+// told of, at the row's completion time (now, if it has none).
 func endRowLate(r *api.Result, sp trace.Span) {
-	endHandler(sp, r.Error(), trace.WithTimestamp(r.CompletedAt()))
+	endHandler(sp, r.Error(), at(r.CompletedAt())...)
 }

@@ -176,12 +176,17 @@ func (t *Tracer) idle() bool {
 
 // sawNoopSpan records that the tracer gave a span that records nothing and
 // carries no span context; with the global provider, the hooks then idle.
-// Such a provider has no span worth keeping, and once the hooks idle no
-// end is reported, so the tables are emptied.
+// Idle hooks are told of no ends, so the spans in the tables (non-recording
+// spans that only carried a caller's span context) are ended and dropped
+// now. It must not be called with an eventSpan's mu held.
 func (t *Tracer) sawNoopSpan() {
 	if t.global != nil && otel.GetTracerProvider() == t.global && t.quiet.CompareAndSwap(false, true) {
-		t.events.drain()
-		t.rows.drain()
+		t.events.takeIf(func(*api.BaseEvent, *eventSpan) bool { return true }, func(_ *api.BaseEvent, es *eventSpan) {
+			if sp := es.get(); sp != nil {
+				sp.End()
+			}
+		})
+		t.rows.takeIf(func(*api.Result, trace.Span) bool { return true }, func(_ *api.Result, sp trace.Span) { sp.End() })
 	}
 }
 
