@@ -51,5 +51,9 @@
 // table holds only spans in flight. Install the same Tracer on every bus
 // an event may be forwarded to: an event that completes on a bus without
 // it has its span ended later, by a sweep of the table, with the event's
-// completion time.
+// completion time. When a bus is stopped or closed, the Tracer ends the
+// spans it still holds for it (the spans of events the bus began
+// processing first and that will now not complete, marked with the span
+// event "abxbus.bus_closed"), so once every bus it serves is shut down it
+// holds nothing.
 package ringbusotel

@@ -25,6 +25,7 @@ import (
 // emitted to both): the first holds mu while it starts the span, and the
 // other waits for it.
 type eventSpan struct {
+	bus  *api.Bus // the bus that began processing the event first
 	mu   sync.Mutex
 	span trace.Span // nil: nothing to record or hand on
 }
@@ -52,7 +53,7 @@ func (m middleware) OnEventChange(ctx context.Context, bus *api.Bus, e *api.Base
 		if _, ok := t.events.get(e); ok || !t.keep(e) {
 			return // begun on another bus, or left out
 		}
-		es := &eventSpan{}
+		es := &eventSpan{bus: bus}
 		es.mu.Lock()
 		if got, added := t.events.tryAdd(e, es); !added {
 			es.mu.Unlock()
@@ -98,6 +99,22 @@ func (m middleware) OnResultChange(ctx context.Context, bus *api.Bus, e *api.Bas
 
 // OnHandlersChange does nothing: registrations are not traced.
 func (middleware) OnHandlersChange(*api.Bus, *api.Handler, bool) {}
+
+// OnBusClosed ends what the Tracer still holds for bus once it is shut
+// down: the spans of its handlers, and the spans of the events it began
+// processing first that will now not complete (an event queued on a
+// stopped bus stays incomplete). Once every bus the Tracer serves is shut
+// down, it holds nothing. A span ended here records that its bus closed.
+func (m middleware) OnBusClosed(bus *api.Bus) {
+	t := m.t
+	if t.off {
+		return
+	}
+	t.rows.takeIf(func(r *api.Result, _ trace.Span) bool { return r.Bus() == bus }, endRowClosed)
+	t.events.takeIf(func(e *api.BaseEvent, es *eventSpan) bool {
+		return es.bus == bus || eventStale(e)
+	}, endEventClosed)
+}
 
 // wrap is the Tracer's HandlerWrapper.
 func (t *Tracer) wrap(next api.HandlerFunc) api.HandlerFunc {

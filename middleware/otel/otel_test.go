@@ -718,3 +718,45 @@ func TestGlobalProviderSetLater_MW16(t *testing.T) {
 	assert.Equal(t, []string{"abxbus.handler.place", "abxbus.event.otOrder"}, names)
 	assertEmpty(t, tr)
 }
+
+// STOP-2, MW-16: an event left incomplete by a closed bus (queued there
+// when it closed) has its span ended when the bus that began it closes,
+// marked abxbus.bus_closed; once every bus is closed the Tracer holds
+// nothing.
+func TestClosedBusesLeaveNoSpans_MW16(t *testing.T) {
+	ctx := testCtx(t)
+	h := newHarness(t)
+	a, b := h.bus(t, "OtelClosedA"), h.bus(t, "OtelClosedB")
+	_, err := a.Forward("*", b)
+	require.NoError(t, err)
+	started := make(chan struct{}, 1)
+	_, err = api.On(b, func(ctx context.Context, _ *otOrder) (string, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return "", ctx.Err()
+	}, api.WithHandlerName("blocks"))
+	require.NoError(t, err)
+
+	first, second := &otOrder{OID: "1"}, &otOrder{OID: "2"}
+	require.NoError(t, a.Emit(ctx, first))
+	<-started
+	require.NoError(t, a.Emit(ctx, second))
+	settle(t, ctx, a) // a has forwarded both; b runs the first, the second waits in its queue
+	require.NoError(t, b.Close())
+	require.NoError(t, first.Wait(ctx))
+	assert.NotEqual(t, api.StatusCompleted, second.Status(), "queued on b when it closed")
+
+	require.NoError(t, a.Close())
+	assertEmpty(t, h.tr)
+	spans := h.named("abxbus.event.otOrder")
+	require.Len(t, spans, 2)
+	closed := map[string]bool{}
+	for _, s := range spans {
+		for _, ev := range s.Events() {
+			if ev.Name == "abxbus.bus_closed" {
+				closed[attrs(s)[ringbusotel.EventIDKey]] = true
+			}
+		}
+	}
+	assert.Equal(t, map[string]bool{second.ID(): true}, closed)
+}

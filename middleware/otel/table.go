@@ -138,3 +138,24 @@ func rowStale(r *api.Result) bool {
 func endRowLate(r *api.Result, sp trace.Span) {
 	endHandler(sp, r.Error(), at(r.CompletedAt())...)
 }
+
+// endRowClosed ends the span of a handler held when its bus closed.
+func endRowClosed(r *api.Result, sp trace.Span) {
+	if !rowStale(r) {
+		sp.AddEvent(busClosedEvent)
+	}
+	endRowLate(r, sp)
+}
+
+// endEventClosed ends the span of an event held when the bus that began it
+// closed.
+func endEventClosed(e *api.BaseEvent, es *eventSpan) {
+	if sp := es.get(); sp != nil && !eventStale(e) {
+		sp.AddEvent(busClosedEvent)
+	}
+	endEventLate(e, es)
+}
+
+// busClosedEvent is the span event of a span ended because its bus closed
+// before the event or the handler finished.
+const busClosedEvent = "abxbus.bus_closed"
