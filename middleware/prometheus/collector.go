@@ -231,6 +231,25 @@ func (c *Collector) pruneLocked() {
 	}
 }
 
+// OnBusClosed forgets bus: its gauges leave the next scrape, and the
+// collector holds no reference to it.
+func (c *Collector) OnBusClosed(bus *api.Bus) {
+	c.busMu.Lock()
+	defer c.busMu.Unlock()
+	label, ok := c.buses[bus]
+	if !ok {
+		return
+	}
+	delete(c.buses, bus)
+	if n, ok := c.busNames[label]; ok {
+		if n <= 1 {
+			delete(c.busNames, label)
+		} else {
+			c.busNames[label] = n - 1
+		}
+	}
+}
+
 // busGauges is one bus label's queue depth and history size.
 type busGauges struct {
 	label          string

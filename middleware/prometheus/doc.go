@@ -64,11 +64,12 @@
 // Give the collector to every bus an event may visit: the completion of a
 // forwarded event is reported by the bus that completes it. A bus the
 // collector is given to is attached, for its gauges, when its first
-// handler is registered; Attach attaches any other bus. The core reports
-// no bus closing, so the collector checks each attached bus at every
-// scrape and drops those closed since: until then it holds a reference to
-// them (and prunes the closed ones whenever the set of attached buses
-// doubles, so buses created and closed without scrapes do not pile up).
+// handler is registered; Attach attaches any other bus. A bus given the
+// collector as a middleware is forgotten when it is stopped or closed
+// (the collector implements api.BusCloseObserver); a bus attached by hand
+// alone is checked at every scrape and dropped once closed (and closed
+// ones are pruned whenever the set of attached buses doubles, so buses
+// created and closed without scrapes do not pile up).
 //
 // # Cost
 //
