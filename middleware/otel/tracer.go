@@ -181,12 +181,8 @@ func (t *Tracer) idle() bool {
 // now. It must not be called with an eventSpan's mu held.
 func (t *Tracer) sawNoopSpan() {
 	if t.global != nil && otel.GetTracerProvider() == t.global && t.quiet.CompareAndSwap(false, true) {
-		t.events.takeIf(func(*api.BaseEvent, *eventSpan) bool { return true }, func(_ *api.BaseEvent, es *eventSpan) {
-			if sp := es.get(); sp != nil {
-				sp.End()
-			}
-		})
-		t.rows.takeIf(func(*api.Result, trace.Span) bool { return true }, func(_ *api.Result, sp trace.Span) { sp.End() })
+		t.events.drain()
+		t.rows.drain()
 	}
 }
 
