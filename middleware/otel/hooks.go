@@ -41,9 +41,10 @@ func (es *eventSpan) get() trace.Span {
 type middleware struct{ t *Tracer }
 
 // OnEventChange starts the event's span when a bus begins processing it
-// and ends it when the event completes (MW-8: reported once, by the bus
-// completing it).
+// and ends it when the event completes, which is reported once, by the bus
+// completing it.
 func (m middleware) OnEventChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {
+	// MW-8: the completed hook fires once per event.
 	t := m.t
 	if t.idle() {
 		return
