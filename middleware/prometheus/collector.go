@@ -24,6 +24,14 @@ type Collector struct {
 	cfg    config
 	bounds []int64 // histogram bucket bounds in nanoseconds
 
+	// lastType is the series the previous event or row used: with few
+	// event types it saves the map read (it is only written when it
+	// changes, so it stays in every core's cache). Padded off the fields
+	// written per event.
+	_        [64]byte
+	lastType atomic.Pointer[typeSeries]
+	_        [56]byte
+
 	types     *xsync.Map[string, *typeSeries]
 	nTypes    atomic.Int64 // event types with a series of their own
 	typesFull atomic.Bool  // nTypes reached cfg.maxTypes
@@ -46,6 +54,13 @@ type Collector struct {
 
 	descs descs
 }
+
+// The interfaces a Collector implements.
+var (
+	_ prometheus.Collector = (*Collector)(nil)
+	_ api.Middleware       = (*Collector)(nil)
+	_ api.BusCloseObserver = (*Collector)(nil)
+)
 
 // failMark is the value of Collector.failing: seen is set by a sweep that
 // found the event completed, and such an event is dropped by the next one.
@@ -88,7 +103,11 @@ func New(opts ...Option) (*Collector, error) {
 // typeFor returns the series of event type name: its own, or other once
 // the event type limit is reached.
 func (c *Collector) typeFor(name string) *typeSeries {
+	if ts := c.lastType.Load(); ts != nil && ts.label == name {
+		return ts
+	}
 	if ts, ok := c.types.Load(name); ok {
+		c.lastType.Store(ts)
 		return ts
 	}
 	if name == OtherLabel || c.typesFull.Load() {
@@ -166,9 +185,10 @@ func (c *Collector) otherHandlerOf(ts *typeSeries, _ string) *handlerSeries {
 // registered; Attach is for buses without handlers, or without the
 // middleware. Attaching a bus twice has no effect; nil buses are ignored.
 //
-// The collector holds a reference to an attached bus until it sees the bus
-// closed (after Stop or Close), which it checks at each scrape: close
-// every bus you create.
+// A bus given the collector as a middleware is forgotten when it is
+// stopped or closed. The collector holds a reference to a bus attached by
+// hand alone until it sees the bus closed, which it checks at each
+// scrape: close every bus you create.
 func (c *Collector) Attach(buses ...*api.Bus) {
 	c.busMu.Lock()
 	defer c.busMu.Unlock()
@@ -217,36 +237,33 @@ func (c *Collector) busLabelLocked(name string) string {
 // uses any more. Called with busMu held.
 func (c *Collector) pruneLocked() {
 	for b, label := range c.buses {
-		if !b.IsClosed() {
-			continue
-		}
-		delete(c.buses, b)
-		if n, ok := c.busNames[label]; ok {
-			if n <= 1 {
-				delete(c.busNames, label)
-			} else {
-				c.busNames[label] = n - 1
-			}
+		if b.IsClosed() {
+			c.forgetLocked(b, label)
 		}
 	}
 }
 
-// OnBusClosed forgets bus: its gauges leave the next scrape, and the
-// collector holds no reference to it.
-func (c *Collector) OnBusClosed(bus *api.Bus) {
-	c.busMu.Lock()
-	defer c.busMu.Unlock()
-	label, ok := c.buses[bus]
-	if !ok {
-		return
-	}
-	delete(c.buses, bus)
+// forgetLocked drops bus b, labelled label, freeing the label value when
+// no other open bus uses it. Called with busMu held.
+func (c *Collector) forgetLocked(b *api.Bus, label string) {
+	delete(c.buses, b)
 	if n, ok := c.busNames[label]; ok {
 		if n <= 1 {
 			delete(c.busNames, label)
 		} else {
 			c.busNames[label] = n - 1
 		}
+	}
+}
+
+// OnBusClosed forgets bus: its gauges leave the next scrape, and the
+// collector holds no reference to it. The bus calls it when it is stopped
+// or closed, if it was given the collector as a middleware.
+func (c *Collector) OnBusClosed(bus *api.Bus) {
+	c.busMu.Lock()
+	defer c.busMu.Unlock()
+	if label, ok := c.buses[bus]; ok {
+		c.forgetLocked(bus, label)
 	}
 }
 

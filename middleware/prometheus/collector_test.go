@@ -408,13 +408,15 @@ ringbus_history_size{bus="PromGauges"} 4
 	}
 
 	require.NoError(t, bus.Close())
-	require.NoError(t, twin.Close())
-	assert.Zero(t, testutil.CollectAndCount(c, "ringbus_queue_depth"), "closed buses are dropped")
-	assert.Zero(t, c.AttachedBuses())
+	assert.Equal(t, 1, c.AttachedBuses(), "a closed bus is forgotten when it closes")
+	require.NoError(t, twin.Stop(ctx))
+	assert.Zero(t, c.AttachedBuses(), "and a stopped one")
+	assert.Zero(t, testutil.CollectAndCount(c, "ringbus_queue_depth"), "closed buses are not reported")
 }
 
 // A bus without handlers, or without the collector as its middleware, is
-// reported once attached by hand.
+// reported once attached by hand, and dropped by the first scrape after it
+// closed (it does not tell the collector).
 func TestAttach(t *testing.T) {
 	c := newCollector(t)
 	plain := newBus(t, "PromPlain", nil)
@@ -423,6 +425,13 @@ func TestAttach(t *testing.T) {
 	m := find(t, c, "ringbus_history_size", "bus", "PromPlain")
 	require.NotNil(t, m)
 	assert.Equal(t, 0.0, m.GetGauge().GetValue())
+
+	require.NoError(t, plain.Close())
+	assert.Equal(t, 1, c.AttachedBuses(), "no middleware, no close hook")
+	assert.Nil(t, find(t, c, "ringbus_history_size", "bus", "PromPlain"))
+	assert.Zero(t, c.AttachedBuses())
+	c.Attach(plain)
+	assert.Zero(t, c.AttachedBuses(), "a closed bus is not attached")
 }
 
 // Memory does not grow with buses created and closed, scraped or not, and

@@ -82,19 +82,16 @@ func newHistogram(bounds []int64) histogram {
 	return histogram{bounds: bounds, counts: make([]atomic.Uint64, len(bounds)+1)}
 }
 
-// observe records one duration of d nanoseconds.
+// observe records one duration of d nanoseconds. The buckets are scanned
+// from the smallest: handlers of an in-process bus mostly fall in the
+// first few, where a linear scan beats a binary search.
 func (h *histogram) observe(d int64) {
 	d = max(d, 0)
-	lo, hi := 0, len(h.bounds)
-	for lo < hi { // the first bound >= d
-		m := int(uint(lo+hi) >> 1)
-		if h.bounds[m] < d {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+	i := 0
+	for i < len(h.bounds) && h.bounds[i] < d {
+		i++
 	}
-	h.counts[lo].Add(1)
+	h.counts[i].Add(1)
 	h.sum.Add(d)
 }
 
