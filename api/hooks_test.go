@@ -148,3 +148,26 @@ func TestBusCloseObserverOncePerBus(t *testing.T) {
 	defer w.mu.Unlock()
 	assert.Equal(t, map[*api.Bus]int{a: 1, b: 1}, w.closed)
 }
+
+// Options bundles several bus options into one: the middleware and the
+// wrapper both take effect, and an invalid option inside fails NewBus.
+func TestOptionsCombines(t *testing.T) {
+	g := &closeWatcher{closed: map[*api.Bus]int{}}
+	var wrapped atomic.Int32
+	w := func(next api.HandlerFunc) api.HandlerFunc {
+		return func(ctx context.Context, e *api.BaseEvent) (any, error) { wrapped.Add(1); return next(ctx, e) }
+	}
+	bus, err := api.NewBus("OptionsCombined", api.Options(api.WithMiddlewares(g), nil, api.WithHandlerWrappers(w)))
+	require.NoError(t, err)
+	_, err = api.On(bus, func(context.Context, *msEvent) (string, error) { return "ok", nil })
+	require.NoError(t, err)
+	e := &msEvent{}
+	require.NoError(t, bus.Emit(context.Background(), e))
+	require.NoError(t, e.Wait(context.Background()))
+	assert.Equal(t, int32(1), wrapped.Load())
+	require.NoError(t, bus.Close())
+	assert.Equal(t, 1, g.closed[bus])
+
+	_, err = api.NewBus("OptionsBad", api.Options(api.WithMaxHistory(1), api.WithHandlerWrappers(nil)))
+	require.ErrorIs(t, err, api.ErrBadOption)
+}

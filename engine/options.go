@@ -179,6 +179,23 @@ type busOption func(*busConfig) error
 
 func (f busOption) applyBus(c *busConfig) error { return f(c) }
 
+// Options combines opts into one Option, applied in order: an integration
+// that needs several (a middleware and a handler wrapper, say) hands its
+// users a single value. Nil options are skipped.
+func Options(opts ...Option) Option {
+	return busOption(func(c *busConfig) error {
+		for _, o := range opts {
+			if o == nil {
+				continue
+			}
+			if err := o.applyBus(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func badOption(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
 }

@@ -10,7 +10,7 @@
 // set to Error.
 //
 //	tr := ringbusotel.New(ringbusotel.WithTracerProvider(tp))
-//	bus, err := api.NewBus("Orders", tr.BusOptions()...)
+//	bus, err := api.NewBus("Orders", tr.Option())
 //
 // The package is named ringbusotel so that it reads apart from the
 // OpenTelemetry packages a program imports beside it (otel, trace,

@@ -33,7 +33,7 @@ func Example() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	tr := ringbusotel.New(ringbusotel.WithTracerProvider(tp))
 
-	shop, err := api.NewBus("Shop", tr.BusOptions()...)
+	shop, err := api.NewBus("Shop", tr.Option())
 	if err != nil {
 		panic(err)
 	}

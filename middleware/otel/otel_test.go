@@ -600,7 +600,7 @@ func TestEventWithoutHandlersHasSpan_MW16(t *testing.T) {
 func TestCloseEndsSpans_MW16(t *testing.T) {
 	ctx := testCtx(t)
 	h := newHarness(t)
-	bus, err := api.NewBus("OtelClose", append(h.tr.BusOptions(), api.WithLogger(slog.New(slog.DiscardHandler)))...)
+	bus, err := api.NewBus("OtelClose", h.tr.Option(), api.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	started := make(chan struct{})
 	_, err = api.On(bus, func(ctx context.Context, _ *otOrder) (string, error) {

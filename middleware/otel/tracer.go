@@ -122,13 +122,16 @@ func New(opts ...Option) *Tracer {
 	return t
 }
 
-// BusOptions returns the bus options that install the Tracer on a bus:
-// its Middleware and its Wrapper.
+// Option returns the bus option that installs the Tracer on a bus: its
+// Middleware and its Wrapper, as one value.
 //
-//	bus, err := api.NewBus("Orders", tr.BusOptions()...)
-//	bus, err := api.NewBus("Orders", append(tr.BusOptions(), api.WithHistoryDrop(true))...)
+//	bus, err := api.NewBus("Orders", tr.Option(), api.WithHistoryDrop(true))
 //
-// With a no-op tracer provider it returns no options.
+// With a no-op tracer provider it installs nothing.
+func (t *Tracer) Option() api.Option { return api.Options(t.BusOptions()...) }
+
+// BusOptions returns the options Option combines, one per piece: none with
+// a no-op tracer provider, else the Middleware and the Wrapper.
 func (t *Tracer) BusOptions() []api.Option {
 	if t.off {
 		return nil
