@@ -8,15 +8,9 @@ import (
 	"testing"
 
 	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/internal/benchbatch"
 	sqlitemirror "github.com/ringbus/ringbus/middleware/sqlite"
 )
-
-type mirrorBench struct {
-	api.Event[struct{}]
-	Value int `json:"value"`
-}
-
-const benchBatch = 512
 
 // BenchmarkEmitBatchSQLiteMirror is the EmitBatch shape of package perf
 // (batches of 512 events, each awaited, one handler; one op is one event)
@@ -55,56 +49,16 @@ func openBench(b *testing.B, opts ...sqlitemirror.Option) *sqlitemirror.Mirror {
 }
 
 func benchBatchBus(b *testing.B, m *sqlitemirror.Mirror) {
-	ctx := context.Background()
-	opts := []api.Option{api.WithMaxHistory(benchBatch), api.WithHistoryDrop(true)}
+	cfg := benchbatch.Config{Rate: true}
 	if m != nil {
-		opts = append(opts, api.WithMiddlewares(m))
-	}
-	bus, err := api.NewBus("MirrorBench", opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = bus.Close() }()
-	sum := 0
-	if _, err := api.On(bus, func(ctx context.Context, e *mirrorBench) (struct{}, error) {
-		sum += e.Value
-		return struct{}{}, nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	batch := make([]*mirrorBench, 0, benchBatch)
-	wait := func() {
-		for _, e := range batch {
-			if err := e.Wait(ctx); err != nil {
+		cfg.Options = []api.Option{api.WithMiddlewares(m)}
+		cfg.End = func() {
+			// Under QueueDrop, Flush returns the drops; they are counted
+			// by the caller. The flush is timed: the writing is measured.
+			if err := m.Flush(context.Background()); err != nil && !errors.Is(err, sqlitemirror.ErrQueueFull) {
 				b.Fatal(err)
 			}
 		}
-		batch = batch[:0]
 	}
-	want, i := 0, 0
-	b.ReportAllocs()
-	for b.Loop() {
-		e := &mirrorBench{Value: i%97 + 1}
-		want += e.Value
-		i++
-		if err := bus.Emit(ctx, e); err != nil {
-			b.Fatal(err)
-		}
-		batch = append(batch, e)
-		if len(batch) == benchBatch {
-			wait()
-		}
-	}
-	wait()
-	if m != nil {
-		// Under QueueDrop, Flush returns the drops; they are counted below.
-		if err := m.Flush(ctx); err != nil && !errors.Is(err, sqlitemirror.ErrQueueFull) {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if sum != want {
-		b.Fatalf("checksum %d, want %d", sum, want)
-	}
+	benchbatch.Run(b, "MirrorBench", cfg)
 }
