@@ -287,3 +287,15 @@ type (
 	// ResultSchemaError reports that a handler result did not match the event's result schema.
 	ResultSchemaError = engine.ResultSchemaError
 )
+
+// The hooks a HookSelector may select.
+const (
+	// EventHooks selects OnEventChange.
+	EventHooks = engine.EventHooks
+	// ResultHooks selects OnResultChange.
+	ResultHooks = engine.ResultHooks
+	// HandlerHooks selects OnHandlersChange.
+	HandlerHooks = engine.HandlerHooks
+	// AllHooks selects every hook, as for a middleware without Hooks.
+	AllHooks = engine.AllHooks
+)

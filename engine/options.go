@@ -152,6 +152,9 @@ type busConfig struct {
 	detectFilePaths    bool
 	logger             *slog.Logger
 	middlewares        []Middleware
+	eventMWs           []Middleware // those of middlewares whose OnEventChange is called
+	resultMWs          []Middleware // ... OnResultChange
+	handlerMWs         []Middleware // ... OnHandlersChange
 	wrappers           []HandlerWrapper
 	domain             *Domain
 }
@@ -433,6 +436,8 @@ func WithLogger(l *slog.Logger) Option {
 // per event to the default path (six hook calls: three event and three row
 // transitions, each with its panic guard), 24% over a bare bus
 // (BenchmarkEmitBatchMiddleware in package perf, counted with callgrind).
+// A middleware that implements HookSelector is called only for the hooks
+// it selects.
 func WithMiddlewares(m ...Middleware) Option {
 	// The order: MW-5.
 	return busOption(func(c *busConfig) error {
@@ -442,6 +447,21 @@ func WithMiddlewares(m ...Middleware) Option {
 			}
 		}
 		c.middlewares = append(c.middlewares, m...)
+		for _, mw := range m {
+			h := AllHooks
+			if s, ok := mw.(HookSelector); ok {
+				h = s.Hooks()
+			}
+			if h&EventHooks != 0 {
+				c.eventMWs = append(c.eventMWs, mw)
+			}
+			if h&ResultHooks != 0 {
+				c.resultMWs = append(c.resultMWs, mw)
+			}
+			if h&HandlerHooks != 0 {
+				c.handlerMWs = append(c.handlerMWs, mw)
+			}
+		}
 		return nil
 	})
 }

@@ -56,6 +56,10 @@ func AutoError(opts ...AutoOption) *ErrorEvents {
 	return &ErrorEvents{cfg: newAutoConfig(opts)}
 }
 
+// Hooks tells the bus which hooks ErrorEvents uses: AutoError needs only the result-row hook, so the
+// others cost nothing per event.
+func (*ErrorEvents) Hooks() api.Hooks { return api.ResultHooks }
+
 // OnResultChange emits the ErrorEvent of a row that completed with an
 // error.
 func (m *ErrorEvents) OnResultChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, r *api.Result, s api.Status) {

@@ -124,6 +124,10 @@ func Slog(logger *slog.Logger, opts ...SlogOption) *SlogLogger {
 	return l
 }
 
+// Hooks tells the bus which hooks SlogLogger uses: Slog does not log registrations, so the
+// others cost nothing per event.
+func (*SlogLogger) Hooks() api.Hooks { return api.EventHooks | api.ResultHooks }
+
 // OnEventChange writes the record of an event's transition.
 func (l *SlogLogger) OnEventChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {
 	level, msg := l.levels[whatPending], msgEventPending

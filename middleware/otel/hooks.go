@@ -40,6 +40,9 @@ func (es *eventSpan) get() trace.Span {
 // middleware is the Tracer's Middleware.
 type middleware struct{ t *Tracer }
 
+// Hooks tells the bus which hooks the tracer uses (spans follow event and row transitions).
+func (middleware) Hooks() api.Hooks { return api.EventHooks | api.ResultHooks }
+
 // OnEventChange starts the event's span when a bus begins processing it
 // and ends it when the event completes, which is reported once, by the bus
 // completing it.

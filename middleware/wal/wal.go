@@ -205,6 +205,10 @@ func (w *WAL) Path() string { return w.path }
 // Policy returns the WAL's sync policy.
 func (w *WAL) Policy() SyncPolicy { return w.cfg.sync }
 
+// Hooks tells the bus which hooks WAL uses: the WAL writes only completed events, so the
+// others cost nothing per event.
+func (*WAL) Hooks() api.Hooks { return api.EventHooks }
+
 // OnEventChange writes e's line when e completes; other transitions are
 // ignored. Under SyncEvery it returns once the line is written and
 // fsynced; under the other policies once the line is queued.
