@@ -28,6 +28,12 @@ type (
 	Middleware = engine.Middleware
 	// NopMiddleware is embeddable in middlewares that implement some hooks.
 	NopMiddleware = engine.NopMiddleware
+	// HookSelector is implemented by a middleware that uses only some of
+	// its hooks: the bus calls just those.
+	HookSelector = engine.HookSelector
+	// Hooks is a set of a middleware's hooks (EventHooks, ResultHooks,
+	// HandlerHooks).
+	Hooks = engine.Hooks
 	// BusCloseObserver is implemented by a middleware that wants to know
 	// when a bus it was given to is shut down by Stop or Close.
 	BusCloseObserver = engine.BusCloseObserver

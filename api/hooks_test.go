@@ -148,3 +148,67 @@ func TestBusCloseObserverOncePerBus(t *testing.T) {
 	defer w.mu.Unlock()
 	assert.Equal(t, map[*api.Bus]int{a: 1, b: 1}, w.closed)
 }
+
+// Options bundles several bus options into one: the middleware and the
+// wrapper both take effect, and an invalid option inside fails NewBus.
+func TestOptionsCombines(t *testing.T) {
+	g := &closeWatcher{closed: map[*api.Bus]int{}}
+	var wrapped atomic.Int32
+	w := func(next api.HandlerFunc) api.HandlerFunc {
+		return func(ctx context.Context, e *api.BaseEvent) (any, error) { wrapped.Add(1); return next(ctx, e) }
+	}
+	bus, err := api.NewBus("OptionsCombined", api.Options(api.WithMiddlewares(g), nil, api.WithHandlerWrappers(w)))
+	require.NoError(t, err)
+	_, err = api.On(bus, func(context.Context, *msEvent) (string, error) { return "ok", nil })
+	require.NoError(t, err)
+	e := &msEvent{}
+	require.NoError(t, bus.Emit(context.Background(), e))
+	require.NoError(t, e.Wait(context.Background()))
+	assert.Equal(t, int32(1), wrapped.Load())
+	require.NoError(t, bus.Close())
+	assert.Equal(t, 1, g.closed[bus])
+
+	_, err = api.NewBus("OptionsBad", api.Options(api.WithMaxHistory(1), api.WithHandlerWrappers(nil)))
+	require.ErrorIs(t, err, api.ErrBadOption)
+}
+
+// selective counts its calls and selects some hooks.
+type selective struct {
+	hooks                  api.Hooks
+	events, rows, handlers atomic.Int32
+}
+
+func (s *selective) Hooks() api.Hooks { return s.hooks }
+func (s *selective) OnEventChange(context.Context, *api.Bus, *api.BaseEvent, api.Status) {
+	s.events.Add(1)
+}
+func (s *selective) OnResultChange(context.Context, *api.Bus, *api.BaseEvent, *api.Result, api.Status) {
+	s.rows.Add(1)
+}
+func (s *selective) OnHandlersChange(*api.Bus, *api.Handler, bool) { s.handlers.Add(1) }
+
+// MW-1, MW-5: a middleware implementing HookSelector is called only for
+// the hooks it selects; the others on the same bus still get every hook,
+// in order.
+func TestHookSelectorSkipsUnselectedHooks(t *testing.T) {
+	ctx := context.Background()
+	rowsOnly := &selective{hooks: api.ResultHooks}
+	eventsOnly := &selective{hooks: api.EventHooks}
+	regsOnly := &selective{hooks: api.HandlerHooks}
+	all := &selective{hooks: api.AllHooks}
+	bus := spBus(t, "HookSelector", api.WithMiddlewares(rowsOnly, eventsOnly, regsOnly, all))
+	_, err := api.On(bus, func(context.Context, *msEvent) (string, error) { return "ok", nil })
+	require.NoError(t, err)
+	e := &msEvent{}
+	require.NoError(t, bus.Emit(ctx, e))
+	require.NoError(t, e.Wait(ctx))
+	require.NoError(t, bus.WaitUntilIdle(ctx))
+	for name, c := range map[string]struct {
+		s                      *selective
+		events, rows, handlers int32
+	}{"rows": {rowsOnly, 0, 3, 0}, "events": {eventsOnly, 3, 0, 0}, "handlers": {regsOnly, 0, 0, 1}, "all": {all, 3, 3, 1}} {
+		assert.Equal(t, c.events, c.s.events.Load(), name+": event hooks")
+		assert.Equal(t, c.rows, c.s.rows.Load(), name+": row hooks")
+		assert.Equal(t, c.handlers, c.s.handlers.Load(), name+": handler hooks")
+	}
+}

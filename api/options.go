@@ -130,6 +130,11 @@ func WithMiddlewares(m ...Middleware) Option { return engine.WithMiddlewares(m..
 // wrappers pays nothing per event. See HandlerWrapper.
 func WithHandlerWrappers(ws ...HandlerWrapper) Option { return engine.WithHandlerWrappers(ws...) }
 
+// Options combines opts into one Option, applied in order, so that an
+// integration needing several (a middleware and a handler wrapper) can
+// hand out a single value. Nil options are skipped.
+func Options(opts ...Option) Option { return engine.Options(opts...) }
+
 // WithID gives the bus an explicit id, which must parse as a UUID; by
 // default a bus gets a new UUIDv7.
 func WithID(id string) Option { return engine.WithID(id) }
@@ -281,4 +286,16 @@ type (
 	HandlerWrapper = engine.HandlerWrapper
 	// ResultSchemaError reports that a handler result did not match the event's result schema.
 	ResultSchemaError = engine.ResultSchemaError
+)
+
+// The hooks a HookSelector may select.
+const (
+	// EventHooks selects OnEventChange.
+	EventHooks = engine.EventHooks
+	// ResultHooks selects OnResultChange.
+	ResultHooks = engine.ResultHooks
+	// HandlerHooks selects OnHandlersChange.
+	HandlerHooks = engine.HandlerHooks
+	// AllHooks selects every hook, as for a middleware without Hooks.
+	AllHooks = engine.AllHooks
 )

@@ -63,6 +63,7 @@ const (
 type Bus struct {
 	_      noCopy
 	id     ident.UUID
+	idStr  string // id.String(), made once: middlewares ask for it per event
 	name   string
 	label  atomic.Pointer[string]
 	cfg    busConfig
@@ -160,6 +161,7 @@ func newBus(name string, keepName bool, opts []Option) (*Bus, error) {
 	}
 	b := &Bus{
 		id:      cfg.id,
+		idStr:   idStr,
 		cfg:     cfg,
 		domain:  cfg.domain,
 		logger:  cfg.logger,
@@ -197,7 +199,12 @@ func (b *Bus) setLabel(name string) {
 }
 
 // ID returns the bus id (UUIDv7 string).
-func (b *Bus) ID() string { return b.id.String() }
+func (b *Bus) ID() string {
+	if b.idStr != "" {
+		return b.idStr
+	}
+	return b.id.String() // a stub bus (a restored row's) has no cached string
+}
 
 // Name returns the bus name. After Stop or Close it is "_stopped_{id8}",
 // the last 8 hex digits of the bus id, as in abxbus.

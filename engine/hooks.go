@@ -78,7 +78,7 @@ func settleCascaded(r *Result) {
 
 // eventCompleted reports that e completed on b, its last bus.
 func (b *Bus) eventCompleted(e *Event) {
-	if b != nil && len(b.cfg.middlewares) > 0 {
+	if b != nil && len(b.cfg.eventMWs) > 0 {
 		b.hookEvent(e, StatusCompleted)
 	}
 }
@@ -95,21 +95,27 @@ func (b *Bus) busClosed() {
 // --- middleware hooks (MW) ---
 
 func (b *Bus) notifyHandlers(h *Handler, registered bool) {
-	for _, m := range b.cfg.middlewares {
+	for _, m := range b.cfg.handlerMWs {
 		b.safeHook(func() { m.OnHandlersChange(b, h, registered) })
 	}
 }
 
 func (b *Bus) hookEvent(e *Event, s Status) {
+	if len(b.cfg.eventMWs) == 0 {
+		return
+	}
 	ctx := eventCtx(e)
-	for _, m := range b.cfg.middlewares {
+	for _, m := range b.cfg.eventMWs {
 		b.safeHook(func() { m.OnEventChange(ctx, b, e, s) })
 	}
 }
 
 func (b *Bus) hookResult(r *Result, s Status) {
+	if len(b.cfg.resultMWs) == 0 {
+		return
+	}
 	var ctx context.Context = hctx{r} // the handler's ctx (pointer-shaped: no allocation)
-	for _, m := range b.cfg.middlewares {
+	for _, m := range b.cfg.resultMWs {
 		b.safeHook(func() { m.OnResultChange(ctx, b, r.event, r, s) })
 	}
 }

@@ -56,6 +56,26 @@ type Middleware interface {
 	OnHandlersChange(bus *Bus, h *Handler, registered bool)
 }
 
+// Hooks is a set of a Middleware's hooks (see HookSelector).
+type Hooks uint8
+
+// The hooks of a Middleware.
+const (
+	EventHooks   Hooks = 1 << iota // OnEventChange
+	ResultHooks                    // OnResultChange
+	HandlerHooks                   // OnHandlersChange
+	AllHooks     = EventHooks | ResultHooks | HandlerHooks
+)
+
+// HookSelector is implemented by a middleware that does something in only
+// some of its hooks: the bus calls just those, and the hooks it skips cost
+// nothing per event. A middleware without it gets every hook.
+//
+//	func (*Audit) Hooks() api.Hooks { return api.ResultHooks }
+type HookSelector interface {
+	Hooks() Hooks
+}
+
 // BusCloseObserver is implemented by a middleware that wants to know when
 // a bus it was given to is shut down (by Stop or Close): a collector that
 // reads per-bus gauges forgets the bus, a tracer ends what it still holds.

@@ -152,6 +152,9 @@ type busConfig struct {
 	detectFilePaths    bool
 	logger             *slog.Logger
 	middlewares        []Middleware
+	eventMWs           []Middleware // those of middlewares whose OnEventChange is called
+	resultMWs          []Middleware // ... OnResultChange
+	handlerMWs         []Middleware // ... OnHandlersChange
 	wrappers           []HandlerWrapper
 	domain             *Domain
 }
@@ -178,6 +181,23 @@ type Option interface{ applyBus(*busConfig) error }
 type busOption func(*busConfig) error
 
 func (f busOption) applyBus(c *busConfig) error { return f(c) }
+
+// Options combines opts into one Option, applied in order: an integration
+// that needs several (a middleware and a handler wrapper, say) hands its
+// users a single value. Nil options are skipped.
+func Options(opts ...Option) Option {
+	return busOption(func(c *busConfig) error {
+		for _, o := range opts {
+			if o == nil {
+				continue
+			}
+			if err := o.applyBus(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 func badOption(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
@@ -416,6 +436,8 @@ func WithLogger(l *slog.Logger) Option {
 // per event to the default path (six hook calls: three event and three row
 // transitions, each with its panic guard), 24% over a bare bus
 // (BenchmarkEmitBatchMiddleware in package perf, counted with callgrind).
+// A middleware that implements HookSelector is called only for the hooks
+// it selects.
 func WithMiddlewares(m ...Middleware) Option {
 	// The order: MW-5.
 	return busOption(func(c *busConfig) error {
@@ -425,6 +447,21 @@ func WithMiddlewares(m ...Middleware) Option {
 			}
 		}
 		c.middlewares = append(c.middlewares, m...)
+		for _, mw := range m {
+			h := AllHooks
+			if s, ok := mw.(HookSelector); ok {
+				h = s.Hooks()
+			}
+			if h&EventHooks != 0 {
+				c.eventMWs = append(c.eventMWs, mw)
+			}
+			if h&ResultHooks != 0 {
+				c.resultMWs = append(c.resultMWs, mw)
+			}
+			if h&HandlerHooks != 0 {
+				c.handlerMWs = append(c.handlerMWs, mw)
+			}
+		}
 		return nil
 	})
 }

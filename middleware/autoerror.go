@@ -48,11 +48,17 @@ type ErrorEvents struct {
 //		ErrorType string                `json:"error_type"`
 //	}
 //
-// Cost: nothing per event while handlers succeed beyond the hook calls;
-// each failure costs an event.
+// Cost: while handlers succeed, only the hook calls: AutoError and
+// AutoReturn together add about 37% instructions per event to a bus
+// without middlewares (BenchmarkEmitBatchLogger in package perf, counted
+// with callgrind); each failure costs an event.
 func AutoError(opts ...AutoOption) *ErrorEvents {
 	return &ErrorEvents{cfg: newAutoConfig(opts)}
 }
+
+// Hooks tells the bus which hooks ErrorEvents uses: AutoError needs only the result-row hook, so the
+// others cost nothing per event.
+func (*ErrorEvents) Hooks() api.Hooks { return api.ResultHooks }
 
 // OnResultChange emits the ErrorEvent of a row that completed with an
 // error.

@@ -38,6 +38,10 @@ func AutoHandlerChange(opts ...AutoOption) *HandlerChangeEvents {
 	return &HandlerChangeEvents{cfg: newAutoConfig(opts)}
 }
 
+// Hooks tells the bus which hooks HandlerChangeEvents uses: AutoHandlerChange needs only the registration hook, so the
+// others cost nothing per event.
+func (*HandlerChangeEvents) Hooks() api.Hooks { return api.HandlerHooks }
+
 // OnHandlersChange emits the event for h's registration or removal.
 func (m *HandlerChangeEvents) OnHandlersChange(bus *api.Bus, h *api.Handler, registered bool) {
 	info := HandlerInfoOf(h)

@@ -42,6 +42,10 @@ func AutoReturn(opts ...AutoOption) *ResultEvents {
 	return &ResultEvents{cfg: newAutoConfig(opts)}
 }
 
+// Hooks tells the bus which hooks ResultEvents uses: AutoReturn needs only the result-row hook, so the
+// others cost nothing per event.
+func (*ResultEvents) Hooks() api.Hooks { return api.ResultHooks }
+
 // OnResultChange emits the ResultEvent of a row that completed with a
 // value.
 func (m *ResultEvents) OnResultChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, r *api.Result, s api.Status) {

@@ -101,6 +101,15 @@ const (
 // WithFailureLevel).
 // The handler's Enabled is asked first: a level that is off costs a call
 // and nothing else. A nil logger means slog.Default().
+//
+// Cost (BenchmarkEmitBatchLogger in package perf, one handler, six
+// transitions per event, instructions counted with callgrind): with every
+// level off, about 31% more per event than a bus without middlewares;
+// building the six records for a handler that takes them, about 116% more,
+// without allocating (a record's ids become strings only when the handler
+// resolves them). What the handler does with a record is its own cost:
+// slog.TextHandler formatting all six makes the event 17 times as costly,
+// so keep a busy bus's transitions below the handler's level.
 func Slog(logger *slog.Logger, opts ...SlogOption) *SlogLogger {
 	if logger == nil {
 		logger = slog.Default()
@@ -114,6 +123,10 @@ func Slog(logger *slog.Logger, opts ...SlogOption) *SlogLogger {
 	}
 	return l
 }
+
+// Hooks tells the bus which hooks SlogLogger uses: Slog does not log registrations, so the
+// others cost nothing per event.
+func (*SlogLogger) Hooks() api.Hooks { return api.EventHooks | api.ResultHooks }
 
 // OnEventChange writes the record of an event's transition.
 func (l *SlogLogger) OnEventChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {

@@ -3,7 +3,6 @@ package middleware_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,13 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/internal/tspeer"
 	"github.com/ringbus/ringbus/middleware"
 	"github.com/ringbus/ringbus/wire"
 )
-
-// tsDir is the folder of the TypeScript live checks: package.json pins
-// abxbus 2.5.56, package-lock.json the rest.
-var tsDir = filepath.Join("..", "interop", "ts")
 
 // tsEvent is one entry of what interop/ts/automw.mjs prints.
 type tsEvent struct {
@@ -37,22 +33,9 @@ type tsEvent struct {
 // Without node or npm the test is skipped, or fails under CI=true.
 func runAutoTS(t *testing.T, events map[string][]byte) map[string]tsEvent {
 	t.Helper()
-	node, nerr := exec.LookPath("node")
-	npm, perr := exec.LookPath("npm")
-	if err := errors.Join(nerr, perr); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the TypeScript round trip needs node and npm: %v", err)
-		}
-		t.Skipf("the TypeScript round trip needs Node.js 20+ with npm (e.g. apt-get install nodejs npm): %v", err)
-	}
+	node, tsDir := tspeer.Node(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if _, err := os.Stat(filepath.Join(tsDir, "node_modules", "abxbus", "package.json")); err != nil {
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = tsDir
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "npm ci in %s: %s", tsDir, out)
-	}
 	dir := t.TempDir()
 	type entry struct {
 		Name string `json:"name"`

@@ -32,6 +32,8 @@ func (h dropHandler) WithGroup(string) slog.Handler                { return h }
 //	               records: building them, without formatting
 //	slog-drop-done the same with the pending and started records below
 //	               the handler's level
+//	slog-discard   Slog over slog.DiscardHandler, the standard library's
+//	               discarding handler (Enabled is false at every level)
 //	slog-disabled  Slog over a TextHandler at Info: every transition is
 //	               Debug, so each hook asks Enabled and stops
 //	text-logger    Logger writing its line to io.Discard
@@ -55,6 +57,9 @@ func BenchmarkEmitBatchLogger(b *testing.B) {
 		m := middleware.Slog(slog.New(dropHandler{level: slog.LevelDebug}),
 			middleware.WithPendingLevel(slog.LevelDebug-4), middleware.WithStartedLevel(slog.LevelDebug-4))
 		benchEmitBatch(b, name, api.WithMiddlewares(m))
+	})
+	b.Run("slog-discard", func(b *testing.B) {
+		benchEmitBatch(b, name, api.WithMiddlewares(middleware.Slog(slog.New(slog.DiscardHandler))))
 	})
 	b.Run("slog-disabled", func(b *testing.B) {
 		l := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))

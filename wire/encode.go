@@ -83,7 +83,9 @@ func (enc Encoder) Append(dst []byte, e engine.Eventer) ([]byte, error) {
 	defer putEnc(es)
 	es.enc = enc
 	n := len(dst)
-	b, err := es.event(dst, e, core, 0)
+	// A middleware or handler often holds the *engine.Event of a typed
+	// event: write the typed value's payload all the same.
+	b, err := es.event(dst, core.Payload(), core, 0)
 	if err != nil {
 		return dst[:n], err
 	}
@@ -469,7 +471,7 @@ func (es *encodeState) value(b []byte, v any, depth int) ([]byte, error) {
 			// a cycle: no nested copy.
 			return append(b, "null"...), nil
 		}
-		return es.event(b, x, c, depth+1)
+		return es.event(b, c.Payload(), c, depth+1)
 	case error:
 		b = append(b, `{"type":`...)
 		b = appendString(b, engine.ErrorTypeName(x))

@@ -468,3 +468,24 @@ func TestEncodeInFlight(t *testing.T) {
 	<-done
 	require.NoError(t, w.Wait(context.Background()))
 }
+
+// WIRE-1: the *api.BaseEvent of a typed event (what a middleware's hook
+// receives) encodes the typed payload, byte for byte as the typed value.
+func TestBaseEventOfTypedEventKeepsPayload(t *testing.T) {
+	bus, err := api.NewBus("BaseOfTypedBus")
+	require.NoError(t, err)
+	defer func() { _ = bus.Close() }()
+	var got *api.BaseEvent
+	_, err = api.OnType(bus, "OrderPlaced", func(_ context.Context, e *api.BaseEvent) (any, error) {
+		got = e
+		return nil, nil
+	})
+	require.NoError(t, err)
+	o := &OrderPlaced{OrderID: "o-1", Total: 9.5, Items: []string{"a"}}
+	require.NoError(t, bus.Emit(context.Background(), o))
+	require.NoError(t, o.Wait(context.Background()))
+	require.NotNil(t, got)
+	base := decodeJSON(t, mustMarshal(t, wire.Encoder{}, got)).(map[string]any)
+	assert.Equal(t, "o-1", base["order_id"])
+	assert.Equal(t, decodeJSON(t, mustMarshal(t, wire.Encoder{}, o)), base)
+}

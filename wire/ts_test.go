@@ -15,13 +15,10 @@ import (
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/engine"
+	"github.com/ringbus/ringbus/internal/tspeer"
 	"github.com/ringbus/ringbus/schema"
 	"github.com/ringbus/ringbus/wire"
 )
-
-// tsDir is the folder of the TypeScript live check (package.json pins
-// abxbus 2.5.56, package-lock.json pins the rest).
-var tsDir = filepath.Join("..", "interop", "ts")
 
 // tsReport is what interop/ts/check.mjs prints.
 type tsReport struct {
@@ -57,22 +54,9 @@ type tsSchemaCase struct {
 // the test is skipped, or fails under CI=true.
 func runTS(t *testing.T, events map[string][]byte, schemas []tsSchemaCase) *tsReport {
 	t.Helper()
-	node, nerr := exec.LookPath("node")
-	npm, perr := exec.LookPath("npm")
-	if err := errors.Join(nerr, perr); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the TypeScript live check needs node and npm: %v", err)
-		}
-		t.Skipf("the TypeScript live check needs Node.js 20+ with npm (e.g. apt-get install nodejs npm): %v", err)
-	}
+	node, tsDir := tspeer.Node(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if _, err := os.Stat(filepath.Join(tsDir, "node_modules", "abxbus", "package.json")); err != nil {
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = tsDir
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "npm ci in %s: %s", tsDir, out)
-	}
 	dir := t.TempDir()
 	manifest := struct {
 		Events  []tsEventCase  `json:"events"`
