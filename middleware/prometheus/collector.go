@@ -30,7 +30,10 @@ type Collector struct {
 	// written per event.
 	_        [64]byte
 	lastType atomic.Pointer[typeSeries]
-	_        [56]byte
+	// lastRow is the handler series the previous row used, found by its
+	// event type and handler name: it saves both map reads of a row.
+	lastRow atomic.Pointer[handlerSeries]
+	_       [48]byte
 
 	types     *xsync.Map[string, *typeSeries]
 	nTypes    atomic.Int64 // event types with a series of their own
@@ -106,6 +109,11 @@ func (c *Collector) typeFor(name string) *typeSeries {
 	if ts := c.lastType.Load(); ts != nil && ts.label == name {
 		return ts
 	}
+	return c.lookupType(name)
+}
+
+// lookupType is typeFor past its one-entry cache.
+func (c *Collector) lookupType(name string) *typeSeries {
 	if ts, ok := c.types.Load(name); ok {
 		c.lastType.Store(ts)
 		return ts
@@ -125,6 +133,17 @@ func (c *Collector) typeFor(name string) *typeSeries {
 		return c.other
 	}
 	return ts
+}
+
+// rowSeries returns the series of the handler named name for events of
+// type typ.
+func (c *Collector) rowSeries(typ, name string) *handlerSeries {
+	if hs := c.lastRow.Load(); hs != nil && hs.eventType == typ && hs.name == name {
+		return hs
+	}
+	hs := c.handlerFor(c.typeFor(typ), name)
+	c.lastRow.Store(hs)
+	return hs
 }
 
 // handlerFor returns the series of the handler named name for events of
@@ -157,7 +176,7 @@ func (c *Collector) newHandlerFor(ts *typeSeries, name string) *handlerSeries {
 			c.handFull.Store(true)
 			return nil, true
 		}
-		return &handlerSeries{eventType: ts.label, handler: label, name: name, hist: newHistogram(c.bounds)}, false
+		return &handlerSeries{ts: ts, eventType: ts.label, handler: label, name: name, hist: newHistogram(c.bounds)}, false
 	})
 	if hs == nil {
 		return c.otherHandlerOf(ts, name)
@@ -172,7 +191,7 @@ func (c *Collector) otherHandlerOf(ts *typeSeries, _ string) *handlerSeries {
 	if hs := ts.otherHandler.Load(); hs != nil {
 		return hs
 	}
-	hs := &handlerSeries{eventType: ts.label, handler: OtherLabel, name: "\x00other", hist: newHistogram(c.bounds)}
+	hs := &handlerSeries{ts: ts, eventType: ts.label, handler: OtherLabel, name: "\x00other", hist: newHistogram(c.bounds)}
 	if !ts.otherHandler.CompareAndSwap(nil, hs) {
 		return ts.otherHandler.Load()
 	}

@@ -73,10 +73,15 @@
 //
 // # Cost
 //
-// Per event with one handler, the hooks read the event type twice, do
-// three lock-free map reads and four atomic adds; nothing is allocated and
-// no lock is taken by the collector. A failed row also writes its event to
-// a concurrent map until the event completes. BenchmarkEmitBatchPrometheus
-// measures the collector against the bare bus in one run; the README's
-// Middlewares section has the numbers.
+// Per event with one handler, the hooks read the event type twice, find
+// the event type's series twice and the handler's once, each through a
+// one-entry cache in front of a lock-free map, and do four atomic adds;
+// nothing is allocated and the collector takes no lock of its own. A
+// failed row also writes its event to a concurrent map until the event
+// completes. On the batch benchmark (BenchmarkEmitBatchPrometheus: 512
+// events emitted, then awaited, one handler) that is about 330
+// instructions per event, on top of about 900 that the bus spends calling
+// the hooks of any middleware, against 3,700 for the bare bus; in time
+// the collector costs about 20% per event there (19% to 26% in runs on a
+// shared 2-core machine), half of it the hook calls themselves.
 package ringbusprom

@@ -8,10 +8,11 @@ import (
 )
 
 // The middleware side of the collector. Per event on the default path
-// (one handler, no error), the hooks read the event type twice, do three
-// lock-free map reads (the event type's series at the start and at the end,
-// the handler's through a one-entry cache) and four atomic adds; a failed
-// row adds one write to a concurrent map, removed when its event completes.
+// (one handler, no error), the hooks read the event type twice, find the
+// event type's series twice and the handler's once, each through a
+// one-entry cache in front of a lock-free map, and do four atomic adds; a
+// failed row adds one write to a concurrent map, removed when its event
+// completes.
 
 // OnEventChange counts an event started when the first bus begins
 // processing it, and completed (or failed) when it completes.
@@ -45,13 +46,12 @@ func (c *Collector) OnResultChange(_ context.Context, _ *api.Bus, e *api.BaseEve
 	if typ == engine.Wildcard {
 		typ = e.Type()
 	}
-	ts := c.typeFor(typ)
-	hs := c.handlerFor(ts, h.Name())
+	hs := c.rowSeries(typ, h.Name())
 	if start := r.StartedTime(); start != 0 {
 		hs.hist.observe(int64(r.CompletedTime() - start))
 	}
 	if err := r.Error(); err != nil {
-		c.rowFailed(e, ts, hs, err)
+		c.rowFailed(e, hs.ts, hs, err)
 	}
 }
 

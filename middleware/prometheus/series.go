@@ -61,9 +61,10 @@ func newTypeSeries(label string) *typeSeries {
 // handlerSeries holds the counters and duration histogram of one
 // (event_type, handler) label pair.
 type handlerSeries struct {
+	ts        *typeSeries // its event type's series
 	eventType string
 	handler   string // the label value
-	name      string // the handler name it was created for (for last)
+	name      string // the handler name it was created for (for the caches)
 	errors    atomic.Uint64
 	timeouts  atomic.Uint64
 	hist      histogram
