@@ -188,15 +188,16 @@ func (s *selective) OnResultChange(context.Context, *api.Bus, *api.BaseEvent, *a
 func (s *selective) OnHandlersChange(*api.Bus, *api.Handler, bool) { s.handlers.Add(1) }
 
 // MW-1, MW-5: a middleware implementing HookSelector is called only for
-// the hooks it selects; the others on the same bus still get every hook,
-// in order.
+// the hooks and transitions it selects; the others on the same bus still
+// get every hook, in order.
 func TestHookSelectorSkipsUnselectedHooks(t *testing.T) {
 	ctx := context.Background()
 	rowsOnly := &selective{hooks: api.ResultHooks}
 	eventsOnly := &selective{hooks: api.EventHooks}
 	regsOnly := &selective{hooks: api.HandlerHooks}
 	all := &selective{hooks: api.AllHooks}
-	bus := spBus(t, "HookSelector", api.WithMiddlewares(rowsOnly, eventsOnly, regsOnly, all))
+	completions := &selective{hooks: api.EventCompletedHook | api.ResultCompletedHook}
+	bus := spBus(t, "HookSelector", api.WithMiddlewares(rowsOnly, eventsOnly, regsOnly, all, completions))
 	_, err := api.On(bus, func(context.Context, *msEvent) (string, error) { return "ok", nil })
 	require.NoError(t, err)
 	e := &msEvent{}
@@ -206,7 +207,7 @@ func TestHookSelectorSkipsUnselectedHooks(t *testing.T) {
 	for name, c := range map[string]struct {
 		s                      *selective
 		events, rows, handlers int32
-	}{"rows": {rowsOnly, 0, 3, 0}, "events": {eventsOnly, 3, 0, 0}, "handlers": {regsOnly, 0, 0, 1}, "all": {all, 3, 3, 1}} {
+	}{"rows": {rowsOnly, 0, 3, 0}, "events": {eventsOnly, 3, 0, 0}, "handlers": {regsOnly, 0, 0, 1}, "all": {all, 3, 3, 1}, "completions": {completions, 1, 1, 0}} {
 		assert.Equal(t, c.events, c.s.events.Load(), name+": event hooks")
 		assert.Equal(t, c.rows, c.s.rows.Load(), name+": row hooks")
 		assert.Equal(t, c.handlers, c.s.handlers.Load(), name+": handler hooks")

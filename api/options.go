@@ -288,14 +288,26 @@ type (
 	ResultSchemaError = engine.ResultSchemaError
 )
 
-// The hooks a HookSelector may select.
+// The hooks a HookSelector may select, one bit per transition.
 const (
-	// EventHooks selects OnEventChange.
-	EventHooks = engine.EventHooks
-	// ResultHooks selects OnResultChange.
-	ResultHooks = engine.ResultHooks
+	// EventPendingHook selects OnEventChange with StatusPending.
+	EventPendingHook = engine.EventPendingHook
+	// EventStartedHook selects OnEventChange with StatusStarted.
+	EventStartedHook = engine.EventStartedHook
+	// EventCompletedHook selects OnEventChange with StatusCompleted.
+	EventCompletedHook = engine.EventCompletedHook
+	// ResultPendingHook selects OnResultChange with StatusPending.
+	ResultPendingHook = engine.ResultPendingHook
+	// ResultStartedHook selects OnResultChange with StatusStarted.
+	ResultStartedHook = engine.ResultStartedHook
+	// ResultCompletedHook selects OnResultChange with StatusCompleted.
+	ResultCompletedHook = engine.ResultCompletedHook
 	// HandlerHooks selects OnHandlersChange.
 	HandlerHooks = engine.HandlerHooks
+	// EventHooks selects every OnEventChange.
+	EventHooks = engine.EventHooks
+	// ResultHooks selects every OnResultChange.
+	ResultHooks = engine.ResultHooks
 	// AllHooks selects every hook, as for a middleware without Hooks.
 	AllHooks = engine.AllHooks
 )

@@ -92,7 +92,7 @@ func (e *Event) decPendingLocked(b *Bus) {
 	if b == nil {
 		b = e.bus0
 	}
-	hooks := b != nil && len(b.cfg.eventMWs) > 0
+	hooks := b != nil && len(b.cfg.eventMWs[StatusCompleted]) > 0
 	if hooks {
 		// Completed for the hooks, not yet for waiters (released).
 		e.status.Store(uint32(StatusCompleted) | statusHooking)

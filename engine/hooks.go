@@ -78,7 +78,7 @@ func settleCascaded(r *Result) {
 
 // eventCompleted reports that e completed on b, its last bus.
 func (b *Bus) eventCompleted(e *Event) {
-	if b != nil && len(b.cfg.eventMWs) > 0 {
+	if b != nil && len(b.cfg.eventMWs[StatusCompleted]) > 0 {
 		b.hookEvent(e, StatusCompleted)
 	}
 }
@@ -101,21 +101,23 @@ func (b *Bus) notifyHandlers(h *Handler, registered bool) {
 }
 
 func (b *Bus) hookEvent(e *Event, s Status) {
-	if len(b.cfg.eventMWs) == 0 {
+	ms := b.cfg.eventMWs[s] // s is Pending, Started or Completed
+	if len(ms) == 0 {
 		return
 	}
 	ctx := eventCtx(e)
-	for _, m := range b.cfg.eventMWs {
+	for _, m := range ms {
 		b.safeHook(func() { m.OnEventChange(ctx, b, e, s) })
 	}
 }
 
 func (b *Bus) hookResult(r *Result, s Status) {
-	if len(b.cfg.resultMWs) == 0 {
+	ms := b.cfg.resultMWs[s] // s is Pending, Started or Completed
+	if len(ms) == 0 {
 		return
 	}
 	var ctx context.Context = hctx{r} // the handler's ctx (pointer-shaped: no allocation)
-	for _, m := range b.cfg.resultMWs {
+	for _, m := range ms {
 		b.safeHook(func() { m.OnResultChange(ctx, b, r.event, r, s) })
 	}
 }

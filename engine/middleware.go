@@ -56,22 +56,31 @@ type Middleware interface {
 	OnHandlersChange(bus *Bus, h *Handler, registered bool)
 }
 
-// Hooks is a set of a Middleware's hooks (see HookSelector).
-type Hooks uint8
+// Hooks is a set of a Middleware's hooks and of the transitions it is
+// told of (see HookSelector).
+type Hooks uint16
 
-// The hooks of a Middleware.
+// The hooks of a Middleware, one bit per transition.
 const (
-	EventHooks   Hooks = 1 << iota // OnEventChange
-	ResultHooks                    // OnResultChange
-	HandlerHooks                   // OnHandlersChange
-	AllHooks     = EventHooks | ResultHooks | HandlerHooks
+	EventPendingHook    Hooks = 1 << iota // OnEventChange with StatusPending
+	EventStartedHook                      // OnEventChange with StatusStarted
+	EventCompletedHook                    // OnEventChange with StatusCompleted
+	ResultPendingHook                     // OnResultChange with StatusPending
+	ResultStartedHook                     // OnResultChange with StatusStarted
+	ResultCompletedHook                   // OnResultChange with StatusCompleted
+	HandlerHooks                          // OnHandlersChange
+
+	EventHooks  = EventPendingHook | EventStartedHook | EventCompletedHook    // every OnEventChange
+	ResultHooks = ResultPendingHook | ResultStartedHook | ResultCompletedHook // every OnResultChange
+	AllHooks    = EventHooks | ResultHooks | HandlerHooks
 )
 
 // HookSelector is implemented by a middleware that does something in only
-// some of its hooks: the bus calls just those, and the hooks it skips cost
-// nothing per event. A middleware without it gets every hook.
+// some of its hooks, or for only some transitions: the bus calls just
+// those, and what it skips costs nothing per event. A middleware without
+// it gets every hook.
 //
-//	func (*Audit) Hooks() api.Hooks { return api.ResultHooks }
+//	func (*Audit) Hooks() api.Hooks { return api.ResultCompletedHook }
 type HookSelector interface {
 	Hooks() Hooks
 }

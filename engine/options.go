@@ -152,9 +152,9 @@ type busConfig struct {
 	detectFilePaths    bool
 	logger             *slog.Logger
 	middlewares        []Middleware
-	eventMWs           []Middleware // those of middlewares whose OnEventChange is called
-	resultMWs          []Middleware // ... OnResultChange
-	handlerMWs         []Middleware // ... OnHandlersChange
+	eventMWs           [3][]Middleware // by status (Pending, Started, Completed): those whose OnEventChange is called
+	resultMWs          [3][]Middleware // the same for OnResultChange
+	handlerMWs         []Middleware    // those whose OnHandlersChange is called
 	wrappers           []HandlerWrapper
 	domain             *Domain
 }
@@ -452,11 +452,13 @@ func WithMiddlewares(m ...Middleware) Option {
 			if s, ok := mw.(HookSelector); ok {
 				h = s.Hooks()
 			}
-			if h&EventHooks != 0 {
-				c.eventMWs = append(c.eventMWs, mw)
-			}
-			if h&ResultHooks != 0 {
-				c.resultMWs = append(c.resultMWs, mw)
+			for st := range 3 {
+				if h&(EventPendingHook<<st) != 0 {
+					c.eventMWs[st] = append(c.eventMWs[st], mw)
+				}
+				if h&(ResultPendingHook<<st) != 0 {
+					c.resultMWs[st] = append(c.resultMWs[st], mw)
+				}
 			}
 			if h&HandlerHooks != 0 {
 				c.handlerMWs = append(c.handlerMWs, mw)

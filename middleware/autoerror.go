@@ -56,9 +56,9 @@ func AutoError(opts ...AutoOption) *ErrorEvents {
 	return &ErrorEvents{cfg: newAutoConfig(opts)}
 }
 
-// Hooks tells the bus which hooks ErrorEvents uses: AutoError needs only the result-row hook, so the
-// others cost nothing per event.
-func (*ErrorEvents) Hooks() api.Hooks { return api.ResultHooks }
+// Hooks tells the bus that AutoError needs only completed result rows;
+// the other transitions cost nothing per event.
+func (*ErrorEvents) Hooks() api.Hooks { return api.ResultCompletedHook }
 
 // OnResultChange emits the ErrorEvent of a row that completed with an
 // error.

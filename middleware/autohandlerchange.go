@@ -38,8 +38,8 @@ func AutoHandlerChange(opts ...AutoOption) *HandlerChangeEvents {
 	return &HandlerChangeEvents{cfg: newAutoConfig(opts)}
 }
 
-// Hooks tells the bus which hooks HandlerChangeEvents uses: AutoHandlerChange needs only the registration hook, so the
-// others cost nothing per event.
+// Hooks tells the bus that AutoHandlerChange needs only registrations;
+// no event costs it anything.
 func (*HandlerChangeEvents) Hooks() api.Hooks { return api.HandlerHooks }
 
 // OnHandlersChange emits the event for h's registration or removal.

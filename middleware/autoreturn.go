@@ -42,9 +42,9 @@ func AutoReturn(opts ...AutoOption) *ResultEvents {
 	return &ResultEvents{cfg: newAutoConfig(opts)}
 }
 
-// Hooks tells the bus which hooks ResultEvents uses: AutoReturn needs only the result-row hook, so the
-// others cost nothing per event.
-func (*ResultEvents) Hooks() api.Hooks { return api.ResultHooks }
+// Hooks tells the bus that AutoReturn needs only completed result rows;
+// the other transitions cost nothing per event.
+func (*ResultEvents) Hooks() api.Hooks { return api.ResultCompletedHook }
 
 // OnResultChange emits the ResultEvent of a row that completed with a
 // value.

@@ -119,9 +119,9 @@ const msgLogWriteFailed = "ringbus: logger middleware could not write"
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// Hooks tells the bus which hooks TextLogger uses: the Logger writes only event transitions, so the
-// others cost nothing per event.
-func (*TextLogger) Hooks() api.Hooks { return api.EventHooks }
+// Hooks tells the bus that the Logger needs only completed events; the
+// other transitions cost nothing per event.
+func (*TextLogger) Hooks() api.Hooks { return api.EventCompletedHook }
 
 // OnEventChange writes the line of a completed event.
 func (l *TextLogger) OnEventChange(ctx context.Context, bus *api.Bus, e *api.BaseEvent, s api.Status) {

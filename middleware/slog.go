@@ -124,8 +124,8 @@ func Slog(logger *slog.Logger, opts ...SlogOption) *SlogLogger {
 	return l
 }
 
-// Hooks tells the bus which hooks SlogLogger uses: Slog does not log registrations, so the
-// others cost nothing per event.
+// Hooks tells the bus that Slog logs event and result-row transitions,
+// not registrations.
 func (*SlogLogger) Hooks() api.Hooks { return api.EventHooks | api.ResultHooks }
 
 // OnEventChange writes the record of an event's transition.

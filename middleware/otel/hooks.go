@@ -40,8 +40,12 @@ func (es *eventSpan) get() trace.Span {
 // middleware is the Tracer's Middleware.
 type middleware struct{ t *Tracer }
 
-// Hooks tells the bus which hooks the tracer uses (spans follow event and row transitions).
-func (middleware) Hooks() api.Hooks { return api.EventHooks | api.ResultHooks }
+// Hooks tells the bus which transitions the tracer uses: an event's span
+// starts when it is pending and ends when it completes, a handler's spans
+// when its row starts and completes.
+func (middleware) Hooks() api.Hooks {
+	return api.EventPendingHook | api.EventCompletedHook | api.ResultStartedHook | api.ResultCompletedHook
+}
 
 // OnEventChange starts the event's span when a bus begins processing it
 // and ends it when the event completes, which is reported once, by the bus

@@ -14,6 +14,13 @@ import (
 // failed row adds one write to a concurrent map, removed when its event
 // completes.
 
+// Hooks tells the bus which transitions the collector counts: events
+// pending and completed, rows completed, and registrations (which attach
+// a bus); the others cost nothing per event.
+func (*Collector) Hooks() api.Hooks {
+	return api.EventPendingHook | api.EventCompletedHook | api.ResultCompletedHook | api.HandlerHooks
+}
+
 // OnEventChange counts an event started when the first bus begins
 // processing it, and completed (or failed) when it completes.
 func (c *Collector) OnEventChange(_ context.Context, _ *api.Bus, e *api.BaseEvent, status api.Status) {

@@ -225,8 +225,8 @@ func openDB(ctx context.Context, path string, cfg config) (*sql.DB, error) {
 // Path returns the database file's path, as given to Open.
 func (m *Mirror) Path() string { return m.path }
 
-// Hooks tells the bus which hooks Mirror uses: the mirror records event and row transitions, so the
-// others cost nothing per event.
+// Hooks tells the bus that the mirror records event and result-row
+// transitions, not registrations.
 func (*Mirror) Hooks() api.Hooks { return api.EventHooks | api.ResultHooks }
 
 // OnEventChange queues an events_log row for the transition of e on bus.

@@ -205,9 +205,9 @@ func (w *WAL) Path() string { return w.path }
 // Policy returns the WAL's sync policy.
 func (w *WAL) Policy() SyncPolicy { return w.cfg.sync }
 
-// Hooks tells the bus which hooks WAL uses: the WAL writes only completed events, so the
-// others cost nothing per event.
-func (*WAL) Hooks() api.Hooks { return api.EventHooks }
+// Hooks tells the bus that the WAL needs only completed events; the other
+// transitions cost nothing per event.
+func (*WAL) Hooks() api.Hooks { return api.EventCompletedHook }
 
 // OnEventChange writes e's line when e completes; other transitions are
 // ignored. Under SyncEvery it returns once the line is written and
