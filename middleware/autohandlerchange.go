@@ -7,14 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/engine"
 	"github.com/ringbus/ringbus/ident"
+	"github.com/ringbus/ringbus/wire"
 )
 
 // HandlerChangeEvents is the middleware AutoHandlerChange returns.
@@ -120,38 +118,31 @@ func HandlerInfoOf(h *api.Handler) HandlerInfo {
 // this process (by HandlerInfoOf or AutoHandlerChange), else nil.
 func (h HandlerInfo) Handler() *api.Handler { return h.handler }
 
-// MarshalJSON writes the abxbus EventHandler JSON.
+// MarshalJSON writes the abxbus EventHandler JSON, as a bus snapshot
+// writes the handler. It fails when ID or BusID is not a UUID.
 func (h HandlerInfo) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 320)
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, h.ID)
-	b = append(b, `,"handler_name":`...)
-	b = appendJSONString(b, h.Name)
-	b = append(b, `,"handler_file_path":`...)
-	if h.FilePath == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONString(b, h.FilePath)
+	d := engine.HandlerDesc{Name: h.Name, FilePath: h.FilePath, Pattern: h.Pattern, BusName: h.BusName, SlowTimeout: -1}
+	var err error
+	if d.ID, err = ident.ParseUUID(h.ID); err != nil {
+		return nil, fmt.Errorf("ringbus: handler id %q: %w", h.ID, err)
 	}
-	b = append(b, `,"handler_timeout":`...)
-	b = appendSeconds(b, h.Timeout)
-	b = append(b, `,"handler_slow_timeout":`...)
-	b = appendSeconds(b, h.SlowTimeout)
-	b = append(b, `,"handler_registered_at":`...)
-	if h.RegisteredAt.IsZero() {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '"')
-		b = ident.FromStd(h.RegisteredAt).AppendText(b)
-		b = append(b, '"')
+	if d.BusID, err = ident.ParseUUID(h.BusID); err != nil {
+		return nil, fmt.Errorf("ringbus: handler eventbus_id %q: %w", h.BusID, err)
 	}
-	b = append(b, `,"event_pattern":`...)
-	b = appendJSONString(b, h.Pattern)
-	b = append(b, `,"eventbus_name":`...)
-	b = appendJSONString(b, h.BusName)
-	b = append(b, `,"eventbus_id":`...)
-	b = appendJSONString(b, h.BusID)
-	return append(b, '}'), nil
+	switch {
+	case h.Timeout == nil:
+	case *h.Timeout <= 0:
+		d.Timeout = -1 // an explicit 0, written as 0
+	default:
+		d.Timeout = *h.Timeout
+	}
+	if h.SlowTimeout != nil {
+		d.SlowTimeout = max(*h.SlowTimeout, 0)
+	}
+	if !h.RegisteredAt.IsZero() {
+		d.RegisteredAt = ident.FromStd(h.RegisteredAt)
+	}
+	return wire.AppendHandler(make([]byte, 0, 320), d), nil
 }
 
 // handlerJSON is the EventHandler JSON as UnmarshalJSON reads it.
@@ -198,64 +189,4 @@ func durationOf(sec *float64) *time.Duration {
 	}
 	d := time.Duration(*sec * float64(time.Second))
 	return &d
-}
-
-// appendSeconds writes d in seconds, with up to nine decimals, or null.
-func appendSeconds(b []byte, d *time.Duration) []byte {
-	if d == nil {
-		return append(b, "null"...)
-	}
-	v := *d
-	if v < 0 {
-		v = 0
-	}
-	b = strconv.AppendInt(b, int64(v/time.Second), 10)
-	ns := int64(v % time.Second)
-	if ns == 0 {
-		return b
-	}
-	var frac [10]byte
-	frac[0] = '.'
-	for i := 9; i >= 1; i-- {
-		frac[i] = byte('0' + ns%10)
-		ns /= 10
-	}
-	n := len(frac)
-	for frac[n-1] == '0' {
-		n--
-	}
-	return append(b, frac[:n]...)
-}
-
-// appendJSONString writes s as a JSON string (encoding/json's escaping
-// without the HTML escapes; invalid UTF-8 becomes U+FFFD).
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -147,3 +147,12 @@ func TestAutoHandlerChangeOnClosedBus_MW12(t *testing.T) {
 		assert.False(t, strings.HasPrefix(r.msg, "ringbus: auto"), "logged: %s", r.msg)
 	}
 }
+
+// MW-12: the handler JSON carries UUIDs; a description whose ids are not
+// UUIDs does not encode.
+func TestHandlerInfoJSONNeedsUUIDs_MW12(t *testing.T) {
+	_, err := json.Marshal(middleware.HandlerInfo{ID: "not-a-uuid", BusID: "01a2191e-21c0-76fc-97fc-8fd797d00b3b"})
+	require.ErrorContains(t, err, "handler id")
+	_, err = json.Marshal(middleware.HandlerInfo{ID: "58ccf7af-eed9-5e92-9605-14a07afa073b", BusID: "bus"})
+	require.ErrorContains(t, err, "eventbus_id")
+}

@@ -3,9 +3,6 @@ package middleware_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,38 +30,13 @@ type tsEvent struct {
 // Without node or npm the test is skipped, or fails under CI=true.
 func runAutoTS(t *testing.T, events map[string][]byte) map[string]tsEvent {
 	t.Helper()
-	node, tsDir := tspeer.Node(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dir := t.TempDir()
-	type entry struct {
-		Name string `json:"name"`
-		File string `json:"file"`
-	}
-	var manifest struct {
-		Events []entry `json:"events"`
-	}
-	for name, data := range events {
-		file := filepath.Join(dir, name+".json")
-		require.NoError(t, os.WriteFile(file, data, 0o600))
-		manifest.Events = append(manifest.Events, entry{name, file})
-	}
-	raw, err := json.Marshal(manifest)
-	require.NoError(t, err)
-	mpath := filepath.Join(dir, "manifest.json")
-	require.NoError(t, os.WriteFile(mpath, raw, 0o600))
-	script, err := filepath.Abs(filepath.Join(tsDir, "automw.mjs"))
-	require.NoError(t, err)
-	cmd := exec.CommandContext(ctx, node, script, mpath)
-	cmd.Dir = tsDir
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "node automw.mjs: %s", stderr.String())
+	manifest := struct {
+		Events []tspeer.EventFile `json:"events"`
+	}{tspeer.WriteEvents(t, events)}
 	var rep struct {
 		Events []tsEvent `json:"events"`
 	}
-	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	tspeer.Run(t, "automw.mjs", manifest, &rep)
 	got := map[string]tsEvent{}
 	for _, e := range rep.Events {
 		got[e.Name] = e
@@ -72,18 +44,6 @@ func runAutoTS(t *testing.T, events map[string][]byte) map[string]tsEvent {
 	require.Len(t, got, len(events))
 	return got
 }
-
-// limitedBuffer keeps the first 64 KiB written to it.
-type limitedBuffer struct{ b []byte }
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 64<<10 - len(l.b); room > 0 {
-		l.b = append(l.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) String() string { return string(l.b) }
 
 // MW-10, MW-11, RT-6 (issue 11): the ErrorEvents and ResultEvents that
 // AutoError and AutoReturn emit on a ringbus bus, written by the wire

@@ -143,6 +143,10 @@ func appendTimeout(b []byte, d time.Duration) []byte {
 	return appendDuration(b, d)
 }
 
+// AppendHandler appends d as abxbus's EventHandler JSON, the form a bus
+// snapshot (MarshalBus) writes each handler in, to dst.
+func AppendHandler(dst []byte, d engine.HandlerDesc) []byte { return appendHandler(dst, &d) }
+
 // appendHandler writes the EventHandler JSON of WIRE-21.
 func appendHandler(b []byte, d *engine.HandlerDesc) []byte {
 	b = append(b, `{"id":"`...)

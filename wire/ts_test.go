@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,11 +34,6 @@ type tsReport struct {
 	} `json:"schemas"`
 }
 
-type tsEventCase struct {
-	Name string `json:"name"`
-	File string `json:"file"`
-}
-
 type tsSchemaCase struct {
 	Name   string            `json:"name"`
 	Schema json.RawMessage   `json:"schema"`
@@ -54,47 +46,14 @@ type tsSchemaCase struct {
 // the test is skipped, or fails under CI=true.
 func runTS(t *testing.T, events map[string][]byte, schemas []tsSchemaCase) *tsReport {
 	t.Helper()
-	node, tsDir := tspeer.Node(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dir := t.TempDir()
 	manifest := struct {
-		Events  []tsEventCase  `json:"events"`
-		Schemas []tsSchemaCase `json:"schemas"`
-	}{Schemas: schemas}
-	for name, data := range events {
-		file := filepath.Join(dir, name+".json")
-		require.NoError(t, os.WriteFile(file, data, 0o600))
-		manifest.Events = append(manifest.Events, tsEventCase{Name: name, File: file})
-	}
-	raw, err := json.Marshal(manifest)
-	require.NoError(t, err)
-	mpath := filepath.Join(dir, "manifest.json")
-	require.NoError(t, os.WriteFile(mpath, raw, 0o600))
-	script, err := filepath.Abs(filepath.Join(tsDir, "check.mjs"))
-	require.NoError(t, err)
-	cmd := exec.CommandContext(ctx, node, script, mpath)
-	cmd.Dir = tsDir
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "node check.mjs: %s", stderr.String())
+		Events  []tspeer.EventFile `json:"events"`
+		Schemas []tsSchemaCase     `json:"schemas"`
+	}{Events: tspeer.WriteEvents(t, events), Schemas: schemas}
 	var rep tsReport
-	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	tspeer.Run(t, "check.mjs", manifest, &rep)
 	return &rep
 }
-
-// limitedBuffer keeps the first 64 KiB written to it.
-type limitedBuffer struct{ b []byte }
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 64<<10 - len(l.b); room > 0 {
-		l.b = append(l.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) String() string { return string(l.b) }
 
 type TSOrder struct {
 	api.Event[string]

@@ -6,6 +6,7 @@ package tspeer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -71,4 +72,67 @@ func install(npm, dir string) error {
 		return errors.Join(err, errors.New(string(out)))
 	}
 	return nil
+}
+
+// EventFile is one event of a manifest: a name and the file holding its
+// JSON.
+type EventFile struct {
+	Name string `json:"name"`
+	File string `json:"file"`
+}
+
+// WriteEvents writes each event's JSON to a file of its own in a folder of
+// t's, and returns the manifest entries naming them.
+func WriteEvents(t testing.TB, events map[string][]byte) []EventFile {
+	t.Helper()
+	dir := t.TempDir()
+	out := make([]EventFile, 0, len(events))
+	for name, data := range events {
+		file := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, EventFile{Name: name, File: file})
+	}
+	return out
+}
+
+// Run runs script (a file of the peer's folder) with node on manifest,
+// written as JSON to a file whose path is the script's argument, and
+// decodes what the script prints into report. It fails t when the script
+// fails, with the first 64 KiB of its stderr.
+func Run(t testing.TB, script string, manifest, report any) {
+	t.Helper()
+	node, dir := Node(t)
+	raw, err := json.Marshal(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mpath := filepath.Join(t.TempDir(), "manifest.json")
+	if err := os.WriteFile(mpath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, script), mpath)
+	cmd.Dir = dir
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v: %s", script, err, stderr.b)
+	}
+	if err := json.Unmarshal(out, report); err != nil {
+		t.Fatalf("node %s printed %s: %v", script, out, err)
+	}
+}
+
+// limitedBuffer keeps the first 64 KiB written to it.
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := 64<<10 - len(l.b); room > 0 {
+		l.b = append(l.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }
