@@ -1,13 +1,12 @@
 package perf
 
 import (
-	"context"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ringbus/ringbus/api"
+	"github.com/ringbus/ringbus/internal/benchbatch"
 	"github.com/ringbus/ringbus/middleware/wal"
 )
 
@@ -70,49 +69,9 @@ func benchEmitBatchRate(b *testing.B, name string, opts ...api.Option) {
 }
 
 // benchEmitBatchParallel is benchEmitBatchRate's shape on a bus with
-// parallel events (benchEmitBatch's handler sums without a lock, so it
-// serves serial buses only): here the handler sums atomically.
+// parallel events (benchbatch's handler sums atomically; benchEmitBatch's
+// serves serial buses only).
 func benchEmitBatchParallel(b *testing.B, opts ...api.Option) {
-	ctx := context.Background()
-	opts = append([]api.Option{api.WithMaxHistory(batchSize), api.WithHistoryDrop(true),
-		api.WithEventConcurrency(api.ParallelEvents)}, opts...)
-	bus, err := api.NewBus("PerfBatchWALParallel", opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = bus.Close() }()
-	var sum atomic.Int64
-	if _, err := api.On(bus, func(_ context.Context, e *PerfSimpleEvent) (struct{}, error) {
-		sum.Add(int64(e.Value))
-		return struct{}{}, nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	batch := make([]*PerfSimpleEvent, 0, batchSize)
-	want, i := int64(0), 0
-	b.ReportAllocs()
-	for b.Loop() {
-		e := &PerfSimpleEvent{BatchID: i / batchSize, Value: i%97 + 1}
-		want += int64(e.Value)
-		i++
-		if err := bus.Emit(ctx, e); err != nil {
-			b.Fatal(err)
-		}
-		batch = append(batch, e)
-		if len(batch) == batchSize {
-			waitAll(b, ctx, batch)
-			batch = batch[:0]
-		}
-	}
-	waitAll(b, ctx, batch)
-	b.StopTimer()
-	if err := bus.WaitUntilIdle(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if got := sum.Load(); got != want {
-		b.Fatalf("checksum %d, want %d", got, want)
-	}
-	if s := b.Elapsed().Seconds(); s > 0 {
-		b.ReportMetric(float64(b.N)/s, "events/s")
-	}
+	opts = append([]api.Option{api.WithEventConcurrency(api.ParallelEvents)}, opts...)
+	benchbatch.Run(b, "PerfBatchWALParallel", benchbatch.Config{Options: opts, Rate: true})
 }

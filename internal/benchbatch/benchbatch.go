@@ -8,6 +8,7 @@ package benchbatch
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ringbus/ringbus/api"
@@ -48,9 +49,9 @@ func Run(b *testing.B, name string, cfg Config) {
 		b.Fatal(err)
 	}
 	defer func() { _ = bus.Close() }()
-	sum := 0
+	var sum atomic.Int64 // atomic: the bus may run events in parallel
 	if _, err := api.On(bus, func(_ context.Context, e *Event) (struct{}, error) {
-		sum += e.Value
+		sum.Add(int64(e.Value))
 		return struct{}{}, nil
 	}); err != nil {
 		b.Fatal(err)
@@ -67,11 +68,11 @@ func Run(b *testing.B, name string, cfg Config) {
 			cfg.AfterBatch()
 		}
 	}
-	want, i := 0, 0
+	want, i := int64(0), 0
 	b.ReportAllocs()
 	for b.Loop() {
 		e := &Event{BatchID: i / Size, Value: i%97 + 1}
-		want += e.Value
+		want += int64(e.Value)
 		i++
 		if err := bus.Emit(ctx, e); err != nil {
 			b.Fatal(err)
@@ -92,7 +93,7 @@ func Run(b *testing.B, name string, cfg Config) {
 	if cfg.Rate {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	}
-	if sum != want {
-		b.Fatalf("checksum %d, want %d", sum, want)
+	if got := sum.Load(); got != want {
+		b.Fatalf("checksum %d, want %d", got, want)
 	}
 }
