@@ -409,16 +409,18 @@ func (b *Bridge) finish(ctx context.Context) error {
 // shutdown drains the queue, closes the transport and the inbound bus.
 func (b *Bridge) shutdown(ctx context.Context) error {
 	close(b.drain)
+	var gaveUp error
 	select {
 	case <-b.writerDone:
 	case <-ctx.Done():
+		gaveUp = ctx.Err()
 		b.cancelRun()
 		<-b.writerDone
 	}
 	b.cancelRun()
 	err := b.t.Close(ctx)
 	b.bg.Wait()
-	return errors.Join(err, b.inbound.Stop(ctx))
+	return errors.Join(gaveUp, err, b.inbound.Stop(ctx))
 }
 
 // Stats counts what a bridge did since New.
