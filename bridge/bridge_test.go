@@ -26,6 +26,7 @@ type fake struct {
 	openErr func(n int32) error
 	send    func(ctx context.Context, msgs []bridge.Message) (int, error)
 	noSend  bool
+	discard bool // keep nothing (benchmarks)
 
 	mu   sync.Mutex
 	in   bridge.Inbox
@@ -60,6 +61,9 @@ func (f *fake) Send(ctx context.Context, msgs []bridge.Message) (int, error) {
 }
 
 func (f *fake) keep(msgs []bridge.Message) {
+	if f.discard {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, m := range msgs {
@@ -92,7 +96,7 @@ func newBridge(t *testing.T, f *fake, opts ...bridge.Option) (*bridge.Bridge, *e
 	return b, el
 }
 
-func event(t *testing.T, typ string) *api.BaseEvent {
+func event(t testing.TB, typ string) *api.BaseEvent {
 	t.Helper()
 	e, err := api.NewEvent(typ, map[string]any{"n": 1})
 	require.NoError(t, err)
