@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,12 +16,10 @@ import (
 // installed it skips t, or fails it under CI=true.
 func StartRedis(t testing.TB) *Instance {
 	t.Helper()
-	bin := binary(t, "redis-server", "redis-server")
-	dir := t.TempDir()
 	return start(t, &Instance{
 		kind: "redis",
-		bin:  bin,
-		args: func(port int) []string {
+		bin:  findBinary(t, "redis-server", "redis-server"),
+		args: func(dir string, port int) []string {
 			return []string{
 				"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 				"--save", "", "--appendonly", "no", "--dir", dir,
@@ -32,7 +29,6 @@ func StartRedis(t testing.TB) *Instance {
 		probe:   redisPing,
 		url:     func(addr string) string { return "redis://" + addr + "/0" },
 		stopSig: syscall.SIGTERM,
-		logPath: filepath.Join(dir, "redis.log"),
 	})
 }
 
@@ -58,19 +54,14 @@ func redisPing(c net.Conn) error {
 // installed it skips t, or fails it under CI=true.
 func StartNATS(t testing.TB) *Instance {
 	t.Helper()
-	bin := binary(t, "nats-server", "nats-server")
-	dir := t.TempDir()
 	return start(t, &Instance{
-		kind: "nats",
-		bin:  bin,
-		args: func(port int) []string {
-			return []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}
-		},
+		kind:  "nats",
+		bin:   findBinary(t, "nats-server", "nats-server"),
+		args:  func(_ string, port int) []string { return []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)} },
 		probe: natsInfo,
 		url:   func(addr string) string { return "nats://" + addr },
 		// nats-server exits with status 1 on SIGTERM, 0 on SIGINT.
 		stopSig: syscall.SIGINT,
-		logPath: filepath.Join(dir, "nats.log"),
 	})
 }
 

@@ -1,4 +1,4 @@
 package services
 
-// Binary is binary, for the test of a missing server binary.
-var Binary = binary
+// Binary is findBinary, for the test of a missing server binary.
+var Binary = findBinary

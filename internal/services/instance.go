@@ -2,6 +2,7 @@ package services
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -29,14 +30,15 @@ const (
 // An Instance is safe for concurrent use; its methods take turns, so a
 // Running that overlaps a Restart waits for it. It must not be copied.
 type Instance struct {
-	kind    string                  // "redis"
-	bin     string                  // path of the server binary
-	args    func(port int) []string // the command line for a port
-	probe   func(net.Conn) error    // says whether the server on a connection is ready
+	kind    string                              // "redis"
+	bin     string                              // path of the server binary
+	dir     string                              // the server's directory; start makes one when empty
+	args    func(dir string, port int) []string // the command line
+	probe   func(net.Conn) error                // says whether the server on a connection is ready
 	url     func(addr string) string
 	stopSig syscall.Signal      // the signal of a graceful shutdown
 	cred    *syscall.Credential // the user the server runs as; nil for ours
-	logPath string              // the server's output, appended over restarts
+	logPath string              // the server's output, appended over restarts; set by start
 
 	mu   sync.Mutex
 	port int
@@ -66,12 +68,16 @@ func (p *process) exited() bool {
 	}
 }
 
-// start runs a new instance on a free port and registers its cleanup. A
-// server that exits before it answers (most likely because another process
-// took the port between the check and the bind) is tried again on another
-// port, twice at most.
+// start runs a new instance on a free port, in in.dir or a temporary
+// directory, and registers its cleanup. A server that exits before it
+// answers (most likely because another process took the port between the
+// check and the bind) is tried again on another port, twice at most.
 func start(t testing.TB, in *Instance) *Instance {
 	t.Helper()
+	if in.dir == "" {
+		in.dir = t.TempDir()
+	}
+	in.logPath = filepath.Join(in.dir, in.kind+".log")
 	t.Cleanup(func() {
 		in.Kill()
 		if t.Failed() {
@@ -106,11 +112,13 @@ func (in *Instance) run(deadline time.Time) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(in.bin, in.args(in.port)...)
+	cmd := exec.Command(in.bin, in.args(in.dir, in.port)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, so that Kill also kills what the server forked;
 	// killed with the test binary, so that a test that times out leaves no
-	// server behind.
+	// server behind. (Linux sends Pdeathsig when the thread that started the
+	// server exits; the Go runtime ends a thread only when a goroutine exits
+	// locked to it, which the tests do not do.)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: in.cred}
 	err = cmd.Start()
 	_ = log.Close() // the server has its own copy
@@ -123,7 +131,7 @@ func (in *Instance) run(deadline time.Time) error {
 	for {
 		if p.exited() {
 			in.proc = nil
-			return errExited
+			return fmt.Errorf("%w (%v)", errExited, p.err)
 		}
 		if in.ready() {
 			return nil
@@ -270,10 +278,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// binary returns the path of the server binary name, looked up on PATH and
+// findBinary returns the path of the server binary name, looked up on PATH and
 // then in dirs. When it is missing it skips t, or fails it under CI=true,
 // saying which Debian package installs it.
-func binary(t testing.TB, name, pkg string, dirs ...string) string {
+func findBinary(t testing.TB, name, pkg string, dirs ...string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
