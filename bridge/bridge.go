@@ -12,7 +12,6 @@ import (
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/engine"
-	"github.com/ringbus/ringbus/wire"
 )
 
 // Bridge connects buses in different processes over a Transport: events
@@ -483,10 +482,9 @@ func (in inbox) Deliver(ctx context.Context, m Message) {
 		b.report(fmt.Errorf("%w: %d bytes on bridge %s, at most %d accepted", ErrMessageTooLarge, len(m.Data), b.name, b.cfg.maxMessage))
 		return
 	}
-	ev, err := b.cfg.dec.Unmarshal(m.Data)
-	if err == nil {
-		ev, err = wire.Reset(ev)
-	}
+	dec := b.cfg.dec
+	dec.Reset = true
+	ev, err := dec.Unmarshal(m.Data)
 	if err != nil {
 		b.stats.invalid.Add(1)
 		b.report(fmt.Errorf("%w: bridge %s: %w", ErrInvalidMessage, b.name, err))

@@ -45,6 +45,10 @@ type Decoder struct {
 	// Payload fields of a typed event's struct are decoded by sonic, which
 	// stops at 4095 levels within one field (ErrPayload beyond).
 	MaxDepth int
+	// Reset decodes the event as Reset would leave it, without the copy:
+	// a new event_id, status pending, no result rows, times or pending
+	// count, the rest kept. It is how a bridge reads what it receives.
+	Reset bool
 }
 
 // sonic configuration: encoding/json semantics (ConfigStd) except that
@@ -1449,6 +1453,10 @@ func (ds *decodeState) finish(outer engine.Eventer, core *engine.Event, codec *t
 		ds.addExtra(keyBlocks, true)
 	}
 	st.Extra = ds.extra
+	if ds.d.Reset {
+		fresh := resetState(st)
+		st = &fresh
+	}
 	if err := engine.Restore(core, outer, st); err != nil {
 		return &DecodeError{Err: fmt.Errorf("%w: %w", ErrBadValue, err)}
 	}

@@ -29,28 +29,9 @@ func Reset(e engine.Eventer) (engine.Eventer, error) {
 		return nil, fmt.Errorf("%w: nil event", ErrUnsupportedType)
 	}
 	st := engine.StateOf(core)
-	fresh := engine.EventState{
-		Meta:      st.Meta,
-		ID:        ident.NewV7(),
-		Type:      st.Type,
-		Version:   st.Version,
-		Status:    engine.StatusPending,
-		CreatedAt: st.CreatedAt,
-		ParentID:  st.ParentID,
-		EmittedBy: st.EmittedBy,
-		Path:      st.Path,
-
-		Timeout:            st.Timeout,
-		SlowTimeout:        st.SlowTimeout,
-		HandlerTimeout:     st.HandlerTimeout,
-		HandlerSlowTimeout: st.HandlerSlowTimeout,
-		Concurrency:        st.Concurrency,
-		HandlerConcurrency: st.HandlerConcurrency,
-		Completion:         st.Completion,
-
-		Fields: maps.Clone(st.Fields),
-		Extra:  maps.Clone(st.Extra),
-	}
+	fresh := resetState(&st)
+	fresh.Fields = maps.Clone(st.Fields)
+	fresh.Extra = maps.Clone(st.Extra)
 	rt := reflect.TypeOf(e)
 	if rt == reflect.TypeFor[*engine.Event]() {
 		c := new(engine.Event)
@@ -74,4 +55,32 @@ func Reset(e engine.Eventer) (engine.Eventer, error) {
 		return nil, err
 	}
 	return outer, nil
+}
+
+// resetState returns what event_reset keeps of st (RESET-1..4): a new
+// UUIDv7, status pending, no times, rows or pending count; the payload
+// maps are shared with st.
+func resetState(st *engine.EventState) engine.EventState {
+	return engine.EventState{
+		Meta:      st.Meta,
+		ID:        ident.NewV7(),
+		Type:      st.Type,
+		Version:   st.Version,
+		Status:    engine.StatusPending,
+		CreatedAt: st.CreatedAt,
+		ParentID:  st.ParentID,
+		EmittedBy: st.EmittedBy,
+		Path:      st.Path,
+
+		Timeout:            st.Timeout,
+		SlowTimeout:        st.SlowTimeout,
+		HandlerTimeout:     st.HandlerTimeout,
+		HandlerSlowTimeout: st.HandlerSlowTimeout,
+		Concurrency:        st.Concurrency,
+		HandlerConcurrency: st.HandlerConcurrency,
+		Completion:         st.Completion,
+
+		Fields: st.Fields,
+		Extra:  st.Extra,
+	}
 }

@@ -489,3 +489,29 @@ func TestBaseEventOfTypedEventKeepsPayload(t *testing.T) {
 	assert.Equal(t, "o-1", base["order_id"])
 	assert.Equal(t, decodeJSON(t, mustMarshal(t, wire.Encoder{}, o)), base)
 }
+
+func TestDecoderResetEqualsResetOfDecoded_RESET1(t *testing.T) {
+	// Decoder.Reset gives what Unmarshal then Reset gives, but for the id:
+	// for a completed typed event with rows and for an untyped one.
+	o, _ := runShop(t)
+	untyped, err := api.NewEvent("Loose", map[string]any{"k": []any{1, "x"}})
+	require.NoError(t, err)
+	for _, src := range []engine.Eventer{o, untyped} {
+		data := mustMarshal(t, wire.Encoder{Mode: wire.Upstream}, src)
+		plain, err := wire.Unmarshal(data)
+		require.NoError(t, err)
+		want, err := wire.Reset(plain)
+		require.NoError(t, err)
+		got, err := wire.Decoder{Reset: true}.Unmarshal(data)
+		require.NoError(t, err)
+		assert.NotEqual(t, engine.Core(plain).ID(), engine.Core(got).ID(), "a new id")
+		assert.Equal(t, engine.StatusPending, engine.Core(got).Status())
+		assert.Empty(t, engine.Core(got).Rows())
+		var w, g map[string]any
+		require.NoError(t, json.Unmarshal(mustMarshal(t, wire.Encoder{Mode: wire.Upstream}, want), &w))
+		require.NoError(t, json.Unmarshal(mustMarshal(t, wire.Encoder{Mode: wire.Upstream}, got), &g))
+		delete(w, "event_id")
+		delete(g, "event_id")
+		assert.Equal(t, w, g)
+	}
+}
