@@ -44,7 +44,9 @@ type BridgeManifest struct {
 	Bridge string
 	// Args are the bridge constructor's arguments as the TypeScript
 	// constructor takes them, such as {path, 0.01} for JSONL or
-	// {map[string]any{"send_to": url, "listen_on": url}} for HTTP.
+	// {map[string]any{"send_to": url, "listen_on": url}} for HTTP. A Redis
+	// URL gets the query disableClientInfo=true (an ioredis option; see
+	// bridge.mjs: without it a subscription is lost now and then at start).
 	Args []any
 	// SendArgs, when set, are the arguments of a second bridge of the same
 	// kind that the peer sends with (the first only listens): only one
@@ -67,8 +69,9 @@ type BridgeManifest struct {
 	// default (one, one, and one per event sent); a negative count runs
 	// the peer until Timeout, after which it exits successfully.
 	Count int
-	// Timeout bounds the peer's life (default 30 s); a peer that has not
-	// finished by then reports an error and exits with status 2.
+	// Timeout bounds the peer's life from its ready line on (default
+	// 30 s); a peer that has not finished by then reports an error and
+	// exits with status 2.
 	Timeout time.Duration
 }
 

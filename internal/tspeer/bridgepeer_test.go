@@ -2,7 +2,9 @@ package tspeer
 
 import (
 	"encoding/json"
+	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,9 +40,9 @@ func fields(t *testing.T, raw json.RawMessage) map[string]any {
 // bridge and checks that every event arrives equal to what was sent after
 // RT-4's normalisation, with a new id (BR-4) and the path sender bus,
 // listener's bridge, listener bus (BR-5).
-func checkTransfer(t *testing.T, bridge string, args []any) {
-	listener := StartBridgePeer(t, BridgeManifest{Bridge: bridge, Args: args, Role: Listen, BusName: "Listener", Count: len(pingEvents), Timeout: wait})
-	sender := StartBridgePeer(t, BridgeManifest{Bridge: bridge, Args: args, Role: Send, BusName: "Sender", Events: pingEvents, Timeout: wait})
+func checkTransfer(t *testing.T, bridge string, listenArgs, sendArgs []any) {
+	listener := StartBridgePeer(t, BridgeManifest{Bridge: bridge, Args: listenArgs, Role: Listen, BusName: "Listener", Count: len(pingEvents), Timeout: wait})
+	sender := StartBridgePeer(t, BridgeManifest{Bridge: bridge, Args: sendArgs, Role: Send, BusName: "Sender", Events: pingEvents, Timeout: wait})
 
 	sent := map[string]json.RawMessage{}
 	for range pingEvents {
@@ -69,11 +71,14 @@ func checkTransfer(t *testing.T, bridge string, args []any) {
 
 // checkRequestReply runs a TypeScript responder and a TypeScript asker on
 // one bridge: the asker's PeerAsk reaches the responder, whose PeerReply,
-// emitted as the ask's child, reaches the asker (BR-5 (b)).
-func checkRequestReply(t *testing.T, bridge string, args []any) {
-	responder := StartBridgePeer(t, BridgeManifest{Bridge: bridge, Args: args, Role: Respond, BusName: "Responder", Timeout: wait})
-	ask := json.RawMessage(`{"event_type":"PeerAsk","question":"why"}`)
-	asker := StartBridgePeer(t, BridgeManifest{Bridge: bridge, Args: args, Role: Ask, BusName: "Asker", Events: []json.RawMessage{ask}, Timeout: wait})
+// emitted as the ask's child, reaches the asker (BR-5 (b)). The manifests
+// say which bridge and arguments; checkRequestReply sets the rest.
+func checkRequestReply(t *testing.T, responderM, askerM BridgeManifest) {
+	responderM.Role, responderM.BusName, responderM.Timeout = Respond, "Responder", wait
+	responder := StartBridgePeer(t, responderM)
+	askerM.Role, askerM.BusName, askerM.Timeout = Ask, "Asker", wait
+	askerM.Events = []json.RawMessage{json.RawMessage(`{"event_type":"PeerAsk","question":"why"}`)}
+	asker := StartBridgePeer(t, askerM)
 
 	sentAsk, err := asker.NextOf(Sending, wait)
 	require.NoError(t, err)
@@ -116,39 +121,112 @@ func natsArgs(t *testing.T) []any {
 	return []any{"nats://" + addr, services.Unique(t, "ringbus")}
 }
 
+// checkRequestReplyOn is checkRequestReply with the same arguments for
+// both peers.
+func checkRequestReplyOn(t *testing.T, bridge string, args []any) {
+	checkRequestReply(t, BridgeManifest{Bridge: bridge, Args: args}, BridgeManifest{Bridge: bridge, Args: args})
+}
+
 func TestBridgePeerTransferJSONL_RT4(t *testing.T) {
 	t.Parallel()
-	checkTransfer(t, "jsonl", jsonlArgs(t))
+	args := jsonlArgs(t)
+	checkTransfer(t, "jsonl", args, args)
 }
 
 func TestBridgePeerTransferSQLite_RT4(t *testing.T) {
 	t.Parallel()
-	checkTransfer(t, "sqlite", sqliteArgs(t))
+	args := sqliteArgs(t)
+	checkTransfer(t, "sqlite", args, args)
 }
 
 func TestBridgePeerTransferRedis_RT4(t *testing.T) {
 	t.Parallel()
-	checkTransfer(t, "redis", redisArgs(t))
+	args := redisArgs(t)
+	checkTransfer(t, "redis", args, args)
 }
 
 func TestBridgePeerTransferNATS_RT4(t *testing.T) {
 	t.Parallel()
-	checkTransfer(t, "nats", natsArgs(t))
+	args := natsArgs(t)
+	checkTransfer(t, "nats", args, args)
 }
 
 func TestBridgePeerRequestReplyJSONL_BR5(t *testing.T) {
 	t.Parallel()
-	checkRequestReply(t, "jsonl", jsonlArgs(t))
+	checkRequestReplyOn(t, "jsonl", jsonlArgs(t))
 }
 
 func TestBridgePeerRequestReplyRedis_BR5(t *testing.T) {
 	t.Parallel()
-	checkRequestReply(t, "redis", redisArgs(t))
+	checkRequestReplyOn(t, "redis", redisArgs(t))
 }
 
 func TestBridgePeerRequestReplyNATS_BR5(t *testing.T) {
 	t.Parallel()
-	checkRequestReply(t, "nats", natsArgs(t))
+	checkRequestReplyOn(t, "nats", natsArgs(t))
+}
+
+// The HTTP peers: a listener on one URL, a sender posting to it; for
+// request/reply each listens on its own URL and sends to the other's.
+func TestBridgePeerHTTP_RT4(t *testing.T) {
+	t.Parallel()
+	t.Run("transfer", func(t *testing.T) {
+		url := "http://" + freeAddr(t) + "/events"
+		checkTransfer(t, "http", []any{map[string]any{"listen_on": url}}, []any{map[string]any{"send_to": url}})
+	})
+	t.Run("request-reply", func(t *testing.T) {
+		r, a := "http://"+freeAddr(t)+"/r", "http://"+freeAddr(t)+"/a"
+		checkRequestReply(t,
+			BridgeManifest{Bridge: "http", Args: []any{map[string]any{"listen_on": r, "send_to": a}}},
+			BridgeManifest{Bridge: "http", Args: []any{map[string]any{"listen_on": a, "send_to": r}}})
+	})
+}
+
+// The unix-socket peers: one process listens on a path and others send to
+// it, so request/reply takes a path per direction (SendArgs).
+func TestBridgePeerSocket_RT4(t *testing.T) {
+	t.Parallel()
+	t.Run("transfer", func(t *testing.T) {
+		path := []any{filepath.Join(t.TempDir(), "s.sock")}
+		checkTransfer(t, "socket", path, path)
+	})
+	t.Run("request-reply", func(t *testing.T) {
+		dir := t.TempDir()
+		r, a := []any{filepath.Join(dir, "r.sock")}, []any{filepath.Join(dir, "a.sock")}
+		checkRequestReply(t,
+			BridgeManifest{Bridge: "socket", Args: r, SendArgs: a},
+			BridgeManifest{Bridge: "socket", Args: a, SendArgs: r})
+	})
+}
+
+// The Postgres peers share one table across runs (a table per run would
+// pile up in the test database; receivers select rows by their unique
+// event_id) and take a NOTIFY channel per test. The subtests run one
+// after the other, so two first runs never create the table at once.
+func TestBridgePeerPostgres_RT4(t *testing.T) {
+	t.Parallel()
+	addr := services.Require(t, services.Postgres)
+	args := func(t *testing.T) []any {
+		// LISTEN folds an unquoted channel to lower case; pg_notify does not.
+		return []any{"postgresql://postgres@" + addr + "/test/ringbus_tspeer_events", strings.ToLower(services.Unique(t, "rb"))}
+	}
+	t.Run("transfer", func(t *testing.T) {
+		a := args(t)
+		checkTransfer(t, "postgres", a, a)
+	})
+	t.Run("request-reply", func(t *testing.T) {
+		checkRequestReplyOn(t, "postgres", args(t))
+	})
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
 }
 
 // A peer that cannot start fails StartBridgePeer with what it printed.

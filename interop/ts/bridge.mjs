@@ -19,7 +19,7 @@
 //   count       events to receive (listen, default 1), asks to answer (respond,
 //               default 1) or replies to await (ask, default len(events)); a
 //               negative count runs until timeout_ms and then exits 0
-//   timeout_ms  give up after this long (default 30000)
+//   timeout_ms  give up this long after the ready line (default 30000)
 //
 // Wiring: bridge.start() before bridge.on() (on() then start() subscribes twice
 // on NATS, Postgres and JSONL); outbound bus.on('*', bridge.emit); inbound
@@ -28,6 +28,7 @@
 // 2.5.56). listen uses only the inbound wiring, send only the outbound, respond
 // and ask both. A respond peer answers each ask_type event with a reply_type
 // event emitted as its child, payload {"answer": "re: " + ask.question}.
+// Redis URLs get ?disableClientInfo=true (see bridgeArgs).
 //
 // stdout, one JSON object a line:
 //   {"ready": true, "bus_label": "...", "bridge_label": "..."}  once listening
@@ -55,6 +56,8 @@ async function finish(code, error) {
   if (error !== undefined) print({ error })
   if (!closing) {
     // Close what can be closed, but never hang on a broker that went away.
+    // An HTTP listener's close waits for idle keep-alive connections: end them.
+    for (const b of bridges) b.node_server?.closeAllConnections?.()
     closing = Promise.race([
       Promise.allSettled(bridges.map((b) => b.close())),
       new Promise((resolve) => setTimeout(resolve, 2000).unref()),
@@ -71,10 +74,6 @@ process.stdin.on('end', () => void finish(3, 'stdin closed'))
 process.stdin.on('error', () => void finish(3, 'stdin closed'))
 process.stdin.resume()
 
-setTimeout(() => {
-  if (manifest.count < 0) void finish(0)
-  else void finish(2, `timeout after ${timeoutMs} ms in role ${role}`)
-}, timeoutMs).unref()
 
 async function bridgeClass(kind) {
   const classes = {
@@ -91,6 +90,20 @@ async function bridgeClass(kind) {
   return mod[classes[kind]]
 }
 
+// The arguments for kind's constructor. Redis: ioredis 5.10 and 5.11 send
+// CLIENT SETINFO on connecting without waiting for it, so a SUBSCRIBE sent
+// early (as RedisEventBridge.start does) can reach the server first; the
+// SETINFO error reply in subscriber mode then makes ioredis drop the
+// connection, and the subscription is lost (measured: about one start in
+// 40). The peer turns the client info off through the URL, which ioredis
+// reads options from; nothing on the channel changes.
+function bridgeArgs(kind, args) {
+  if (kind !== 'redis' || typeof args[0] !== 'string') return args
+  const url = new URL(args[0])
+  if (!url.searchParams.has('disableClientInfo')) url.searchParams.set('disableClientInfo', 'true')
+  return [url.toString(), ...args.slice(1)]
+}
+
 // Resolves once the bridge's subscription is in place at the broker, so a
 // ready line means a message published next is heard.
 async function settle(kind, bridge) {
@@ -101,9 +114,9 @@ async function main() {
   if (!['listen', 'send', 'respond', 'ask'].includes(role)) throw new Error(`unknown role ${JSON.stringify(role)}`)
   const Bridge = await bridgeClass(manifest.bridge)
   const bus = new EventBus(manifest.bus_name ?? 'TSPeer')
-  const inbound = role === 'send' ? null : new Bridge(...(manifest.args ?? []))
-  const outbound =
-    role === 'listen' ? null : manifest.send_args || !inbound ? new Bridge(...(manifest.send_args ?? manifest.args ?? [])) : inbound
+  const make = (args) => new Bridge(...bridgeArgs(manifest.bridge, args ?? []))
+  const inbound = role === 'send' ? null : make(manifest.args)
+  const outbound = role === 'listen' ? null : manifest.send_args || !inbound ? make(manifest.send_args ?? manifest.args) : inbound
   for (const b of [inbound, outbound]) if (b && !bridges.includes(b)) bridges.push(b)
 
   const local = new Set() // ids of the events this peer emitted itself
@@ -154,6 +167,10 @@ async function main() {
   if (outbound) bus.on('*', outbound.emit)
 
   print({ ready: true, bus_label: bus.label, bridge_label: inbound ? inbound.inbound_bus.label : null })
+  setTimeout(() => {
+    if (manifest.count < 0) void finish(0)
+    else void finish(2, `timeout after ${timeoutMs} ms in role ${role}`)
+  }, timeoutMs).unref()
 
   if (role === 'send' || role === 'ask') {
     const sent = []
