@@ -44,9 +44,7 @@ type BridgeManifest struct {
 	Bridge string
 	// Args are the bridge constructor's arguments as the TypeScript
 	// constructor takes them, such as {path, 0.01} for JSONL or
-	// {map[string]any{"send_to": url, "listen_on": url}} for HTTP. A Redis
-	// URL gets the query disableClientInfo=true (an ioredis option; see
-	// bridge.mjs: without it a subscription is lost now and then at start).
+	// {map[string]any{"send_to": url, "listen_on": url}} for HTTP.
 	Args []any
 	// SendArgs, when set, are the arguments of a second bridge of the same
 	// kind that the peer sends with (the first only listens): only one
@@ -73,10 +71,22 @@ type BridgeManifest struct {
 	// 30 s); a peer that has not finished by then reports an error and
 	// exits with status 2.
 	Timeout time.Duration
+	// NoWorkarounds runs the TypeScript package exactly as it is. By
+	// default the peer works around two faults that have nothing to do with
+	// the wire format (see bridge.mjs): a Redis URL gets the ioredis option
+	// disableClientInfo=true, without which a subscription is lost now and
+	// then at start; and an SQLite bridge reads the table's columns again
+	// before adding one, without which its writes fail for good once
+	// another process has added a column since it started.
+	NoWorkarounds bool
 }
 
 // MarshalJSON writes the manifest as bridge.mjs reads it.
 func (m BridgeManifest) MarshalJSON() ([]byte, error) {
+	var fixes *bool
+	if m.NoWorkarounds {
+		fixes = new(bool)
+	}
 	return json.Marshal(struct {
 		Bridge    string            `json:"bridge"`
 		Args      []any             `json:"args"`
@@ -88,7 +98,8 @@ func (m BridgeManifest) MarshalJSON() ([]byte, error) {
 		ReplyType string            `json:"reply_type,omitempty"`
 		Count     int               `json:"count,omitempty"`
 		TimeoutMS int64             `json:"timeout_ms,omitempty"`
-	}{m.Bridge, m.Args, m.SendArgs, m.Role, m.BusName, m.Events, m.AskType, m.ReplyType, m.Count, m.Timeout.Milliseconds()})
+		Fixes     *bool             `json:"workarounds,omitempty"`
+	}{m.Bridge, m.Args, m.SendArgs, m.Role, m.BusName, m.Events, m.AskType, m.ReplyType, m.Count, m.Timeout.Milliseconds(), fixes})
 }
 
 // Kind is the kind of a line a bridge peer prints.

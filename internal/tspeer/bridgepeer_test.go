@@ -116,54 +116,47 @@ func redisArgs(t *testing.T) []any {
 	return []any{"redis://" + addr + "/0", services.Unique(t, "ringbus")}
 }
 
+// postgresArgs: the Postgres peers share one table across runs (a table
+// per run would pile up in the test database; receivers select rows by
+// their unique event_id) and take a NOTIFY channel per test. checkBridge
+// runs its subtests one after the other, so two first runs never create
+// the table at once.
+func postgresArgs(t *testing.T) []any {
+	addr := services.Require(t, services.Postgres)
+	// LISTEN folds an unquoted channel to lower case; pg_notify does not.
+	return []any{"postgresql://postgres@" + addr + "/test/ringbus_tspeer_events", strings.ToLower(services.Unique(t, "rb"))}
+}
+
 func natsArgs(t *testing.T) []any {
 	addr := services.Require(t, services.NATS)
 	return []any{"nats://" + addr, services.Unique(t, "ringbus")}
 }
 
-// checkRequestReplyOn is checkRequestReply with the same arguments for
-// both peers.
-func checkRequestReplyOn(t *testing.T, bridge string, args []any) {
-	checkRequestReply(t, BridgeManifest{Bridge: bridge, Args: args}, BridgeManifest{Bridge: bridge, Args: args})
+// checkBridge runs checkTransfer and checkRequestReply on bridge, one
+// after the other, with the same arguments for every peer of a subtest.
+func checkBridge(t *testing.T, bridge string, args func(*testing.T) []any) {
+	t.Run("transfer", func(t *testing.T) {
+		a := args(t)
+		checkTransfer(t, bridge, a, a)
+	})
+	t.Run("request-reply", func(t *testing.T) {
+		a := args(t)
+		checkRequestReply(t, BridgeManifest{Bridge: bridge, Args: a}, BridgeManifest{Bridge: bridge, Args: a})
+	})
 }
 
-func TestBridgePeerTransferJSONL_RT4(t *testing.T) {
-	t.Parallel()
-	args := jsonlArgs(t)
-	checkTransfer(t, "jsonl", args, args)
-}
-
-func TestBridgePeerTransferSQLite_RT4(t *testing.T) {
-	t.Parallel()
-	args := sqliteArgs(t)
-	checkTransfer(t, "sqlite", args, args)
-}
-
-func TestBridgePeerTransferRedis_RT4(t *testing.T) {
-	t.Parallel()
-	args := redisArgs(t)
-	checkTransfer(t, "redis", args, args)
-}
-
-func TestBridgePeerTransferNATS_RT4(t *testing.T) {
-	t.Parallel()
-	args := natsArgs(t)
-	checkTransfer(t, "nats", args, args)
-}
-
-func TestBridgePeerRequestReplyJSONL_BR5(t *testing.T) {
-	t.Parallel()
-	checkRequestReplyOn(t, "jsonl", jsonlArgs(t))
-}
-
-func TestBridgePeerRequestReplyRedis_BR5(t *testing.T) {
-	t.Parallel()
-	checkRequestReplyOn(t, "redis", redisArgs(t))
-}
-
-func TestBridgePeerRequestReplyNATS_BR5(t *testing.T) {
-	t.Parallel()
-	checkRequestReplyOn(t, "nats", natsArgs(t))
+// The bridges whose peers all take the same arguments: a file, a table,
+// a channel or a subject.
+func TestBridgePeerSharedChannel_RT4(t *testing.T) {
+	for _, c := range []struct {
+		bridge string
+		args   func(*testing.T) []any
+	}{{"jsonl", jsonlArgs}, {"sqlite", sqliteArgs}, {"redis", redisArgs}, {"nats", natsArgs}, {"postgres", postgresArgs}} {
+		t.Run(c.bridge, func(t *testing.T) {
+			t.Parallel()
+			checkBridge(t, c.bridge, c.args)
+		})
+	}
 }
 
 // The HTTP peers: a listener on one URL, a sender posting to it; for
@@ -199,26 +192,6 @@ func TestBridgePeerSocket_RT4(t *testing.T) {
 	})
 }
 
-// The Postgres peers share one table across runs (a table per run would
-// pile up in the test database; receivers select rows by their unique
-// event_id) and take a NOTIFY channel per test. The subtests run one
-// after the other, so two first runs never create the table at once.
-func TestBridgePeerPostgres_RT4(t *testing.T) {
-	t.Parallel()
-	addr := services.Require(t, services.Postgres)
-	args := func(t *testing.T) []any {
-		// LISTEN folds an unquoted channel to lower case; pg_notify does not.
-		return []any{"postgresql://postgres@" + addr + "/test/ringbus_tspeer_events", strings.ToLower(services.Unique(t, "rb"))}
-	}
-	t.Run("transfer", func(t *testing.T) {
-		a := args(t)
-		checkTransfer(t, "postgres", a, a)
-	})
-	t.Run("request-reply", func(t *testing.T) {
-		checkRequestReplyOn(t, "postgres", args(t))
-	})
-}
-
 // freeAddr returns a loopback address with a port that was free a moment
 // ago.
 func freeAddr(t *testing.T) string {
@@ -227,6 +200,22 @@ func freeAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return addr
+}
+
+// The TypeScript SQLite bridge's fault that bridge.mjs works around: it
+// reads the table's columns at start only, so once another process added
+// columns (the asker, writing its ask into a fresh table) its own writes
+// fail with "duplicate column name". If this test fails, the package has
+// changed: drop the work-around.
+func TestBridgePeerSQLiteColumnCacheFault(t *testing.T) {
+	t.Parallel()
+	args := sqliteArgs(t)
+	responder := StartBridgePeer(t, BridgeManifest{Bridge: "sqlite", Args: args, Role: Respond, Timeout: wait, NoWorkarounds: true})
+	StartBridgePeer(t, BridgeManifest{Bridge: "sqlite", Args: args, Role: Ask, Timeout: wait, NoWorkarounds: true,
+		Events: []json.RawMessage{json.RawMessage(`{"event_type":"PeerAsk","question":"why"}`)}})
+	err := responder.Wait(wait)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "duplicate column name")
 }
 
 // A peer that cannot start fails StartBridgePeer with what it printed.

@@ -20,6 +20,8 @@
 //               default 1) or replies to await (ask, default len(events)); a
 //               negative count runs until timeout_ms and then exits 0
 //   timeout_ms  give up this long after the ready line (default 30000)
+//   workarounds false: run the package exactly as it is, without the two
+//               work-arounds below (Redis client info, SQLite column cache)
 //
 // Wiring: bridge.start() before bridge.on() (on() then start() subscribes twice
 // on NATS, Postgres and JSONL); outbound bus.on('*', bridge.emit); inbound
@@ -28,7 +30,6 @@
 // 2.5.56). listen uses only the inbound wiring, send only the outbound, respond
 // and ask both. A respond peer answers each ask_type event with a reply_type
 // event emitted as its child, payload {"answer": "re: " + ask.question}.
-// Redis URLs get ?disableClientInfo=true (see bridgeArgs).
 //
 // stdout, one JSON object a line:
 //   {"ready": true, "bus_label": "...", "bridge_label": "..."}  once listening
@@ -37,7 +38,9 @@
 //   {"event": <event JSON>}     every event from the wire, as the app bus handler sees it
 //   {"replied": <event JSON>}   respond: each reply as emitted
 //   {"reply": <event JSON>}     ask: each reply_type event from the wire
-//   {"error": "..."}            then exit 1 (2 on timeout)
+//   {"error": "..."}            then exit 1 (2 on timeout); send, ask and respond
+//                               also fail when bridge.emit failed for an event
+//                               of theirs (not for one from the wire)
 import { readFileSync } from 'node:fs'
 import { BaseEvent, EventBus } from 'abxbus'
 
@@ -90,18 +93,39 @@ async function bridgeClass(kind) {
   return mod[classes[kind]]
 }
 
-// The arguments for kind's constructor. Redis: ioredis 5.10 and 5.11 send
-// CLIENT SETINFO on connecting without waiting for it, so a SUBSCRIBE sent
-// early (as RedisEventBridge.start does) can reach the server first; the
-// SETINFO error reply in subscriber mode then makes ioredis drop the
-// connection, and the subscription is lost (measured: about one start in
-// 40). The peer turns the client info off through the URL, which ioredis
-// reads options from; nothing on the channel changes.
+// Work-arounds for two faults of the TypeScript package and its peers that
+// have nothing to do with the wire format, on unless the manifest says
+// "workarounds": false:
+//
+// Redis: ioredis 5.10 and 5.11 send CLIENT SETINFO on connecting without
+// waiting for it, so a SUBSCRIBE sent early (as RedisEventBridge.start does)
+// can reach the server first; the SETINFO error reply in subscriber mode
+// then makes ioredis drop the connection, and the subscription is lost
+// (measured: about one start in 40). The peer turns the client info off
+// through the URL, which ioredis reads options from.
+//
+// SQLite: SQLiteEventBridge reads the table's columns once, at start, and
+// adds a column it has not seen with ALTER TABLE ... ADD COLUMN, which
+// fails ("duplicate column name") when another process added that column
+// since; the emit throws, and so does every later one. The peer has the
+// bridge read the columns again before adding one.
+const workarounds = manifest.workarounds !== false
+
 function bridgeArgs(kind, args) {
-  if (kind !== 'redis' || typeof args[0] !== 'string') return args
+  if (!workarounds || kind !== 'redis' || typeof args[0] !== 'string') return args
   const url = new URL(args[0])
   if (!url.searchParams.has('disableClientInfo')) url.searchParams.set('disableClientInfo', 'true')
   return [url.toString(), ...args.slice(1)]
+}
+
+function patchBridge(kind, bridge) {
+  if (!workarounds || kind !== 'sqlite') return bridge
+  const ensureColumns = bridge.ensureColumns.bind(bridge)
+  bridge.ensureColumns = (keys) => {
+    if (keys.some((key) => !bridge.table_columns.has(key))) bridge.refreshColumnCache()
+    ensureColumns(keys)
+  }
+  return bridge
 }
 
 // Resolves once the bridge's subscription is in place at the broker, so a
@@ -114,7 +138,7 @@ async function main() {
   if (!['listen', 'send', 'respond', 'ask'].includes(role)) throw new Error(`unknown role ${JSON.stringify(role)}`)
   const Bridge = await bridgeClass(manifest.bridge)
   const bus = new EventBus(manifest.bus_name ?? 'TSPeer')
-  const make = (args) => new Bridge(...bridgeArgs(manifest.bridge, args ?? []))
+  const make = (args) => patchBridge(manifest.bridge, new Bridge(...bridgeArgs(manifest.bridge, args ?? [])))
   const inbound = role === 'send' ? null : make(manifest.args)
   const outbound = role === 'listen' ? null : manifest.send_args || !inbound ? make(manifest.send_args ?? manifest.args) : inbound
   for (const b of [inbound, outbound]) if (b && !bridges.includes(b)) bridges.push(b)
@@ -164,7 +188,20 @@ async function main() {
       bus.emit(event)
     })
   }
-  if (outbound) bus.on('*', outbound.emit)
+  // The outbound handler's failures for the peer's own events (sent ones
+  // and replies), which the bus records on the event. Re-publishing what
+  // came from the wire may fail (an HTTP peer that has gone away): it is
+  // no part of the exchange.
+  const forwarder = outbound ? bus.on('*', outbound.emit) : null
+  const checkForwarded = () => {
+    const failures = []
+    for (const event of bus.event_history.values()) {
+      if (!local.has(event.event_id)) continue
+      const result = forwarder && event.event_results.get(forwarder.id)
+      if (result?.status === 'error') failures.push(`${event.event_type} ${event.event_id}: ${message(result.error)}`)
+    }
+    if (failures.length) throw new Error(`bridge.emit failed: ${failures.join('; ')}`)
+  }
 
   print({ ready: true, bus_label: bus.label, bridge_label: inbound ? inbound.inbound_bus.label : null })
   setTimeout(() => {
@@ -182,19 +219,14 @@ async function main() {
       bus.emit(event)
     }
     await bus.waitUntilIdle()
-    const failures = []
-    for (const event of sent) {
-      for (const result of event.event_results.values()) {
-        if (result.status === 'error') failures.push(`${event.event_type} ${event.event_id}: ${message(result.error)}`)
-      }
-    }
-    if (failures.length) throw new Error(`bridge.emit failed: ${failures.join('; ')}`)
+    checkForwarded()
     print({ sent: sent.length })
     if (role === 'send') done.resolve()
   }
 
   await done.promise
   await bus.waitUntilIdle() // a responder's replies have gone out
+  checkForwarded()
   await finish(0)
 }
 
