@@ -256,6 +256,12 @@ func (t *Transport) connect(ctx context.Context) (*nats.Conn, error) {
 			t.reportDrops(sub)
 			return
 		}
+		if sub == nil {
+			// The client failed to write out what it buffered; it
+			// reconnects, and those messages are gone.
+			t.report(&bridge.LostError{Err: fmt.Errorf("nats %s: writing to the server: %w", t.subject, err)})
+			return
+		}
 		t.report(fmt.Errorf("nats bridge %s: %w", t.subject, err))
 	}
 	o.ClosedCB = func(nc *nats.Conn) {

@@ -2,6 +2,7 @@ package natsbridge_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -293,4 +294,25 @@ func TestWithConn_BR24(t *testing.T) {
 	if n := nc.NumSubscriptions(); n != 0 {
 		t.Errorf("%d subscriptions left on the caller's connection", n)
 	}
+}
+
+// natsbridgeOpts gives a bridge an error handler and a short retry pause.
+func natsbridgeOpts(onError func(error)) []natsbridge.Option {
+	return []natsbridge.Option{natsbridge.WithBridgeOptions(
+		bridge.WithErrorHandler(onError),
+		bridge.WithRetryBackoff(5*time.Millisecond, 100*time.Millisecond),
+	)}
+}
+
+func asInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	case float64:
+		return int(n), true
+	case int:
+		return n, true
+	}
+	return 0, false
 }
