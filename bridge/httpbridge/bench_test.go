@@ -5,74 +5,40 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/bridge"
 	"github.com/ringbus/ringbus/bridge/bridgetest"
 	"github.com/ringbus/ringbus/bridge/httpbridge"
 )
 
-// benchFields is the payload of the benchmark's events: a few fields and
-// 200 bytes of text, about 600 bytes of JSON.
-func benchFields(i int) map[string]any {
-	return map[string]any{"seq": i, "user": "u-42", "ok": true, "text": strings.Repeat("x", 200)}
-}
-
 // ringbusPair returns a send-only bridge posting to a listen-only one
-// whose "Bench" handler counts and signals.
-func ringbusPair(b *testing.B, conc int) (send *bridge.Bridge, count *atomic.Int64, got chan struct{}) {
+// whose "Bench" handler counts.
+func ringbusPair(b *testing.B, conc int) (*bridge.Bridge, *bridgetest.Counter) {
 	l, url := listen(b, "/bench")
 	recv := newBridge(b, "", url, httpbridge.WithListener(l))
-	send = newBridge(b, url, "", httpbridge.WithConcurrency(conc))
-	closeAll(b, send, recv)
-	count = new(atomic.Int64)
-	got = make(chan struct{}, 1)
-	if _, err := recv.On("Bench", func(context.Context, *api.BaseEvent) (any, error) {
-		count.Add(1)
-		select {
-		case got <- struct{}{}:
-		default:
-		}
-		return nil, nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := recv.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := send.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	return send, count, got
+	send := newBridge(b, url, "", httpbridge.WithConcurrency(conc))
+	return send, bridgetest.StartCounting(b, send, recv, "Bench")
 }
 
 // rawServer is a plain net/http listener answering as abxbus's does (202,
 // Connection: close) after reading the body.
-func rawServer(b *testing.B) (url string, count *atomic.Int64, got chan struct{}) {
+func rawServer(b *testing.B) (string, *bridgetest.Counter) {
 	l, url := listen(b, "/raw")
-	count = new(atomic.Int64)
-	got = make(chan struct{}, 1)
+	c := bridgetest.NewCounter()
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, "accepted")
-		count.Add(1)
-		select {
-		case got <- struct{}{}:
-		default:
-		}
+		c.Hit()
 	})}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(l) }()
 	b.Cleanup(func() { _ = srv.Close(); <-done })
-	return url, count, got
+	return url, c
 }
 
 // rawPost posts data with client and checks for a 2xx.
@@ -100,19 +66,17 @@ func rawPost(b *testing.B, client *http.Client, url string, data []byte) error {
 // close), in one run.
 func BenchmarkHTTP(b *testing.B) {
 	ctx := context.Background()
-	data := encode(b, event(b, "Bench", benchFields(0)))
+	data := bridgetest.Encode(b, bridgetest.BenchEvent(b, 0))
 	client := &http.Client{Timeout: 10 * time.Second}
 	b.Cleanup(client.CloseIdleConnections)
 	for _, conc := range []int{1, 4} {
 		name := map[int]string{1: "serial", 4: "conc4"}[conc]
 		b.Run("ringbus/"+name, func(b *testing.B) {
-			send, count, _ := ringbusPair(b, conc)
-			bridgetest.MeasureRate(b, func(i int) error {
-				return send.Emit(ctx, event(b, "Bench", benchFields(i)))
-			}, count.Load)
+			send, c := ringbusPair(b, conc)
+			bridgetest.MeasureRate(b, func(i int) error { return send.Emit(ctx, bridgetest.BenchEvent(b, i)) }, c.Load)
 		})
 		b.Run("raw/"+name, func(b *testing.B) {
-			url, count, _ := rawServer(b)
+			url, c := rawServer(b)
 			jobs := make(chan struct{}, 256)
 			var wg sync.WaitGroup
 			for range conc {
@@ -124,17 +88,17 @@ func BenchmarkHTTP(b *testing.B) {
 					}
 				})
 			}
-			bridgetest.MeasureRate(b, func(int) error { jobs <- struct{}{}; return nil }, count.Load)
+			bridgetest.MeasureRate(b, func(int) error { jobs <- struct{}{}; return nil }, c.Load)
 			close(jobs)
 			wg.Wait()
 		})
 	}
 	b.Run("latency/ringbus", func(b *testing.B) {
-		send, _, got := ringbusPair(b, 1)
-		bridgetest.MeasureLatency(b, func(i int) error { return send.Emit(ctx, event(b, "Bench", benchFields(i))) }, got)
+		send, c := ringbusPair(b, 1)
+		bridgetest.MeasureLatency(b, func(i int) error { return send.Emit(ctx, bridgetest.BenchEvent(b, i)) }, c.Got)
 	})
 	b.Run("latency/raw", func(b *testing.B) {
-		url, _, got := rawServer(b)
-		bridgetest.MeasureLatency(b, func(int) error { return rawPost(b, client, url, data) }, got)
+		url, c := rawServer(b)
+		bridgetest.MeasureLatency(b, func(int) error { return rawPost(b, client, url, data) }, c.Got)
 	})
 }

@@ -21,10 +21,12 @@ import (
 	"github.com/ringbus/ringbus/bridge/bridgetest"
 	"github.com/ringbus/ringbus/bridge/httpbridge"
 	"github.com/ringbus/ringbus/internal/leakcheck"
-	"github.com/ringbus/ringbus/wire"
 )
 
 func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+// wait bounds every wait for events.
+const wait = 10 * time.Second
 
 // listen opens a loopback listener on a port the system picks and returns
 // it with the URL of path on it.
@@ -44,19 +46,6 @@ func newBridge(t testing.TB, sendTo, listenOn string, opts ...httpbridge.Option)
 		t.Fatal(err)
 	}
 	return b
-}
-
-// closeAll closes bridges at the end of t.
-func closeAll(t testing.TB, bs ...*bridge.Bridge) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, b := range bs {
-			if err := b.Close(ctx); err != nil {
-				t.Errorf("close %s: %v", b.Name(), err)
-			}
-		}
-	})
 }
 
 // pair is the conformance pair: the sender listens on its own port and
@@ -121,24 +110,6 @@ func post(ctx context.Context, url string, data []byte) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
-func event(t testing.TB, typ string, fields map[string]any) *api.BaseEvent {
-	t.Helper()
-	e, err := api.NewEvent(typ, fields)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func encode(t testing.TB, e api.Eventer) []byte {
-	t.Helper()
-	data, err := wire.Encoder{}.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 // rawRequest sends raw bytes as an HTTP/1.1 request and returns the raw
 // response, to see the listener's answer as the wire carries it.
 func rawRequest(t *testing.T, addr, req string) string {
@@ -166,14 +137,14 @@ func TestListenerAnswers_BR26(t *testing.T) {
 	var got atomic.Int64
 	b := newBridge(t, "", url, httpbridge.WithListener(l), httpbridge.WithMaxBodySize(1<<10),
 		httpbridge.WithBridgeOptions(bridge.WithErrorHandler(func(err error) { errs.Store(err.Error(), err) })))
-	closeAll(t, b)
+	bridgetest.CloseAll(t, b)
 	if _, err := b.On("Ping", func(context.Context, *api.BaseEvent) (any, error) { got.Add(1); return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	good := encode(t, event(t, "Ping", map[string]any{"n": 1}))
+	good := bridgetest.Encode(t, bridgetest.Event(t, "Ping", map[string]any{"n": 1}))
 	req := func(method, target, body string, extra ...string) string {
 		r := method + " " + target + " HTTP/1.1\r\nHost: " + addr + "\r\n"
 		for _, h := range extra {
@@ -221,7 +192,7 @@ func TestListenerAnswers_BR26(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "the two accepted events", func() bool { return got.Load() == 2 })
+	bridgetest.WaitFor(t, wait, "the two accepted events", func() bool { return got.Load() == 2 })
 	st := b.Stats()
 	if st.Invalid != 4 {
 		t.Errorf("Stats().Invalid = %d, want 4 (empty, malformed, not an event, a string)", st.Invalid)
@@ -235,17 +206,6 @@ func TestListenerAnswers_BR26(t *testing.T) {
 	})
 	if n != 1 {
 		t.Errorf("%d reports of a message too large, want 1", n)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -304,8 +264,8 @@ func TestSendWire_BR25_BR28(t *testing.T) {
 	rec := &recorder{}
 	url := serveRecorder(t, rec)
 	b := newBridge(t, url, "", httpbridge.WithBridgeOptions(bridge.WithPropagator(traceProp{})))
-	closeAll(t, b)
-	e := event(t, "Wire", map[string]any{"text": strings.Repeat("é", 40<<10)})
+	bridgetest.CloseAll(t, b)
+	e := bridgetest.Event(t, "Wire", map[string]any{"text": strings.Repeat("é", 40<<10)})
 	ctx := context.WithValue(context.Background(), traceKey{}, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	if err := b.Emit(ctx, e); err != nil {
 		t.Fatal(err)
@@ -327,7 +287,7 @@ func TestSendWire_BR25_BR28(t *testing.T) {
 		t.Errorf("content-length %d, transfer-encoding %v for a body of %d bytes: want a Content-Length, never chunked",
 			req.ContentLength, req.TransferEncoding, len(body))
 	}
-	if !bytes.Equal(body, encode(t, e)) {
+	if !bytes.Equal(body, bridgetest.Encode(t, e)) {
 		t.Errorf("body is not the event's compact JSON:\n%.200s", body)
 	}
 	var compact bytes.Buffer
@@ -350,7 +310,7 @@ func TestTraceContextEndToEnd(t *testing.T) {
 	l, url := listen(t, "/t")
 	recv := newBridge(t, "", url, httpbridge.WithListener(l), httpbridge.WithBridgeOptions(bridge.WithPropagator(traceProp{})))
 	send := newBridge(t, url, "", httpbridge.WithBridgeOptions(bridge.WithPropagator(traceProp{})))
-	closeAll(t, send, recv)
+	bridgetest.CloseAll(t, send, recv)
 	got := make(chan string, 1)
 	if _, err := recv.On("Traced", func(ctx context.Context, _ *api.BaseEvent) (any, error) {
 		v, _ := ctx.Value(traceKey{}).(string)
@@ -363,7 +323,7 @@ func TestTraceContextEndToEnd(t *testing.T) {
 	if err := recv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := send.Emit(context.WithValue(ctx, traceKey{}, "tp-1"), event(t, "Traced", nil)); err != nil {
+	if err := send.Emit(context.WithValue(ctx, traceKey{}, "tp-1"), bridgetest.Event(t, "Traced", nil)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -411,9 +371,9 @@ func TestSendStatuses_BR25(t *testing.T) {
 			errs := &errorsOf{}
 			b := newBridge(t, url, "", httpbridge.WithBridgeOptions(bridge.WithErrorHandler(errs.add),
 				bridge.WithRetryBackoff(time.Millisecond, time.Millisecond)))
-			closeAll(t, b)
+			bridgetest.CloseAll(t, b)
 			ctx := context.Background()
-			if err := b.Emit(ctx, event(t, "S", nil)); err != nil {
+			if err := b.Emit(ctx, bridgetest.Event(t, "S", nil)); err != nil {
 				t.Fatal(err)
 			}
 			if err := b.Flush(ctx); err != nil {
@@ -446,14 +406,14 @@ func TestSendRetriesUntilListenerUp_BR25(t *testing.T) {
 	_ = l.Close()
 	send := newBridge(t, url, "", httpbridge.WithBridgeOptions(bridge.WithErrorHandler(func(error) {}),
 		bridge.WithRetryBackoff(time.Millisecond, 5*time.Millisecond)))
-	closeAll(t, send)
+	bridgetest.CloseAll(t, send)
 	ctx := context.Background()
-	if err := send.Emit(ctx, event(t, "Late", nil)); err != nil {
+	if err := send.Emit(ctx, bridgetest.Event(t, "Late", nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a failed try", func() bool { return send.Stats().SendErrors > 0 })
+	bridgetest.WaitFor(t, wait, "a failed try", func() bool { return send.Stats().SendErrors > 0 })
 	recv := newBridge(t, "", "http://"+addr+"/late")
-	closeAll(t, recv)
+	bridgetest.CloseAll(t, recv)
 	got := make(chan struct{}, 1)
 	if _, err := recv.On("Late", func(context.Context, *api.BaseEvent) (any, error) { got <- struct{}{}; return nil, nil }); err != nil {
 		t.Fatal(err)
@@ -508,14 +468,14 @@ func TestPortZeroAndDefaultPath_BR26(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closeAll(t, b)
+	bridgetest.CloseAll(t, b)
 	if tr.Addr() != nil {
 		t.Error("Addr before start")
 	}
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	code, body, err := post(context.Background(), "http://"+tr.Addr().String()+"/", encode(t, event(t, "Root", nil)))
+	code, body, err := post(context.Background(), "http://"+tr.Addr().String()+"/", bridgetest.Encode(t, bridgetest.Event(t, "Root", nil)))
 	if err != nil || code != 202 || body != "accepted" {
 		t.Errorf("POST / = %d %q %v", code, body, err)
 	}
@@ -524,8 +484,8 @@ func TestPortZeroAndDefaultPath_BR26(t *testing.T) {
 func TestListenOnlyCannotSend_BR25(t *testing.T) {
 	l, url := listen(t, "/only")
 	b := newBridge(t, "", url, httpbridge.WithListener(l))
-	closeAll(t, b)
-	if err := b.Emit(context.Background(), event(t, "X", nil)); !errors.Is(err, bridge.ErrCannotSend) {
+	bridgetest.CloseAll(t, b)
+	if err := b.Emit(context.Background(), bridgetest.Event(t, "X", nil)); !errors.Is(err, bridge.ErrCannotSend) {
 		t.Errorf("Emit on a listen-only bridge = %v, want ErrCannotSend", err)
 	}
 }
@@ -538,7 +498,7 @@ func TestBothWays_BR5_BR27(t *testing.T) {
 	lb, urlB := listen(t, "/b")
 	ba := newBridge(t, urlB, urlA, httpbridge.WithListener(la))
 	bb := newBridge(t, urlA, urlB, httpbridge.WithListener(lb))
-	closeAll(t, ba, bb)
+	bridgetest.CloseAll(t, ba, bb)
 	appA, _ := api.NewBus("AppA", api.WithMaxHistory(0))
 	appB, _ := api.NewBus("AppB", api.WithMaxHistory(0))
 	t.Cleanup(func() { _ = appA.Stop(context.Background()); _ = appB.Stop(context.Background()) })
@@ -559,15 +519,15 @@ func TestBothWays_BR5_BR27(t *testing.T) {
 	if err := bb.Connect(appB); err != nil {
 		t.Fatal(err)
 	}
-	if err := appA.Emit(ctx, event(t, "FromA", nil)); err != nil {
+	if err := appA.Emit(ctx, bridgetest.Event(t, "FromA", nil)); err != nil {
 		t.Fatal(err)
 	}
-	if err := appB.Emit(ctx, event(t, "FromB", nil)); err != nil {
+	if err := appB.Emit(ctx, bridgetest.Event(t, "FromB", nil)); err != nil {
 		t.Fatal(err)
 	}
 	// Each event: handled on its own app bus, sent, handled on the other
 	// app bus, sent back, dropped by the first app bus.
-	waitFor(t, "both events both ways", func() bool {
+	bridgetest.WaitFor(t, wait, "both events both ways", func() bool {
 		return onA.Load() == 2 && onB.Load() == 2 && inA.Load() == 2 && inB.Load() == 2
 	})
 	for _, b := range []*bridge.Bridge{ba, bb} {
@@ -588,7 +548,7 @@ func TestSelfEcho_BR27(t *testing.T) {
 	// the app bus the event came from drops the echo.
 	l, url := listen(t, "/self")
 	b := newBridge(t, url, url, httpbridge.WithListener(l))
-	closeAll(t, b)
+	bridgetest.CloseAll(t, b)
 	app, _ := api.NewBus("App", api.WithMaxHistory(0))
 	t.Cleanup(func() { _ = app.Stop(context.Background()) })
 	var handled, echoed atomic.Int64
@@ -601,10 +561,10 @@ func TestSelfEcho_BR27(t *testing.T) {
 	if err := b.Connect(app); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.Emit(ctx, event(t, "Self", nil)); err != nil {
+	if err := app.Emit(ctx, bridgetest.Event(t, "Self", nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the echo", func() bool { return echoed.Load() == 1 })
+	bridgetest.WaitFor(t, wait, "the echo", func() bool { return echoed.Load() == 1 })
 	_ = b.Flush(ctx)
 	_ = app.WaitUntilIdle(ctx)
 	if handled.Load() != 1 {

@@ -20,10 +20,12 @@ import (
 	"github.com/ringbus/ringbus/bridge/bridgetest"
 	"github.com/ringbus/ringbus/bridge/socketbridge"
 	"github.com/ringbus/ringbus/internal/leakcheck"
-	"github.com/ringbus/ringbus/wire"
 )
 
 func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+// wait bounds every wait for events.
+const wait = 10 * time.Second
 
 // sockPath returns a fresh socket path short enough for the 90-byte
 // limit (t.TempDir can be longer).
@@ -44,18 +46,6 @@ func newBridge(t testing.TB, path string, opts ...socketbridge.Option) *bridge.B
 		t.Fatal(err)
 	}
 	return b
-}
-
-func closeAll(t testing.TB, bs ...*bridge.Bridge) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, b := range bs {
-			if err := b.Close(ctx); err != nil {
-				t.Errorf("close %s: %v", b.Name(), err)
-			}
-		}
-	})
 }
 
 // rawSend writes data on a connection of its own and closes it, as
@@ -160,7 +150,7 @@ func listenOn(t *testing.T, path string, opts ...socketbridge.Option) (*bridge.B
 		col.mu.Unlock()
 	})))
 	b := newBridge(t, path, opts...)
-	closeAll(t, b)
+	bridgetest.CloseAll(t, b)
 	if _, err := b.On("*", func(_ context.Context, e *api.BaseEvent) (any, error) {
 		col.mu.Lock()
 		col.events = append(col.events, e)
@@ -175,41 +165,12 @@ func listenOn(t *testing.T, path string, opts ...socketbridge.Option) (*bridge.B
 	return b, col
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func event(t testing.TB, typ string, fields map[string]any) *api.BaseEvent {
-	t.Helper()
-	e, err := api.NewEvent(typ, fields)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func encode(t testing.TB, e api.Eventer) []byte {
-	t.Helper()
-	data, err := wire.Encoder{}.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 func TestFrames_BR29_BR32(t *testing.T) {
 	path := sockPath(t)
 	_, col := listenOn(t, path, socketbridge.WithMaxLineSize(2<<20))
-	a := encode(t, event(t, "A", nil))
-	big := encode(t, event(t, "Big", map[string]any{"blob": strings.Repeat("x", 1<<20)})) // past 64 KiB
-	huge := encode(t, event(t, "Huge", map[string]any{"blob": strings.Repeat("y", 3<<20)}))
+	a := bridgetest.Encode(t, bridgetest.Event(t, "A", nil))
+	big := bridgetest.Encode(t, bridgetest.Event(t, "Big", map[string]any{"blob": strings.Repeat("x", 1<<20)})) // past 64 KiB
+	huge := bridgetest.Encode(t, bridgetest.Event(t, "Huge", map[string]any{"blob": strings.Repeat("y", 3<<20)}))
 	var conn bytes.Buffer
 	conn.Write(a)
 	conn.WriteString("\n\n   \n")           // blank lines are skipped
@@ -218,12 +179,12 @@ func TestFrames_BR29_BR32(t *testing.T) {
 	conn.WriteString("\r\n") // CRLF
 	conn.Write(huge)         // over the limit: dropped, reported
 	conn.WriteString("\n")
-	conn.Write(encode(t, event(t, "Last", nil))) // the final frame, no newline
+	conn.Write(bridgetest.Encode(t, bridgetest.Event(t, "Last", nil))) // the final frame, no newline
 	if err := rawSend(path, conn.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "3 events", func() bool { return col.n() >= 3 })
-	waitFor(t, "the reports", func() bool {
+	bridgetest.WaitFor(t, wait, "3 events", func() bool { return col.n() >= 3 })
+	bridgetest.WaitFor(t, wait, "the reports", func() bool {
 		return col.errCount(bridge.ErrInvalidMessage) >= 1 && col.errCount(bridge.ErrMessageTooLarge) >= 1
 	})
 	col.mu.Lock()
@@ -278,10 +239,10 @@ func TestSenderWire_BR30(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := []*api.BaseEvent{event(t, "One", map[string]any{"k": "v"}), event(t, "Two", nil), event(t, "Three", nil)}
+	events := []*api.BaseEvent{bridgetest.Event(t, "One", map[string]any{"k": "v"}), bridgetest.Event(t, "Two", nil), bridgetest.Event(t, "Three", nil)}
 	var msgs []bridge.Message
 	for _, e := range events {
-		msgs = append(msgs, bridge.Message{Data: encode(t, e)})
+		msgs = append(msgs, bridge.Message{Data: bridgetest.Encode(t, e)})
 	}
 	ctx := context.Background()
 	if err := tr.Open(ctx, nil); err != nil {
@@ -299,7 +260,7 @@ func TestSenderWire_BR30(t *testing.T) {
 		t.Fatalf("%d connections, %d lines: want the batch on one connection", conns, len(lines))
 	}
 	for i, line := range lines {
-		if want := append(encode(t, events[i]), '\n'); !bytes.Equal(line, want) {
+		if want := append(bridgetest.Encode(t, events[i]), '\n'); !bytes.Equal(line, want) {
 			t.Errorf("line %d = %.100q, want %.100q", i, line, want)
 		}
 	}
@@ -310,7 +271,7 @@ func TestSelfEcho_BR31(t *testing.T) {
 	// events; the app bus they came from drops them.
 	path := sockPath(t)
 	b := newBridge(t, path)
-	closeAll(t, b)
+	bridgetest.CloseAll(t, b)
 	app, _ := api.NewBus("App", api.WithMaxHistory(0))
 	t.Cleanup(func() { _ = app.Stop(context.Background()) })
 	var handled, echoed atomic.Int64
@@ -324,11 +285,11 @@ func TestSelfEcho_BR31(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if err := app.Emit(ctx, event(t, "Self", nil)); err != nil {
+		if err := app.Emit(ctx, bridgetest.Event(t, "Self", nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the echoes", func() bool { return echoed.Load() == 3 })
+	bridgetest.WaitFor(t, wait, "the echoes", func() bool { return echoed.Load() == 3 })
 	_ = app.WaitUntilIdle(ctx)
 	_ = b.Flush(ctx)
 	_ = app.WaitUntilIdle(ctx)
@@ -342,20 +303,20 @@ func TestSecondListenerTakesPath_BR31(t *testing.T) {
 	first, col1 := listenOn(t, path)
 	second, col2 := listenOn(t, path)
 	send := newBridge(t, path, socketbridge.WithSendOnly())
-	closeAll(t, send)
+	bridgetest.CloseAll(t, send)
 	ctx := context.Background()
-	if err := send.Emit(ctx, event(t, "ToSecond", nil)); err != nil {
+	if err := send.Emit(ctx, bridgetest.Event(t, "ToSecond", nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the second listener", func() bool { return col2.n() == 1 })
+	bridgetest.WaitFor(t, wait, "the second listener", func() bool { return col2.n() == 1 })
 	// Closing the first must not remove the second's socket file.
 	if err := first.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := send.Emit(ctx, event(t, "StillSecond", nil)); err != nil {
+	if err := send.Emit(ctx, bridgetest.Event(t, "StillSecond", nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the second listener again", func() bool { return col2.n() == 2 })
+	bridgetest.WaitFor(t, wait, "the second listener again", func() bool { return col2.n() == 2 })
 	if col1.n() != 0 {
 		t.Errorf("the first listener received %d events after the second took the path", col1.n())
 	}
@@ -376,10 +337,10 @@ func TestStaleSocketRemoved_BR29(t *testing.T) {
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	_ = l.Close() // a socket file nobody listens on
 	_, col := listenOn(t, path)
-	if err := rawSend(path, append(encode(t, event(t, "AfterStale", nil)), '\n')); err != nil {
+	if err := rawSend(path, append(bridgetest.Encode(t, bridgetest.Event(t, "AfterStale", nil)), '\n')); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the event", func() bool { return col.n() == 1 })
+	bridgetest.WaitFor(t, wait, "the event", func() bool { return col.n() == 1 })
 
 	// A regular file at the path is not a stale socket: left alone.
 	other := filepath.Join(filepath.Dir(path), "file")
@@ -413,7 +374,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Errorf("read on an idle connection = %v, want EOF once the listener closed it", err)
 	}
-	waitFor(t, "the report", func() bool {
+	bridgetest.WaitFor(t, wait, "the report", func() bool {
 		col.mu.Lock()
 		defer col.mu.Unlock()
 		return len(col.errs) == 1 && strings.Contains(col.errs[0].Error(), "inside a line")
@@ -433,10 +394,10 @@ func TestCloseWithOpenConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = c.Close() }()
-	if _, err := c.Write(append(encode(t, event(t, "BeforeClose", nil)), '\n')); err != nil {
+	if _, err := c.Write(append(bridgetest.Encode(t, bridgetest.Event(t, "BeforeClose", nil)), '\n')); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the event", func() bool { return col.n() == 1 })
+	bridgetest.WaitFor(t, wait, "the event", func() bool { return col.n() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.Close(ctx); err != nil {
@@ -452,12 +413,12 @@ func TestSendRetriesUntilListenerUp_BR30(t *testing.T) {
 	path := sockPath(t)
 	send := newBridge(t, path, socketbridge.WithSendOnly(), socketbridge.WithBridgeOptions(
 		bridge.WithErrorHandler(func(error) {}), bridge.WithRetryBackoff(time.Millisecond, 5*time.Millisecond)))
-	closeAll(t, send)
+	bridgetest.CloseAll(t, send)
 	ctx := context.Background()
-	if err := send.Emit(ctx, event(t, "Early", nil)); err != nil {
+	if err := send.Emit(ctx, bridgetest.Event(t, "Early", nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a failed try", func() bool { return send.Stats().SendErrors > 0 })
+	bridgetest.WaitFor(t, wait, "a failed try", func() bool { return send.Stats().SendErrors > 0 })
 	_, col := listenOn(t, path)
-	waitFor(t, "the event once the listener is up", func() bool { return col.n() == 1 })
+	bridgetest.WaitFor(t, wait, "the event once the listener is up", func() bool { return col.n() == 1 })
 }
