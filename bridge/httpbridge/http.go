@@ -12,7 +12,8 @@
 // json" for a body that is not JSON, 500 "failed to process event" for
 // JSON that is not a valid event, 404 "not found" for another path and
 // 405 "method not allowed" for another method, in text/plain with
-// Connection: close. W3C trace context (traceparent, tracestate, baggage)
+// Connection: close (and 413 for a body over the limit, 503 while it is
+// closing). W3C trace context (traceparent, tracestate, baggage)
 // travels in request headers, never in the event JSON.
 //
 // Delivery: a send succeeds when the peer accepted the event (its 202),
@@ -119,7 +120,8 @@ func retriable(code int) bool {
 }
 
 // Transport POSTs events to a URL and serves the events peers POST. Use
-// New for a Bridge over it, or NewTransport with bridge.New.
+// New for a Bridge over it, or NewTransport with bridge.New. A Transport
+// serves one Bridge; its methods are safe for concurrent use.
 type Transport struct {
 	sendTo      string
 	listenOn    string

@@ -87,7 +87,8 @@ func WithMaxConns(n int) Option { return func(t *Transport) { t.maxConns = n } }
 func WithMaxLineSize(n int) Option { return func(t *Transport) { t.maxLine = n } }
 
 // Transport sends events to a Unix socket path and listens on it. Use New
-// for a Bridge over it, or NewTransport with bridge.New.
+// for a Bridge over it, or NewTransport with bridge.New. A Transport
+// serves one Bridge; its methods are safe for concurrent use.
 type Transport struct {
 	path     string
 	sendOnly bool
