@@ -30,10 +30,12 @@ func TestInteropWithTypeScript_BR32(t *testing.T) {
 		return b
 	}
 	tsinterop.Run(t, tsinterop.Config{
-		Kind:        "socket",
-		TSArgs:      func(_ *testing.T, ch string) []any { return []any{tsPath(ch)} },
-		TSSendArgs:  func(_ *testing.T, ch string) []any { return []any{goPath(ch)} },
-		NewGo:       func(t *testing.T, ch string) *bridge.Bridge { return newBridge(t, goPath(ch)) },
-		NewGoSender: func(t *testing.T, ch string) *bridge.Bridge { return newBridge(t, tsPath(ch), socketbridge.WithSendOnly()) },
+		Kind:       "socket",
+		TSArgs:     func(_ *testing.T, ch string) []any { return []any{tsPath(ch)} },
+		TSSendArgs: func(_ *testing.T, ch string) []any { return []any{goPath(ch)} },
+		NewGo:      func(t *testing.T, ch string) *bridge.Bridge { return newBridge(t, goPath(ch)) },
+		NewGoSender: func(t *testing.T, ch string) *bridge.Bridge {
+			return newBridge(t, tsPath(ch), socketbridge.WithSendOnly())
+		},
 	})
 }
