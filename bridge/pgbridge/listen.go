@@ -83,9 +83,12 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 			// Take the notifications that came while the last rows were
 			// read, and read their rows with one query.
 			l.ids = l.ids[:0]
-			for n != nil && len(l.ids) < fetchMax {
+			for n != nil {
 				if n.Channel == l.t.channel {
 					l.ids = append(l.ids, n.Payload)
+				}
+				if len(l.ids) == fetchMax {
+					break // the rest stays buffered for the next round
 				}
 				n, _ = conn.WaitForNotification(done)
 			}

@@ -463,3 +463,148 @@ func TestListenerReconnects(t *testing.T) {
 		}
 	}
 }
+
+// The server crashes (SIGKILL, every backend with it) and comes back on
+// the same port while 10k events stream: sending fails and is retried,
+// the listener reports the disconnection and reconnects by itself, and
+// the events sent after the restart arrive. The server runs with
+// synchronous_commit=off, so a crash may take the last commits with it;
+// the counts say how many.
+func TestServerCrashAndRestart(t *testing.T) {
+	pg := services.StartPostgres(t)
+	f := newFixture(t, pg.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rec, sendRec := &recorder{}, &recorder{}
+	recv := f.newBridge(t, bridge.WithErrorHandler(rec.report))
+	const n = 10_000
+	seen := make([]atomic.Int32, n+1)
+	var received atomic.Int64
+	_, err := recv.On("Stream", func(_ context.Context, e *api.BaseEvent) (any, error) {
+		v, _ := e.Field("seq")
+		i, _ := v.(json.Number).Int64()
+		seen[i].Add(1)
+		received.Add(1)
+		return nil, nil
+	})
+	require.NoError(t, err)
+	startBridge(t, recv)
+	send := f.newBridge(t, bridge.WithErrorHandler(sendRec.report))
+	startBridge(t, send)
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			e, _ := api.NewEvent("Stream", map[string]any{"seq": i})
+			if err := send.Emit(ctx, e); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	waitFor(t, "some events", func() bool { return received.Load() >= n/5 })
+	pg.Kill()
+	pg.Restart(t)
+	wg.Wait()
+	last, _ := api.NewEvent("Stream", map[string]any{"seq": n})
+	require.NoError(t, send.Emit(ctx, last))
+	waitFor(t, "the event sent after the restart", func() bool { return seen[n].Load() == 1 })
+	missing, twice := 0, 0
+	for i := range n {
+		switch seen[i].Load() {
+		case 0:
+			missing++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	// What the crash took is gone from the table too; every event still
+	// in it arrived (the listener caught up with what it missed).
+	db, err := pgx.Connect(ctx, pg.URL())
+	require.NoError(t, err)
+	rows, err := db.Query(ctx, `SELECT (event_payload::json->>'seq')::int FROM "`+f.table+`"`)
+	require.NoError(t, err)
+	inTable, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	require.NoError(t, err)
+	_ = db.Close(ctx)
+	notReceived := 0
+	for _, i := range inTable {
+		if seen[i].Load() == 0 {
+			notReceived++
+		}
+	}
+	st := recv.Stats()
+	t.Logf("sent %d, received %d (missing %d, more than once %d), in the table after the crash %d; receiver: disconnections %d, lost reported %d; sender: send errors %d",
+		send.Stats().Sent, received.Load(), missing, twice, len(inTable), st.Disconnects, rec.matching(bridge.ErrLost), send.Stats().SendErrors)
+	assert.Zero(t, notReceived, "events in the table that never arrived")
+	assert.GreaterOrEqual(t, st.Disconnects, uint64(1))
+	assert.GreaterOrEqual(t, send.Stats().SendErrors, uint64(1), "sending failed while the server was down")
+}
+
+// Close returns within its context while the server is down, and
+// accounts for what it could not send.
+func TestCloseWhileServerIsDown(t *testing.T) {
+	pg := services.StartPostgres(t)
+	f := newFixture(t, pg.URL())
+	rec := &recorder{}
+	b := f.newBridge(t, bridge.WithErrorHandler(rec.report))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, b.Start(ctx))
+	pg.Kill()
+	for i := range 10 {
+		e, _ := api.NewEvent("Doomed", map[string]any{"seq": i})
+		require.NoError(t, b.Emit(ctx, e))
+	}
+	waitFor(t, "a failed send", func() bool { return b.Stats().SendErrors > 0 })
+	cctx, ccancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer ccancel()
+	require.ErrorIs(t, b.Close(cctx), context.DeadlineExceeded)
+	st := b.Stats()
+	assert.EqualValues(t, 10, st.Sent+st.Lost, "every event sent or reported lost")
+}
+
+// A listener that was stalled (its consumer blocked) finds thousands of
+// notifications at once when it goes on, more than one fetch reads: every
+// event arrives once, in order.
+func TestBurstAfterStall_BR18(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var got []int64
+	recv := f.newBridge(t, bridge.WithInboundQueue(1))
+	_, err := recv.On("Burst", func(_ context.Context, e *api.BaseEvent) (any, error) {
+		<-gate
+		v, _ := e.Field("seq")
+		i, _ := v.(json.Number).Int64()
+		mu.Lock()
+		got = append(got, i)
+		mu.Unlock()
+		return nil, nil
+	})
+	require.NoError(t, err)
+	startBridge(t, recv)
+	send := f.newBridge(t)
+	startBridge(t, send)
+	const n = 5000
+	for i := range n {
+		e, _ := api.NewEvent("Burst", map[string]any{"seq": i})
+		require.NoError(t, send.Emit(ctx, e))
+	}
+	require.NoError(t, send.Flush(ctx))
+	close(gate)
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	waitFor(t, "every event", func() bool { return count() >= n })
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, n)
+	for i, s := range got {
+		if s != int64(i) {
+			t.Fatalf("event %d arrived at position %d", s, i)
+		}
+	}
+}
