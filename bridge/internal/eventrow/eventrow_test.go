@@ -143,3 +143,32 @@ func FuzzRebuild(f *testing.F) {
 		}
 	})
 }
+
+// BR-12: a batch's rows, the payload column last with the whole event, and
+// the upsert of their columns.
+func TestBatchAndUpsert_BR12(t *testing.T) {
+	var b eventrow.Batch
+	ev := []byte(`{"event_type":"X","event_id":"01","event_timeout":null,"a":1}`)
+	require.NoError(t, b.Add(ev, 63))
+	require.Error(t, b.Add([]byte(`{"event_type":"X","event_id":null}`), 63), "an id that is not a string")
+	require.Error(t, b.Add([]byte(`{"event_type":"X"}`), 63), "no id")
+	require.Error(t, b.Add([]byte(`{"event_id":"1","event_a-b":1}`), 63), "a key that is not an identifier")
+	require.Error(t, b.Add([]byte(`{"event_id":"1","event_`+strings.Repeat("x", 60)+`":1}`), 63), "a key too long")
+	require.NoError(t, b.Add([]byte(`{"event_id":"1","event_`+strings.Repeat("x", 60)+`":1}`), 0))
+	require.ErrorIs(t, b.Add([]byte(`[1]`), 0), eventrow.ErrNotObject)
+	require.Len(t, b.Rows, 2)
+	r := b.Rows[0]
+	assert.Equal(t, `"01"`, string(r.ID))
+	assert.Equal(t, map[string]string{"event_type": `"X"`, "event_id": `"01"`, "event_timeout": "<NULL>", "event_payload": string(ev)}, names(r.Cols))
+	assert.Equal(t, "event_payload", string(r.Cols[len(r.Cols)-1].Name))
+
+	u := eventrow.Upserts{Table: "t", Param: eventrow.DollarParam}
+	want := `INSERT INTO "t" ("event_type", "event_id", "event_timeout", "event_payload") VALUES ($1, $2, $3, $4)` +
+		` ON CONFLICT ("event_id") DO UPDATE SET "event_type" = excluded."event_type", "event_timeout" = excluded."event_timeout",` +
+		` "event_payload" = excluded."event_payload"`
+	assert.Equal(t, want, u.For(r.Cols))
+	assert.Equal(t, want, u.For(r.Cols), "kept")
+	assert.Equal(t, `INSERT INTO "t" ("event_id") VALUES ($1) ON CONFLICT ("event_id") DO NOTHING`, u.For(cols("event_id", `"1"`)))
+	b.Reset()
+	assert.Empty(t, b.Rows)
+}
