@@ -100,19 +100,10 @@ type Transport struct {
 	pid    atomic.Uint32 // the listening backend, for tests
 
 	// The writer's state; the bridge calls Send from one goroutine.
-	cols    map[string]bool   // the table's columns
-	upserts map[string]string // upsert statement by column list
-	schema  bool              // false after the table went missing
-	split   []eventrow.Column
-	rows    []row
-	key     []byte
-}
-
-// row is one event ready to be written: its columns (the event_* members
-// and event_payload) and its id's JSON text.
-type row struct {
-	cols []eventrow.Column
-	id   []byte
+	cols    map[string]bool // the table's columns
+	schema  bool            // false after the table went missing
+	batch   eventrow.Batch
+	upserts eventrow.Upserts
 }
 
 // queries are the statements that depend on the table and channel.
@@ -152,6 +143,7 @@ func NewTransport(tableURL, channel string, opts ...Option) (*Transport, error) 
 		}
 	}
 	t.q = newQueries(table, channel)
+	t.upserts = eventrow.Upserts{Table: table, Param: eventrow.DollarParam}
 	return t, nil
 }
 
@@ -256,7 +248,6 @@ func (t *Transport) Open(ctx context.Context, in bridge.Inbox) error {
 		return fmt.Errorf("pg bridge: %w", err)
 	}
 	t.cols = map[string]bool{}
-	t.upserts = map[string]string{}
 	if err := t.ensureSchema(ctx, pool); err != nil {
 		return fail(err)
 	}
@@ -375,68 +366,45 @@ func (t *Transport) Send(ctx context.Context, msgs []bridge.Message) (int, error
 	}
 	// A message that cannot be a row ends the batch before it, and is
 	// dropped as permanent once the messages before it are written.
-	n, bad := t.prepare(msgs)
-	for i := range t.rows[:n] {
-		for _, c := range t.rows[i].cols {
+	t.batch.Reset()
+	var bad error
+	for i, m := range msgs {
+		if err := t.batch.Add(m.Data, maxIdent); err != nil {
+			bad = fmt.Errorf("pg bridge: message %d: %w", i, err)
+			break
+		}
+	}
+	rows := t.batch.Rows
+	for _, r := range rows {
+		for _, c := range r.Cols {
 			if err := t.addColumn(ctx, pool, string(c.Name)); err != nil {
 				return 0, t.sendErr(err)
 			}
 		}
 	}
-	if n > 0 {
-		sent, err := t.write(ctx, pool, t.rows[:n])
-		if err != nil {
+	if len(rows) > 0 {
+		if sent, err := t.write(ctx, pool, rows); err != nil {
 			return sent, err
 		}
 	}
 	if bad != nil {
-		return n, bridge.Permanent(bad)
+		return len(rows), bridge.Permanent(bad)
 	}
-	return n, nil
-}
-
-// prepare splits the messages into rows, up to the first that cannot be
-// one; it returns how many it split and why the next failed.
-func (t *Transport) prepare(msgs []bridge.Message) (int, error) {
-	t.split = t.split[:0]
-	t.rows = t.rows[:0]
-	for i, m := range msgs {
-		start := len(t.split)
-		var err error
-		if t.split, err = eventrow.Split(t.split, m.Data); err != nil {
-			return i, fmt.Errorf("pg bridge: message %d: %w", i, err)
-		}
-		r := row{}
-		for _, c := range t.split[start:] {
-			if !eventrow.ValidIdent(string(c.Name)) || len(c.Name) > maxIdent {
-				return i, fmt.Errorf("pg bridge: event field %q cannot be a column", c.Name)
-			}
-			if string(c.Name) == "event_id" {
-				r.id = c.Value
-			}
-		}
-		if len(r.id) < 2 || r.id[0] != '"' {
-			return i, fmt.Errorf("pg bridge: message %d: event_id is not a string", i)
-		}
-		t.split = append(t.split, eventrow.Column{Name: []byte(eventrow.PayloadColumn), Value: m.Data})
-		r.cols = t.split[start:len(t.split):len(t.split)]
-		t.rows = append(t.rows, r)
-	}
-	return len(msgs), nil
+	return len(rows), nil
 }
 
 // write sends rows as one batch: each row's upsert, then its notification.
-func (t *Transport) write(ctx context.Context, pool *pgxpool.Pool, rows []row) (int, error) {
+func (t *Transport) write(ctx context.Context, pool *pgxpool.Pool, rows []eventrow.Row) (int, error) {
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, 2*len(rows))}
 	for _, r := range rows {
-		args := make([]any, len(r.cols))
-		for i, c := range r.cols {
+		args := make([]any, len(r.Cols))
+		for i, c := range r.Cols {
 			if c.Value != nil {
 				args[i] = c.Value
 			}
 		}
-		b.Queue(t.upsert(r.cols), args...)
-		b.Queue(t.q.notify, r.id)
+		b.Queue(t.upserts.For(r.Cols), args...)
+		b.Queue(t.q.notify, r.ID)
 	}
 	br := pool.SendBatch(ctx, b)
 	failed := -1
@@ -462,7 +430,7 @@ func (t *Transport) write(ctx context.Context, pool *pgxpool.Pool, rows []row) (
 				return 0, err
 			}
 		}
-		return bad, bridge.Permanent(fmt.Errorf("pg bridge: PostgreSQL refused event %s: %w", rows[bad].id, err))
+		return bad, bridge.Permanent(fmt.Errorf("pg bridge: PostgreSQL refused event %s: %w", rows[bad].ID, err))
 	}
 	return 0, t.sendErr(err)
 }
@@ -493,56 +461,6 @@ func isPermanent(err error) bool {
 		return true
 	}
 	return false
-}
-
-// upsert returns the statement that upserts a row with cols (BR-12).
-func (t *Transport) upsert(cols []eventrow.Column) string {
-	t.key = t.key[:0]
-	for _, c := range cols {
-		t.key = append(append(t.key, c.Name...), ',')
-	}
-	if s, ok := t.upserts[string(t.key)]; ok {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO ` + quote(t.table) + ` (`)
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quote(string(c.Name)))
-	}
-	b.WriteString(`) VALUES (`)
-	for i := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", i+1)
-	}
-	b.WriteString(`) ON CONFLICT ("event_id") DO `)
-	sets := 0
-	for _, c := range cols {
-		if string(c.Name) == "event_id" {
-			continue
-		}
-		if sets == 0 {
-			b.WriteString("UPDATE SET ")
-		} else {
-			b.WriteString(", ")
-		}
-		sets++
-		n := quote(string(c.Name))
-		b.WriteString(n + " = excluded." + n)
-	}
-	if sets == 0 {
-		b.WriteString("NOTHING")
-	}
-	s := b.String()
-	if len(t.upserts) > 1024 {
-		clear(t.upserts) // events of ever new shapes: keep the cache small
-	}
-	t.upserts[string(t.key)] = s
-	return s
 }
 
 // Close stops listening, closes the listening connection and, unless it

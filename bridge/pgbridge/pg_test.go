@@ -608,3 +608,52 @@ func TestBurstAfterStall_BR18(t *testing.T) {
 		}
 	}
 }
+
+// inbox is a bridge.Inbox that keeps what it is given.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []string
+	errs []error
+}
+
+func (in *inbox) Deliver(_ context.Context, m bridge.Message) {
+	in.mu.Lock()
+	in.msgs = append(in.msgs, string(m.Data))
+	in.mu.Unlock()
+}
+
+func (in *inbox) Report(err error) { in.mu.Lock(); in.errs = append(in.errs, err); in.mu.Unlock() }
+
+// A message that cannot be a row, and a row PostgreSQL refuses (an
+// event_type beyond what its index holds), are dropped as permanent
+// failures once the messages before them are written; retrying the rest
+// writes them.
+func TestSendDropsWhatCannotBeARow(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tr := f.newTransport(t)
+	require.NoError(t, tr.Open(ctx, &inbox{}))
+	defer func() { assert.NoError(t, tr.Close(ctx)) }()
+	good := func(typ string) bridge.Message {
+		return bridge.Message{Data: []byte(`{"event_type":"` + typ + `","event_id":` + quotedID() + `,"event_timeout":null}`)}
+	}
+	var noise [8000]byte
+	_, _ = rand.Read(noise[:])
+	huge := good(hex.EncodeToString(noise[:])) // beyond what a btree index row holds, even compressed
+	msgs := []bridge.Message{good("A"), good("B"), {Data: []byte(`["not", "an", "object"]`)}, good("C")}
+	n, err := tr.Send(ctx, msgs)
+	assert.Equal(t, 2, n)
+	require.ErrorIs(t, err, bridge.ErrPermanent)
+	n, err = tr.Send(ctx, []bridge.Message{good("D"), huge, good("E")})
+	assert.Equal(t, 1, n, "the row before the refused one is written")
+	require.ErrorIs(t, err, bridge.ErrPermanent)
+	n, err = tr.Send(ctx, []bridge.Message{good("E")})
+	assert.Equal(t, 1, n)
+	require.NoError(t, err)
+	rows, err := f.db.Query(ctx, `SELECT "event_type" FROM "`+f.table+`" ORDER BY "event_type"`)
+	require.NoError(t, err)
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Equal(t, []string{`"A"`, `"B"`, `"D"`, `"E"`}, types)
+}
