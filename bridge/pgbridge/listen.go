@@ -33,16 +33,10 @@ type listener struct {
 	// still come: each is skipped once.
 	caught map[string]struct{}
 
-	ids    []string
-	buf    []byte
-	found  map[string]span
-	fields []int // the event_* columns of the result, by position
-}
-
-// span is a rebuilt event in listener.buf and its row's cursor.
-type span struct {
-	start, end  int
-	created, id string
+	ids   []string
+	rows  eventrow.Reader
+	found map[string]eventrow.Span
+	names []string
 }
 
 // connect opens the listening connection and listens on the channel.
@@ -163,7 +157,7 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) error {
 		}
 		for _, s := range got {
 			l.deliver(ctx, s)
-			l.caught[s.id] = struct{}{}
+			l.caught[s.ID] = struct{}{}
 		}
 		total += len(got)
 		if len(got) < catchUpPage {
@@ -195,7 +189,7 @@ func (l *listener) fetch(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	if l.found == nil {
-		l.found = make(map[string]span, fetchMax)
+		l.found = make(map[string]eventrow.Span, fetchMax)
 	}
 	clear(l.found)
 	if _, err := l.collect(rows, l.found); err != nil {
@@ -213,53 +207,21 @@ func (l *listener) fetch(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// collect rebuilds the event of every row into l.buf: into found by id
+// collect rebuilds the event of every row into l.rows: into found by id
 // when found is not nil, else into the returned slice in order.
-func (l *listener) collect(rows pgx.Rows, found map[string]span) ([]span, error) {
+func (l *listener) collect(rows pgx.Rows, found map[string]eventrow.Span) ([]eventrow.Span, error) {
 	defer rows.Close()
-	fields := rows.FieldDescriptions()
-	payload, idCol, createdCol := -1, -1, -1
-	l.fields = l.fields[:0]
-	for i, f := range fields {
-		switch {
-		case f.Name == eventrow.PayloadColumn:
-			payload = i
-		case eventrow.IsEventField([]byte(f.Name)):
-			l.fields = append(l.fields, i)
-			switch f.Name {
-			case "event_id":
-				idCol = i
-			case "event_created_at":
-				createdCol = i
-			}
-		}
+	l.names = l.names[:0]
+	for _, f := range rows.FieldDescriptions() {
+		l.names = append(l.names, f.Name)
 	}
-	var list []span
-	cols := make([]eventrow.Column, len(l.fields))
-	for j, i := range l.fields {
-		cols[j].Name = []byte(fields[i].Name)
-	}
-	l.buf = l.buf[:0]
+	l.rows.Columns(l.names)
+	l.rows.Reset()
+	var list []eventrow.Span
 	for rows.Next() {
-		raw := rows.RawValues()
-		for j, i := range l.fields {
-			cols[j].Value = raw[i]
-		}
-		var p []byte
-		if payload >= 0 {
-			p = raw[payload]
-		}
-		s := span{start: len(l.buf)}
-		l.buf = eventrow.Rebuild(l.buf, p, cols)
-		s.end = len(l.buf)
-		if idCol >= 0 {
-			s.id = string(raw[idCol])
-		}
-		if createdCol >= 0 {
-			s.created = string(raw[createdCol])
-		}
+		s := l.rows.Row(rows.RawValues())
 		if found != nil {
-			found[s.id] = s
+			found[s.ID] = s
 		} else {
 			list = append(list, s)
 		}
@@ -268,9 +230,9 @@ func (l *listener) collect(rows pgx.Rows, found map[string]span) ([]span, error)
 }
 
 // deliver hands over a rebuilt event and moves the cursor past its row.
-func (l *listener) deliver(ctx context.Context, s span) {
-	if s.created > l.created || (s.created == l.created && s.id > l.id) {
-		l.created, l.id = s.created, s.id
+func (l *listener) deliver(ctx context.Context, s eventrow.Span) {
+	if s.After(l.created, l.id) {
+		l.created, l.id = s.Created, s.ID
 	}
-	l.in.Deliver(ctx, bridge.Message{Data: l.buf[s.start:s.end]})
+	l.in.Deliver(ctx, bridge.Message{Data: l.rows.Event(s)})
 }

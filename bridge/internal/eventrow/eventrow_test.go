@@ -172,3 +172,21 @@ func TestBatchAndUpsert_BR12(t *testing.T) {
 	b.Reset()
 	assert.Empty(t, b.Rows)
 }
+
+// BR-13: rows read back as events, with their cursors.
+func TestReader_BR13(t *testing.T) {
+	var r eventrow.Reader
+	r.Columns([]string{"row_id", "event_id", "event_payload", "event_created_at", "event_type", "inserted_at"})
+	s1 := r.Row([][]byte{[]byte("1"), []byte(`"a"`), []byte(`{"event_type":"X","event_id":"a"}`), []byte(`"2026"`), []byte(`"Y"`), []byte("now")})
+	s2 := r.Row([][]byte{[]byte("2"), []byte(`"b"`), nil, nil, []byte(`"Z"`), nil})
+	assert.Equal(t, `{"event_type":"Y","event_id":"a","event_created_at":"2026"}`, string(r.Event(s1)), "other columns are not event fields")
+	assert.Equal(t, `{"event_id":"b","event_type":"Z"}`, string(r.Event(s2)))
+	assert.Equal(t, eventrow.Span{Start: s1.Start, End: s1.End, Created: `"2026"`, ID: `"a"`}, s1)
+	assert.Equal(t, "", s2.Created)
+	assert.True(t, s1.After("", ""))
+	assert.True(t, s1.After(`"2026"`, ""))
+	assert.False(t, s1.After(`"2026"`, `"a"`))
+	assert.False(t, s2.After(`"2026"`, `"a"`))
+	r.Reset()
+	assert.Empty(t, r.Buf)
+}
