@@ -47,9 +47,11 @@ type Pair struct {
 	Sender, Receiver *bridge.Bridge
 	// Raw publishes data on the channel as a foreign process would, for
 	// the bad-input tests: it must reach Receiver as one message. For a
-	// payload the transport cannot carry at all (PostgreSQL text holds no
-	// invalid UTF-8), it returns an error wrapping ErrUnsendable and the
-	// suite expects no report of it.
+	// payload the transport cannot carry as it is, it returns an error
+	// wrapping ErrUnsendable and the suite expects no report of it:
+	// PostgreSQL text holds no invalid UTF-8, and a table bridge orders
+	// its rows by their event_created_at column, so a row whose timestamp
+	// is not one would stop every listener of the table.
 	Raw func(ctx context.Context, data []byte) error
 	// NewReceiver returns another bridge listening on the same channel, or
 	// is nil when a channel has one listener only (a Unix socket path).
@@ -59,8 +61,8 @@ type Pair struct {
 	ReplaceReceiver func(t *testing.T, opts ...bridge.Option) *bridge.Bridge
 }
 
-// ErrUnsendable is what a Pair's Raw wraps for a payload that no process
-// can put on the transport.
+// ErrUnsendable is what a Pair's Raw wraps for a payload that the
+// transport cannot carry as one message.
 var ErrUnsendable = errors.New("bridgetest: the transport cannot carry this payload")
 
 // Harness describes a transport to the suite.
