@@ -361,40 +361,30 @@ func (t *Transport) Send(ctx context.Context, msgs []bridge.Message) (int, error
 	}
 	if !t.schema {
 		if err := t.ensureSchema(ctx, pool); err != nil {
-			return 0, err
+			return 0, t.sendErr(err)
 		}
 	}
-	// A message that cannot be a row ends the batch before it, and is
-	// dropped as permanent once the messages before it are written.
-	t.batch.Reset()
-	var bad error
-	for i, m := range msgs {
-		if err := t.batch.Add(m.Data, maxIdent); err != nil {
-			bad = fmt.Errorf("pg bridge: message %d: %w", i, err)
-			break
-		}
+	n, err := t.batch.Send(ctx, writer{t, pool}, msgs, maxIdent)
+	if err != nil {
+		return n, t.sendErr(err)
 	}
-	rows := t.batch.Rows
-	for _, r := range rows {
-		for _, c := range r.Cols {
-			if err := t.addColumn(ctx, pool, string(c.Name)); err != nil {
-				return 0, t.sendErr(err)
-			}
-		}
-	}
-	if len(rows) > 0 {
-		if sent, err := t.write(ctx, pool, rows); err != nil {
-			return sent, err
-		}
-	}
-	if bad != nil {
-		return len(rows), bridge.Permanent(bad)
-	}
-	return len(rows), nil
+	return n, nil
 }
 
-// write sends rows as one batch: each row's upsert, then its notification.
-func (t *Transport) write(ctx context.Context, pool *pgxpool.Pool, rows []eventrow.Row) (int, error) {
+// writer is the eventrow.Writer of a Send.
+type writer struct {
+	t    *Transport
+	pool *pgxpool.Pool
+}
+
+func (w writer) AddColumn(ctx context.Context, name string) error {
+	return w.t.addColumn(ctx, w.pool, name)
+}
+
+func (w writer) Refused(err error) bool { return isPermanent(err) }
+
+// Write sends rows as one batch: each row's upsert, then its notification.
+func (w writer) Write(ctx context.Context, rows []eventrow.Row) (int, error) {
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, 2*len(rows))}
 	for _, r := range rows {
 		args := make([]any, len(r.Cols))
@@ -403,45 +393,28 @@ func (t *Transport) write(ctx context.Context, pool *pgxpool.Pool, rows []eventr
 				args[i] = c.Value
 			}
 		}
-		b.Queue(t.upserts.For(r.Cols), args...)
-		b.Queue(t.q.notify, r.ID)
+		b.Queue(w.t.upserts.For(r.Cols), args...)
+		b.Queue(w.t.q.notify, r.ID)
 	}
-	br := pool.SendBatch(ctx, b)
+	br := w.pool.SendBatch(ctx, b)
 	failed := -1
 	var err error
 	for i := range b.Len() {
 		if _, err = br.Exec(); err != nil {
-			failed = i
+			failed = i / 2
 			break
 		}
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		return len(rows), nil
-	}
-	if failed >= 0 && isPermanent(err) {
-		// The whole batch rolled back: write the rows before the one
-		// PostgreSQL refused, and drop that one.
-		bad := failed / 2
-		if bad > 0 {
-			if _, err := t.write(ctx, pool, rows[:bad]); err != nil {
-				return 0, err
-			}
-		}
-		return bad, bridge.Permanent(fmt.Errorf("pg bridge: PostgreSQL refused event %s: %w", rows[bad].ID, err))
-	}
-	return 0, t.sendErr(err)
+	return failed, err
 }
 
-// sendErr looks at a failed write: a missing table or column sends the
-// next write through the schema again.
+// sendErr looks at a failed write: a missing table or column (someone
+// dropped it) sends the next write through the schema again.
 func (t *Transport) sendErr(err error) error {
-	switch {
-	case isCode(err, "42P01"): // undefined_table: someone dropped it
-		t.schema = false
-	case isCode(err, "42703"): // undefined_column
+	if isCode(err, "42P01", "42703") {
 		t.schema = false
 	}
 	return fmt.Errorf("pg bridge: %w", err)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/bridge"
 	"github.com/ringbus/ringbus/bridge/bridgetest"
+	"github.com/ringbus/ringbus/bridge/internal/tabletest"
 	"github.com/ringbus/ringbus/bridge/pgbridge"
 	"github.com/ringbus/ringbus/internal/leakcheck"
 	"github.com/ringbus/ringbus/internal/services"
@@ -38,7 +38,7 @@ type fixture struct {
 
 // newFixture uses the shared PostgreSQL; base overrides its database URL
 // (a server the test runs itself).
-func newFixture(t *testing.T, base ...string) *fixture {
+func newFixture(t testing.TB, base ...string) *fixture {
 	t.Helper()
 	dbURL := ""
 	if len(base) > 0 {
@@ -65,14 +65,14 @@ func newFixture(t *testing.T, base ...string) *fixture {
 	return f
 }
 
-func (f *fixture) newTransport(t *testing.T, opts ...bridge.Option) *pgbridge.Transport {
+func (f *fixture) newTransport(t testing.TB, opts ...bridge.Option) *pgbridge.Transport {
 	t.Helper()
 	tr, err := pgbridge.NewTransport(f.url, f.channel, pgbridge.WithBridgeOptions(opts...))
 	require.NoError(t, err)
 	return tr
 }
 
-func (f *fixture) newBridge(t *testing.T, opts ...bridge.Option) *bridge.Bridge {
+func (f *fixture) newBridge(t testing.TB, opts ...bridge.Option) *bridge.Bridge {
 	t.Helper()
 	b, err := pgbridge.New(f.url, f.channel, pgbridge.WithBridgeOptions(opts...))
 	require.NoError(t, err)
@@ -178,55 +178,9 @@ func TestNewTransportURLAndChannel_BR16(t *testing.T) {
 	}
 }
 
-// recorder collects a bridge's received events and reported errors.
-type recorder struct {
-	mu   sync.Mutex
-	got  []*api.BaseEvent
-	errs []error
-}
-
-func (r *recorder) handler(_ context.Context, e *api.BaseEvent) (any, error) {
-	r.mu.Lock()
-	r.got = append(r.got, e)
-	r.mu.Unlock()
-	return nil, nil
-}
-
-func (r *recorder) report(err error) { r.mu.Lock(); r.errs = append(r.errs, err); r.mu.Unlock() }
-
-func (r *recorder) events() []*api.BaseEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*api.BaseEvent(nil), r.got...)
-}
-
-func (r *recorder) matching(target error) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, err := range r.errs {
-		if errors.Is(err, target) {
-			n++
-		}
-	}
-	return n
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 20*time.Second, 2*time.Millisecond, "waiting for %s", what)
-}
-
-func startBridge(t *testing.T, b *bridge.Bridge) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, b.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Close(ctx))
-	})
 }
 
 // BR-16, BR-17: the table, its indexes and a row as abxbus lays them out,
@@ -236,7 +190,7 @@ func TestWireRowAndNotify_BR16_BR17(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	b := f.newBridge(t)
-	startBridge(t, b)
+	tabletest.Start(t, b)
 	app, err := api.NewBus("App", api.WithMaxHistory(0))
 	require.NoError(t, err)
 	defer func() { _ = app.Stop(ctx) }()
@@ -309,11 +263,8 @@ func TestForeignRowsAreReceived_BR18(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	rec := &recorder{}
-	b := f.newBridge(t, bridge.WithErrorHandler(rec.report))
-	_, err := b.On("*", rec.handler)
-	require.NoError(t, err)
-	startBridge(t, b)
+	rec := &tabletest.Recorder{}
+	b := rec.Listen(t, f.newBridge(t, bridge.WithErrorHandler(rec.Report)))
 
 	for i, sep := range []string{",", ", "} {
 		ev, err := api.NewEvent("FromPeer", nil)
@@ -336,8 +287,8 @@ func TestForeignRowsAreReceived_BR18(t *testing.T) {
 		}
 		require.NoError(t, f.insert(ctx, cols))
 	}
-	waitFor(t, "two events", func() bool { return len(rec.events()) >= 2 })
-	for i, e := range rec.events() {
+	waitFor(t, "two events", func() bool { return len(rec.Events()) >= 2 })
+	for i, e := range rec.Events() {
 		assert.Equal(t, "FromPeer", e.Type())
 		label, _ := e.Field("label")
 		assert.Equal(t, "peer_ok", label)
@@ -345,7 +296,7 @@ func TestForeignRowsAreReceived_BR18(t *testing.T) {
 		assert.EqualValues(t, fmt.Sprint(i), fmt.Sprint(index))
 		assert.Equal(t, []string{"TsBus#ab12", "Other#cd34", b.Label()}, e.Path())
 	}
-	assert.Zero(t, rec.matching(bridge.ErrInvalidMessage), "%v", rec.errs)
+	assert.Zero(t, rec.Matching(bridge.ErrInvalidMessage), "%v", rec.Errors())
 }
 
 // BR-13, BR-18: columns override event_payload, a column that is not JSON
@@ -356,11 +307,8 @@ func TestOverlayAndBadRows_BR18(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	rec := &recorder{}
-	b := f.newBridge(t, bridge.WithErrorHandler(rec.report))
-	_, err := b.On("*", rec.handler)
-	require.NoError(t, err)
-	startBridge(t, b)
+	rec := &tabletest.Recorder{}
+	b := rec.Listen(t, f.newBridge(t, bridge.WithErrorHandler(rec.Report)))
 
 	ev, err := api.NewEvent("Overlaid", nil)
 	require.NoError(t, err)
@@ -376,8 +324,8 @@ func TestOverlayAndBadRows_BR18(t *testing.T) {
 		"event_id":   `"` + ev2.ID() + `"`,
 		"event_type": `"ColumnsOnly"`,
 	}))
-	waitFor(t, "the two good rows", func() bool { return len(rec.events()) >= 2 })
-	got := rec.events()
+	waitFor(t, "the two good rows", func() bool { return len(rec.Events()) >= 2 })
+	got := rec.Events()
 	assert.Equal(t, "Overlaid", got[0].Type(), "the column wins over event_payload")
 	label, _ := got[0].Field("label")
 	assert.Equal(t, "kept", label)
@@ -392,15 +340,53 @@ func TestOverlayAndBadRows_BR18(t *testing.T) {
 	}))
 	require.NoError(t, f.notify(ctx, quotedID())) // no such row
 	require.NoError(t, f.notify(ctx, `hello`))    // not an id
-	waitFor(t, "three reports", func() bool { return rec.matching(bridge.ErrInvalidMessage) >= 3 })
+	waitFor(t, "three reports", func() bool { return rec.Matching(bridge.ErrInvalidMessage) >= 3 })
 	assert.EqualValues(t, 1, b.Stats().Invalid, "the broken row was delivered and dropped by the decoder")
 
 	good, err := api.NewEvent("AfterBad", nil)
 	require.NoError(t, err)
 	require.NoError(t, b.Emit(ctx, good))
-	waitFor(t, "the event after the bad ones", func() bool { return len(rec.events()) >= 3 })
-	assert.Equal(t, "AfterBad", rec.events()[2].Type())
-	t.Logf("reports: %v", rec.errs)
+	waitFor(t, "the event after the bad ones", func() bool { return len(rec.Events()) >= 3 })
+	assert.Equal(t, "AfterBad", rec.Events()[2].Type())
+	t.Logf("reports: %v", rec.Errors())
+}
+
+// stream is a receiving bridge that counts the Stream events it gets by
+// their seq, and a sending bridge that emits n of them (and one more,
+// seq n, when asked) in a goroutine of its own.
+type stream struct {
+	recv, send *bridge.Bridge
+	seen       []atomic.Int32
+	received   atomic.Int64
+	wg         sync.WaitGroup
+}
+
+func newStream(t *testing.T, recv, send *bridge.Bridge, n int) *stream {
+	s := &stream{recv: recv, send: send, seen: make([]atomic.Int32, n+1)}
+	_, err := recv.On("Stream", func(_ context.Context, e *api.BaseEvent) (any, error) {
+		v, _ := e.Field("seq")
+		i, _ := v.(json.Number).Int64()
+		s.seen[i].Add(1)
+		s.received.Add(1)
+		return nil, nil
+	})
+	require.NoError(t, err)
+	tabletest.Start(t, recv)
+	tabletest.Start(t, send)
+	return s
+}
+
+// emit emits the events from..to-1 in a goroutine; s.wg waits for it.
+func (s *stream) emit(ctx context.Context, t *testing.T, from, to int) {
+	s.wg.Go(func() {
+		for i := from; i < to; i++ {
+			e, _ := api.NewEvent("Stream", map[string]any{"seq": i})
+			if err := s.send.Emit(ctx, e); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // The listener's connection is terminated (pg_terminate_backend, which
@@ -411,35 +397,14 @@ func TestListenerReconnects(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rec := &recorder{}
+	rec := &tabletest.Recorder{}
 	tr := f.newTransport(t)
-	recv, err := bridge.New(tr, bridge.WithErrorHandler(rec.report))
+	recv, err := bridge.New(tr, bridge.WithErrorHandler(rec.Report))
 	require.NoError(t, err)
 	const n = 10_000
-	seen := make([]atomic.Int32, n)
-	var received atomic.Int64
-	_, err = recv.On("Stream", func(_ context.Context, e *api.BaseEvent) (any, error) {
-		v, _ := e.Field("seq")
-		i, _ := v.(json.Number).Int64()
-		seen[i].Add(1)
-		received.Add(1)
-		return nil, nil
-	})
-	require.NoError(t, err)
-	startBridge(t, recv)
-	send := f.newBridge(t)
-	startBridge(t, send)
-
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := range n {
-			e, _ := api.NewEvent("Stream", map[string]any{"seq": i})
-			if err := send.Emit(ctx, e); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	})
+	s := newStream(t, recv, f.newBridge(t), n)
+	send, seen, received := s.send, s.seen[:n], &s.received
+	s.emit(ctx, t, 0, n)
 	for _, at := range []int64{n / 4, n / 2} {
 		waitFor(t, fmt.Sprint(at, " events"), func() bool { return received.Load() >= at })
 		pid := pgbridge.ListenerPID(tr)
@@ -448,13 +413,13 @@ func TestListenerReconnects(t *testing.T) {
 		require.True(t, ok)
 		waitFor(t, "a new listening session", func() bool { return pgbridge.ListenerPID(tr) != pid })
 	}
-	wg.Wait()
+	s.wg.Wait()
 	require.NoError(t, send.Flush(ctx))
 	waitFor(t, "every event", func() bool { return received.Load() >= n })
 	time.Sleep(100 * time.Millisecond) // a duplicate would show now
 	st := recv.Stats()
 	t.Logf("sent %d, received %d, disconnections reported %d, lost reported %d (count %d)",
-		send.Stats().Sent, received.Load(), st.Disconnects, rec.matching(bridge.ErrLost), st.Lost)
+		send.Stats().Sent, received.Load(), st.Disconnects, rec.Matching(bridge.ErrLost), st.Lost)
 	assert.EqualValues(t, 2, st.Disconnects)
 	assert.EqualValues(t, n, received.Load())
 	for i := range seen {
@@ -475,37 +440,15 @@ func TestServerCrashAndRestart(t *testing.T) {
 	f := newFixture(t, pg.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	rec, sendRec := &recorder{}, &recorder{}
-	recv := f.newBridge(t, bridge.WithErrorHandler(rec.report))
+	rec, sendRec := &tabletest.Recorder{}, &tabletest.Recorder{}
 	const n = 10_000
-	seen := make([]atomic.Int32, n+1)
-	var received atomic.Int64
-	_, err := recv.On("Stream", func(_ context.Context, e *api.BaseEvent) (any, error) {
-		v, _ := e.Field("seq")
-		i, _ := v.(json.Number).Int64()
-		seen[i].Add(1)
-		received.Add(1)
-		return nil, nil
-	})
-	require.NoError(t, err)
-	startBridge(t, recv)
-	send := f.newBridge(t, bridge.WithErrorHandler(sendRec.report))
-	startBridge(t, send)
-
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := range n {
-			e, _ := api.NewEvent("Stream", map[string]any{"seq": i})
-			if err := send.Emit(ctx, e); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	})
+	s := newStream(t, f.newBridge(t, bridge.WithErrorHandler(rec.Report)), f.newBridge(t, bridge.WithErrorHandler(sendRec.Report)), n)
+	recv, send, seen, received := s.recv, s.send, s.seen, &s.received
+	s.emit(ctx, t, 0, n)
 	waitFor(t, "some events", func() bool { return received.Load() >= n/5 })
 	pg.Kill()
 	pg.Restart(t)
-	wg.Wait()
+	s.wg.Wait()
 	last, _ := api.NewEvent("Stream", map[string]any{"seq": n})
 	require.NoError(t, send.Emit(ctx, last))
 	waitFor(t, "the event sent after the restart", func() bool { return seen[n].Load() == 1 })
@@ -536,7 +479,7 @@ func TestServerCrashAndRestart(t *testing.T) {
 	}
 	st := recv.Stats()
 	t.Logf("sent %d, received %d (missing %d, more than once %d), in the table after the crash %d; receiver: disconnections %d, lost reported %d; sender: send errors %d",
-		send.Stats().Sent, received.Load(), missing, twice, len(inTable), st.Disconnects, rec.matching(bridge.ErrLost), send.Stats().SendErrors)
+		send.Stats().Sent, received.Load(), missing, twice, len(inTable), st.Disconnects, rec.Matching(bridge.ErrLost), send.Stats().SendErrors)
 	assert.Zero(t, notReceived, "events in the table that never arrived")
 	assert.GreaterOrEqual(t, st.Disconnects, uint64(1))
 	assert.GreaterOrEqual(t, send.Stats().SendErrors, uint64(1), "sending failed while the server was down")
@@ -547,8 +490,8 @@ func TestServerCrashAndRestart(t *testing.T) {
 func TestCloseWhileServerIsDown(t *testing.T) {
 	pg := services.StartPostgres(t)
 	f := newFixture(t, pg.URL())
-	rec := &recorder{}
-	b := f.newBridge(t, bridge.WithErrorHandler(rec.report))
+	rec := &tabletest.Recorder{}
+	b := f.newBridge(t, bridge.WithErrorHandler(rec.Report))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, b.Start(ctx))
@@ -586,9 +529,9 @@ func TestBurstAfterStall_BR18(t *testing.T) {
 		return nil, nil
 	})
 	require.NoError(t, err)
-	startBridge(t, recv)
+	tabletest.Start(t, recv)
 	send := f.newBridge(t)
-	startBridge(t, send)
+	tabletest.Start(t, send)
 	const n = 5000
 	for i := range n {
 		e, _ := api.NewEvent("Burst", map[string]any{"seq": i})

@@ -308,68 +308,44 @@ func (t *Transport) Send(ctx context.Context, msgs []bridge.Message) (int, error
 	}
 	if !t.schema {
 		if err := t.ensureSchema(ctx, db); err != nil {
-			return 0, fmt.Errorf("sqlite bridge: %w", err)
+			return 0, t.sendErr(err)
 		}
 	}
-	// A message that cannot be a row ends the batch before it, and is
-	// dropped as permanent once the messages before it are written.
-	t.batch.Reset()
-	var bad error
-	for i, m := range msgs {
-		if err := t.batch.Add(m.Data, 0); err != nil {
-			bad = fmt.Errorf("sqlite bridge: message %d: %w", i, err)
-			break
-		}
+	n, err := t.batch.Send(ctx, writer{t, db}, msgs, 0)
+	if err != nil {
+		return n, t.sendErr(err)
 	}
-	rows := t.batch.Rows
-	for _, r := range rows {
-		for _, c := range r.Cols {
-			if err := t.addColumn(ctx, db, string(c.Name)); err != nil {
-				return 0, t.sendErr(err)
-			}
-		}
-	}
-	if len(rows) > 0 {
-		if sent, err := t.write(ctx, db, rows); err != nil {
-			return sent, err
-		}
-	}
-	if bad != nil {
-		return len(rows), bridge.Permanent(bad)
-	}
-	return len(rows), nil
+	return n, nil
 }
 
-// write upserts rows in one transaction. When SQLite refuses a row for
-// what it holds, the rows before it are written and it is dropped.
-func (t *Transport) write(ctx context.Context, db *sql.DB, rows []eventrow.Row) (int, error) {
-	failed, err := t.tx(ctx, db, rows)
-	if err == nil {
-		return len(rows), nil
-	}
-	if failed >= 0 && isPermanent(err) {
-		if failed > 0 {
-			if _, err := t.tx(ctx, db, rows[:failed]); err != nil {
-				return 0, t.sendErr(err)
-			}
-		}
-		return failed, bridge.Permanent(fmt.Errorf("sqlite bridge: SQLite refused event %s: %w", rows[failed].ID, err))
-	}
-	return 0, t.sendErr(err)
+// writer is the eventrow.Writer of a Send.
+type writer struct {
+	t  *Transport
+	db *sql.DB
 }
 
-// tx upserts rows in one transaction; on failure it returns the index of
-// the row that failed, or -1 when the transaction itself did.
-func (t *Transport) tx(ctx context.Context, db *sql.DB, rows []eventrow.Row) (int, error) {
-	tx, err := db.BeginTx(ctx, nil)
+func (w writer) AddColumn(ctx context.Context, name string) error {
+	return w.t.addColumn(ctx, w.db, name)
+}
+
+func (w writer) Refused(err error) bool { return isPermanent(err) }
+
+// Write upserts rows in one transaction.
+func (w writer) Write(ctx context.Context, rows []eventrow.Row) (int, error) {
+	t := w.t
+	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return -1, err
 	}
+	var last, txStmt *sql.Stmt // the statement of the rows before, bound to tx
 	for i, r := range rows {
-		stmt, err := t.stmt(ctx, db, t.upserts.For(r.Cols))
+		stmt, err := t.stmt(ctx, w.db, t.upserts.For(r.Cols))
 		if err != nil {
 			_ = tx.Rollback()
 			return i, err
+		}
+		if stmt != last {
+			last, txStmt = stmt, tx.StmtContext(ctx, stmt)
 		}
 		t.args = t.args[:0]
 		for _, c := range r.Cols {
@@ -379,7 +355,7 @@ func (t *Transport) tx(ctx context.Context, db *sql.DB, rows []eventrow.Row) (in
 				t.args = append(t.args, string(c.Value)) // TEXT, as abxbus binds it; []byte would be a BLOB
 			}
 		}
-		_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, t.args...)
+		_, err = txStmt.ExecContext(ctx, t.args...)
 		clear(t.args)
 		if err != nil {
 			_ = tx.Rollback()

@@ -18,6 +18,7 @@ import (
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/bridge"
 	"github.com/ringbus/ringbus/bridge/bridgetest"
+	"github.com/ringbus/ringbus/bridge/internal/tabletest"
 	"github.com/ringbus/ringbus/bridge/sqlitebridge"
 	"github.com/ringbus/ringbus/ident"
 	"github.com/ringbus/ringbus/internal/leakcheck"
@@ -35,7 +36,7 @@ type fixture struct {
 	opts        []sqlitebridge.Option
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := newFile(t)
 	db, err := f.open()
@@ -46,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // newFile is a fixture without a connection of its own.
-func newFile(t *testing.T) *fixture {
+func newFile(t testing.TB) *fixture {
 	return &fixture{path: filepath.Join(t.TempDir(), "events.sqlite3"), table: "abxbus_events"}
 }
 
@@ -54,7 +55,7 @@ func (f *fixture) open() (*sql.DB, error) {
 	return sql.Open("sqlite", f.path+"?_pragma=busy_timeout(30000)")
 }
 
-func (f *fixture) newBridge(t *testing.T, opts ...bridge.Option) *bridge.Bridge {
+func (f *fixture) newBridge(t testing.TB, opts ...bridge.Option) *bridge.Bridge {
 	t.Helper()
 	b, err := sqlitebridge.New(f.path, f.table, append([]sqlitebridge.Option{sqlitebridge.WithPollInterval(poll),
 		sqlitebridge.WithBridgeOptions(opts...)}, f.opts...)...)
@@ -174,62 +175,16 @@ func TestNewTransport_BR11(t *testing.T) {
 	}
 }
 
-// recorder collects a bridge's received events and reported errors.
-type recorder struct {
-	mu   sync.Mutex
-	got  []*api.BaseEvent
-	errs []error
-}
-
-func (r *recorder) handler(_ context.Context, e *api.BaseEvent) (any, error) {
-	r.mu.Lock()
-	r.got = append(r.got, e)
-	r.mu.Unlock()
-	return nil, nil
-}
-
-func (r *recorder) report(err error) { r.mu.Lock(); r.errs = append(r.errs, err); r.mu.Unlock() }
-
-func (r *recorder) events() []*api.BaseEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*api.BaseEvent(nil), r.got...)
-}
-
-func (r *recorder) types() []string {
-	var s []string
-	for _, e := range r.events() {
-		s = append(s, e.Type())
-	}
-	return s
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 10*time.Second, time.Millisecond, "waiting for %s", what)
 }
 
-func startBridge(t *testing.T, b *bridge.Bridge) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, b.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Close(ctx))
-	})
-}
-
 // listening returns a started bridge on f whose events and errors rec
 // collects.
-func (f *fixture) listening(t *testing.T, rec *recorder) *bridge.Bridge {
+func (f *fixture) listening(t *testing.T, rec *tabletest.Recorder) *bridge.Bridge {
 	t.Helper()
-	b := f.newBridge(t, bridge.WithErrorHandler(rec.report))
-	_, err := b.On("*", rec.handler)
-	require.NoError(t, err)
-	startBridge(t, b)
-	return b
+	return rec.Listen(t, f.newBridge(t, bridge.WithErrorHandler(rec.Report)))
 }
 
 // BR-11, BR-12: the table, its indexes and a row as abxbus lays them out.
@@ -237,7 +192,7 @@ func TestWireRow_BR11_BR12(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	b := f.newBridge(t)
-	startBridge(t, b)
+	tabletest.Start(t, b)
 	app, err := api.NewBus("App", api.WithMaxHistory(0))
 	require.NoError(t, err)
 	defer func() { _ = app.Stop(ctx) }()
@@ -301,7 +256,7 @@ func TestWireRow_BR11_BR12(t *testing.T) {
 func TestForeignRowsAreReceived_BR13(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	rec := &recorder{}
+	rec := &tabletest.Recorder{}
 	b := f.listening(t, rec)
 	for i, sep := range []string{",", ", "} {
 		ev, err := api.NewEvent("FromPeer", nil)
@@ -318,8 +273,8 @@ func TestForeignRowsAreReceived_BR13(t *testing.T) {
 			"event_payload":    payload,
 		}, true))
 	}
-	waitFor(t, "two events", func() bool { return len(rec.events()) >= 2 })
-	for i, e := range rec.events() {
+	waitFor(t, "two events", func() bool { return len(rec.Events()) >= 2 })
+	for i, e := range rec.Events() {
 		assert.Equal(t, "FromPeer", e.Type())
 		label, _ := e.Field("label")
 		assert.Equal(t, "peer_ok", label)
@@ -327,7 +282,7 @@ func TestForeignRowsAreReceived_BR13(t *testing.T) {
 		assert.Equal(t, fmt.Sprint(i), fmt.Sprint(index))
 		assert.Equal(t, []string{"TsBus#ab12", "Other#cd34", b.Label()}, e.Path())
 	}
-	assert.Empty(t, rec.errs)
+	assert.Empty(t, rec.Errors())
 }
 
 // BR-13: columns override event_payload, a column that is not JSON reads
@@ -337,14 +292,14 @@ func TestForeignRowsAreReceived_BR13(t *testing.T) {
 func TestOverlayAndBadRows_BR13(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	rec := &recorder{}
+	rec := &tabletest.Recorder{}
 	b := f.listening(t, rec)
 	newID := func() string { e, _ := api.NewEvent("X", nil); return `"` + e.ID() + `"` }
 	require.NoError(t, f.insert(ctx, map[string]any{"event_id": newID(), "event_created_at": now(), "event_type": `"Overlaid"`,
 		"event_status": "pending", "event_payload": `{"event_type":"Original","label":"kept"}`}, true))
 	require.NoError(t, f.insert(ctx, map[string]any{"event_id": newID(), "event_created_at": now(), "event_type": `"ColumnsOnly"`}, true))
-	waitFor(t, "the two good rows", func() bool { return len(rec.events()) >= 2 })
-	got := rec.events()
+	waitFor(t, "the two good rows", func() bool { return len(rec.Events()) >= 2 })
+	got := rec.Events()
 	assert.Equal(t, "Overlaid", got[0].Type(), "the column wins over event_payload")
 	label, _ := got[0].Field("label")
 	assert.Equal(t, "kept", label)
@@ -354,9 +309,9 @@ func TestOverlayAndBadRows_BR13(t *testing.T) {
 	require.NoError(t, f.insert(ctx, map[string]any{"event_id": newID(), "event_created_at": now(), "event_payload": `{"event_type": "X", `}, false))
 	require.NoError(t, f.insert(ctx, map[string]any{"event_id": newID(), "event_created_at": now(), "event_payload": []byte{0xff, '{'}}, false))
 	require.NoError(t, f.insert(ctx, map[string]any{"event_id": newID(), "event_created_at": now(), "event_type": `"AfterBad"`}, true))
-	waitFor(t, "the event after the bad rows", func() bool { return len(rec.events()) >= 3 })
-	assert.Equal(t, "AfterBad", rec.events()[2].Type())
-	assert.EqualValues(t, 3, b.Stats().Invalid, "reports: %v", rec.errs)
+	waitFor(t, "the event after the bad rows", func() bool { return len(rec.Events()) >= 3 })
+	assert.Equal(t, "AfterBad", rec.Events()[2].Type())
+	assert.EqualValues(t, 3, b.Stats().Invalid, "reports: %v", rec.Errors())
 }
 
 // BR-13, BR-14: a listener starts after the newest row; then an event
@@ -380,17 +335,17 @@ func cursorCaveats(t *testing.T, insertionOrder bool) {
 	ctx := context.Background()
 	older, _ := api.NewEvent("Older", nil) // created now, written later
 	writer := f.newBridge(t)
-	startBridge(t, writer)
+	tabletest.Start(t, writer)
 	before, _ := api.NewEvent("Before", nil)
 	require.NoError(t, writer.Emit(ctx, before))
 	require.NoError(t, writer.Flush(ctx))
 
-	rec := &recorder{}
+	rec := &tabletest.Recorder{}
 	f.listening(t, rec)
 	first, _ := api.NewEvent("First", nil)
 	require.NoError(t, writer.Emit(ctx, first))
 	require.NoError(t, writer.Flush(ctx))
-	waitFor(t, "the first event", func() bool { return len(rec.events()) >= 1 })
+	waitFor(t, "the first event", func() bool { return len(rec.Events()) >= 1 })
 
 	require.NoError(t, writer.Emit(ctx, older)) // created before First
 	require.NoError(t, writer.Emit(ctx, first)) // the same id again
@@ -401,9 +356,9 @@ func cursorCaveats(t *testing.T, insertionOrder bool) {
 	if insertionOrder {
 		want = []string{"First", "Older", "Last"}
 	}
-	waitFor(t, "the last event", func() bool { return len(rec.events()) >= len(want) })
+	waitFor(t, "the last event", func() bool { return len(rec.Events()) >= len(want) })
 	time.Sleep(10 * poll) // a late delivery would show now
-	assert.Equal(t, want, rec.types())
+	assert.Equal(t, want, rec.Types())
 	var n int
 	require.NoError(t, f.db.QueryRowContext(ctx, `SELECT count(*) FROM "abxbus_events"`).Scan(&n))
 	assert.Equal(t, 4, n, "Before, First, Older and Last are in the table")
@@ -456,13 +411,13 @@ func TestSendDropsWhatCannotBeARow(t *testing.T) {
 func TestConcurrentEmitters_BR14(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	byCreated, byRowid := &recorder{}, &recorder{}
+	byCreated, byRowid := &tabletest.Recorder{}, &tabletest.Recorder{}
 	f.listening(t, byCreated)
 	f.opts = []sqlitebridge.Option{sqlitebridge.WithInsertionOrder()}
 	f.listening(t, byRowid)
 	f.opts = nil
 	send := f.newBridge(t)
-	startBridge(t, send)
+	tabletest.Start(t, send)
 	const workers, per = 8, 250
 	var wg sync.WaitGroup
 	for range workers {
@@ -478,9 +433,9 @@ func TestConcurrentEmitters_BR14(t *testing.T) {
 	}
 	wg.Wait()
 	require.NoError(t, send.Flush(ctx))
-	waitFor(t, "every event in insertion order", func() bool { return len(byRowid.events()) >= workers*per })
+	waitFor(t, "every event in insertion order", func() bool { return len(byRowid.Events()) >= workers*per })
 	time.Sleep(10 * poll)
-	t.Logf("sent %d; read by event_created_at %d, in insertion order %d", workers*per, len(byCreated.events()), len(byRowid.events()))
-	assert.Len(t, byRowid.events(), workers*per)
-	assert.LessOrEqual(t, len(byCreated.events()), workers*per)
+	t.Logf("sent %d; read by event_created_at %d, in insertion order %d", workers*per, len(byCreated.Events()), len(byRowid.Events()))
+	assert.Len(t, byRowid.Events(), workers*per)
+	assert.LessOrEqual(t, len(byCreated.Events()), workers*per)
 }

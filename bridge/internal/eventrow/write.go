@@ -1,8 +1,11 @@
 package eventrow
 
 import (
+	"context"
 	"fmt"
 	"strconv"
+
+	"github.com/ringbus/ringbus/bridge"
 )
 
 // Row is one event ready to be written: its columns, event_payload last
@@ -126,4 +129,60 @@ func (u *Upserts) For(cols []Column) string {
 // DollarParam is the Param of PostgreSQL: $1, $2, ...
 func DollarParam(dst []byte, i int, _ []byte) []byte {
 	return strconv.AppendInt(append(dst, '$'), int64(i+1), 10)
+}
+
+// Writer is what Send needs of a table bridge's database.
+type Writer interface {
+	// AddColumn adds a TEXT column for an event_* key if the table lacks
+	// it.
+	AddColumn(ctx context.Context, name string) error
+	// Write upserts rows in one transaction. On failure it returns the
+	// index of the row that failed, or -1 when the transaction did.
+	Write(ctx context.Context, rows []Row) (failed int, err error)
+	// Refused reports whether a row failed for what it holds, so that
+	// writing it again cannot succeed.
+	Refused(err error) bool
+}
+
+// Send is a table bridge's Transport.Send (BR-12): it splits msgs into
+// rows, adds the columns they need and writes them in one transaction.
+// A message that cannot be a row, or a row the database refuses, ends the
+// batch: the rows before it are written, and it is returned as a
+// permanent error (bridge.Permanent) for the bridge to drop.
+func (b *Batch) Send(ctx context.Context, w Writer, msgs []bridge.Message, maxName int) (int, error) {
+	b.Reset()
+	var bad error
+	for i, m := range msgs {
+		if err := b.Add(m.Data, maxName); err != nil {
+			bad = fmt.Errorf("message %d: %w", i, err)
+			break
+		}
+	}
+	for _, r := range b.Rows {
+		for _, c := range r.Cols {
+			if err := w.AddColumn(ctx, string(c.Name)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(b.Rows) > 0 {
+		failed, err := w.Write(ctx, b.Rows)
+		if err != nil {
+			if failed < 0 || !w.Refused(err) {
+				return 0, err
+			}
+			// The transaction rolled back: write the rows before the
+			// refused one, and drop that one.
+			if failed > 0 {
+				if _, err := w.Write(ctx, b.Rows[:failed]); err != nil {
+					return 0, err
+				}
+			}
+			return failed, bridge.Permanent(fmt.Errorf("event %s refused: %w", b.Rows[failed].ID, err))
+		}
+	}
+	if bad != nil {
+		return len(b.Rows), bridge.Permanent(bad)
+	}
+	return len(b.Rows), nil
 }
