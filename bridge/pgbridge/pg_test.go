@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -599,4 +600,26 @@ func TestSendDropsWhatCannotBeARow(t *testing.T) {
 	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	assert.Equal(t, []string{`"A"`, `"B"`, `"D"`, `"E"`}, types)
+}
+
+// WithPool writes through the caller's pool, listens with its settings,
+// and leaves it open on Close.
+func TestWithPool(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, strings.Replace(f.url, "/"+f.table, "", 1))
+	require.NoError(t, err)
+	defer pool.Close()
+	rec := &tabletest.Recorder{}
+	b, err := pgbridge.New("postgresql://ignored.invalid/db/"+f.table, f.channel, pgbridge.WithPool(pool),
+		pgbridge.WithBridgeOptions(bridge.WithErrorHandler(rec.Report)))
+	require.NoError(t, err)
+	rec.Listen(t, b)
+	e, err := api.NewEvent("Pooled", nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Emit(ctx, e))
+	waitFor(t, "the event", func() bool { return len(rec.Events()) >= 1 })
+	require.NoError(t, b.Close(ctx))
+	require.NoError(t, pool.Ping(ctx), "the pool is still open")
 }
