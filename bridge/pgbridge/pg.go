@@ -351,8 +351,9 @@ func isCode(err error, codes ...string) bool {
 }
 
 // Send writes the messages' rows and their notifications in one pipelined
-// batch, which PostgreSQL runs as one transaction (BR-17).
+// batch, which PostgreSQL runs as one transaction.
 func (t *Transport) Send(ctx context.Context, msgs []bridge.Message) (int, error) {
+	// BR-17: upsert, then pg_notify of the quoted id.
 	t.mu.Lock()
 	pool := t.pool
 	t.mu.Unlock()

@@ -298,8 +298,9 @@ func (t *Transport) addColumn(ctx context.Context, db *sql.DB, name string) erro
 	return nil
 }
 
-// Send upserts the messages' rows in one transaction (BR-12).
+// Send upserts the messages' rows in one transaction.
 func (t *Transport) Send(ctx context.Context, msgs []bridge.Message) (int, error) {
+	// BR-12: the upsert of every event_* column and the whole payload.
 	t.mu.Lock()
 	db := t.db
 	t.mu.Unlock()
