@@ -108,7 +108,8 @@ type Transport struct {
 	stopping atomic.Bool  // Close is done with the subscription: no more deliveries
 	gate     sync.RWMutex // held shared by a message callback, so Close can wait them out
 	dropMu   sync.Mutex
-	dropped  int // subscription drops already reported
+	dropped  int         // subscription drops already reported
+	dropping atomic.Bool // the subscription dropped messages: count them on every delivery
 }
 
 // NewTransport returns the transport for subject on the NATS server at
@@ -253,6 +254,9 @@ func (t *Transport) connect(ctx context.Context) (*nats.Conn, error) {
 			userErr(nc, sub, err)
 		}
 		if errors.Is(err, nats.ErrSlowConsumer) {
+			// The client calls this at the first drop of a run of drops
+			// only; the messages delivered after the run count the rest.
+			t.dropping.Store(true)
 			t.reportDrops(sub)
 			return
 		}
@@ -339,9 +343,9 @@ func (t *Transport) onMsg(m *nats.Msg) {
 		}
 	}
 	t.in.Deliver(t.ctx, msg)
-	if !t.owned {
-		// A shared connection's error handler is not ours: look for drops
-		// here instead.
+	if !t.owned || t.dropping.Load() {
+		// A shared connection's error handler is not ours, and ours hears
+		// of a run of drops at its first: count them here.
 		t.reportDrops(m.Sub)
 	}
 }
@@ -410,6 +414,7 @@ func (t *Transport) Close(ctx context.Context) error {
 		return nil
 	}
 	t.closing.Store(true)
+	t.reportDrops(sub) // the subscription cannot say once it is closed
 	var err error
 	if owned {
 		err = t.closeOwned(ctx, nc, closed)
