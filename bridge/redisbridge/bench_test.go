@@ -7,7 +7,6 @@ import (
 	"github.com/ringbus/ringbus/bridge"
 	"github.com/ringbus/ringbus/bridge/bridgetest"
 	"github.com/ringbus/ringbus/internal/services"
-	"github.com/ringbus/ringbus/wire"
 )
 
 // BenchmarkRedis compares a ringbus bridge pair (emit on one, handled on
@@ -23,24 +22,20 @@ func BenchmarkRedis(b *testing.B) {
 		send, c := ringbusPair(b, url)
 		bridgetest.MeasureRate(b, func(int) error { return send.Emit(ctx, ev) }, c.Load)
 	})
-	for _, decode := range []bool{false, true} {
-		// raw_decode: the subscriber also decodes each payload as a bridge
-		// does, the floor of any receiver that reads the events.
-		b.Run(map[bool]string{false: "raw", true: "raw_decode"}[decode], func(b *testing.B) {
-			ch, c := rawSubscriber(b, decode)
-			queue := make(chan []byte, bridge.DefaultQueueSize)
-			done := rawPublisher(b, ch, queue)
-			bridgetest.MeasureRate(b, func(int) error { queue <- data; return nil }, c.Load)
-			close(queue)
-			<-done
-		})
-	}
+	b.Run("raw", func(b *testing.B) {
+		ch, c := rawSubscriber(b)
+		queue := make(chan []byte, bridge.DefaultQueueSize)
+		done := rawPublisher(b, ch, queue)
+		bridgetest.MeasureRate(b, func(int) error { queue <- data; return nil }, c.Load)
+		close(queue)
+		<-done
+	})
 	b.Run("latency/ringbus", func(b *testing.B) {
 		send, c := ringbusPair(b, url)
 		bridgetest.MeasureLatency(b, func(int) error { return send.Emit(ctx, ev) }, c.Got)
 	})
 	b.Run("latency/raw", func(b *testing.B) {
-		ch, c := rawSubscriber(b, false)
+		ch, c := rawSubscriber(b)
 		pub := rawClient(b)
 		bridgetest.MeasureLatency(b, func(int) error { return pub.Publish(ctx, ch, data).Err() }, c.Got)
 	})
@@ -55,9 +50,8 @@ func ringbusPair(b *testing.B, url string) (*bridge.Bridge, *bridgetest.Counter)
 }
 
 // rawSubscriber subscribes a go-redis client of its own to a new channel
-// and counts what arrives on it, decoding each payload when decode is set,
-// until b ends.
-func rawSubscriber(b *testing.B, decode bool) (string, *bridgetest.Counter) {
+// and counts what arrives on it, until b ends.
+func rawSubscriber(b *testing.B) (string, *bridgetest.Counter) {
 	ch := services.Unique(b, "ringbus")
 	ctx := context.Background()
 	sub := rawClient(b).Subscribe(ctx, ch)
@@ -68,17 +62,9 @@ func rawSubscriber(b *testing.B, decode bool) (string, *bridgetest.Counter) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		dec := wire.Decoder{MaxDepth: bridge.DefaultMaxDepth, Reset: true}
 		for {
-			m, err := sub.ReceiveMessage(ctx)
-			if err != nil {
+			if _, err := sub.ReceiveMessage(ctx); err != nil {
 				return
-			}
-			if decode {
-				if _, err := dec.Unmarshal([]byte(m.Payload)); err != nil {
-					b.Error(err)
-					return
-				}
 			}
 			c.Hit()
 		}
