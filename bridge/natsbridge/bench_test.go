@@ -92,29 +92,44 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 		})
 	}
-	b.Run("raw", func(b *testing.B) {
-		subject := services.Unique(b, "ringbus")
-		pub, sub := rawConn(b, url), rawConn(b, url)
-		var got atomic.Int64
-		s, err := sub.Subscribe(subject, func(*nats.Msg) { got.Add(1) })
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = s.SetPendingLimits(natsbridge.DefaultPendingMsgs, natsbridge.DefaultPendingBytes)
-		if err := sub.Flush(); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
-			if err := pub.Publish(subject, data); err != nil {
-				b.Fatal(err)
+	for _, decode := range []bool{false, true} {
+		// raw_decode: the subscriber also decodes each message as a bridge
+		// does, the floor of any receiver that reads the events.
+		b.Run(map[bool]string{false: "raw", true: "raw_decode"}[decode], func(b *testing.B) { rawThroughput(b, url, data, decode) })
+	}
+}
+
+// rawThroughput is BenchmarkThroughput's raw nats.go side.
+func rawThroughput(b *testing.B, url string, data []byte, decode bool) {
+	subject := services.Unique(b, "ringbus")
+	pub, sub := rawConn(b, url), rawConn(b, url)
+	var got atomic.Int64
+	dec := wire.Decoder{MaxDepth: bridge.DefaultMaxDepth, Reset: true}
+	s, err := sub.Subscribe(subject, func(m *nats.Msg) {
+		if decode {
+			if _, err := dec.Unmarshal(m.Data); err != nil {
+				b.Error(err)
 			}
 		}
-		waitCount(b, &got, int64(b.N))
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		got.Add(1)
 	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = s.SetPendingLimits(natsbridge.DefaultPendingMsgs, natsbridge.DefaultPendingBytes)
+	if err := sub.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if err := pub.Publish(subject, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitCount(b, &got, int64(b.N))
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
 // BenchmarkLatency sends one event at a time and waits for it to be

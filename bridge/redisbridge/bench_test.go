@@ -2,158 +2,106 @@ package redisbridge_test
 
 import (
 	"context"
-	"slices"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/bridge"
+	"github.com/ringbus/ringbus/bridge/bridgetest"
 	"github.com/ringbus/ringbus/internal/services"
-	"github.com/ringbus/ringbus/wire"
 )
 
-// The Redis benchmarks compare a ringbus bridge pair with go-redis alone
-// moving the same JSON on the same server in the same run: events per
-// second (ns/op is per event) and one event's latency end to end.
-
-func benchEvents(b *testing.B, n int) []*api.BaseEvent {
-	b.Helper()
-	evs := make([]*api.BaseEvent, n)
-	for i := range evs {
-		e, err := api.NewEvent("BenchEvent", map[string]any{"seq": i, "user": "u-123", "amount": 42.5})
-		if err != nil {
-			b.Fatal(err)
-		}
-		evs[i] = e
-	}
-	return evs
-}
-
-func BenchmarkThroughput(b *testing.B) {
+// BenchmarkRedis compares a ringbus bridge pair (emit on one, handled on
+// the other, each on its own connections) with go-redis alone moving the
+// same JSON on the same server in the same run: events per second, and one
+// event's latency end to end (p50, p99).
+func BenchmarkRedis(b *testing.B) {
 	url := redisURL(b)
 	ctx := context.Background()
+	ev := bridgetest.BenchEvent(b, 0)
+	data := bridgetest.Encode(b, ev)
+	b.Run("ringbus", func(b *testing.B) {
+		send, c := ringbusPair(b, url)
+		bridgetest.MeasureRate(b, func(int) error { return send.Emit(ctx, ev) }, c.Load)
+	})
 	b.Run("raw", func(b *testing.B) {
-		ch := services.Unique(b, "ringbus")
-		pub, subc := rawClient(b), rawClient(b)
-		sub := subc.Subscribe(ctx, ch)
-		defer func() { _ = sub.Close() }()
-		if _, err := sub.Receive(ctx); err != nil {
-			b.Fatal(err)
-		}
-		data, err := wire.Marshal(benchEvents(b, 1)[0])
-		if err != nil {
-			b.Fatal(err)
-		}
-		var got atomic.Int64
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for got.Load() < int64(b.N) {
-				if _, err := sub.ReceiveMessage(ctx); err != nil {
-					return
-				}
-				got.Add(1)
+		ch, c := rawSubscriber(b)
+		queue := make(chan []byte, bridge.DefaultQueueSize)
+		done := rawPublisher(b, ch, queue)
+		bridgetest.MeasureRate(b, func(int) error { queue <- data; return nil }, c.Load)
+		close(queue)
+		<-done
+	})
+	b.Run("latency/ringbus", func(b *testing.B) {
+		send, c := ringbusPair(b, url)
+		bridgetest.MeasureLatency(b, func(int) error { return send.Emit(ctx, ev) }, c.Got)
+	})
+	b.Run("latency/raw", func(b *testing.B) {
+		ch, c := rawSubscriber(b)
+		pub := rawClient(b)
+		bridgetest.MeasureLatency(b, func(int) error { return pub.Publish(ctx, ch, data).Err() }, c.Got)
+	})
+}
+
+// ringbusPair returns a sender bridge and the count of Bench events a
+// receiver bridge on the same channel handled.
+func ringbusPair(b *testing.B, url string) (*bridge.Bridge, *bridgetest.Counter) {
+	ch := services.Unique(b, "ringbus")
+	send, recv := newBridge(b, url, ch), newBridge(b, url, ch)
+	return send, bridgetest.StartCounting(b, send, recv, "Bench")
+}
+
+// rawSubscriber subscribes a go-redis client of its own to a new channel
+// and counts what arrives on it, until b ends.
+func rawSubscriber(b *testing.B) (string, *bridgetest.Counter) {
+	ch := services.Unique(b, "ringbus")
+	ctx := context.Background()
+	sub := rawClient(b).Subscribe(ctx, ch)
+	if _, err := sub.Receive(ctx); err != nil {
+		b.Fatal(err)
+	}
+	c := bridgetest.NewCounter()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := sub.ReceiveMessage(ctx); err != nil {
+				return
 			}
-		}()
-		b.ResetTimer()
-		for sent := 0; sent < b.N; {
-			n := min(bridge.DefaultBatchSize, b.N-sent)
-			pipe := pub.Pipeline()
-			for range n {
-				pipe.Publish(ctx, ch, data)
+			c.Hit()
+		}
+	}()
+	b.Cleanup(func() { _ = sub.Close(); <-done })
+	return ch, c
+}
+
+// rawPublisher publishes what queue gives on ch with a go-redis client of
+// its own, as the bridge does: what is waiting, up to a batch, in one
+// pipeline. It closes the channel it returns when queue is closed.
+func rawPublisher(b *testing.B, ch string, queue <-chan []byte) <-chan struct{} {
+	pub := rawClient(b)
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pipe := pub.Pipeline()
+		for data := range queue {
+			pipe.Publish(ctx, ch, data)
+		fill:
+			for pipe.Len() < bridge.DefaultBatchSize {
+				select {
+				case data, ok := <-queue:
+					if !ok {
+						break fill
+					}
+					pipe.Publish(ctx, ch, data)
+				default:
+					break fill
+				}
 			}
 			if _, err := pipe.Exec(ctx); err != nil {
-				b.Fatal(err)
-			}
-			sent += n
-		}
-		<-done
-	})
-	b.Run("ringbus", func(b *testing.B) {
-		ch := services.Unique(b, "ringbus")
-		sender, receiver := newBridge(b, url, ch), newBridge(b, url, ch)
-		defer func() { _ = sender.Close(ctx); _ = receiver.Close(ctx) }()
-		var got atomic.Int64
-		done := make(chan struct{})
-		if _, err := receiver.On("*", func(context.Context, *api.BaseEvent) (any, error) {
-			if got.Add(1) == int64(b.N) {
-				close(done)
-			}
-			return nil, nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		if err := receiver.Start(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if err := sender.Start(ctx); err != nil {
-			b.Fatal(err)
-		}
-		evs := benchEvents(b, b.N)
-		b.ResetTimer()
-		for _, e := range evs {
-			if err := sender.Emit(ctx, e); err != nil {
-				b.Fatal(err)
+				b.Error(err)
+				return
 			}
 		}
-		<-done
-	})
-}
-
-func BenchmarkLatency(b *testing.B) {
-	url := redisURL(b)
-	ctx := context.Background()
-	report := func(b *testing.B, lat []time.Duration) {
-		slices.Sort(lat)
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-	}
-	b.Run("raw", func(b *testing.B) {
-		ch := services.Unique(b, "ringbus")
-		pub, subc := rawClient(b), rawClient(b)
-		sub := subc.Subscribe(ctx, ch)
-		defer func() { _ = sub.Close() }()
-		if _, err := sub.Receive(ctx); err != nil {
-			b.Fatal(err)
-		}
-		data, _ := wire.Marshal(benchEvents(b, 1)[0])
-		msgs := sub.Channel()
-		lat := make([]time.Duration, 0, b.N)
-		for b.Loop() {
-			start := time.Now()
-			if err := pub.Publish(ctx, ch, data).Err(); err != nil {
-				b.Fatal(err)
-			}
-			<-msgs
-			lat = append(lat, time.Since(start))
-		}
-		report(b, lat)
-	})
-	b.Run("ringbus", func(b *testing.B) {
-		ch := services.Unique(b, "ringbus")
-		sender, receiver := newBridge(b, url, ch), newBridge(b, url, ch)
-		defer func() { _ = sender.Close(ctx); _ = receiver.Close(ctx) }()
-		arrived := make(chan struct{}, 1)
-		if _, err := receiver.On("*", func(context.Context, *api.BaseEvent) (any, error) {
-			arrived <- struct{}{}
-			return nil, nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		if err := receiver.Start(ctx); err != nil {
-			b.Fatal(err)
-		}
-		evs := benchEvents(b, 1)
-		lat := make([]time.Duration, 0, b.N)
-		for b.Loop() {
-			start := time.Now()
-			if err := sender.Emit(ctx, evs[0]); err != nil {
-				b.Fatal(err)
-			}
-			<-arrived
-			lat = append(lat, time.Since(start))
-		}
-		report(b, lat)
-	})
+	}()
+	return done
 }

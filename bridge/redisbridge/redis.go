@@ -56,7 +56,9 @@ func WithClient(c *redis.Client) Option {
 
 // WithHealthCheck sets how long the subscriber waits for a message before
 // it pings Redis to find out whether the connection still works (default
-// 5s).
+// 5s). A connection that answers neither with a message nor with the pong
+// within another such wait counts as lost: the subscriber reports it and
+// subscribes again on a new connection.
 func WithHealthCheck(d time.Duration) Option { return func(t *Transport) { t.health = d } }
 
 // Transport publishes events on a Redis channel and subscribes to it. Use
@@ -226,10 +228,13 @@ func (t *Transport) Open(ctx context.Context, in bridge.Inbox) error {
 
 // listen reads the subscription until Close. go-redis reconnects and
 // subscribes again after a broken connection on the next read; a
-// confirmation that arrives later than the first marks such a gap.
+// confirmation that arrives later than the first marks such a gap. A
+// connection that goes silent without breaking (a peer or a network that
+// drops packets) is found by its missing pong and replaced.
 func (t *Transport) listen(ctx context.Context, ps *redis.PubSub, in bridge.Inbox, out chan<- string) {
 	// BR-21: every message on the channel goes to the bridge (BR-4).
 	down := false
+	pinged := false // a ping is waiting for its pong
 	backoff := 20 * time.Millisecond
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, t.health)
@@ -239,11 +244,22 @@ func (t *Transport) listen(ctx context.Context, ps *redis.PubSub, in bridge.Inbo
 		if err != nil {
 			var nerr interface{ Timeout() bool }
 			if errors.As(err, &nerr) && nerr.Timeout() && !down {
-				// Quiet channel: make sure the connection still works.
-				if perr := ps.Ping(ctx); perr == nil {
-					continue
+				if !pinged {
+					// Quiet channel: make sure the connection still works.
+					if perr := ps.Ping(ctx); perr == nil {
+						pinged = true
+						continue
+					}
+				} else {
+					// No pong in time: the connection is gone without
+					// saying so, and go-redis would keep waiting on it.
+					err = fmt.Errorf("no answer to a ping within %v", t.health)
+					if ps = t.resubscribe(ctx, ps); ps == nil {
+						return
+					}
 				}
 			}
+			pinged = false
 			if !down {
 				down = true
 				in.Report(fmt.Errorf("%w: redis channel %s: %w", bridge.ErrDisconnected, t.channel, err))
@@ -254,6 +270,7 @@ func (t *Transport) listen(ctx context.Context, ps *redis.PubSub, in bridge.Inbo
 			backoff = min(backoff*2, time.Second)
 			continue
 		}
+		pinged = false // whatever arrived, the connection works
 		switch m := msg.(type) {
 		case *redis.Message:
 			select {
@@ -270,6 +287,26 @@ func (t *Transport) listen(ctx context.Context, ps *redis.PubSub, in bridge.Inbo
 			}
 		}
 	}
+}
+
+// resubscribe replaces old, whose connection stopped answering, with a new
+// subscription to the channel, which connects on its first read. It
+// returns nil when Close came first.
+func (t *Transport) resubscribe(ctx context.Context, old *redis.PubSub) *redis.PubSub {
+	ps := t.client.Subscribe(ctx) // no channel yet: this does not dial
+	t.mu.Lock()
+	if t.pubsub != old { // Close took old and closes it
+		t.mu.Unlock()
+		_ = ps.Close()
+		return nil
+	}
+	t.pubsub = ps
+	t.mu.Unlock()
+	_ = old.Close()
+	// Recorded even when Redis cannot be reached now: the next read
+	// connects and subscribes, and its confirmation ends the gap.
+	_ = ps.Subscribe(ctx, t.channel)
+	return ps
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
