@@ -471,24 +471,29 @@ type inbox struct{ b *Bridge }
 
 func (in inbox) Report(err error) { in.b.report(err) }
 
-func (in inbox) Deliver(ctx context.Context, m Message) {
+func (in inbox) Deliver(ctx context.Context, m Message) { _ = in.Accept(ctx, m) }
+
+func (in inbox) Accept(ctx context.Context, m Message) error {
 	// BR-4: decode, event_reset (a new id; path, parent and created time
 	// kept), emit on the inbound bus. Bad input is dropped and reported,
-	// never returned to the transport (its listener keeps reading).
+	// never returned to the transport's listener as a reason to stop; a
+	// transport that answers its sender (HTTP) learns the outcome here.
 	b := in.b
 	b.stats.received.Add(1)
 	if len(m.Data) > b.cfg.maxMessage {
 		b.stats.invalid.Add(1)
-		b.report(fmt.Errorf("%w: %d bytes on bridge %s, at most %d accepted", ErrMessageTooLarge, len(m.Data), b.name, b.cfg.maxMessage))
-		return
+		err := fmt.Errorf("%w: %d bytes on bridge %s, at most %d accepted", ErrMessageTooLarge, len(m.Data), b.name, b.cfg.maxMessage)
+		b.report(err)
+		return err
 	}
 	dec := b.cfg.dec
 	dec.Reset = true
 	ev, err := dec.Unmarshal(m.Data)
 	if err != nil {
 		b.stats.invalid.Add(1)
-		b.report(fmt.Errorf("%w: bridge %s: %w", ErrInvalidMessage, b.name, err))
-		return
+		err = fmt.Errorf("%w: bridge %s: %w", ErrInvalidMessage, b.name, err)
+		b.report(err)
+		return err
 	}
 	if p := b.cfg.propagator; p != nil && len(m.Header) > 0 {
 		ctx = p.Extract(ctx, m.Header)
@@ -496,10 +501,12 @@ func (in inbox) Deliver(ctx context.Context, m Message) {
 	if err := b.inbound.Emit(ctx, ev); err != nil {
 		if errors.Is(err, engine.ErrBusClosed) || ctx.Err() != nil {
 			b.report(&LostError{Count: 1, Err: err})
-			return
+			return err
 		}
-		b.report(fmt.Errorf("ringbus: bridge %s: inbound emit: %w", b.name, err))
-		return
+		err = fmt.Errorf("ringbus: bridge %s: inbound emit: %w", b.name, err)
+		b.report(err)
+		return err
 	}
 	b.stats.delivered.Add(1)
+	return nil
 }

@@ -60,6 +60,19 @@ type Inbox interface {
 	Report(err error)
 }
 
+// Acceptor is implemented by the Inbox a Bridge gives its transport, for
+// transports that answer their sender (HTTP answers 202, 400 or 500):
+// Accept does what Deliver does and also says what became of the message.
+type Acceptor interface {
+	Inbox
+	// Accept delivers m as Deliver does and returns nil once its event
+	// was emitted on the inbound bus, or the error it reported to the
+	// bridge's error handler: one matching ErrInvalidMessage or
+	// ErrMessageTooLarge for a message that is not a valid event, another
+	// when the inbound bus did not take the event.
+	Accept(ctx context.Context, m Message) error
+}
+
 // Permanent marks err as one that sending again would not cure (a peer
 // that refuses the message): the Bridge drops the message and reports it
 // instead of retrying.

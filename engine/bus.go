@@ -78,6 +78,7 @@ type Bus struct {
 
 	queue   *ring.Queue[*Event]
 	started atomic.Bool
+	startMu sync.Mutex // orders the dispatcher's start before shutdown's wait
 	state   atomic.Uint32
 	stopped chan struct{} // closed when the bus stops
 	runners sync.WaitGroup
@@ -463,6 +464,12 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 		}
 	}
 	if b.state.CompareAndSwap(busOpen, busStopping) {
+		// An Emit that saw the bus open may be starting the dispatcher:
+		// let it finish counting it in runners before awaitRunners waits
+		// (a WaitGroup's Add from zero must not race its Wait); later
+		// ones see the bus stopping and start nothing.
+		b.startMu.Lock()
+		b.startMu.Unlock() //nolint:staticcheck // SA2001: the empty section is the barrier
 		b.queue.Close()
 		close(b.stopped)
 		if d := b.disp.Load(); d != nil {

@@ -73,14 +73,20 @@ func (d *dispatcher) handlers(typ string) (typed, wild []*Handler) {
 }
 
 func (b *Bus) ensureRunning() {
-	if b.started.Load() || !b.started.CompareAndSwap(false, true) {
+	if b.started.Load() {
 		return
+	}
+	b.startMu.Lock()
+	defer b.startMu.Unlock()
+	if b.started.Load() || b.state.Load() != busOpen {
+		return // started already, or shutting down (see shutdown)
 	}
 	d := &dispatcher{bus: b, buf: make([]*Event, 128), wd: &watchdog{}}
 	d.wd.slot = &d.cur
 	d.proc = &processing{}
 	b.disp.Store(d)
 	b.runners.Add(1)
+	b.started.Store(true)
 	go d.loop()
 }
 

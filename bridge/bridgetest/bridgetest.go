@@ -213,13 +213,7 @@ func (r *rig) close(t *testing.T) {
 // waitFor waits until cond holds, failing t after the harness's timeout.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("bridgetest: timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	WaitFor(t, timeout, what, cond)
 }
 
 func (r *rig) emit(t *testing.T, e api.Eventer) {
@@ -251,11 +245,7 @@ func (r *rig) received() []*api.BaseEvent {
 
 func seqEvent(t *testing.T, typ string, fields map[string]any) *api.BaseEvent {
 	t.Helper()
-	e, err := api.NewEvent(typ, fields)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return Event(t, typ, fields)
 }
 
 func seqOf(e *api.BaseEvent) int {

@@ -8,10 +8,11 @@ import (
 	"github.com/ringbus/ringbus/internal/bridgeinterop"
 )
 
-// The live interop suite against the TypeScript JSONLEventBridge, both
-// sides on one file (polled every 10 ms by the peer): RT-4, BR-4, BR-5,
-// BR-8, BR-9.
-func TestInteropTS_RT4_BR8_BR9(t *testing.T) {
+// TestInteropWithTypeScript_BR10 runs the live interop suite against the
+// official TypeScript package's JSONLEventBridge (abxbus 2.5.56): both
+// sides on one file, which the peer polls every 10 ms (RT-4, BR-4, BR-5,
+// BR-8..10).
+func TestInteropWithTypeScript_BR10(t *testing.T) {
 	bridgeinterop.Run(t, bridgeinterop.Config{
 		Bridge: "jsonl",
 		Endpoints: func(t *testing.T, _ bridgeinterop.Flow, opts ...bridge.Option) bridgeinterop.Endpoints {

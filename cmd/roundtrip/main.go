@@ -23,7 +23,14 @@
 //
 //	roundtrip jsonl-listener <config.json>
 //
-// The JSONL listener is not implemented yet; it exits with status 2.
+// jsonl-listener reads a config {"path", "ready_path", "output_path"},
+// listens on the JSONL file at path with a ringbus JSONL bridge (polling
+// every 50ms), writes ready_path once it listens, then writes the first
+// event it receives to output_path and exits. The event is written as the
+// bridge received it (a new event_id, the bridge in its event_path), in the
+// shape its line had; the output file appears whole (a temporary file
+// renamed). Lines that are not valid events are skipped and reported on
+// stderr. Without an event within 30 seconds it fails.
 //
 // Exit status: 0 on success, 1 when the input cannot be read, parsed or
 // written (the reason is printed on stderr), 2 for a usage error or an
@@ -52,19 +59,19 @@ func main() {
 var errUsage = errors.New("invalid arguments")
 
 func run(args []string, stderr io.Writer) int {
-	err := dispatch(args)
+	err := dispatch(args, stderr)
 	if err == nil {
 		return 0
 	}
 	logf(stderr, "roundtrip: %v\n", err)
 	if errors.Is(err, errUsage) {
-		logf(stderr, "usage: roundtrip events|bus <input.json> <output.json>\n")
+		logf(stderr, "usage: roundtrip events|bus <input.json> <output.json>\n       roundtrip jsonl-listener <config.json>\n")
 		return 2
 	}
 	return 1
 }
 
-func dispatch(args []string) error {
+func dispatch(args []string, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: no mode given", errUsage)
 	}
@@ -80,7 +87,10 @@ func dispatch(args []string) error {
 		}
 		return busMode(args[1], args[2])
 	case "jsonl-listener":
-		return fmt.Errorf("%w: mode %q is not implemented yet", errUsage, args[0])
+		if len(args) != 2 {
+			return fmt.Errorf("%w: jsonl-listener needs <config.json>", errUsage)
+		}
+		return jsonlListener(args[1], stderr)
 	}
 	return fmt.Errorf("%w: unknown mode %q", errUsage, args[0])
 }
