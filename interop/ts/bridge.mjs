@@ -20,6 +20,7 @@
 //               default 1) or replies to await (ask, default len(events)); a
 //               negative count runs until timeout_ms and then exits 0
 //   timeout_ms  give up this long after the ready line (default 30000)
+//               (a "stop" line on stdin ends any role as if its count were reached)
 //   workarounds false: run the package exactly as it is, without the two
 //               work-arounds below (Redis client info, SQLite column cache)
 //
@@ -73,6 +74,18 @@ async function finish(code, error) {
 process.on('uncaughtException', (e) => void finish(1, `uncaught: ${message(e)}`))
 process.on('unhandledRejection', (e) => void finish(1, `unhandled rejection: ${message(e)}`))
 // The driver holds our stdin open; when it goes away, so does this peer.
+// A "stop" line on stdin asks the peer to finish as if it had reached its
+// count (BridgePeer.Stop): a peer with a negative count stays up until the
+// driver is done sending to it.
+const stopped = deferred()
+let stdinBuf = ''
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (chunk) => {
+  stdinBuf += chunk
+  for (let i; (i = stdinBuf.indexOf('\n')) >= 0; stdinBuf = stdinBuf.slice(i + 1)) {
+    if (stdinBuf.slice(0, i).trim() === 'stop') stopped.resolve()
+  }
+})
 process.stdin.on('end', () => void finish(3, 'stdin closed'))
 process.stdin.on('error', () => void finish(3, 'stdin closed'))
 process.stdin.resume()
@@ -224,7 +237,7 @@ async function main() {
     if (role === 'send') done.resolve()
   }
 
-  await done.promise
+  await Promise.race([done.promise, stopped.promise])
   await bus.waitUntilIdle() // a responder's replies have gone out
   checkForwarded()
   await finish(0)
