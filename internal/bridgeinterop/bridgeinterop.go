@@ -343,11 +343,54 @@ func (s *side) emit(t *testing.T, e api.Eventer, key string) seen {
 }
 
 // peer starts a TypeScript peer for the exchange with the channel's
-// arguments.
+// arguments. Peers that listen run until end stops them (Count -1): a Go
+// bridge wired with Connect sends them what it re-publishes after the
+// exchange, and a peer that had exited would leave it retrying against a
+// closed port or socket.
 func (s *side) peer(t *testing.T, m tspeer.BridgeManifest) *tspeer.BridgePeer {
 	t.Helper()
 	m.Bridge, m.Args, m.SendArgs, m.Timeout = s.c.Bridge, s.ep.TSArgs, s.ep.TSSendArgs, s.c.Timeout
+	if m.Role != tspeer.Send {
+		m.Count = -1
+	}
 	return tspeer.StartBridgePeer(t, m)
+}
+
+// end ends an exchange with peer: it waits until the Go bridges have
+// handed over everything they queued, stops the peer, which must exit
+// successfully, and checks that the peer received no event beyond those
+// the test read: what the Go side re-publishes carries the peer's bus in
+// its event_path, so the peer's bus drops it (BR-5).
+func (s *side) end(t *testing.T, peer *tspeer.BridgePeer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), s.c.Timeout)
+	defer cancel()
+	for _, b := range s.bridges() {
+		if err := b.Flush(ctx); err != nil {
+			t.Fatalf("bridgeinterop: flushing %s: %v", b.Name(), err)
+		}
+	}
+	if err := peer.Stop(s.c.Timeout); err != nil {
+		t.Fatal(err)
+	}
+	// The peer has exited and its output is read: this does not wait.
+	if ev, err := peer.Next(0); err == nil {
+		t.Fatalf("the TypeScript peer received an event more than the test expected: %s", ev)
+	}
+}
+
+// requireOnce fails t unless the Go bus has handled one event under
+// each key so far. (One arriving later goes unnoticed; none is waited
+// for.)
+func (s *side) requireOnce(t *testing.T, keys ...string) {
+	t.Helper()
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	for _, k := range keys {
+		if n := len(s.seen[k]); n != 1 {
+			t.Fatalf("the Go bus handled %d %q events, want 1", n, k)
+		}
+	}
 }
 
 // fields decodes the top-level fields of an event's JSON.

@@ -77,7 +77,7 @@ func testGoToTS(t *testing.T, c Config) {
 			}
 			events := goEvents(t)
 			labels := []string{"untyped", "unicode", "typed", "parent", "child"}
-			listener := s.peer(t, tspeer.BridgeManifest{Role: tspeer.Listen, BusName: "TSListener", Count: len(labels)})
+			listener := s.peer(t, tspeer.BridgeManifest{Role: tspeer.Listen, BusName: "TSListener"})
 
 			sent := map[string]seen{}
 			for i, e := range events {
@@ -110,9 +110,8 @@ func testGoToTS(t *testing.T, c Config) {
 					}
 				}
 			}
-			if err := listener.Wait(c.Timeout); err != nil {
-				t.Fatal(err)
-			}
+			s.end(t, listener)
+			s.requireOnce(t, labels...)
 		})
 	}
 }
@@ -180,12 +179,14 @@ func testTSToGo(t *testing.T, c Config) {
 	s := newSide(t, c, TSToGo, wire.Encoder{})
 	events := tsEvents(t)
 	sender := s.peer(t, tspeer.BridgeManifest{Role: tspeer.Send, BusName: "TSSender", Events: events})
+	var labels []string
 	for range events {
 		want, err := sender.NextOf(tspeer.Sending, c.Timeout)
 		if err != nil {
 			t.Fatal(err)
 		}
 		label, _ := fields(t, want)["label"].(string)
+		labels = append(labels, label)
 		got := s.wait(t, label)
 		requireSame(t, want, got.full)
 		requireNewID(t, want, got.full)
@@ -194,9 +195,8 @@ func testTSToGo(t *testing.T, c Config) {
 	if _, err := sender.NextOf(tspeer.Sent, c.Timeout); err != nil {
 		t.Fatal(err)
 	}
-	if err := sender.Wait(c.Timeout); err != nil {
-		t.Fatal(err)
-	}
+	s.end(t, sender)
+	s.requireOnce(t, labels...)
 	// The typed event arrives as the Go type it is declared with.
 	got := s.wait(t, "typed")
 	typed, ok := got.ev.Payload().(*InteropTyped)
@@ -249,9 +249,8 @@ func testGoAsks(t *testing.T, c Config) {
 	requireSame(t, replied, reply.full)
 	requireNewID(t, replied, reply.full)
 	requirePath(t, reply.full, responder.BusLabel, s.ep.Go.Label(), s.bus.Label())
-	if err := responder.Wait(c.Timeout); err != nil {
-		t.Fatal(err)
-	}
+	s.end(t, responder)
+	s.requireOnce(t, askType, replyType)
 }
 
 // RequestReplyTSAsks (BR-5 (b)): a Go handler answers a TypeScript
@@ -296,7 +295,14 @@ func testTSAsks(t *testing.T, c Config) {
 	requireSame(t, s.asSent(goReply), reply)
 	requireNewID(t, goReply.sent, reply)
 	requirePath(t, reply, s.bus.Label(), asker.BridgeLabel, asker.BusLabel)
-	if err := asker.Wait(c.Timeout); err != nil {
+	// The asker prints every event from the wire too: the reply, once.
+	ev, err := asker.Next(c.Timeout)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if id := fields(t, ev)["event_id"]; id != fields(t, reply)["event_id"] {
+		t.Fatalf("the asker received %s, want only the reply", ev)
+	}
+	s.end(t, asker)
+	s.requireOnce(t, askType, replyType)
 }
