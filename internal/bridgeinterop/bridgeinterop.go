@@ -28,8 +28,36 @@
 //		})
 //	}
 //
+// Events are compared with tspeer.DiffEvents (RT-4's normalisation: ids,
+// paths and result rows dropped, times as instants, in-flight statuses
+// and bus defaults folded), with three more rules for what the
+// TypeScript package 2.5.56 does differently and legitimately, each
+// written where it applies:
+//
+//   - it writes back an event_result_type it revived through Zod, which
+//     adds "additionalProperties": {} to object schemas (sameSchema);
+//   - it reads an event without event_blocks_parent_completion, as the
+//     Go bridge's default Compat242 mode writes them, as false
+//     (compatDefaults);
+//   - every receiver mints a new event_id, so a reply's event_parent_id
+//     is the ask's id at the responder, never the asker's.
+//
+// The peers (interop/ts/bridge.mjs) work around the TypeScript package's
+// faults that have nothing to do with the wire format (see tspeer and
+// /work/shared/spec/ts-peer.md): they call start() before on(), forward
+// received events without returning them, keep Redis subscriptions from
+// being dropped and refresh the SQLite column cache. The suite sends no
+// malformed events: TypeScript's Redis and socket listeners crash on
+// them, and bridgetest covers bad input on the Go side. TypeScript
+// responders and askers re-publish what they receive, and the Go side,
+// wired with Connect, re-publishes what it receives too: every such event
+// carries the receiving bus in its event_path and is dropped there, which
+// the suite checks (no event is received twice on either side); peers
+// stay up until the Go bridges have flushed (tspeer.BridgePeer.Stop), so
+// no re-published event is left retrying against a peer that has gone.
+//
 // The suite needs node and npm (see tspeer.Node): without them it skips,
-// and under CI=true it fails.
+// and under CI=true it fails. Each exchange takes about a second.
 package bridgeinterop
 
 import (
@@ -107,8 +135,9 @@ type Config struct {
 	// "jsonl", "sqlite", "http", "socket", "redis", "nats" or "postgres".
 	Bridge string
 	// Endpoints returns the endpoints of a channel no other test uses for
-	// one exchange of flow, the Go bridges built with opts (the suite's
-	// names and error handler among them) and not yet started.
+	// one exchange of flow, with the Go bridges (Go and GoSend alike)
+	// built with opts (the suite's encoder and error handler) and not yet
+	// started.
 	Endpoints func(t *testing.T, flow Flow, opts ...bridge.Option) Endpoints
 	// Timeout bounds every wait of the suite (default 20 s); the exchanges
 	// take well under a second once node runs, so it only bounds how long
