@@ -46,7 +46,12 @@ import (
 type Pair struct {
 	Sender, Receiver *bridge.Bridge
 	// Raw publishes data on the channel as a foreign process would, for
-	// the bad-input tests: it must reach Receiver as one message.
+	// the bad-input tests: it must reach Receiver as one message. For a
+	// payload the transport cannot carry as it is, it returns an error
+	// wrapping ErrUnsendable and the suite expects no report of it:
+	// PostgreSQL text holds no invalid UTF-8, and a table bridge orders
+	// its rows by their event_created_at column, so a row whose timestamp
+	// is not one would stop every listener of the table.
 	Raw func(ctx context.Context, data []byte) error
 	// NewReceiver returns another bridge listening on the same channel, or
 	// is nil when a channel has one listener only (a Unix socket path).
@@ -55,6 +60,10 @@ type Pair struct {
 	// Receiver; nil means NewReceiver serves.
 	ReplaceReceiver func(t *testing.T, opts ...bridge.Option) *bridge.Bridge
 }
+
+// ErrUnsendable is what a Pair's Raw wraps for a payload that the
+// transport cannot carry as one message.
+var ErrUnsendable = errors.New("bridgetest: the transport cannot carry this payload")
 
 // Harness describes a transport to the suite.
 type Harness struct {
@@ -452,8 +461,12 @@ func testBadPayloads(t *testing.T, h Harness) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
 	defer cancel()
+	bad := len(BadPayloads)
 	for _, p := range BadPayloads {
-		if err := r.pair.Raw(ctx, []byte(p)); err != nil {
+		if err := r.pair.Raw(ctx, []byte(p)); errors.Is(err, ErrUnsendable) {
+			t.Logf("the transport cannot carry %.40q: %v", p, err)
+			bad--
+		} else if err != nil {
 			t.Fatalf("raw send %.40q: %v", p, err)
 		}
 	}
@@ -461,11 +474,11 @@ func testBadPayloads(t *testing.T, h Harness) {
 	r.emit(t, good)
 	r.flush(t)
 	waitFor(t, h.Timeout, "the good event after the bad ones", func() bool { return r.gotN.Load() >= 1 })
-	waitFor(t, h.Timeout, fmt.Sprintf("%d reports of invalid messages", len(BadPayloads)), func() bool {
-		return r.errB.matching(bridge.ErrInvalidMessage)+r.errB.matching(bridge.ErrMessageTooLarge) >= len(BadPayloads)
+	waitFor(t, h.Timeout, fmt.Sprintf("%d reports of invalid messages", bad), func() bool {
+		return r.errB.matching(bridge.ErrInvalidMessage)+r.errB.matching(bridge.ErrMessageTooLarge) >= bad
 	})
-	if got := r.pair.Receiver.Stats().Invalid; got < uint64(len(BadPayloads)) {
-		t.Errorf("Stats().Invalid = %d, want %d", got, len(BadPayloads))
+	if got := r.pair.Receiver.Stats().Invalid; got < uint64(bad) {
+		t.Errorf("Stats().Invalid = %d, want %d", got, bad)
 	}
 	if e := r.received()[0]; e.Type() != "AfterBad" {
 		t.Errorf("received %s, want AfterBad", e.Type())

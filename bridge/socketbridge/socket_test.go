@@ -225,7 +225,6 @@ func TestSenderWire_BR30(t *testing.T) {
 			conns++
 			mu.Unlock()
 			data, _ := io.ReadAll(c) // until the sender's half-close
-			_ = c.Close()
 			mu.Lock()
 			for _, line := range bytes.SplitAfter(data, []byte("\n")) {
 				if len(line) > 0 {
@@ -233,6 +232,9 @@ func TestSenderWire_BR30(t *testing.T) {
 				}
 			}
 			mu.Unlock()
+			// Closing tells the sender its batch was read: only after the
+			// lines are counted, or the check below races them.
+			_ = c.Close()
 		}
 	}()
 	tr, err := socketbridge.NewTransport(path, socketbridge.WithSendOnly())

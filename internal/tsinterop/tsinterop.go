@@ -8,6 +8,7 @@ package tsinterop
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,6 +35,13 @@ type Config struct {
 	// NewGo returns a Go bridge on the same channel; Run starts, wires
 	// and closes it.
 	NewGo func(t *testing.T, ch string) *bridge.Bridge
+	// TSSendArgs, when set, are the arguments of a second TypeScript
+	// bridge the peer sends with (a Unix socket path has one listener, so
+	// each side listens on a path of its own and sends to the other's).
+	TSSendArgs func(t *testing.T, ch string) []any
+	// NewGoSender, when set, returns the Go bridge that sends, NewGo's
+	// then only receiving.
+	NewGoSender func(t *testing.T, ch string) *bridge.Bridge
 }
 
 // tsWait bounds each wait for the TypeScript peer.
@@ -54,10 +62,30 @@ func goSide(t *testing.T, c Config, ch string) (*api.Bus, *bridge.Bridge) {
 	require.NoError(t, err)
 	b := c.NewGo(t, ch)
 	require.NoError(t, b.Start(ctx))
-	require.NoError(t, b.Connect(bus))
+	send := b
+	if c.NewGoSender != nil {
+		send = c.NewGoSender(t, ch)
+		require.NoError(t, send.Start(ctx))
+	}
+	// Connect's wiring, except that events received from the wire are not
+	// published again (BR-5 step 3): the TypeScript peers exit once done,
+	// and on HTTP or a socket that re-publishing would retry, until Close,
+	// towards a peer that is gone. Connect itself is checked by bridgetest.
+	_, err = api.OnAll(bus, func(ctx context.Context, e *api.BaseEvent) (any, error) {
+		if slices.Contains(e.Path(), b.Label()) {
+			return nil, nil
+		}
+		return send.Forward(ctx, e)
+	})
+	require.NoError(t, err)
+	_, err = b.On("*", func(ctx context.Context, e *api.BaseEvent) (any, error) { return nil, bus.Emit(ctx, e) })
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+		if send != b {
+			assert.NoError(t, send.Close(cctx))
+		}
 		assert.NoError(t, b.Close(cctx))
 		assert.NoError(t, bus.Stop(cctx))
 	})
@@ -68,6 +96,12 @@ func goSide(t *testing.T, c Config, ch string) (*api.Bus, *bridge.Bridge) {
 // its own.
 func Run(t *testing.T, c Config) {
 	tsArgs := func(t *testing.T, ch string) []any { return c.TSArgs(t, ch) }
+	tsSendArgs := func(t *testing.T, ch string) []any {
+		if c.TSSendArgs == nil {
+			return nil
+		}
+		return c.TSSendArgs(t, ch)
+	}
 
 	t.Run("GoToTS", func(t *testing.T) {
 		ch := services.Unique(t, "ringbus")
@@ -86,17 +120,21 @@ func Run(t *testing.T, c Config) {
 			}
 			events = append(events, e)
 		}
-		listener := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), Role: tspeer.Listen, BusName: "TSListener", Count: len(events), Timeout: tsWait})
+		listener := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), SendArgs: tsSendArgs(t, ch), Role: tspeer.Listen, BusName: "TSListener", Count: len(events), Timeout: tsWait})
 		sent := map[string][]byte{}
 		for _, e := range events {
-			require.NoError(t, bus.Emit(context.Background(), e))
-			// The Upstream form, which names event_blocks_parent_completion
-			// as TypeScript does (the 2.4.2 form the bridge sends omits
-			// it; TypeScript reads the omission as false).
+			// What is sent is the event as the bus's forwarding handler
+			// sees it, in flight; taken before Emit it is the same after
+			// RT-4's normalisation (status pending, no times), and it does
+			// not race the event's completion. The Upstream form names
+			// event_blocks_parent_completion as TypeScript does (the 2.4.2
+			// form the bridge sends omits it; TypeScript reads that as
+			// false).
 			data, err := wire.Encoder{Mode: wire.Upstream}.Marshal(e)
 			require.NoError(t, err)
 			l, _ := e.Field("label")
 			sent[l.(string)] = data
+			require.NoError(t, bus.Emit(context.Background(), e))
 		}
 		for range events {
 			got, err := listener.Next(tsWait)
@@ -122,7 +160,7 @@ func Run(t *testing.T, c Config) {
 			return nil, err
 		})
 		require.NoError(t, err)
-		sender := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), Role: tspeer.Send, BusName: "TSSender", Timeout: tsWait,
+		sender := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), SendArgs: tsSendArgs(t, ch), Role: tspeer.Send, BusName: "TSSender", Timeout: tsWait,
 			Events: []json.RawMessage{
 				json.RawMessage(`{"event_type":"TSPing","label":"a","n":1}`),
 				json.RawMessage(`{"event_type":"TSPing","label":"b","list":[1,"two",{"three":3}],"event_timeout":5}`),
@@ -153,7 +191,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("GoAsksTSAnswers", func(t *testing.T) {
 		ch := services.Unique(t, "ringbus")
 		bus, _ := goSide(t, c, ch)
-		responder := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), Role: tspeer.Respond, BusName: "TSResponder", Timeout: tsWait})
+		responder := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), SendArgs: tsSendArgs(t, ch), Role: tspeer.Respond, BusName: "TSResponder", Timeout: tsWait})
 		reply := make(chan *api.BaseEvent, 1)
 		_, err := api.OnType(bus, "PeerReply", func(_ context.Context, e *api.BaseEvent) (any, error) { reply <- e; return nil, nil })
 		require.NoError(t, err)
@@ -187,7 +225,7 @@ func Run(t *testing.T, c Config) {
 			return nil, api.CurrentBus(ctx).Emit(ctx, r) // a child of the ask
 		})
 		require.NoError(t, err)
-		asker := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), Role: tspeer.Ask, BusName: "TSAsker", Timeout: tsWait,
+		asker := tspeer.StartBridgePeer(t, tspeer.BridgeManifest{Bridge: c.Kind, Args: tsArgs(t, ch), SendArgs: tsSendArgs(t, ch), Role: tspeer.Ask, BusName: "TSAsker", Timeout: tsWait,
 			Events: []json.RawMessage{json.RawMessage(`{"event_type":"PeerAsk","question":"how"}`)}})
 		reply, err := asker.NextReply(tsWait)
 		require.NoError(t, err)
