@@ -73,12 +73,15 @@ type BridgeManifest struct {
 	// exits with status 2.
 	Timeout time.Duration
 	// NoWorkarounds runs the TypeScript package exactly as it is. By
-	// default the peer works around two faults that have nothing to do with
-	// the wire format (see bridge.mjs): a Redis URL gets the ioredis option
-	// disableClientInfo=true, without which a subscription is lost now and
-	// then at start; and an SQLite bridge reads the table's columns again
-	// before adding one, without which its writes fail for good once
-	// another process has added a column since it started.
+	// default the peer works around three faults that have nothing to do
+	// with the wire format (see bridge.mjs): a Redis URL gets the ioredis
+	// option disableClientInfo=true, without which a subscription is lost
+	// now and then at start; an SQLite bridge reads the table's columns
+	// again before adding one, without which its writes fail for good once
+	// another process has added a column since it started; and an SQLite
+	// bridge's connection waits up to 5 s for a lock (busy_timeout), without
+	// which a write fails at once with "database is locked" while another
+	// process writes the file.
 	NoWorkarounds bool
 }
 
