@@ -24,9 +24,9 @@ func nested() map[string]any {
 // separator, quotes, a backslash and characters HTML escaping would touch.
 const unicodeText = "é ✓ \u2028 \"quoted\" 日本語 😀 \\ / <a href='x'>&amp;</a>"
 
-// goEvents returns the events testGoToTS emits, keyed by their label,
-// each made fresh, and the number the bus handles (the parent's child is
-// emitted by a handler).
+// goEvents returns the events testGoToTS emits, made fresh: labelled
+// untyped, unicode, typed and parent (whose handler emits the fifth,
+// child).
 func goEvents(t *testing.T) []api.Eventer {
 	t.Helper()
 	untyped, err := api.NewEvent(untypedType, map[string]any{
@@ -43,6 +43,9 @@ func goEvents(t *testing.T) []api.Eventer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	unicode.SetConcurrency(api.ParallelEvents)
+	unicode.SetHandlerConcurrency(api.ParallelHandlers)
+	unicode.SetCompletion(api.CompleteFirst)
 
 	typed := &InteropTyped{Label: "typed", Score: 0.75, Tags: []string{"a", "b"}, Meta: map[string]any{"k": "v", "n": 3}}
 	typed.SetTimeout(2500 * time.Millisecond)
@@ -154,7 +157,8 @@ func tsEvents(t *testing.T) []json.RawMessage {
 	events := []map[string]any{
 		{"event_type": untypedType, "label": "untyped", "event_timeout": 5, "event_handler_timeout": 1.5,
 			"nested": nested(), "count": 42, "ratio": -0.125, "small": 1e-7, "big": 9007199254740991, "flag": false},
-		{"event_type": untypedType, "label": "unicode", "text": unicodeText, "ключ": "значение"},
+		{"event_type": untypedType, "label": "unicode", "text": unicodeText, "ключ": "значение",
+			"event_concurrency": "parallel", "event_handler_concurrency": "parallel", "event_handler_completion": "first"},
 		{"event_type": "InteropSchema", "label": "schema", "event_result_type": map[string]any{
 			"type": "object", "properties": map[string]any{"ok": map[string]any{"type": "boolean"}},
 			"required": []any{"ok"}, "additionalProperties": false}},
