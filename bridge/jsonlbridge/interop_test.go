@@ -5,17 +5,19 @@ import (
 	"testing"
 
 	"github.com/ringbus/ringbus/bridge"
-	"github.com/ringbus/ringbus/internal/tsinterop"
+	"github.com/ringbus/ringbus/internal/bridgeinterop"
 )
 
-// TestInteropWithTypeScript_BR10 runs the live checks against the
-// official TypeScript package's JSONLEventBridge (abxbus 2.5.56).
+// TestInteropWithTypeScript_BR10 runs the live interop suite against the
+// official TypeScript package's JSONLEventBridge (abxbus 2.5.56): both
+// sides on one file, which the peer polls every 10 ms (RT-4, BR-4, BR-5,
+// BR-8..10).
 func TestInteropWithTypeScript_BR10(t *testing.T) {
-	dir := t.TempDir()
-	path := func(ch string) string { return filepath.Join(dir, ch+".jsonl") }
-	tsinterop.Run(t, tsinterop.Config{
-		Kind:   "jsonl",
-		TSArgs: func(_ *testing.T, ch string) []any { return []any{path(ch), 0.01} },
-		NewGo:  func(t *testing.T, ch string) *bridge.Bridge { return newBridge(t, path(ch)) },
+	bridgeinterop.Run(t, bridgeinterop.Config{
+		Bridge: "jsonl",
+		Endpoints: func(t *testing.T, _ bridgeinterop.Flow, opts ...bridge.Option) bridgeinterop.Endpoints {
+			path := filepath.Join(t.TempDir(), "events.jsonl")
+			return bridgeinterop.Endpoints{TSArgs: []any{path, 0.01}, Go: newBridge(t, path, opts...)}
+		},
 	})
 }

@@ -65,19 +65,23 @@ type BridgeManifest struct {
 	// Count is how many events a Listen peer receives, a Respond peer
 	// answers or an Ask peer awaits before it exits. Zero means the
 	// default (one, one, and one per event sent); a negative count runs
-	// the peer until Timeout, after which it exits successfully.
+	// the peer until BridgePeer.Stop, or until Timeout, after which it
+	// exits successfully.
 	Count int
 	// Timeout bounds the peer's life from its ready line on (default
 	// 30 s); a peer that has not finished by then reports an error and
 	// exits with status 2.
 	Timeout time.Duration
 	// NoWorkarounds runs the TypeScript package exactly as it is. By
-	// default the peer works around two faults that have nothing to do with
-	// the wire format (see bridge.mjs): a Redis URL gets the ioredis option
-	// disableClientInfo=true, without which a subscription is lost now and
-	// then at start; and an SQLite bridge reads the table's columns again
-	// before adding one, without which its writes fail for good once
-	// another process has added a column since it started.
+	// default the peer works around three faults that have nothing to do
+	// with the wire format (see bridge.mjs): a Redis URL gets the ioredis
+	// option disableClientInfo=true, without which a subscription is lost
+	// now and then at start; an SQLite bridge reads the table's columns
+	// again before adding one, without which its writes fail for good once
+	// another process has added a column since it started; and an SQLite
+	// bridge's connection waits up to 5 s for a lock (busy_timeout), without
+	// which a write fails at once with "database is locked" while another
+	// process writes the file.
 	NoWorkarounds bool
 }
 
@@ -143,7 +147,7 @@ type BridgePeer struct {
 
 	manifest BridgeManifest
 	cmd      *exec.Cmd
-	stdin    io.Closer
+	stdin    io.WriteCloser
 	stderr   limitedBuffer
 	done     chan struct{} // closed once stdout is drained and the process reaped
 
@@ -338,6 +342,17 @@ func (p *BridgePeer) Wait(timeout time.Duration) error {
 		p.kill()
 		return fmt.Errorf("%w after %v waiting for the %s %s peer to exit", ErrTimeout, timeout, p.manifest.Bridge, p.manifest.Role)
 	}
+}
+
+// Stop asks the peer to finish as if it had reached its Count, then waits
+// for it like Wait. A peer run with a negative Count stays up until Stop,
+// for a test that sends it more (or whose other side may still send to
+// it) after the exchange it checks: it then exits as soon as its bus is
+// idle, with status 0 unless something went wrong.
+func (p *BridgePeer) Stop(timeout time.Duration) error {
+	// A peer that has exited already does not read it; Wait tells.
+	_, _ = io.WriteString(p.stdin, "stop\n")
+	return p.Wait(timeout)
 }
 
 // Stderr returns the first 64 KiB the peer wrote to stderr.

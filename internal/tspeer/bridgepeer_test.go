@@ -242,3 +242,22 @@ func TestBridgePeerTimeouts(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "timeout after 200 ms")
 }
+
+// Stop ends a peer that runs without a count: a responder that answered
+// stays up until asked to stop, then exits successfully.
+func TestBridgePeerStop(t *testing.T) {
+	t.Parallel()
+	args := jsonlArgs(t)
+	responder := StartBridgePeer(t, BridgeManifest{Bridge: "jsonl", Args: args, Role: Respond, Count: -1, Timeout: wait})
+	asker := StartBridgePeer(t, BridgeManifest{Bridge: "jsonl", Args: args, Role: Ask, Timeout: wait,
+		Events: []json.RawMessage{json.RawMessage(`{"event_type":"PeerAsk","question":"why"}`)}})
+	_, err := asker.NextReply(wait)
+	require.NoError(t, err)
+	require.NoError(t, asker.Wait(wait))
+	_, err = responder.NextOf(Replied, wait)
+	require.NoError(t, err)
+	_, err = responder.NextOf(Sent, 200*time.Millisecond)
+	require.ErrorIs(t, err, ErrTimeout, "the responder is still running")
+	require.NoError(t, responder.Stop(wait))
+	require.NoError(t, responder.Stop(wait), "stopping an exited peer reports how it exited")
+}

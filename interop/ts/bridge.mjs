@@ -19,9 +19,11 @@
 //   count       events to receive (listen, default 1), asks to answer (respond,
 //               default 1) or replies to await (ask, default len(events)); a
 //               negative count runs until timeout_ms and then exits 0
-//   timeout_ms  give up this long after the ready line (default 30000)
-//   workarounds false: run the package exactly as it is, without the two
-//               work-arounds below (Redis client info, SQLite column cache)
+//   timeout_ms  give up this long after the ready line (default 30000);
+//               a "stop" line on stdin ends any role as if its count were reached
+//   workarounds false: run the package exactly as it is, without the three
+//               work-arounds below (Redis client info, SQLite column cache,
+//               SQLite busy timeout)
 //
 // Wiring: bridge.start() before bridge.on() (on() then start() subscribes twice
 // on NATS, Postgres and JSONL); outbound bus.on('*', bridge.emit); inbound
@@ -73,6 +75,18 @@ async function finish(code, error) {
 process.on('uncaughtException', (e) => void finish(1, `uncaught: ${message(e)}`))
 process.on('unhandledRejection', (e) => void finish(1, `unhandled rejection: ${message(e)}`))
 // The driver holds our stdin open; when it goes away, so does this peer.
+// A "stop" line on stdin asks the peer to finish as if it had reached its
+// count (BridgePeer.Stop): a peer with a negative count stays up until the
+// driver is done sending to it.
+const stopped = deferred()
+let stdinBuf = ''
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (chunk) => {
+  stdinBuf += chunk
+  for (let i; (i = stdinBuf.indexOf('\n')) >= 0; stdinBuf = stdinBuf.slice(i + 1)) {
+    if (stdinBuf.slice(0, i).trim() === 'stop') stopped.resolve()
+  }
+})
 process.stdin.on('end', () => void finish(3, 'stdin closed'))
 process.stdin.on('error', () => void finish(3, 'stdin closed'))
 process.stdin.resume()
@@ -93,7 +107,7 @@ async function bridgeClass(kind) {
   return mod[classes[kind]]
 }
 
-// Work-arounds for two faults of the TypeScript package and its peers that
+// Work-arounds for three faults of the TypeScript package and its peers that
 // have nothing to do with the wire format, on unless the manifest says
 // "workarounds": false:
 //
@@ -109,6 +123,15 @@ async function bridgeClass(kind) {
 // fails ("duplicate column name") when another process added that column
 // since; the emit throws, and so does every later one. The peer has the
 // bridge read the columns again before adding one.
+//
+// SQLite, too: SQLiteEventBridge opens its DatabaseSync without a busy
+// timeout (node:sqlite's default is 0), so an emit fails at once with
+// "database is locked" whenever another process is writing the file at
+// that moment (measured: a Go bridge wired with Connect, re-publishing
+// the events it received into the same table while the peer sent, failed
+// the peer's emits in 6 runs of 6). The peer sets busy_timeout = 5000 on
+// the bridge's connection as soon as it is opened, as Python's sqlite3
+// does by default.
 const workarounds = manifest.workarounds !== false
 
 function bridgeArgs(kind, args) {
@@ -120,6 +143,14 @@ function bridgeArgs(kind, args) {
 
 function patchBridge(kind, bridge) {
   if (!workarounds || kind !== 'sqlite') return bridge
+  let db = bridge.db
+  Object.defineProperty(bridge, 'db', {
+    get: () => db,
+    set: (value) => {
+      value?.exec('PRAGMA busy_timeout = 5000')
+      db = value
+    },
+  })
   const ensureColumns = bridge.ensureColumns.bind(bridge)
   bridge.ensureColumns = (keys) => {
     if (keys.some((key) => !bridge.table_columns.has(key))) bridge.refreshColumnCache()
@@ -224,7 +255,7 @@ async function main() {
     if (role === 'send') done.resolve()
   }
 
-  await done.promise
+  await Promise.race([done.promise, stopped.promise])
   await bus.waitUntilIdle() // a responder's replies have gone out
   checkForwarded()
   await finish(0)
