@@ -4,16 +4,21 @@ import (
 	"testing"
 
 	"github.com/ringbus/ringbus/bridge"
-	"github.com/ringbus/ringbus/internal/tsinterop"
+	"github.com/ringbus/ringbus/bridge/natsbridge"
+	"github.com/ringbus/ringbus/internal/bridgeinterop"
+	"github.com/ringbus/ringbus/internal/services"
 )
 
-// TestInteropWithTypeScript_BR24 runs the live checks against the
-// official TypeScript package's NATSEventBridge (abxbus 2.5.56 with nats).
+// TestInteropWithTypeScript_BR24 runs the live interop suite against the
+// official TypeScript package's NATSEventBridge (abxbus 2.5.56 with nats),
+// on a subject of each exchange's own.
 func TestInteropWithTypeScript_BR24(t *testing.T) {
 	url := sharedURL(t)
-	tsinterop.Run(t, tsinterop.Config{
-		Kind:   "nats",
-		TSArgs: func(_ *testing.T, ch string) []any { return []any{url, ch} },
-		NewGo:  func(t *testing.T, ch string) *bridge.Bridge { return newBridge(t, url, ch) },
+	bridgeinterop.Run(t, bridgeinterop.Config{
+		Bridge: "nats",
+		Endpoints: func(t *testing.T, _ bridgeinterop.Flow, opts ...bridge.Option) bridgeinterop.Endpoints {
+			subject := services.Unique(t, "ringbus")
+			return bridgeinterop.Endpoints{TSArgs: []any{url, subject}, Go: newBridge(t, url, subject, natsbridge.WithBridgeOptions(opts...))}
+		},
 	})
 }
