@@ -29,10 +29,14 @@ type Bridge struct {
 	inbound *api.Bus
 	canSend bool
 
-	mu        sync.Mutex
-	state     int           // stateNew, stateStarting, stateStarted
-	startDone chan struct{} // closed when a Start attempt ends
-	bg        sync.WaitGroup
+	mu    sync.Mutex
+	state int // stateNew, stateStarting, stateStarted
+	// closeGaveUp says Close stopped waiting for a Start in progress, which
+	// then shuts the bridge down itself. Exactly one of the two shuts down:
+	// they decide under mu.
+	closeGaveUp bool
+	startDone   chan struct{} // closed when a Start attempt ends
+	bg          sync.WaitGroup
 
 	started atomic.Bool // state == stateStarted, for Emit's fast path
 	closed  atomic.Bool
@@ -172,14 +176,16 @@ func (b *Bridge) Start(ctx context.Context) error {
 		go b.writer()
 		b.started.Store(true)
 		close(done)
-		lateClose := b.closed.Load()
+		gaveUp, closed := b.closeGaveUp, b.closed.Load()
 		b.mu.Unlock()
-		if lateClose {
+		if gaveUp {
 			// Close gave up waiting for this Start: finish its work.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = b.shutdown(ctx)
-			return ErrClosed
+		}
+		if closed {
+			return ErrClosed // Close, still waiting, shuts down
 		}
 		return nil
 	}
@@ -390,8 +396,18 @@ func (b *Bridge) finish(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			// Start finishes the shutdown when its Open returns.
-			b.bg.Wait()
+			b.mu.Lock()
+			state = b.state
+			if state == stateStarting {
+				// Start finishes the shutdown when its Open returns.
+				b.closeGaveUp = true
+				b.mu.Unlock()
+				return errors.Join(ctx.Err(), b.inbound.Stop(ctx))
+			}
+			b.mu.Unlock()
+			if state == stateStarted {
+				return errors.Join(ctx.Err(), b.shutdown(ctx))
+			}
 			return errors.Join(ctx.Err(), b.inbound.Stop(ctx))
 		}
 		b.mu.Lock()

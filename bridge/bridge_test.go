@@ -348,3 +348,34 @@ func TestReceivingKeepsNoMemoryPerMessage(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	assert.Less(t, int64(ms.HeapAlloc)-int64(first), int64(2<<20), "heap grew by %d bytes over 20000 more events", int64(ms.HeapAlloc)-int64(first))
 }
+
+func TestCloseDuringStart_BR2(t *testing.T) {
+	// Close while a Start is connecting: one of the two shuts the bridge
+	// down, once, whether Close waits for the Start or gives up first.
+	for _, gaveUp := range []bool{false, true} {
+		release := make(chan struct{})
+		entered := make(chan struct{})
+		f := &fake{openErr: func(int32) error { close(entered); <-release; return nil }}
+		b, err := bridge.New(f, bridge.WithErrorHandler(func(error) {}))
+		require.NoError(t, err)
+		started := make(chan error, 1)
+		go func() { started <- b.Start(context.Background()) }()
+		<-entered
+		closed := make(chan error, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { closed <- b.Close(ctx) }()
+		if gaveUp {
+			cancel()
+			assert.ErrorIs(t, <-closed, context.Canceled)
+			close(release)
+		} else {
+			// On fails at once once Close has begun (Emit would wait for the Start).
+			nop := func(context.Context, *api.BaseEvent) (any, error) { return nil, nil }
+			require.Eventually(t, func() bool { _, err := b.On("E", nop); return errors.Is(err, bridge.ErrClosed) }, 5*time.Second, time.Millisecond)
+			close(release)
+			assert.NoError(t, <-closed)
+		}
+		assert.ErrorIs(t, <-started, bridge.ErrClosed)
+		cancel()
+	}
+}
