@@ -11,6 +11,14 @@
 //	go run ./cmd/perfmatrix                  # 3 runs of every scenario
 //	go run ./cmd/perfmatrix -runs 5 -json out.json
 //	go run ./cmd/perfmatrix -scenario 50k-events,worst-case-forwarding-timeouts
+//	go run ./cmd/perfmatrix -procs 1,2 -probes all   # one core against two, and the micro-benchmarks
+//
+// With -procs, every run of every scenario and probe happens once per
+// GOMAXPROCS value, the values alternated run by run in the same sitting,
+// and a table compares each value with the first. With -probes, perfmatrix
+// also runs micro-benchmarks of the dispatch core (perf.Probes: an event in a
+// batch, its buffered-channel floor, a round trip, a bus's whole life) with
+// testing.Benchmark, each in a fresh process too.
 package main
 
 import (
@@ -46,6 +54,8 @@ func main() {
 type options struct {
 	runs      int
 	scenarios []string
+	probes    []string
+	procs     []int
 	jsonPath  string
 	scale     float64
 	child     string
@@ -56,7 +66,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("perfmatrix", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.runs, "runs", 3, "runs of each scenario, each in a fresh process; the row shows the median")
-	list := fs.String("scenario", "", "comma-separated scenario ids (default all): "+strings.Join(perf.IDs(), ", "))
+	list := fs.String("scenario", "", "comma-separated scenario ids (default all, none for none): "+strings.Join(perf.IDs(), ", "))
+	probeList := fs.String("probes", "", "comma-separated micro-benchmarks to run as well (all for every one): "+strings.Join(perf.ProbeIDs(), ", "))
+	procsList := fs.String("procs", "", "comma-separated GOMAXPROCS values to run everything at, alternated (default: inherit)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file (- for stdout)")
 	fs.Float64Var(&o.scale, "scale", 1, "multiply the scenarios' counts (1 = the table's sizes)")
 	fs.StringVar(&o.child, childFlag, "", "")
@@ -81,16 +93,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.scale <= 0 {
 		return o, errors.New("-scale must be positive")
 	}
-	if *list == "" {
-		o.scenarios = perf.IDs()
-	} else {
-		for _, id := range strings.Split(*list, ",") {
-			id = strings.TrimSpace(id)
-			if _, ok := perf.Lookup(id); !ok {
-				return o, fmt.Errorf("unknown scenario %q (want one of %s)", id, strings.Join(perf.IDs(), ", "))
-			}
-			o.scenarios = append(o.scenarios, id)
-		}
+	var err error
+	if o.scenarios, err = pickIDs(*list, "scenario", perf.IDs(), true); err != nil {
+		return o, err
+	}
+	if o.probes, err = pickIDs(*probeList, "probe", perf.ProbeIDs(), false); err != nil {
+		return o, err
+	}
+	if o.procs, err = parseProcs(*procsList); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -116,11 +127,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runs:  o.runs,
 		scale: o.scale,
 		log:   stderr,
-		command: func(ctx context.Context, id string) *exec.Cmd {
-			return exec.CommandContext(ctx, exe, "-"+childFlag, id, "-scale", fmt.Sprint(o.scale))
+		procs: o.procs,
+		command: func(ctx context.Context, id string, procs int) *exec.Cmd {
+			cmd := exec.CommandContext(ctx, exe, "-"+childFlag, id, "-scale", fmt.Sprint(o.scale))
+			if procs > 0 {
+				cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs))
+			}
+			return cmd
 		},
 	}
 	rep := m.measure(o.scenarios)
+	rep.Probes = m.measureProbes(o.probes)
 	if err := writeTable(stdout, rep); err != nil {
 		logf(stderr, "perfmatrix: %v\n", err)
 		return 1
@@ -136,12 +153,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	for _, p := range rep.Probes {
+		if !p.OK {
+			return 1
+		}
+	}
 	return 0
 }
 
 // runChild runs one scenario in this process and writes its result as JSON
 // on stdout.
 func runChild(o options, stdout, stderr io.Writer) int {
+	if id, ok := strings.CutPrefix(o.child, probePrefix); ok {
+		return runProbeChild(id, stdout, stderr)
+	}
 	res, err := perf.Run(context.Background(), o.child, perf.Config{Scale: o.scale})
 	if err != nil {
 		logf(stderr, "perfmatrix child: %v\n", err)
@@ -156,10 +181,24 @@ func runChild(o options, stdout, stderr io.Writer) int {
 
 // matrix runs scenarios in child processes.
 type matrix struct {
-	runs    int
-	scale   float64
-	log     io.Writer
-	command func(ctx context.Context, id string) *exec.Cmd
+	runs  int
+	scale float64
+	log   io.Writer
+	// procs are the GOMAXPROCS values to run at; none means one pass with
+	// the inherited setting (shown as 0).
+	procs []int
+	// command returns the child process running scenario or probe id at
+	// GOMAXPROCS procs (0: inherited).
+	command func(ctx context.Context, id string, procs int) *exec.Cmd
+}
+
+// procsOrInherited returns the GOMAXPROCS values to run at: m.procs, or a
+// single 0 for the inherited setting.
+func (m *matrix) procsOrInherited() []int {
+	if len(m.procs) == 0 {
+		return []int{0}
+	}
+	return m.procs
 }
 
 // Machine describes where the figures were taken.
@@ -173,12 +212,18 @@ type Machine struct {
 
 // Report is everything perfmatrix prints, and what -json writes.
 type Report struct {
-	Date      string    `json:"date"`
-	Machine   Machine   `json:"machine"`
-	Runs      int       `json:"runs"`
-	Scale     float64   `json:"scale"`
+	Date    string  `json:"date"`
+	Machine Machine `json:"machine"`
+	Runs    int     `json:"runs"`
+	Scale   float64 `json:"scale"`
+	// Procs are the GOMAXPROCS values run at (empty: inherited).
+	Procs []int `json:"procs,omitempty"`
+	// Scenarios holds one summary per scenario and GOMAXPROCS value.
 	Scenarios []Summary `json:"scenarios"`
-	// Row is the README table row; AllocRow the allocations row.
+	// Probes holds one summary per probe and GOMAXPROCS value.
+	Probes []ProbeSummary `json:"probes,omitempty"`
+	// Row is the README table row; AllocRow the allocations row (of the
+	// first GOMAXPROCS value).
 	Row      string `json:"row"`
 	AllocRow string `json:"alloc_row"`
 }
@@ -188,6 +233,8 @@ type Summary struct {
 	ID     string `json:"id"`
 	Column string `json:"column"`
 	Unit   string `json:"unit"`
+	// Procs is the GOMAXPROCS value of the runs (0: inherited).
+	Procs int `json:"procs"`
 	// OK is false when any run failed its ok condition, timed out or crashed.
 	OK     bool   `json:"ok"`
 	Failed string `json:"failed,omitempty"`
@@ -212,43 +259,53 @@ func (m *matrix) measure(ids []string) Report {
 		Machine: machine(),
 		Runs:    m.runs,
 		Scale:   m.scale,
+		Procs:   m.procs,
 	}
+	procs := m.procsOrInherited()
 	for _, id := range ids {
 		sc, _ := perf.Lookup(id)
-		s := Summary{ID: id, Column: sc.Column, Unit: sc.Unit, OK: true, HasRSS: true}
-		var ms, kb, allocs []float64
+		sums := make([]Summary, len(procs))
+		var ms, kb, allocs = make([][]float64, len(procs)), make([][]float64, len(procs)), make([][]float64, len(procs))
+		for j, p := range procs {
+			sums[j] = Summary{ID: id, Column: sc.Column, Unit: sc.Unit, Procs: p, OK: true, HasRSS: true}
+		}
 		for i := range m.runs {
-			r := m.once(sc)
-			if r.Failed == "" {
-				logf(m.log, "%s run %d/%d: %.4fms/%s %.3fkb/%s %.1f allocs/%s (process %.0fms)\n",
-					id, i+1, m.runs, r.Result.MsPerUnit(), sc.Unit, r.Result.KBPerUnit(), sc.Unit,
-					r.Result.AllocsPerUnit(), sc.Unit, r.WallMs)
-				ms = append(ms, r.Result.MsPerUnit())
-				kb = append(kb, r.Result.KBPerUnit())
-				allocs = append(allocs, r.Result.AllocsPerUnit())
-				s.HasRSS = s.HasRSS && r.Result.HasRSS
-			} else {
-				logf(m.log, "%s run %d/%d: FAILED: %s\n", id, i+1, m.runs, r.Failed)
-				if s.OK {
-					s.OK, s.Failed = false, r.Failed
+			for j, p := range procs { // alternated run by run: the machine's drift hits every value alike
+				s := &sums[j]
+				r := m.once(sc, p)
+				if r.Failed == "" {
+					logf(m.log, "%s%s run %d/%d: %.4fms/%s %.3fkb/%s %.1f allocs/%s (process %.0fms)\n",
+						id, procsTag(p), i+1, m.runs, r.Result.MsPerUnit(), sc.Unit, r.Result.KBPerUnit(), sc.Unit,
+						r.Result.AllocsPerUnit(), sc.Unit, r.WallMs)
+					ms[j] = append(ms[j], r.Result.MsPerUnit())
+					kb[j] = append(kb[j], r.Result.KBPerUnit())
+					allocs[j] = append(allocs[j], r.Result.AllocsPerUnit())
+					s.HasRSS = s.HasRSS && r.Result.HasRSS
+				} else {
+					logf(m.log, "%s%s run %d/%d: FAILED: %s\n", id, procsTag(p), i+1, m.runs, r.Failed)
+					if s.OK {
+						s.OK, s.Failed = false, r.Failed
+					}
 				}
+				s.RunResults = append(s.RunResults, r)
 			}
-			s.RunResults = append(s.RunResults, r)
 		}
-		if s.OK {
-			s.MsPerUnit, s.KBPerUnit, s.AllocsPerUnit = median(ms), median(kb), median(allocs)
+		for j := range sums {
+			if sums[j].OK {
+				sums[j].MsPerUnit, sums[j].KBPerUnit, sums[j].AllocsPerUnit = median(ms[j]), median(kb[j]), median(allocs[j])
+			}
 		}
-		rep.Scenarios = append(rep.Scenarios, s)
+		rep.Scenarios = append(rep.Scenarios, sums...)
 	}
-	rep.Row, rep.AllocRow = rows(rep.Scenarios)
+	rep.Row, rep.AllocRow = rows(withProcs(rep.Scenarios, procs[0]), "Go (ringbus)")
 	return rep
 }
 
 // once runs the scenario in a child process with the scenario's time limit.
-func (m *matrix) once(sc perf.Scenario) Run {
+func (m *matrix) once(sc perf.Scenario, procs int) Run {
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Limit+killGrace)
 	defer cancel()
-	cmd := m.command(ctx, sc.ID)
+	cmd := m.command(ctx, sc.ID, procs)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -326,10 +383,10 @@ func allocCell(s Summary) string {
 	return fmt.Sprintf("`%.1fallocs/%s`", s.AllocsPerUnit, s.Unit)
 }
 
-func rows(ss []Summary) (row, allocRow string) {
+func rows(ss []Summary, label string) (row, allocRow string) {
 	var a, b strings.Builder
-	a.WriteString("| Go (ringbus) |")
-	b.WriteString("| Go (ringbus) allocations |")
+	a.WriteString("| " + label + " |")
+	b.WriteString("| " + label + " allocations |")
 	for _, s := range ss {
 		a.WriteString(" " + cell(s) + " |")
 		b.WriteString(" " + allocCell(s) + " |")
@@ -340,9 +397,9 @@ func rows(ss []Summary) (row, allocRow string) {
 // microRow repeats the times in microseconds: at ringbus's speeds the
 // table's three decimals of milliseconds round every figure to 0.000 or
 // 0.001.
-func microRow(ss []Summary) string {
+func microRow(ss []Summary, label string) string {
 	var b strings.Builder
-	b.WriteString("| Go (ringbus), same medians in µs |")
+	b.WriteString("| " + label + ", same medians in µs |")
 	for _, s := range ss {
 		if !s.OK {
 			b.WriteString(" failed |")
@@ -363,24 +420,39 @@ func writeTable(w io.Writer, rep Report) error {
 	fmt.Fprintln(&b)
 	mc := rep.Machine
 	fmt.Fprintf(&b, "machine: %d cores, %s, %s %s/%s; date: %s\n\n", mc.Cores, mc.CPU, mc.Go, mc.OS, mc.Arch, rep.Date)
-	fmt.Fprint(&b, "| Runtime |")
-	for _, s := range rep.Scenarios {
-		fmt.Fprintf(&b, " %s |", s.Column)
+	procs := rep.Procs
+	if len(procs) == 0 {
+		procs = []int{0}
 	}
-	fmt.Fprint(&b, "\n| --- |")
-	for range rep.Scenarios {
-		fmt.Fprint(&b, " --- |")
+	if first := withProcs(rep.Scenarios, procs[0]); len(first) > 0 {
+		fmt.Fprint(&b, "| Runtime |")
+		for _, s := range first {
+			fmt.Fprintf(&b, " %s |", s.Column)
+		}
+		fmt.Fprint(&b, "\n| --- |")
+		for range first {
+			fmt.Fprint(&b, " --- |")
+		}
+		fmt.Fprintln(&b)
+		for _, p := range procs {
+			label := "Go (ringbus)" + procsTag(p)
+			ss := withProcs(rep.Scenarios, p)
+			row, allocRow := rows(ss, label)
+			fmt.Fprintln(&b, row)
+			fmt.Fprintln(&b, allocRow)
+			fmt.Fprintln(&b, microRow(ss, label))
+		}
+		if len(procs) > 1 {
+			writeRatioRows(&b, rep.Scenarios, procs)
+		}
+		fmt.Fprintln(&b)
 	}
-	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, rep.Row)
-	fmt.Fprintln(&b, rep.AllocRow)
-	fmt.Fprintln(&b, microRow(rep.Scenarios))
-	fmt.Fprintln(&b)
 	for _, s := range rep.Scenarios {
 		if !s.OK {
-			fmt.Fprintf(&b, "%s: FAILED: %s\n", s.ID, s.Failed)
+			fmt.Fprintf(&b, "%s%s: FAILED: %s\n", s.ID, procsTag(s.Procs), s.Failed)
 		}
 	}
+	writeProbeTable(&b, rep.Probes, procs)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

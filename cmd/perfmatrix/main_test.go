@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -35,10 +36,13 @@ func TestHelperChild(t *testing.T) {
 	os.Exit(run([]string{"-" + childFlag, mode, "-scale", "0.01"}, os.Stdout, os.Stderr))
 }
 
-func helper(mode func(id string) string) func(ctx context.Context, id string) *exec.Cmd {
-	return func(ctx context.Context, id string) *exec.Cmd {
+func helper(mode func(id string) string) func(ctx context.Context, id string, procs int) *exec.Cmd {
+	return func(ctx context.Context, id string, procs int) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperChild$")
 		cmd.Env = append(os.Environ(), "PERFMATRIX_HELPER="+mode(id))
+		if procs > 0 {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", procs))
+		}
 		return cmd
 	}
 }
@@ -117,7 +121,7 @@ func TestCellFormat(t *testing.T) {
 		t.Errorf("allocCell = %s, want %s", got, want)
 	}
 	fast := Summary{OK: true, Unit: "event", MsPerUnit: 0.000472}
-	if got, want := microRow([]Summary{fast, {}}), "| Go (ringbus), same medians in µs | `0.472µs/event` | failed |"; got != want {
+	if got, want := microRow([]Summary{fast, {}}, "Go (ringbus)"), "| Go (ringbus), same medians in µs | `0.472µs/event` | failed |"; got != want {
 		t.Errorf("microRow = %s, want %s", got, want)
 	}
 	if m := median([]float64{3, 1, 2}); m != 2 {
@@ -143,5 +147,61 @@ func TestFlags(t *testing.T) {
 	}
 	if strings.Contains(errb.String(), childFlag) {
 		t.Errorf("usage shows the hidden flag:\n%s", errb.String())
+	}
+}
+
+// TestProcsAlternatesAndCompares runs a scenario and a probe at GOMAXPROCS 1
+// and 2: each child must really run at its value (onceProbe checks what the
+// probe child reports) and the table must compare the two.
+func TestProcsAlternatesAndCompares(t *testing.T) {
+	var log bytes.Buffer
+	m := &matrix{runs: 1, scale: 0.01, log: &log, procs: []int{1, 2}, command: helper(func(id string) string { return id })}
+	rep := m.measure([]string{perf.Scenario50kEvents})
+	rep.Probes = m.measureProbes([]string{perf.ProbeRoundTripChannel})
+	if len(rep.Scenarios) != 2 || rep.Scenarios[0].Procs != 1 || rep.Scenarios[1].Procs != 2 {
+		t.Fatalf("scenarios %+v", rep.Scenarios)
+	}
+	if len(rep.Probes) != 2 {
+		t.Fatalf("probes %+v", rep.Probes)
+	}
+	for _, p := range rep.Probes {
+		if !p.OK || p.NsPerUnit <= 0 || p.RunResults[0].Procs != p.Procs {
+			t.Errorf("probe %+v\n%s", p, log.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := writeTable(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()
+	for _, want := range []string{
+		"| Go (ringbus), GOMAXPROCS=1 | `",
+		"| Go (ringbus), GOMAXPROCS=2 | `",
+		"| time at GOMAXPROCS=2 / at GOMAXPROCS=1 | ",
+		"| round-trip-channel (per round trip) | `",
+		"| Probe | ns, B, allocs per unit, GOMAXPROCS=1 | ns, B, allocs per unit, GOMAXPROCS=2 | time at 2 / at 1 |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+func TestProcsAndProbeFlags(t *testing.T) {
+	var errb bytes.Buffer
+	o, err := parseFlags([]string{"-procs", "1, 2", "-probes", "all", "-scenario", "none"}, &errb)
+	if err != nil || len(o.procs) != 2 || o.procs[1] != 2 || len(o.probes) != len(perf.ProbeIDs()) || len(o.scenarios) != 0 {
+		t.Errorf("parse: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{{"-procs", "0"}, {"-procs", "1,1"}, {"-procs", "x"}, {"-probes", "nope"}} {
+		if _, err := parseFlags(bad, &errb); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if got := ratio(3, 2, true); got != "1.50x" {
+		t.Errorf("ratio = %s", got)
+	}
+	if got := ratio(3, 0, true); got != "n/a" {
+		t.Errorf("ratio of a missing figure = %s", got)
 	}
 }
