@@ -57,10 +57,16 @@ services: ## check the local PostgreSQL, Redis and NATS, and start the ones that
 RUNS ?= 3
 SCENARIO ?= 50k-events
 
-.PHONY: perfmatrix pprof bench-peers
+.PHONY: perfmatrix cores instructions pprof bench-peers
 
 perfmatrix: ## ringbus's row of the abxbus runtime table: each scenario RUNS times in a fresh process
 	$(GO) run ./cmd/perfmatrix -runs $(RUNS)
+
+cores: ## one core against two: every scenario and probe at GOMAXPROCS=1 and 2, alternated, with the ratios
+	$(GO) run ./cmd/perfmatrix -runs $(RUNS) -procs 1,2 -probes all
+
+instructions: ## instructions per event of BenchmarkEmitBatch under callgrind (needs valgrind)
+	scripts/instructions.sh
 
 pprof: ## profile one scenario (make pprof SCENARIO=worst-case-forwarding-timeouts); prints the folder
 	$(GO) run ./pprof -scenario $(SCENARIO)
