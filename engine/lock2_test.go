@@ -454,6 +454,10 @@ func TestLock2_JumpWaitingForHandlerLockEndsOnFirstModeLoss_FIRST3_CANCEL2(t *te
 			close(release)
 			t.Fatal("the loser's child.Now still waits for the handler lock a minute after the winner (synctest clock)")
 		}
+		// The abort that ended the loser's wait also cancels the child's
+		// row, on the aborting goroutine, which may not have got there yet
+		// when the loser returns: let the bubble settle first.
+		synctest.Wait()
 		r := lock2Row(child, hB)
 		if r == nil {
 			t.Fatal("no row for B's child handler")

@@ -184,13 +184,17 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 // a timeout or first-mode winner makes them terminal early.
 //
 // Up to parallelPullers rows each get a pool worker. Beyond that, that many
-// workers pull the rows in order, which costs an atomic add per handler
-// instead of a goroutine hand-off. Pulling alone could leave rows unstarted
-// while every puller waits inside a handler (on another handler, say), so
-// the dispatcher checks every parallelStallCheck: if no row started since
-// the last check, each row still unstarted gets a goroutine of its own. So
-// every handler starts concurrently with the others, at most one check
-// later than it would with a goroutine each from the start.
+// workers pull the rows in order, parallelChunk rows at a time, which costs
+// an atomic add per chunk and a compare-and-swap on a flag of each row's
+// own instead of a goroutine hand-off per handler. (One shared counter
+// bumped per handler was the bottleneck with two cores: its cache line
+// moved between them on nearly every add.) Pulling alone could leave rows
+// unstarted while every puller waits inside a handler (on another handler,
+// say), so the dispatcher checks every parallelStallCheck: if no chunk was
+// claimed since the last check, each row still untaken, in a claimed chunk
+// or not, gets a goroutine of its own. So every handler starts concurrently
+// with the others, at most one check later than it would with a goroutine
+// each from the start.
 func (p *processing) runParallel() {
 	ch := make(chan struct{})
 	p.mu.Lock()
@@ -216,7 +220,7 @@ func (p *processing) runParallel() {
 		<-ch
 		return
 	}
-	pr := &rowPuller{p: p}
+	pr := &rowPuller{p: p, taken: make([]atomic.Bool, n)}
 	b.runners.Add(n + parallelPullers)
 	for range parallelPullers {
 		if err != nil || !pl.TryGo(pr) {
@@ -231,13 +235,14 @@ func (p *processing) runParallel() {
 		case <-ch:
 			return
 		case <-tick.C:
+			// No chunk claimed since the last check: the workers are all
+			// inside handlers, or every chunk is claimed. Either way the
+			// rows nobody has taken get goroutines, and then every row runs.
 			next := pr.next.Load()
-			if next >= int64(n) {
-				<-ch // every row has started; wait for the ends
-				return
-			}
 			if next == last {
 				pr.spawnRest()
+				<-ch
+				return
 			}
 			last = next
 			tick.Reset(parallelStallCheck)
@@ -247,47 +252,60 @@ func (p *processing) runParallel() {
 
 const (
 	parallelPullers    = 16
+	parallelChunk      = 64
 	parallelStallCheck = time.Millisecond
 )
 
 // rowPuller is the shared state of the workers that start the rows of a
 // large parallel-handler processing in order. Each worker, and each row,
-// is counted in the bus's runners. The workers read p.rows and p.timing
-// while rows run: that holds because a parallel-handler processing is
-// always a fresh one, never the dispatcher's reused d.proc (see handle).
+// is counted in the bus's runners; a row is counted out by whoever takes it
+// (taken[i] false to true): the worker whose chunk holds it, or the
+// goroutine spawnRest gives it. The workers read p.rows and p.timing while
+// rows run: that holds because a parallel-handler processing is always a
+// fresh one, never the dispatcher's reused d.proc (see handle).
 type rowPuller struct {
-	p    *processing
-	next atomic.Int64 // index of the next row to start
+	p     *processing
+	taken []atomic.Bool
+	next  atomic.Int64 // index of the first row of the next chunk
 }
 
 // task returns the task of row i.
-func (pr *rowPuller) task(i int64) rowTask {
+func (pr *rowPuller) task(i int) rowTask {
 	p := pr.p
 	return rowTask{p: p, r: p.rows[i], t: &p.timing[i]}
 }
 
-// Run is one worker: it starts rows until none is left, then counts itself
-// and its rows out of the bus's runners at once (one atomic add on a word
-// every worker shares, instead of one per row).
+// Run is one worker: it takes chunks of rows until none is left and runs
+// the rows of each that nobody took before it, then counts itself and its
+// rows out of the bus's runners at once (one atomic add on a word every
+// worker shares, instead of one per row).
 func (pr *rowPuller) Run() {
 	ran := 0
 	defer func() { pr.p.bus.runners.Add(-(ran + 1)) }()
-	n := int64(len(pr.p.rows))
+	n := len(pr.p.rows)
 	for {
-		i := pr.next.Add(1) - 1
-		if i >= n {
+		from := int(pr.next.Add(parallelChunk) - parallelChunk)
+		if from >= n {
 			return
 		}
-		ran++ // counted even if the handler panics through run
-		t := pr.task(i)
-		t.run()
+		to := min(from+parallelChunk, n)
+		for i := from; i < to; i++ {
+			if pr.taken[i].Load() || !pr.taken[i].CompareAndSwap(false, true) {
+				continue // spawnRest gave it a goroutine
+			}
+			ran++ // counted even if the handler panics through run
+			t := pr.task(i)
+			t.run()
+		}
 	}
 }
 
-// spawnRest gives every row not yet taken by a worker a goroutine.
+// spawnRest gives every row nobody has taken yet a goroutine.
 func (pr *rowPuller) spawnRest() {
-	n := int64(len(pr.p.rows))
-	for i := pr.next.Swap(n); i < n; i++ {
+	for i := range pr.taken {
+		if pr.taken[i].Load() || !pr.taken[i].CompareAndSwap(false, true) {
+			continue
+		}
 		t := pr.task(i)
 		go t.Run()
 	}
