@@ -23,6 +23,9 @@ type Probe struct {
 	Doc string
 	// Bench is the benchmark body.
 	Bench func(b *testing.B)
+	// MinProcs is the least GOMAXPROCS the probe means anything at (0: any);
+	// perfmatrix does not run it below.
+	MinProcs int
 }
 
 // The probes' ids.
@@ -32,6 +35,8 @@ const (
 	ProbeRoundTrip        = "round-trip"
 	ProbeRoundTripChannel = "round-trip-channel"
 	ProbeBusLifecycle     = "bus-lifecycle"
+	ProbeCacheLine        = "machine-cache-line"
+	ProbeThreadWake       = "machine-thread-wake"
 )
 
 var probes = []Probe{
@@ -45,6 +50,10 @@ var probes = []Probe{
 		Doc: "a value to a worker goroutine and back through buffered channels (BenchmarkRoundTrip/channel)"},
 	{ID: ProbeBusLifecycle, Unit: "bus", Bench: BenchBusLifecycle,
 		Doc: "create a bus, register a handler, emit and await one event, close (BenchmarkBusLifecycle)"},
+	{ID: ProbeCacheLine, Unit: "round trip", Bench: BenchCacheLinePingPong, MinProcs: 2,
+		Doc: "the machine: a cache line to another core and back (BenchmarkCacheLinePingPong)"},
+	{ID: ProbeThreadWake, Unit: "round trip", Bench: BenchThreadWakePingPong, MinProcs: 2,
+		Doc: "the machine: two sleeping threads woken in turn (BenchmarkThreadWakePingPong)"},
 }
 
 // Probes returns the micro-benchmarks perfmatrix -probes runs.

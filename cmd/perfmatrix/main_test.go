@@ -157,15 +157,21 @@ func TestProcsAlternatesAndCompares(t *testing.T) {
 	var log bytes.Buffer
 	m := &matrix{runs: 1, scale: 0.01, log: &log, procs: []int{1, 2}, command: helper(func(id string) string { return id })}
 	rep := m.measure([]string{perf.Scenario50kEvents})
-	rep.Probes = m.measureProbes([]string{perf.ProbeRoundTripChannel})
+	rep.Probes = m.measureProbes([]string{perf.ProbeRoundTripChannel, perf.ProbeThreadWake})
 	if len(rep.Scenarios) != 2 || rep.Scenarios[0].Procs != 1 || rep.Scenarios[1].Procs != 2 {
 		t.Fatalf("scenarios %+v", rep.Scenarios)
 	}
-	if len(rep.Probes) != 2 {
+	if len(rep.Probes) != 4 {
 		t.Fatalf("probes %+v", rep.Probes)
 	}
 	for _, p := range rep.Probes {
-		if !p.OK || p.NsPerUnit <= 0 || p.RunResults[0].Procs != p.Procs {
+		if p.ID == perf.ProbeThreadWake && p.Procs == 1 {
+			if !p.Skipped || len(p.RunResults) != 0 {
+				t.Errorf("a two-core probe ran at GOMAXPROCS=1: %+v", p)
+			}
+			continue
+		}
+		if !p.OK || p.Skipped || p.NsPerUnit <= 0 || p.RunResults[0].Procs != p.Procs {
 			t.Errorf("probe %+v\n%s", p, log.String())
 		}
 	}
@@ -179,6 +185,7 @@ func TestProcsAlternatesAndCompares(t *testing.T) {
 		"| Go (ringbus), GOMAXPROCS=2 | `",
 		"| time at GOMAXPROCS=2 / at GOMAXPROCS=1 | ",
 		"| round-trip-channel (per round trip) | `",
+		"| machine-thread-wake (per round trip) | - | `",
 		"| Probe | ns, B, allocs per unit, GOMAXPROCS=1 | ns, B, allocs per unit, GOMAXPROCS=2 | time at 2 / at 1 |",
 	} {
 		if !strings.Contains(table, want) {

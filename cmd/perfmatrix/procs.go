@@ -125,6 +125,9 @@ type ProbeSummary struct {
 	// OK is false when any run failed; Failed says why.
 	OK     bool   `json:"ok"`
 	Failed string `json:"failed,omitempty"`
+	// Skipped is true when the probe needs more Ps than Procs (it was not
+	// run).
+	Skipped bool `json:"skipped,omitempty"`
 	// Medians over the runs (only when OK).
 	NsPerUnit     float64       `json:"ns_per_unit"`
 	BytesPerUnit  float64       `json:"bytes_per_unit"`
@@ -179,9 +182,15 @@ func (m *matrix) measureProbes(ids []string) []ProbeSummary {
 		ns, by, al := make([][]float64, len(procs)), make([][]float64, len(procs)), make([][]float64, len(procs))
 		for j, pr := range procs {
 			sums[j] = ProbeSummary{ID: id, Unit: p.Unit, Procs: pr, OK: true}
+			if at := pr; at < p.MinProcs && (at > 0 || runtime.GOMAXPROCS(0) < p.MinProcs) {
+				sums[j].Skipped = true
+			}
 		}
 		for i := range m.runs {
 			for j, pr := range procs {
+				if sums[j].Skipped {
+					continue
+				}
 				r := m.onceProbe(id, pr)
 				s := &sums[j]
 				s.RunResults = append(s.RunResults, r)
@@ -238,7 +247,7 @@ var errNoProbe = errors.New("not measured")
 func probeAt(ps []ProbeSummary, id string, p int) (ProbeSummary, error) {
 	for _, s := range ps {
 		if s.ID == id && s.Procs == p {
-			if !s.OK {
+			if !s.OK || s.Skipped {
 				return s, errNoProbe
 			}
 			return s, nil
@@ -271,9 +280,16 @@ func writeProbeTable(b *strings.Builder, ps []ProbeSummary, procs []int) {
 		if err != nil && first.ID == "" {
 			continue // not run
 		}
+		if first.Skipped { // a probe of two cores: compare nothing with it
+			first.OK = false
+		}
 		fmt.Fprintf(b, "| %s (per %s) |", id, first.Unit)
 		for _, p := range procs {
 			s, err := probeAt(ps, id, p)
+			if s.Skipped {
+				fmt.Fprint(b, " - |")
+				continue
+			}
 			if err != nil {
 				fmt.Fprint(b, " failed |")
 				continue
