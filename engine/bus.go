@@ -424,10 +424,10 @@ func (b *Bus) Stop(ctx context.Context, opts ...StopOption) error {
 	return nil
 }
 
-// shutdownWait bounds the waits of a shutdown: by the caller's ctx (Stop),
-// or by a grace period (Close) whose context and timer are made only when
-// something has to be waited for, so that closing an idle bus arms no
-// timer.
+// shutdownWait bounds the waits of a shutdown: by the caller's ctx (Stop,
+// STOP-1), or by a grace period (Close's 100ms, STOP-2) whose context and
+// timer are made only when something has to be waited for, so that closing
+// an idle bus arms no timer.
 type shutdownWait struct {
 	ctx    context.Context
 	grace  time.Duration
@@ -507,9 +507,10 @@ func (b *Bus) shutdown(w *shutdownWait, opts []StopOption) {
 	}
 	if b.state.CompareAndSwap(busOpen, busStopping) {
 		// An Emit that saw the bus open may be starting the dispatcher:
-		// let it finish counting it in runners before awaitRunners waits
-		// (a WaitGroup's Add from zero must not race its Wait); later
-		// ones see the bus stopping and start nothing.
+		// let it finish counting it in runners before awaitRunners looks
+		// (else awaitRunners could find no runner and return while that
+		// dispatcher starts); later ones see the bus stopping and start
+		// nothing.
 		b.startMu.Lock()
 		b.startMu.Unlock() //nolint:staticcheck // SA2001: the empty section is the barrier
 		b.queue.Close()
