@@ -39,7 +39,8 @@
 // lock.
 //
 // The producer that takes the middle position of a segment links the next
-// one, so segment allocation (one allocation of 1024 slots for a
+// one, after it has published its value (so the consumer never waits for
+// an allocation), so segment allocation (one allocation of 1024 slots for a
 // full-length segment) is amortised over the segment's pushes and normally
 // happens well before any producer needs the new segment. A
 // segment is not reused: once the consumer has left it, the garbage

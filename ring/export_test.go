@@ -7,11 +7,16 @@ import "weak"
 // queue is closed. Tests use it to hold a producer between its claim and its
 // publish.
 func (q *Queue[T]) ClaimForTest() (publish func(v T)) {
-	sl, ok := q.claim()
+	sl, half, ok := q.claim()
 	if !ok {
 		return nil
 	}
-	return func(v T) { q.publish(sl, v) }
+	return func(v T) {
+		q.publish(sl, v)
+		if half != nil {
+			q.grow(half)
+		}
+	}
 }
 
 // SegmentForTest returns the first position and the length of the segment

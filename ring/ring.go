@@ -153,20 +153,30 @@ func New[T any]() *Queue[T] {
 // the pushing goroutine did before Push is visible to the consumer once it
 // has the value.
 func (q *Queue[T]) Push(v T) bool {
-	sl, ok := q.claim()
+	sl, full, ok := q.claim()
 	if !ok {
 		return false
 	}
 	q.publish(sl, v)
+	if full != nil {
+		q.grow(full)
+	}
 	return true
 }
 
 // claim reserves the next position and returns its slot. It returns
-// ok == false if the queue is closed.
-func (q *Queue[T]) claim() (sl *slot[T], ok bool) {
+// ok == false if the queue is closed. When the position is the middle one
+// of its segment and the next segment is not linked yet, it also returns
+// that segment as half: the caller links the next one (grow) once it has
+// published, so that by the time the rest of the segment is handed out the
+// next one is normally there and no producer waits or allocates in a race,
+// and the allocation never stands between a claim and its publish, where
+// the consumer would wait for it. A queue that never fills half of its
+// first segment never allocates a second one.
+func (q *Queue[T]) claim() (sl *slot[T], half *segment[T], ok bool) {
 	t := q.tail.Add(1) - 1
 	if t&closedBit != 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	s := q.tailSeg.Load()
 	i := s.offset(t)
@@ -175,14 +185,9 @@ func (q *Queue[T]) claim() (sl *slot[T], ok bool) {
 		i = s.offset(t)
 	}
 	if i == uint64(len(s.slots))>>1 && s.next.Load() == nil {
-		// The producer that takes the middle position of a segment links
-		// the next one, so that by the time the rest of s is handed out
-		// the next segment is normally already there and no producer
-		// waits or allocates in a race; a queue that never fills half of
-		// its first segment never allocates a second one.
-		q.grow(s)
+		half = s
 	}
-	return &s.slots[i], true
+	return &s.slots[i], half, true
 }
 
 // publish writes v into a slot claimed by claim, makes it visible to the
