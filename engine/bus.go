@@ -9,11 +9,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/puzpuzpuz/xsync/v4"
 	"github.com/ringbus/ringbus/ident"
 	"github.com/ringbus/ringbus/pool"
 	"github.com/ringbus/ringbus/ring"
@@ -70,8 +70,8 @@ type Bus struct {
 	domain *Domain
 	logger *slog.Logger
 
-	hmu     sync.Mutex                       // serialises registration
-	typed   *xsync.Map[string, *handlerSlot] // slots are never removed while open
+	hmu     sync.Mutex // serialises registration
+	typed   slotTable  // slots are never removed while open
 	wild    handlerSlot
 	regList []*Handler       // registration order, guarded by hmu
 	hids    ident.HandlerIDs // derives handler ids, guarded by hmu
@@ -81,7 +81,7 @@ type Bus struct {
 	startMu sync.Mutex // orders the dispatcher's start before shutdown's wait
 	state   atomic.Uint32
 	stopped chan struct{} // closed when the bus stops
-	runners sync.WaitGroup
+	runners runnerGroup
 
 	// The fields below change on the hot path; each group sits on its own
 	// cache lines so that emitters and the dispatcher do not invalidate
@@ -108,8 +108,8 @@ type Bus struct {
 	pool   atomic.Pointer[pool.Pool]
 
 	find     findWaiters
-	tracked  *xsync.Map[*processing, bool] // nested and parallel-event processings, for Close
-	sharedWd watchdog                      // the timeouts of the processings in tracked
+	tracked  procSet  // nested and parallel-event processings, for Close
+	sharedWd watchdog // the timeouts of the processings in tracked
 
 	disp atomic.Pointer[dispatcher]
 
@@ -166,13 +166,11 @@ func newBus(name string, keepName bool, opts []Option) (*Bus, error) {
 		cfg:     cfg,
 		domain:  cfg.domain,
 		logger:  cfg.logger,
-		typed:   xsync.NewMap[string, *handlerSlot](),
-		tracked: xsync.NewMap[*processing, bool](),
 		queue:   ring.New[*Event](),
 		stopped: make(chan struct{}),
 		hids:    ident.NewHandlerIDs(cfg.id),
 	}
-	b.sharedWd.set = b.tracked
+	b.sharedWd.set = &b.tracked
 	b.hist.setLimit(cfg.maxHistory, cfg.historyDrop)
 	d := cfg.domain
 	d.mu.Lock()
@@ -416,23 +414,67 @@ func (b *Bus) Stop(ctx context.Context, opts ...StopOption) error {
 	}
 	if err != nil {
 		// The drain ran out of time: aborted handlers get Close's grace.
-		wait, cancel := context.WithTimeout(context.Background(), closeGrace)
-		defer cancel()
-		b.shutdown(wait, opts)
+		w := shutdownWait{grace: closeGrace}
+		defer w.release()
+		b.shutdown(&w, opts)
 		return err
 	}
-	b.shutdown(ctx, opts)
+	w := shutdownWait{ctx: ctx}
+	b.shutdown(&w, opts)
 	return nil
 }
 
-// awaitRunners waits, bounded by ctx, until none of the bus's goroutines
+// shutdownWait bounds the waits of a shutdown: by the caller's ctx (Stop,
+// STOP-1), or by a grace period (Close's 100ms, STOP-2) whose context and
+// timer are made only when something has to be waited for, so that closing
+// an idle bus arms no timer.
+type shutdownWait struct {
+	ctx    context.Context
+	grace  time.Duration
+	cancel context.CancelFunc
+}
+
+// context returns the bound as a context, making the grace period's on
+// first use: the grace runs from then on.
+func (w *shutdownWait) context() context.Context {
+	if w.ctx == nil {
+		w.ctx, w.cancel = context.WithTimeout(context.Background(), w.grace)
+	}
+	return w.ctx
+}
+
+// release frees the grace period's timer, if one was made.
+func (w *shutdownWait) release() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// shutdownYields is how many times awaitRunners yields its processor, while
+// the bus's goroutines are still running, before it blocks: the dispatcher
+// that shutdown just woke (close of stopped makes it the next goroutine to
+// run on this processor) then usually exits first, and the wait needs
+// neither a channel nor a timer.
+const shutdownYields = 3
+
+// awaitRunners waits, within w's bound, until none of the bus's goroutines
 // runs.
-func (b *Bus) awaitRunners(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { b.runners.Wait(); close(done) }()
+func (b *Bus) awaitRunners(w *shutdownWait) {
+	g := &b.runners
+	for range shutdownYields {
+		if g.idle() {
+			return
+		}
+		runtime.Gosched()
+	}
+	ch, unregister := g.zeroChan()
+	defer unregister()
+	if g.idle() {
+		return
+	}
 	select {
-	case <-done:
-	case <-ctx.Done():
+	case <-ch:
+	case <-w.context().Done():
 	}
 }
 
@@ -449,14 +491,14 @@ const closeGrace = 100 * time.Millisecond
 // handlers to return. It is idempotent.
 func (b *Bus) Close(opts ...StopOption) error {
 	// STOP-2; Find waiters STOP-4; the stopped name STOP-3.
-	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
-	defer cancel()
-	b.shutdown(ctx, opts)
+	w := shutdownWait{grace: closeGrace}
+	defer w.release()
+	b.shutdown(&w, opts)
 	return nil
 }
 
-// shutdown stops the bus and waits, bounded by ctx, for its goroutines.
-func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
+// shutdown stops the bus and waits, bounded by w, for its goroutines.
+func (b *Bus) shutdown(w *shutdownWait, opts []StopOption) {
 	var sc stopConfig
 	for _, o := range opts {
 		if o != nil {
@@ -465,9 +507,10 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 	}
 	if b.state.CompareAndSwap(busOpen, busStopping) {
 		// An Emit that saw the bus open may be starting the dispatcher:
-		// let it finish counting it in runners before awaitRunners waits
-		// (a WaitGroup's Add from zero must not race its Wait); later
-		// ones see the bus stopping and start nothing.
+		// let it finish counting it in runners before awaitRunners looks
+		// (else awaitRunners could find no runner and return while that
+		// dispatcher starts); later ones see the bus stopping and start
+		// nothing.
 		b.startMu.Lock()
 		b.startMu.Unlock() //nolint:staticcheck // SA2001: the empty section is the barrier
 		b.queue.Close()
@@ -476,9 +519,9 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 			d.abortCurrent()
 		}
 		b.find.closeAll()
-		b.awaitRunners(ctx)
+		b.awaitRunners(w)
 		if p := b.pool.Load(); p != nil {
-			_ = p.Close(ctx)
+			_ = p.Close(w.context())
 		}
 		if d := b.disp.Load(); d != nil {
 			d.wd.stop()
@@ -505,15 +548,13 @@ func (b *Bus) shutdown(ctx context.Context, opts []StopOption) {
 	if b.state.Load() == busClosed {
 		// Already shut down (perhaps by Close): still wait, within ctx,
 		// for handlers that were slow to return.
-		b.awaitRunners(ctx)
+		b.awaitRunners(w)
 	}
 	if sc.clear {
 		b.hist.clear()
 		b.hmu.Lock()
-		b.typed.Range(func(k string, s *handlerSlot) bool {
+		b.typed.clear(func(s *handlerSlot) {
 			s.list.Store(nil) // a dispatcher may remember the slot
-			b.typed.Delete(k) // Clear would allocate a new table
-			return true
 		})
 		b.wild.list.Store(nil)
 		b.regList = nil

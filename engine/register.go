@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
+	"github.com/puzpuzpuz/xsync/v4"
 	"github.com/ringbus/ringbus/ident"
 )
 
@@ -234,6 +236,65 @@ func (b *Bus) slotFor(pattern string, create bool) *handlerSlot {
 		return s
 	}
 	s := &handlerSlot{}
-	b.typed.Store(pattern, s)
+	b.typed.store(pattern, s)
 	return s
+}
+
+// slotTable maps the typed patterns of a bus to their handler slots. Most
+// buses register handlers for one event type or a few, so the first
+// pattern's slot is kept inline and the concurrent map for the others is
+// made only when a second pattern is registered: a bus with one handled
+// type costs one small allocation here instead of a map's table (about
+// 2.8 KB; issue 13, target 3). Load is safe from any goroutine without a
+// lock; store and clear are called with the bus's hmu held.
+type slotTable struct {
+	first atomic.Pointer[namedSlot]
+	more  atomic.Pointer[xsync.Map[string, *handlerSlot]]
+}
+
+// namedSlot is the inline entry of a slotTable.
+type namedSlot struct {
+	pattern string
+	slot    *handlerSlot
+}
+
+// Load returns the slot of pattern and whether it has one.
+func (t *slotTable) Load(pattern string) (*handlerSlot, bool) {
+	if f := t.first.Load(); f != nil && f.pattern == pattern {
+		return f.slot, true
+	}
+	if m := t.more.Load(); m != nil {
+		return m.Load(pattern)
+	}
+	return nil, false
+}
+
+// store adds the slot of a pattern that has none. The caller holds hmu.
+func (t *slotTable) store(pattern string, s *handlerSlot) {
+	if t.first.Load() == nil {
+		t.first.Store(&namedSlot{pattern: pattern, slot: s})
+		return
+	}
+	m := t.more.Load()
+	if m == nil {
+		m = xsync.NewMap[string, *handlerSlot]()
+		t.more.Store(m)
+	}
+	m.Store(pattern, s)
+}
+
+// clear calls f on every slot and then forgets them all, without
+// allocating. The caller holds hmu.
+func (t *slotTable) clear(f func(*handlerSlot)) {
+	if n := t.first.Load(); n != nil {
+		f(n.slot)
+	}
+	if m := t.more.Load(); m != nil {
+		m.Range(func(_ string, s *handlerSlot) bool {
+			f(s)
+			return true
+		})
+	}
+	t.first.Store(nil)
+	t.more.Store(nil)
 }

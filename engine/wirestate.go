@@ -544,8 +544,6 @@ func RemoteBus(id ident.UUID, name string) *Bus {
 // open.
 var (
 	remoteQueue   = closedQueue()
-	remoteTyped   = xsync.NewMap[string, *handlerSlot]()
-	remoteTracked = xsync.NewMap[*processing, bool]()
 	remoteStopped = closedChan()
 )
 
@@ -564,7 +562,8 @@ func closedChan() chan struct{} {
 // newRemoteBus builds the closed placeholder bus of RemoteBus: a Bus in the
 // state Close leaves one in, registered nowhere (its domain's registry
 // stays empty, so a stream of peers cannot grow it: issue 9, item 2.2),
-// with the shared parts above instead of a queue and maps of its own.
+// with the shared parts above instead of a queue of its own (its handler
+// table and tracked set are empty zero values, which allocate nothing).
 func newRemoteBus(id ident.UUID, name string) *Bus {
 	cfg := defaultBusConfig()
 	cfg.id, cfg.domain, cfg.logger = id, remoteDomain, remoteLogger
@@ -574,8 +573,6 @@ func newRemoteBus(id ident.UUID, name string) *Bus {
 		cfg:     cfg,
 		domain:  remoteDomain,
 		logger:  remoteLogger,
-		typed:   remoteTyped,
-		tracked: remoteTracked,
 		queue:   remoteQueue,
 		stopped: remoteStopped,
 	}

@@ -7,18 +7,34 @@ import "weak"
 // queue is closed. Tests use it to hold a producer between its claim and its
 // publish.
 func (q *Queue[T]) ClaimForTest() (publish func(v T)) {
-	s, i, ok := q.claim()
+	sl, half, ok := q.claim()
 	if !ok {
 		return nil
 	}
-	return func(v T) { q.publish(s, i, v) }
+	return func(v T) {
+		q.publish(sl, v)
+		if half != nil {
+			q.grow(half)
+		}
+	}
 }
 
-// SegmentIDForTest returns the id of the segment segmentFor finds for id,
-// and whether it is the consumer's current segment.
-func (q *Queue[T]) SegmentIDForTest(id uint64) (got uint64, isHead bool) {
-	s := q.segmentFor(id)
-	return s.id, s == q.headSeg.Load()
+// SegmentForTest returns the first position and the length of the segment
+// segmentFor finds for position p, and whether it is the consumer's current
+// segment.
+func (q *Queue[T]) SegmentForTest(p uint64) (start uint64, n int, isHead bool) {
+	s := q.segmentFor(p)
+	return s.start, len(s.slots), s == q.headSeg.Load()
+}
+
+// SegmentLensForTest returns the lengths of the linked segments from the
+// consumer's current one on.
+func (q *Queue[T]) SegmentLensForTest() []int {
+	var lens []int
+	for s := q.headSeg.Load(); s != nil; s = s.next.Load() {
+		lens = append(lens, len(s.slots))
+	}
+	return lens
 }
 
 // WeakHeadSegmentForTest returns a weak pointer to the consumer's current
@@ -28,8 +44,12 @@ func (q *Queue[T]) WeakHeadSegmentForTest() func() bool {
 	return func() bool { return w.Value() != nil }
 }
 
-// SegmentSize is the number of slots per segment.
-const SegmentSize = segSize
+// SegmentSize is the number of slots of a full-length segment, and
+// FirstSegmentSize that of a queue's first segment.
+const (
+	SegmentSize      = maxSegLen
+	FirstSegmentSize = minSegLen
+)
 
 // SetBeforeParkForTest makes Wait call f after it has found the queue empty
 // and before it announces that it parks. Call it before the consumer starts.

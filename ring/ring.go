@@ -6,13 +6,14 @@ import (
 )
 
 const (
-	// segShift is log2 of the number of slots in a segment.
-	segShift = 10
-	// segSize is the number of slots in a segment: a power of two so that a
-	// position splits into segment id and slot index with a shift and a mask.
-	segSize = 1 << segShift
-	// segMask extracts the slot index from a position.
-	segMask = segSize - 1
+	// minSegLen is the number of slots in a queue's first segment. Each
+	// later segment has twice the slots of the one before, up to maxSegLen,
+	// so a queue that only ever holds a few values stays small, and one
+	// that is busy soon reaches the full segment length.
+	minSegLen = 16
+	// maxSegLen is the number of slots of a full-length segment. Segment
+	// lengths are powers of two, so segment starts are multiples of 16.
+	maxSegLen = 1024
 
 	// closedBit is set in Queue.tail by Close. Positions never get near it:
 	// 2^63 pushes at one per nanosecond would take 292 years.
@@ -35,22 +36,45 @@ type slot[T any] struct {
 	val   T
 }
 
-// segment is a fixed run of segSize consecutive positions. Segments form a
-// singly linked list in position order. A segment is never reused: once the
-// consumer has moved past it, it becomes garbage as soon as no producer that
-// is still walking the list holds it, and its next pointer is never cleared,
-// so such a producer can always walk forward from it.
+// segment is a run of len(slots) consecutive positions, starting at start.
+// Segments form a singly linked list in position order, each starting where
+// the one before ends. A segment is never reused: once the consumer has
+// moved past it, it becomes garbage as soon as no producer that is still
+// walking the list holds it, and its next pointer is never cleared, so such
+// a producer can always walk forward from it.
 type segment[T any] struct {
-	// id is the position of the first slot divided by segSize. Immutable.
-	id uint64
-	// next is set once, from nil to the segment with id+1.
+	// start is the position of slots[0]. Immutable, like slots itself.
+	start uint64
+	// next is set once, from nil to the segment that starts at
+	// start+len(slots).
 	next  atomic.Pointer[segment[T]]
-	slots [segSize]slot[T]
+	slots []slot[T]
 }
 
-func newSegment[T any](id uint64) *segment[T] {
-	return &segment[T]{id: id}
+// fullSegment is a full-length segment and its slots in one allocation,
+// the only kind a busy queue keeps allocating.
+type fullSegment[T any] struct {
+	seg   segment[T]
+	slots [maxSegLen]slot[T]
 }
+
+// newSegment returns an empty segment of n slots starting at position start.
+func newSegment[T any](start uint64, n int) *segment[T] {
+	if n == maxSegLen {
+		f := &fullSegment[T]{}
+		f.seg.start = start
+		f.seg.slots = f.slots[:]
+		return &f.seg
+	}
+	return &segment[T]{start: start, slots: make([]slot[T], n)}
+}
+
+// offset returns the index in s of position p, or a value >= len(s.slots)
+// when p is not in s (before it or after it: the subtraction wraps).
+func (s *segment[T]) offset(p uint64) uint64 { return p - s.start }
+
+// holds reports whether position p is in s.
+func (s *segment[T]) holds(p uint64) bool { return s.offset(p) < uint64(len(s.slots)) }
 
 // Queue is an unbounded multi-producer, single-consumer FIFO queue.
 //
@@ -107,10 +131,10 @@ type Queue[T any] struct {
 }
 
 // New returns an empty, open queue. It allocates the queue and its first
-// segment of 1024 slots.
+// segment, of 16 slots; later segments double up to 1024 slots.
 func New[T any]() *Queue[T] {
 	q := &Queue[T]{wake: make(chan struct{}, 1)}
-	s := newSegment[T](0)
+	s := newSegment[T](0, minSegLen)
 	q.tailSeg.Store(s)
 	q.headSeg.Store(s)
 	return q
@@ -121,44 +145,54 @@ func New[T any]() *Queue[T] {
 //
 // Push never takes a lock: it is one atomic fetch-add to claim a position,
 // a store of v into that position's slot and one atomic store to publish it,
-// plus, once per 1024 pushes, the allocation of the segment after next. If
-// the consumer is parked in Wait, Push wakes it.
+// plus, once per segment (every 1024 pushes once the queue is busy), the
+// allocation of the next segment. If the consumer is parked in Wait, Push
+// wakes it.
 //
 // Push synchronizes before the PopBatch or TryPop that returns v: everything
 // the pushing goroutine did before Push is visible to the consumer once it
 // has the value.
 func (q *Queue[T]) Push(v T) bool {
-	s, i, ok := q.claim()
+	sl, full, ok := q.claim()
 	if !ok {
 		return false
 	}
-	q.publish(s, i, v)
+	q.publish(sl, v)
+	if full != nil {
+		q.grow(full)
+	}
 	return true
 }
 
-// claim reserves the next position and returns its segment and slot index.
-// It returns ok == false if the queue is closed.
-func (q *Queue[T]) claim() (s *segment[T], i uint64, ok bool) {
+// claim reserves the next position and returns its slot. It returns
+// ok == false if the queue is closed. When the position is the middle one
+// of its segment and the next segment is not linked yet, it also returns
+// that segment as half: the caller links the next one (grow) once it has
+// published, so that by the time the rest of the segment is handed out the
+// next one is normally there and no producer waits or allocates in a race,
+// and the allocation never stands between a claim and its publish, where
+// the consumer would wait for it. A queue that never fills half of its
+// first segment never allocates a second one.
+func (q *Queue[T]) claim() (sl *slot[T], half *segment[T], ok bool) {
 	t := q.tail.Add(1) - 1
 	if t&closedBit != 0 {
-		return nil, 0, false
+		return nil, nil, false
 	}
-	s = q.segmentFor(t >> segShift)
-	i = t & segMask
-	if i == 0 && s.next.Load() == nil {
-		// The first producer into a segment links the next one, so that
-		// by the time the 1024 positions of s are handed out the next
-		// segment is normally already there and no producer waits or
-		// allocates in a race.
-		q.grow(s)
+	s := q.tailSeg.Load()
+	i := s.offset(t)
+	if i >= uint64(len(s.slots)) { // the hint is not t's segment
+		s = q.segmentFor(t)
+		i = s.offset(t)
 	}
-	return s, i, true
+	if i == uint64(len(s.slots))>>1 && s.next.Load() == nil {
+		half = s
+	}
+	return &s.slots[i], half, true
 }
 
 // publish writes v into a slot claimed by claim, makes it visible to the
 // consumer and wakes the consumer if it is parked.
-func (q *Queue[T]) publish(s *segment[T], i uint64, v T) {
-	sl := &s.slots[i]
+func (q *Queue[T]) publish(sl *slot[T], v T) {
 	sl.val = v
 	sl.ready.Store(1)
 	// This load must come after the store to ready: with Wait's store to
@@ -169,22 +203,22 @@ func (q *Queue[T]) publish(s *segment[T], i uint64, v T) {
 	}
 }
 
-// segmentFor returns the segment with the given id, linking new segments if
-// the list does not reach it yet.
-func (q *Queue[T]) segmentFor(id uint64) *segment[T] {
+// segmentFor returns the segment holding position p, linking new segments
+// if the list does not reach it yet.
+func (q *Queue[T]) segmentFor(p uint64) *segment[T] {
 	hint := q.tailSeg.Load()
-	if hint.id == id {
+	if hint.holds(p) {
 		return hint
 	}
 	s := hint
-	if s.id > id {
+	if p < s.start {
 		// Other producers have moved the hint past our segment while we
 		// were between the fetch-add and here. Our position is not
 		// published, so the consumer has not moved past its segment:
 		// walking from the consumer's segment reaches it.
 		s = q.headSeg.Load()
 	}
-	for s.id < id {
+	for !s.holds(p) {
 		n := s.next.Load()
 		if n == nil {
 			n = q.grow(s)
@@ -192,16 +226,17 @@ func (q *Queue[T]) segmentFor(id uint64) *segment[T] {
 		s = n
 	}
 	// Move the hint forward (never back) to the segment we found.
-	for hint.id < s.id && !q.tailSeg.CompareAndSwap(hint, s) {
+	for hint.start < s.start && !q.tailSeg.CompareAndSwap(hint, s) {
 		hint = q.tailSeg.Load()
 	}
 	return s
 }
 
-// grow links a new segment after s, unless another producer did first, and
-// returns whichever segment is now s.next.
+// grow links a new segment after s, twice as long as s up to maxSegLen,
+// unless another producer did first, and returns whichever segment is now
+// s.next.
 func (q *Queue[T]) grow(s *segment[T]) *segment[T] {
-	n := newSegment[T](s.id + 1)
+	n := newSegment[T](s.start+uint64(len(s.slots)), min(2*len(s.slots), maxSegLen))
 	if s.next.CompareAndSwap(nil, n) {
 		return n
 	}
@@ -238,7 +273,7 @@ func (q *Queue[T]) claimed() uint64 {
 // nothing at h has been published.
 func (q *Queue[T]) slotAt(h uint64) *slot[T] {
 	s := q.headSeg.Load()
-	if h>>segShift != s.id {
+	if !s.holds(h) {
 		n := s.next.Load()
 		if n == nil {
 			return nil
@@ -246,7 +281,7 @@ func (q *Queue[T]) slotAt(h uint64) *slot[T] {
 		s = n
 		q.headSeg.Store(s)
 	}
-	return &s.slots[h&segMask]
+	return &s.slots[s.offset(h)]
 }
 
 // awaitPublish spins briefly on the slot at position h if a producer has
@@ -282,15 +317,17 @@ func (q *Queue[T]) PopBatch(buf []T) int {
 	s := q.headSeg.Load()
 	n := 0
 	for n < len(buf) {
-		if h>>segShift != s.id {
+		i := s.offset(h)
+		if i >= uint64(len(s.slots)) {
 			next := s.next.Load()
 			if next == nil {
 				break
 			}
 			s = next
 			q.headSeg.Store(s)
+			i = 0 // a segment starts where the one before ends
 		}
-		sl := &s.slots[h&segMask]
+		sl := &s.slots[i]
 		if sl.ready.Load() == 0 && (n > 0 || !q.awaitPublish(sl, h)) {
 			break
 		}

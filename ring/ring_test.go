@@ -523,47 +523,113 @@ func TestWaitForUnpublishedHead(t *testing.T) {
 	require.Equal(t, []int{1, 2, 0, 0}, buf)
 }
 
+// firstFullBoundary is the first position where one full-length segment
+// ends and the next begins: segments double from FirstSegmentSize up to
+// SegmentSize.
+func firstFullBoundary() int {
+	start, n := 0, ring.FirstSegmentSize
+	for n < ring.SegmentSize {
+		start += n
+		n *= 2
+	}
+	return start + n
+}
+
 // TestPublishOutOfOrder publishes claimed positions in reverse order, across
-// a segment boundary, and checks that PopBatch returns only the ready
-// prefix each time.
+// a segment boundary (the first one, between two short segments, and one
+// between two full-length segments), and checks that PopBatch returns only
+// the ready prefix each time.
 func TestPublishOutOfOrder(t *testing.T) {
-	q := ring.New[int]()
-	for i := range ring.SegmentSize - 3 {
-		q.Push(i)
-	}
-	base := ring.SegmentSize - 3
-	var publish []func(int)
-	for range 6 {
-		publish = append(publish, q.ClaimForTest())
-	}
-	buf := make([]int, 2*ring.SegmentSize)
-	require.Equal(t, base, q.PopBatch(buf))
-	for i := len(publish) - 1; i >= 1; i-- {
-		publish[i](base + i)
-		require.Zero(t, q.PopBatch(buf), "published %d but %d is still pending", base+i, base)
-	}
-	publish[0](base)
-	require.Equal(t, 6, q.PopBatch(buf))
-	for i := range 6 {
-		require.Equal(t, base+i, buf[i])
+	for _, boundary := range []int{ring.FirstSegmentSize, firstFullBoundary()} {
+		q := ring.New[int]()
+		base := boundary - 3
+		for i := range base {
+			q.Push(i)
+		}
+		var publish []func(int)
+		for range 6 {
+			publish = append(publish, q.ClaimForTest())
+		}
+		buf := make([]int, 2*boundary)
+		require.Equal(t, base, q.PopBatch(buf))
+		for i := len(publish) - 1; i >= 1; i-- {
+			publish[i](base + i)
+			require.Zero(t, q.PopBatch(buf), "published %d but %d is still pending", base+i, base)
+		}
+		publish[0](base)
+		require.Equal(t, 6, q.PopBatch(buf))
+		for i := range 6 {
+			require.Equal(t, base+i, buf[i])
+		}
 	}
 }
 
 // TestLaggingProducerFindsItsSegment covers a producer whose position is in
-// a segment older than the producers' hint.
+// a segment older than the producers' hint, and one whose position is past
+// the last linked segment.
 func TestLaggingProducerFindsItsSegment(t *testing.T) {
 	q := ring.New[int]()
 	for i := range 3 * ring.SegmentSize {
 		q.Push(i)
 	}
-	id, isHead := q.SegmentIDForTest(0)
-	require.Zero(t, id)
+	start, n, isHead := q.SegmentForTest(0)
+	require.Zero(t, start)
+	require.Equal(t, ring.FirstSegmentSize, n)
 	require.True(t, isHead)
-	id, isHead = q.SegmentIDForTest(1)
-	require.EqualValues(t, 1, id)
+	start, n, isHead = q.SegmentForTest(ring.FirstSegmentSize + 3)
+	require.EqualValues(t, ring.FirstSegmentSize, start)
+	require.Equal(t, 2*ring.FirstSegmentSize, n)
 	require.False(t, isHead)
-	id, _ = q.SegmentIDForTest(5) // past the end: linked on demand
-	require.EqualValues(t, 5, id)
+	far := uint64(10 * ring.SegmentSize) // past the end: linked on demand
+	start, n, _ = q.SegmentForTest(far)
+	require.LessOrEqual(t, start, far)
+	require.Greater(t, start+uint64(n), far)
+	require.Equal(t, ring.SegmentSize, n)
+}
+
+// TestSegmentsGrow checks the segment lengths: the first is short, the next
+// one is linked when half of the current one is handed out, and each is
+// twice as long as the one before up to the full length.
+func TestSegmentsGrow(t *testing.T) {
+	q := ring.New[int]()
+	for i := range ring.FirstSegmentSize / 2 {
+		q.Push(i)
+	}
+	require.Equal(t, []int{ring.FirstSegmentSize}, q.SegmentLensForTest(), "a second segment before the middle of the first was claimed")
+	q.Push(0)
+	require.Equal(t, []int{ring.FirstSegmentSize, 2 * ring.FirstSegmentSize}, q.SegmentLensForTest())
+	for range 4 * ring.SegmentSize {
+		q.Push(0)
+	}
+	lens := q.SegmentLensForTest()
+	want := ring.FirstSegmentSize
+	for i, n := range lens {
+		require.Equal(t, want, n, "segment %d of %v", i, lens)
+		want = min(2*want, ring.SegmentSize)
+	}
+	require.Equal(t, ring.SegmentSize, lens[len(lens)-1])
+}
+
+// TestSmallQueueBytes checks that a queue that only ever holds one value
+// costs its first short segment, not a full-length one: New, one Push and
+// one pop allocate at most 1.5 KiB on average.
+func TestSmallQueueBytes(t *testing.T) {
+	const n = 1000
+	qs := make([]*ring.Queue[*payload], n)
+	v := &payload{}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range qs {
+		q := ring.New[*payload]()
+		q.Push(v)
+		q.TryPop()
+		qs[i] = q
+	}
+	runtime.ReadMemStats(&after)
+	perQueue := float64(after.TotalAlloc-before.TotalAlloc) / n
+	require.LessOrEqual(t, perQueue, 1536.0, "bytes allocated per queue")
+	runtime.KeepAlive(qs)
 }
 
 type payload struct{ _ [64]byte }
