@@ -179,9 +179,13 @@ func (d *dispatcher) handle(e *Event) bool {
 	p.reset(b, e)
 	p.ic = ic
 	p.mustClaim = true
-	p.lock = lock
-	p.disp = d
-	p.wd = d.wd
+	// Pointer stores only where they change (see reset).
+	if p.lock != lock {
+		p.lock = lock
+	}
+	if p.disp != d || p.wd != d.wd {
+		p.disp, p.wd = d, d.wd
+	}
 	p.rowFlags = lockFlag(b, lock)
 	abandoned := p.run()
 	if p.unclaimed {

@@ -119,12 +119,25 @@ type rowTiming struct {
 
 // reset prepares p for a new event. The dispatcher calls it only on a
 // processing nobody else holds (see pin), so it takes no lock.
+//
+// A pointer store costs a write barrier while the GC marks, so reset, run
+// once per event on the dispatcher, stores only the pointers that change:
+// a reused processing mostly has them nil already, or the same bus.
 func (p *processing) reset(b *Bus, e *Event) {
-	p.bus, p.ev = b, e
-	p.rows = nil
-	p.lock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil
-	p.hheld, p.hreenter, p.hwait = false, false, nil
-	p.validator = nil
+	if p.bus != b {
+		p.bus = b
+	}
+	p.ev = e
+	p.rows = p.rows[:0] // length only: no pointer store
+	// p.lock and p.disp are the caller's: handle sets both on the processing
+	// it reuses, and every other processing is fresh.
+	if p.setupErr != nil || p.allDone != nil || p.timing != nil || p.hwait != nil {
+		p.setupErr, p.allDone, p.timing, p.hwait = nil, nil, nil, nil
+	}
+	p.hheld, p.hreenter = false, false
+	if p.validator != nil {
+		p.validator = nil
+	}
 	if p.jumpFrom != nil {
 		p.jumpFrom = nil
 	}
@@ -211,7 +224,11 @@ func (p *processing) setup() bool {
 		p.setupErr = err
 		p.logSetupErr(err)
 	}
-	p.rows = rows
+	if len(rows) > 0 && cap(p.rows) >= len(rows) && &p.rows[:1][0] == &rows[0] {
+		p.rows = p.rows[:len(rows)] // the same array (rowBuf): no pointer store
+	} else {
+		p.rows = rows
+	}
 	if hconc == ParallelHandlers {
 		p.timing = make([]rowTiming, len(rows))
 		p.remaining.Store(int32(len(rows)))

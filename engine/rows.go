@@ -225,7 +225,9 @@ next:
 			p.hwait = ch
 		}
 	}
-	p.rowBuf = rows
+	if cap(rows) != cap(p.rowBuf) {
+		p.rowBuf = rows // grown; otherwise the same array, left as it is (no write barrier)
+	}
 	return rows, true, nil
 }
 
