@@ -423,11 +423,12 @@ func seededRow(e *Event, rs *RowState) (*Result, error) {
 	r.completed.Store(int64(rs.CompletedAt))
 	switch rs.Status {
 	case StatusCompleted:
-		r.value = rs.Value
+		r.out = rs.Value
 	case StatusError:
-		r.err = rs.Err
-		if r.err == nil {
-			r.err = errors.New("ringbus: unknown handler error")
+		if rs.Err == nil {
+			r.out = errors.New("ringbus: unknown handler error")
+		} else {
+			r.out = rs.Err
 		}
 	}
 	if len(rs.Children) > 0 {
