@@ -91,7 +91,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	var linkParent *Result
 	if parentRow != nil && parentRow.event != e && e.flags&flagEmitted == 0 && (e.ext == nil || e.ext.parentID.IsZero()) {
 		x := e.extension()
-		x.parentID = parentRow.event.id
+		x.parentID = parentRow.event.idOf()
 		x.parent = parentRow.event
 		if x.emittedBy.IsZero() {
 			x.emittedBy = parentRow.handler.id
@@ -220,7 +220,7 @@ func (e *Event) Emit(ctx context.Context, child Eventer) error {
 	c.mu.Lock()
 	linked := false
 	if x := c.extension(); x.parentID.IsZero() && c != e {
-		x.parentID, x.parent = e.id, e
+		x.parentID, x.parent = e.uuid(), e
 		if !parentDone {
 			c.flags |= flagLinkedParent
 			linked = true

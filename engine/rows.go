@@ -182,7 +182,7 @@ next:
 		if parent != nil && h.forwardTo == nil {
 			if depth := recursionDepth(parent, h.id); depth > b.cfg.maxRecursion {
 				// e.mu is held: no e.Label().
-				return nil, true, &RecursionError{Handler: h.Label(), Bus: b.Label(), Event: e.typeLocked() + "#" + e.id.Suffix4(), Depth: depth, Limit: b.cfg.maxRecursion}
+				return nil, true, &RecursionError{Handler: h.Label(), Bus: b.Label(), Event: e.typeLocked() + "#" + e.idOf().Suffix4(), Depth: depth, Limit: b.cfg.maxRecursion}
 			} else if depth == b.cfg.maxRecursion && depth > 0 {
 				p.logRecursionAtLimitLocked(h, depth)
 			}
