@@ -39,7 +39,7 @@ type processing struct {
 	disp      *dispatcher
 	wd        *watchdog
 	setupErr  error
-	ic, tc    eventConfig     // the event's instance and type settings
+	ic        eventConfig     // the event's instance settings (its type's: ev.meta.cfg, immutable)
 	rowBuf    []*Result       // reused backing array for rows
 	clockHint int64           // a recent monoNow reading of this runner, or 0
 	validator ResultValidator // the event's result schema, if it has one
@@ -187,17 +187,15 @@ func (p *processing) run() bool {
 // already took it.
 func (p *processing) setup() bool {
 	b, e := p.bus, p.ev
-	ic := p.ic
-	tc := e.meta.cfg
 	var own settings
-	rs := p.resolve(b, e.meta, &ic, &own)
+	rs := p.resolve(b, e.meta, &p.ic, &own)
 	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
 	// Nobody else sees p until watch publishes it below (the pin protocol
 	// keeps pinned processings out of reuse), so setup writes without a lock.
 	now := p.takeClock()
 	p.clockHint = now // the first row starts now too
-	p.tc, p.hconc, p.complete, p.evTO = tc, hconc, completion, evTO
+	p.hconc, p.complete, p.evTO = hconc, completion, evTO
 	if evTO > 0 {
 		p.deadline = now + int64(evTO)
 	}
