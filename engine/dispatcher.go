@@ -171,7 +171,13 @@ func (d *dispatcher) handle(e *Event) bool {
 		p = &processing{} // pinned by the watchdog or Close: leave it to them
 		d.proc = p
 	}
-	if firstMode(ic.handlerConcurrency, e.meta.cfg.handlerConcurrency, b.cfg.handlerConcurrency) == ParallelHandlers {
+	hc := ic.handlerConcurrency // resolved as in resolve (HCONC-3)
+	if hc == 0 {
+		if hc = e.meta.cfg.handlerConcurrency; hc == 0 {
+			hc = b.cfg.handlerConcurrency
+		}
+	}
+	if hc == ParallelHandlers {
 		// Parallel handlers may touch their processing after the event
 		// moved on; give them one of their own.
 		p = &processing{}

@@ -42,7 +42,11 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if b.state.Load() != busOpen {
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
-	parentRow := handlerRow(ctx)
+	hc, isHandler := ctx.(hctx) // a handler's own context (the common child emit)
+	parentRow := hc.r
+	if !isHandler {
+		parentRow = handlerRow(ctx) // a context derived from one, or none
+	}
 	if parentRow != nil && parentRow.expired() {
 		return ErrHandlerExpired
 	}
@@ -104,7 +108,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		// neither its cancellation nor its context.Cause reaches the
 		// handlers (CTX-9).
 		e.ctx = ctx
-		if _, isHandler := ctx.(hctx); !isHandler && ctx.Done() != nil {
+		if !isHandler && ctx.Done() != nil {
 			e.bits.Or(bitCtxLive)
 		}
 	}
