@@ -27,6 +27,7 @@ type dispatcher struct {
 
 	// Owned by the goroutine that owns d, for makeRows.
 	slotType string       // event type of slot
+	slotMeta *TypeMeta    // the type slotType is the name of, when known
 	slot     *handlerSlot // the handler slot last looked up
 	chunk    []Result     // rows not handed out yet (see rowSlab)
 }
@@ -54,12 +55,21 @@ func (d *dispatcher) rowSlab(n int) []Result {
 // remembering the slot of the last type looked up: a bus mostly sees runs
 // of one type, and a slot never changes while the bus is open.
 func (d *dispatcher) handlers(typ string) (typed, wild []*Handler) {
+	return d.handlersOf(typ, nil)
+}
+
+// handlersOf is handlers for an event whose type name typ is its type's,
+// m (nil when not known): comparing m with the last one saves comparing
+// the names.
+func (d *dispatcher) handlersOf(typ string, m *TypeMeta) (typed, wild []*Handler) {
 	b := d.bus
 	s := d.slot
-	if s == nil || d.slotType != typ {
+	if s == nil || (m == nil || d.slotMeta != m) && d.slotType != typ {
 		if s, _ = b.typed.Load(typ); s != nil {
-			d.slotType, d.slot = typ, s
+			d.slotType, d.slot, d.slotMeta = typ, s, m
 		}
+	} else if m != nil && d.slotMeta != m {
+		d.slotMeta = m // the same name under another type: remember the last
 	}
 	if s != nil {
 		if l := s.list.Load(); l != nil {
@@ -257,14 +267,21 @@ func (e *Event) claim(b *Bus) bool {
 }
 
 func (e *Event) claimLocked(b *Bus) bool {
-	if i := e.queuedOnLocked(b); i >= 0 {
-		e.setClaimed(i)
-		if b.cfg.maxQueue > 0 {
-			b.gate.release(int64(b.cfg.maxQueue)) // started: it leaves the queue count
+	if e.ext == nil {
+		// Emitted to one bus at most: bus0 is the only entry.
+		if e.bus0 != b || e.flags&flagClaimed0 != 0 {
+			return false
 		}
-		return true
+		e.flags |= flagClaimed0
+	} else if i := e.queuedOnLocked(b); i >= 0 {
+		e.setClaimed(i)
+	} else {
+		return false
 	}
-	return false
+	if b.cfg.maxQueue > 0 {
+		b.gate.release(int64(b.cfg.maxQueue)) // started: it leaves the queue count
+	}
+	return true
 }
 
 // queuedOnLocked returns the index of b's unclaimed entry among the buses e

@@ -133,7 +133,11 @@ func (p *processing) makeRows() ([]*Result, bool, error) {
 	}
 	var typed, wild []*Handler
 	if d := p.disp; d != nil {
-		typed, wild = d.handlers(e.typeLocked())
+		if e.ext == nil || e.ext.typ == "" {
+			typed, wild = d.handlersOf(e.meta.name, e.meta) // its type's name (typeLocked)
+		} else {
+			typed, wild = d.handlers(e.ext.typ)
+		}
 	} else {
 		typed, wild = b.handlersFor(e.typeLocked())
 	}
