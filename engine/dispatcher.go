@@ -159,7 +159,12 @@ const (
 // lost ownership of the dispatcher.
 func (d *dispatcher) handle(e *Event) bool {
 	b := d.bus
-	ic := e.instanceConfig()
+	ic := &unsetConfig // read-only: no copy for the common event that sets nothing
+	var own eventConfig
+	if e.bits.Load()&bitCfgSet != 0 {
+		own = e.instanceConfig()
+		ic = &own
+	}
 	mode := b.resolveConcurrency(e, ic)
 	if mode == ParallelEvents {
 		if !e.claim(b) {
@@ -167,7 +172,7 @@ func (d *dispatcher) handle(e *Event) bool {
 		}
 		p := &processing{wd: &b.sharedWd}
 		p.reset(b, e)
-		p.ic = ic
+		p.ic = *ic
 		b.track(p)
 		b.runTask(p)
 		return false
@@ -193,7 +198,7 @@ func (d *dispatcher) handle(e *Event) bool {
 		p = &processing{}
 	}
 	p.reset(b, e)
-	p.ic = ic
+	p.ic = *ic
 	p.mustClaim = true
 	// Pointer stores only where they change (see reset).
 	if p.lock != lock {
@@ -247,7 +252,7 @@ func (b *Bus) lockFor(mode EventConcurrency) *fifoLock {
 
 // resolveConcurrency resolves event_concurrency at processing time on this
 // bus: instance, then type default, then bus default (CONC-5, EVT-6).
-func (b *Bus) resolveConcurrency(e *Event, ic eventConfig) EventConcurrency {
+func (b *Bus) resolveConcurrency(e *Event, ic *eventConfig) EventConcurrency {
 	c := ic.concurrency
 	if c == 0 {
 		c = e.meta.cfg.concurrency

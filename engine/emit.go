@@ -154,7 +154,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if b.find.count.Load() > 0 {
 		b.find.resolve(e)
 	}
-	b.ensureRunning()
+	if !b.started.Load() { // checked here too: ensureRunning is not inlined
+		b.ensureRunning()
+	}
 	if !b.queue.Push(e) {
 		b.unqueue(e) // gives the queue place back (claimLocked)
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
