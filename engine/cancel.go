@@ -18,10 +18,10 @@ func isOwnError(err error) bool {
 
 // isWinner reports whether a row wins first-mode completion (FIRST-1).
 func isWinner(r *Result) bool {
-	if r.Status() != StatusCompleted || r.value == nil {
+	if r.Status() != StatusCompleted || r.out == nil {
 		return false
 	}
-	_, isEvent := r.value.(Eventer)
+	_, isEvent := r.out.(Eventer)
 	return !isEvent
 }
 

@@ -80,9 +80,16 @@ func (e *Event) decPendingLocked(b *Bus) {
 		return
 	}
 	var last ident.Time
-	for i, n := 0, e.rowCount(); i < n; i++ {
-		if c := e.rowAt(i).CompletedTime(); c > last {
-			last = c
+	if e.ext == nil {
+		// One row at most, one bus at most: the common event.
+		if r := e.row0; r != nil {
+			last = r.CompletedTime()
+		}
+	} else {
+		for i, n := 0, e.rowCount(); i < n; i++ {
+			if c := e.rowAt(i).CompletedTime(); c > last {
+				last = c
+			}
 		}
 	}
 	if last == 0 {
@@ -105,10 +112,18 @@ func (e *Event) decPendingLocked(b *Bus) {
 		parent = e.ext.parent
 		e.flags &^= flagLinkedParent
 	}
+	// The buses that keep no completed history drop e now (HIST-3).
+	var zero0 *Bus
 	var zeroHist []*Bus
-	for i, n := 0, e.busCount(); i < n; i++ {
-		if hb, _ := e.busAt(i); hb.hist.limit() == 0 {
-			zeroHist = append(zeroHist, hb)
+	if e.ext == nil {
+		if hb := e.bus0; hb != nil && hb.hist.limit() == 0 {
+			zero0 = hb
+		}
+	} else {
+		for i, n := 0, e.busCount(); i < n; i++ {
+			if hb, _ := e.busAt(i); hb.hist.limit() == 0 {
+				zeroHist = append(zeroHist, hb)
+			}
 		}
 	}
 	e.mu.Unlock()
@@ -129,6 +144,9 @@ func (e *Event) decPendingLocked(b *Bus) {
 	}
 	if ch != nil {
 		close(ch)
+	}
+	if zero0 != nil {
+		zero0.hist.removeCompleted(e)
 	}
 	for _, hb := range zeroHist {
 		hb.hist.removeCompleted(e)

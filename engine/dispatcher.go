@@ -27,6 +27,7 @@ type dispatcher struct {
 
 	// Owned by the goroutine that owns d, for makeRows.
 	slotType   string       // event type of slot
+	slotMeta   *TypeMeta    // the type slotType is the name of, when known
 	slot       *handlerSlot // the handler slot last looked up
 	chunk      []Result     // rows not handed out yet (see rowSlab)
 	chunkBytes int          // the size of the last chunk allocated, 0 before the first
@@ -64,12 +65,21 @@ func (d *dispatcher) rowSlab(n int) []Result {
 // remembering the slot of the last type looked up: a bus mostly sees runs
 // of one type, and a slot never changes while the bus is open.
 func (d *dispatcher) handlers(typ string) (typed, wild []*Handler) {
+	return d.handlersOf(typ, nil)
+}
+
+// handlersOf is handlers for an event whose type name typ is its type's,
+// m (nil when not known): comparing m with the last one saves comparing
+// the names.
+func (d *dispatcher) handlersOf(typ string, m *TypeMeta) (typed, wild []*Handler) {
 	b := d.bus
 	s := d.slot
-	if s == nil || d.slotType != typ {
+	if s == nil || (m == nil || d.slotMeta != m) && d.slotType != typ {
 		if s, _ = b.typed.Load(typ); s != nil {
-			d.slotType, d.slot = typ, s
+			d.slotType, d.slot, d.slotMeta = typ, s, m
 		}
+	} else if m != nil && d.slotMeta != m {
+		d.slotMeta = m // the same name under another type: remember the last
 	}
 	if s != nil {
 		if l := s.list.Load(); l != nil {
@@ -176,7 +186,12 @@ const (
 // lost ownership of the dispatcher.
 func (d *dispatcher) handle(e *Event) bool {
 	b := d.bus
-	ic := e.instanceConfig()
+	ic := &unsetConfig // read-only: no copy for the common event that sets nothing
+	var own eventConfig
+	if e.bits.Load()&bitCfgSet != 0 {
+		own = e.instanceConfig()
+		ic = &own
+	}
 	mode := b.resolveConcurrency(e, ic)
 	if mode == ParallelEvents {
 		if !e.claim(b) {
@@ -184,7 +199,7 @@ func (d *dispatcher) handle(e *Event) bool {
 		}
 		p := &processing{wd: &b.sharedWd}
 		p.reset(b, e)
-		p.ic = ic
+		p.ic = *ic
 		b.track(p)
 		b.runTask(p)
 		return false
@@ -198,17 +213,27 @@ func (d *dispatcher) handle(e *Event) bool {
 		p = &processing{} // pinned by the watchdog or Close: leave it to them
 		d.proc = p
 	}
-	if firstMode(ic.handlerConcurrency, e.meta.cfg.handlerConcurrency, b.cfg.handlerConcurrency) == ParallelHandlers {
+	hc := ic.handlerConcurrency // resolved as in resolve (HCONC-3)
+	if hc == 0 {
+		if hc = e.meta.cfg.handlerConcurrency; hc == 0 {
+			hc = b.cfg.handlerConcurrency
+		}
+	}
+	if hc == ParallelHandlers {
 		// Parallel handlers may touch their processing after the event
 		// moved on; give them one of their own.
 		p = &processing{}
 	}
 	p.reset(b, e)
-	p.ic = ic
+	p.ic = *ic
 	p.mustClaim = true
-	p.lock = lock
-	p.disp = d
-	p.wd = d.wd
+	// Pointer stores only where they change (see reset).
+	if p.lock != lock {
+		p.lock = lock
+	}
+	if p.disp != d || p.wd != d.wd {
+		p.disp, p.wd = d, d.wd
+	}
 	p.rowFlags = lockFlag(b, lock)
 	abandoned := p.run()
 	if p.unclaimed {
@@ -254,7 +279,7 @@ func (b *Bus) lockFor(mode EventConcurrency) *fifoLock {
 
 // resolveConcurrency resolves event_concurrency at processing time on this
 // bus: instance, then type default, then bus default (CONC-5, EVT-6).
-func (b *Bus) resolveConcurrency(e *Event, ic eventConfig) EventConcurrency {
+func (b *Bus) resolveConcurrency(e *Event, ic *eventConfig) EventConcurrency {
 	c := ic.concurrency
 	if c == 0 {
 		c = e.meta.cfg.concurrency
@@ -274,14 +299,21 @@ func (e *Event) claim(b *Bus) bool {
 }
 
 func (e *Event) claimLocked(b *Bus) bool {
-	if i := e.queuedOnLocked(b); i >= 0 {
-		e.setClaimed(i)
-		if b.cfg.maxQueue > 0 {
-			b.gate.release(int64(b.cfg.maxQueue)) // started: it leaves the queue count
+	if e.ext == nil {
+		// Emitted to one bus at most: bus0 is the only entry.
+		if e.bus0 != b || e.flags&flagClaimed0 != 0 {
+			return false
 		}
-		return true
+		e.flags |= flagClaimed0
+	} else if i := e.queuedOnLocked(b); i >= 0 {
+		e.setClaimed(i)
+	} else {
+		return false
 	}
-	return false
+	if b.cfg.maxQueue > 0 {
+		b.gate.release(int64(b.cfg.maxQueue)) // started: it leaves the queue count
+	}
+	return true
 }
 
 // queuedOnLocked returns the index of b's unclaimed entry among the buses e

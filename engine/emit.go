@@ -42,7 +42,11 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if b.state.Load() != busOpen {
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
-	parentRow := handlerRow(ctx)
+	hc, isHandler := ctx.(hctx) // a handler's own context (the common child emit)
+	parentRow := hc.r
+	if !isHandler {
+		parentRow = handlerRow(ctx) // a context derived from one, or none
+	}
 	if parentRow != nil && parentRow.expired() {
 		return ErrHandlerExpired
 	}
@@ -64,38 +68,22 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		e.initLocked(ev)
 	}
 	if err := e.meta.err; err != nil {
-		e.mu.Unlock()
-		if bounded {
-			b.gate.release(int64(b.cfg.maxQueue))
-		}
+		b.emitGivesUp(e, bounded)
 		return err // REG-1: its event_type name belongs to another Go type
 	}
 	if e.ext != nil && e.ext.orig != nil {
 		// A view (REG-2) emits the event it stands for.
 		orig := e.ext.orig
-		e.mu.Unlock()
-		if bounded {
-			b.gate.release(int64(b.cfg.maxQueue))
-		}
+		b.emitGivesUp(e, bounded)
 		return b.Emit(ctx, orig.outerOrSelf())
 	}
-	for i, n := 0, e.pathLen(); i < n; i++ {
-		if e.pathAt(i) == label {
-			e.mu.Unlock()
-			if bounded {
-				b.gate.release(int64(b.cfg.maxQueue))
-			}
-			return nil // EMIT-8: already processed (or queued) here
-		}
+	if e.path0 != "" && e.onPathLocked(label) {
+		b.emitGivesUp(e, bounded)
+		return nil // EMIT-8: already processed (or queued) here
 	}
 	var linkParent *Result
 	if parentRow != nil && parentRow.event != e && e.flags&flagEmitted == 0 && (e.ext == nil || e.ext.parentID.IsZero()) {
-		x := e.extension()
-		x.parentID = parentRow.event.id
-		x.parent = parentRow.event
-		if x.emittedBy.IsZero() {
-			x.emittedBy = parentRow.handler.id
-		}
+		e.linkParentLocked(parentRow)
 		linkParent = parentRow
 	}
 	if e.ctx == nil {
@@ -104,7 +92,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		// neither its cancellation nor its context.Cause reaches the
 		// handlers (CTX-9).
 		e.ctx = ctx
-		if _, isHandler := ctx.(hctx); !isHandler && ctx.Done() != nil {
+		if !isHandler && ctx.Done() != nil {
 			e.bits.Or(bitCtxLive)
 		}
 	}
@@ -120,27 +108,11 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 
 	overSoft, err := b.hist.add(e, label)
 	if err != nil {
-		if fast {
-			e.mu.Lock()
-			e.pending--
-			e.removeLastBus(b)
-			if !wasEmitted {
-				e.flags &^= flagEmitted
-			}
-			e.mu.Unlock()
-		}
-		if bounded {
-			b.gate.release(int64(b.cfg.maxQueue))
-		}
+		b.undoEmit(e, fast, wasEmitted, bounded)
 		return err
 	}
 	if !fast {
-		e.mu.Lock()
-		e.reopenLocked()
-		e.flags |= flagEmitted
-		e.pending++
-		e.addBus(b)
-		e.mu.Unlock()
+		b.reemit(e)
 	}
 
 	if linkParent != nil {
@@ -150,7 +122,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if b.find.count.Load() > 0 {
 		b.find.resolve(e)
 	}
-	b.ensureRunning()
+	if !b.started.Load() { // checked here too: ensureRunning is not inlined
+		b.ensureRunning()
+	}
 	if !b.queue.Push(e) {
 		b.unqueue(e) // gives the queue place back (claimLocked)
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
@@ -159,6 +133,67 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		b.trimHistory()
 	}
 	return nil
+}
+
+// The rare steps of Emit, out of line so that its common path stays short.
+
+// emitGivesUp ends an Emit that queues nothing: it unlocks e.mu and gives
+// back the queue place taken for it (WithMaxQueue).
+func (b *Bus) emitGivesUp(e *Event, bounded bool) {
+	e.mu.Unlock()
+	if bounded {
+		b.gate.release(int64(b.cfg.maxQueue))
+	}
+}
+
+// onPathLocked reports whether label is on e's event_path (EMIT-8). Called
+// with e.mu held.
+func (e *Event) onPathLocked(label string) bool {
+	for i, n := 0, e.pathLen(); i < n; i++ {
+		if e.pathAt(i) == label {
+			return true
+		}
+	}
+	return false
+}
+
+// linkParentLocked makes the event of the handler row parent e's parent
+// (D1, CHILD-1). Called with e.mu held: the parent's id is read lock-free.
+func (e *Event) linkParentLocked(parent *Result) {
+	x := e.extension()
+	x.parentID = parent.event.idOf()
+	x.parent = parent.event
+	if x.emittedBy.IsZero() {
+		x.emittedBy = parent.handler.id
+	}
+}
+
+// undoEmit undoes the bookkeeping of an Emit that the history refused
+// (HIST-4).
+func (b *Bus) undoEmit(e *Event, counted, wasEmitted, bounded bool) {
+	if counted {
+		e.mu.Lock()
+		e.pending--
+		e.removeLastBus(b)
+		if !wasEmitted {
+			e.flags &^= flagEmitted
+		}
+		e.mu.Unlock()
+	}
+	if bounded {
+		b.gate.release(int64(b.cfg.maxQueue))
+	}
+}
+
+// reemit counts b in a completed event emitted again, reopening it
+// (EMIT-9), once the history took it.
+func (b *Bus) reemit(e *Event) {
+	e.mu.Lock()
+	e.reopenLocked()
+	e.flags |= flagEmitted
+	e.pending++
+	e.addBus(b)
+	e.mu.Unlock()
 }
 
 // unqueue undoes the bookkeeping of an Emit whose push failed.
@@ -220,7 +255,7 @@ func (e *Event) Emit(ctx context.Context, child Eventer) error {
 	c.mu.Lock()
 	linked := false
 	if x := c.extension(); x.parentID.IsZero() && c != e {
-		x.parentID, x.parent = e.id, e
+		x.parentID, x.parent = e.uuid(), e
 		if !parentDone {
 			c.flags |= flagLinkedParent
 			linked = true

@@ -335,7 +335,7 @@ func lookupEvent(id string) *Event {
 	for _, b := range DefaultDomain.Buses() {
 		var found *Event
 		b.hist.newestFirst(func(e *Event) bool {
-			if e.id.String() == id {
+			if e.uuid().String() == id {
 				found = e
 				return false
 			}

@@ -45,7 +45,7 @@ func (b *Bus) processNested(e *Event, parent *Result) error {
 	p.reset(b, e)
 	p.jumpFrom = parent
 	p.ic = e.instanceConfig()
-	mode := b.resolveConcurrency(e, p.ic)
+	mode := b.resolveConcurrency(e, &p.ic)
 	var lock *fifoLock
 	if mode != ParallelEvents {
 		lock = b.lockFor(mode)

@@ -39,7 +39,7 @@ type processing struct {
 	disp      *dispatcher
 	wd        *watchdog
 	setupErr  error
-	ic, tc    eventConfig     // the event's instance and type settings
+	ic        eventConfig     // the event's instance settings (its type's: ev.meta.cfg, immutable)
 	rowBuf    []*Result       // reused backing array for rows
 	clockHint int64           // a recent monoNow reading of this runner, or 0
 	validator ResultValidator // the event's result schema, if it has one
@@ -119,12 +119,25 @@ type rowTiming struct {
 
 // reset prepares p for a new event. The dispatcher calls it only on a
 // processing nobody else holds (see pin), so it takes no lock.
+//
+// A pointer store costs a write barrier while the GC marks, so reset, run
+// once per event on the dispatcher, stores only the pointers that change:
+// a reused processing mostly has them nil already, or the same bus.
 func (p *processing) reset(b *Bus, e *Event) {
-	p.bus, p.ev = b, e
-	p.rows = nil
-	p.lock, p.disp, p.setupErr, p.allDone, p.timing = nil, nil, nil, nil, nil
-	p.hheld, p.hreenter, p.hwait = false, false, nil
-	p.validator = nil
+	if p.bus != b {
+		p.bus = b
+	}
+	p.ev = e
+	p.rows = p.rows[:0] // length only: no pointer store
+	// p.lock and p.disp are the caller's: handle sets both on the processing
+	// it reuses, and every other processing is fresh.
+	if p.setupErr != nil || p.allDone != nil || p.timing != nil || p.hwait != nil {
+		p.setupErr, p.allDone, p.timing, p.hwait = nil, nil, nil, nil
+	}
+	p.hheld, p.hreenter = false, false
+	if p.validator != nil {
+		p.validator = nil
+	}
 	if p.jumpFrom != nil {
 		p.jumpFrom = nil
 	}
@@ -174,17 +187,15 @@ func (p *processing) run() bool {
 // already took it.
 func (p *processing) setup() bool {
 	b, e := p.bus, p.ev
-	ic := p.ic
-	tc := e.meta.cfg
 	var own settings
-	rs := p.resolve(b, e.meta, &ic, &own)
+	rs := p.resolve(b, e.meta, &p.ic, &own)
 	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
 	// Nobody else sees p until watch publishes it below (the pin protocol
 	// keeps pinned processings out of reuse), so setup writes without a lock.
 	now := p.takeClock()
 	p.clockHint = now // the first row starts now too
-	p.tc, p.hconc, p.complete, p.evTO = tc, hconc, completion, evTO
+	p.hconc, p.complete, p.evTO = hconc, completion, evTO
 	if evTO > 0 {
 		p.deadline = now + int64(evTO)
 	}
@@ -211,7 +222,11 @@ func (p *processing) setup() bool {
 		p.setupErr = err
 		p.logSetupErr(err)
 	}
-	p.rows = rows
+	if len(rows) > 0 && cap(p.rows) >= len(rows) && &p.rows[:1][0] == &rows[0] {
+		p.rows = p.rows[:len(rows)] // the same array (rowBuf): no pointer store
+	} else {
+		p.rows = rows
+	}
 	if hconc == ParallelHandlers {
 		p.timing = make([]rowTiming, len(rows))
 		p.remaining.Store(int32(len(rows)))

@@ -192,10 +192,5 @@ func (b *Bus) admit(ctx context.Context, parentRow *Result) error {
 func (e *Event) onPathOf(label string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for i, n := 0, e.pathLen(); i < n; i++ {
-		if e.pathAt(i) == label {
-			return true
-		}
-	}
-	return false
+	return e.onPathLocked(label)
 }

@@ -22,10 +22,11 @@ type settings struct {
 	bus        *Bus
 	hconc      HandlerConcurrency
 	completion Completion
-	evTO       time.Duration // event timeout (0: none)
-	evSlow     time.Duration // event slow threshold (0: none)
-	rowTO      time.Duration // rowTimeout of a handler without its own timeout
-	hSlow      time.Duration // handlerSlow of a handler without its own threshold
+	evTO       time.Duration   // event timeout (0: none)
+	evSlow     time.Duration   // event slow threshold (0: none)
+	rowTO      time.Duration   // rowTimeout of a handler without its own timeout
+	hSlow      time.Duration   // handlerSlow of a handler without its own threshold
+	validator  ResultValidator // the type's result schema, if it has one (RTYPE-2)
 }
 
 // resolve returns the settings of the current event: the kept ones when the
@@ -53,6 +54,7 @@ func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *setti
 		evSlow:     firstDur(ic.slowTimeout, tc.slowTimeout, b.cfg.eventSlowTimeout),
 		rowTO:      defaultRowTimeout(b, ic, tc),
 		hSlow:      firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, b.cfg.handlerSlowTimeout),
+		validator:  metaValidator(meta),
 	}
 	p.stdSettings = unset
 	return rs
@@ -124,28 +126,87 @@ func defaultRowTimeout(b *Bus, ic, tc *eventConfig) time.Duration {
 // pending rows (ERU-5). It enforces the recursion guard (REC-1).
 func (p *processing) makeRows() ([]*Result, bool, error) {
 	b, e := p.bus, p.ev
-	rows := p.rowBuf[:0]
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if p.mustClaim && !e.claimLocked(b) {
+		e.mu.Unlock()
 		return nil, false, nil
 	}
 	var typed, wild []*Handler
 	if d := p.disp; d != nil {
-		typed, wild = d.handlers(e.typeLocked())
+		if e.ext == nil || e.ext.typ == "" {
+			typed, wild = d.handlersOf(e.meta.name, e.meta) // its type's name (typeLocked)
+		} else {
+			typed, wild = d.handlers(e.ext.typ)
+		}
 	} else {
 		typed, wild = b.handlersFor(e.typeLocked())
 	}
 	n := len(typed) + len(wild)
 	var slab []Result
 	if n > 0 {
-		p.validator = e.validatorLocked()
+		v := p.kept.validator // the type's, resolved with the kept settings
+		if !p.stdSettings || e.ext != nil && e.ext.extraJSON != nil {
+			v = e.validatorLocked()
+		}
+		if v != nil {
+			p.validator = v // reset left it nil
+		}
 		if d := p.disp; d != nil {
 			slab = d.rowSlab(n)
 		} else {
 			slab = make([]Result, n)
 		}
 	}
+	var rows []*Result
+	if e.row0 == nil && (e.ext == nil || e.ext.parent == nil) && p.jumpFrom == nil && p.hconc != ParallelHandlers {
+		// The common event: its first processing, no parent, no
+		// queue-jump, serial handlers. No earlier rows to skip or reuse
+		// (FWD-4, ERU-5), no ancestors to count (REC-1), no extensions.
+		rows = p.rowBuf[:0]
+		for i := range slab {
+			h := handlerAt(typed, wild, i)
+			r := &slab[i]
+			r.event, r.handler = e, h
+			r.flags = p.rowFlags
+			if h.forwardTo != nil {
+				r.flags |= rowForwarder
+			}
+			rows = append(rows, r)
+			e.addRow(r)
+		}
+	} else {
+		var err error
+		if rows, err = p.moreRowsLocked(typed, wild, slab); err != nil {
+			e.mu.Unlock()
+			return nil, true, err
+		}
+	}
+	if len(rows) > 0 && p.hconc == SerialHandlers && !p.hreenter {
+		p.takeHandlerLockLocked()
+	}
+	e.mu.Unlock()
+	if cap(rows) != cap(p.rowBuf) {
+		p.rowBuf = rows // grown; otherwise the same array, left as it is (no write barrier)
+	}
+	return rows, true, nil
+}
+
+// handlerAt returns the i-th handler of typed then wild (REG-3: typed
+// handlers first).
+func handlerAt(typed, wild []*Handler, i int) *Handler {
+	if i < len(typed) {
+		return typed[i]
+	}
+	return wild[i-len(typed)]
+}
+
+// moreRowsLocked is makeRows for every other event: a later processing
+// (rows to skip or reuse), a child (the recursion guard), a queue-jump or
+// parallel handlers (row extensions). Called with p.ev.mu held.
+func (p *processing) moreRowsLocked(typed, wild []*Handler, slab []Result) ([]*Result, error) {
+	b, e := p.bus, p.ev
+	rows := p.rowBuf[:0]
+	n := len(slab)
 	existing := e.rowCount() // rows from earlier processings (FWD-4, ERU-5)
 	var parent *Event
 	if e.ext != nil {
@@ -158,16 +219,9 @@ func (p *processing) makeRows() ([]*Result, bool, error) {
 	if n > 1 && (p.jumpFrom != nil || p.hconc == ParallelHandlers) {
 		exts = make([]rowExt, n)
 	}
-	// Typed handlers first, then wildcard ones (REG-3), in one loop: a
-	// closure shared by two loops cost building it on every event.
 next:
 	for i := 0; i < n; i++ {
-		var h *Handler
-		if i < len(typed) {
-			h = typed[i]
-		} else {
-			h = wild[i-len(typed)]
-		}
+		h := handlerAt(typed, wild, i)
 		var seeded *Result
 		for j := 0; j < existing; j++ {
 			old := e.rowAt(j)
@@ -182,7 +236,7 @@ next:
 		if parent != nil && h.forwardTo == nil {
 			if depth := recursionDepth(parent, h.id); depth > b.cfg.maxRecursion {
 				// e.mu is held: no e.Label().
-				return nil, true, &RecursionError{Handler: h.Label(), Bus: b.Label(), Event: e.typeLocked() + "#" + e.id.Suffix4(), Depth: depth, Limit: b.cfg.maxRecursion}
+				return nil, &RecursionError{Handler: h.Label(), Bus: b.Label(), Event: e.typeLocked() + "#" + e.idOf().Suffix4(), Depth: depth, Limit: b.cfg.maxRecursion}
 			} else if depth == b.cfg.maxRecursion && depth > 0 {
 				p.logRecursionAtLimitLocked(h, depth)
 			}
@@ -211,22 +265,25 @@ next:
 			e.addRow(r)
 		}
 	}
-	if len(rows) > 0 && p.hconc == SerialHandlers && !p.hreenter {
-		if e.flags&flagHandlerLock == 0 {
-			e.flags |= flagHandlerLock
-			p.hheld = true
-		} else {
-			ch := make(chan struct{})
-			x := e.extension()
-			if x.hwaiters == nil {
-				x.hwaiters = new([]chan struct{})
-			}
-			*x.hwaiters = append(*x.hwaiters, ch)
-			p.hwait = ch
-		}
+	return rows, nil
+}
+
+// takeHandlerLockLocked takes the event's handler lock for p, or queues p
+// for it (LOCK-2). Called with p.ev.mu held.
+func (p *processing) takeHandlerLockLocked() {
+	e := p.ev
+	if e.flags&flagHandlerLock == 0 {
+		e.flags |= flagHandlerLock
+		p.hheld = true
+		return
 	}
-	p.rowBuf = rows
-	return rows, true, nil
+	ch := make(chan struct{})
+	x := e.extension()
+	if x.hwaiters == nil {
+		x.hwaiters = new([]chan struct{})
+	}
+	*x.hwaiters = append(*x.hwaiters, ch)
+	p.hwait = ch
 }
 
 // recursionDepth counts the ancestors of an event that have a live or

@@ -121,7 +121,7 @@ func (p *processing) rowTimeout(h *Handler) time.Duration {
 	if p.stdSettings && h.timeout <= 0 && h.bus == p.bus {
 		return p.kept.rowTO
 	}
-	return rowTimeout(h, &p.ic, &p.tc)
+	return rowTimeout(h, &p.ic, &p.ev.meta.cfg)
 }
 
 // handlerSlow resolves the slow-handler threshold (SLOW-2, D8).
@@ -132,7 +132,7 @@ func (p *processing) handlerSlow(r *Result) time.Duration {
 	if p.stdSettings {
 		return p.kept.hSlow
 	}
-	ic, tc := &p.ic, &p.tc
+	ic, tc := &p.ic, &p.ev.meta.cfg
 	return firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, p.bus.cfg.handlerSlowTimeout)
 }
 

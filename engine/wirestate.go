@@ -148,7 +148,7 @@ func StateInto(e *Event, s *EventState) {
 	rows := s.Rows[:0]
 	path := s.Path[:0]
 	e.mu.Lock()
-	s.ID = e.id
+	s.ID = e.idOf()
 	s.Meta = e.meta
 	s.Type = e.meta.name
 	s.Version = e.meta.version
@@ -194,7 +194,7 @@ func StateInto(e *Event, s *EventState) {
 		kids := rs.Children[:0]
 		if r.ext != nil {
 			for _, c := range r.ext.children {
-				kids = append(kids, c.id)
+				kids = append(kids, c.idOf())
 			}
 		}
 		*rs = RowState{Handler: DescOf(r.handler), Children: kids, ID: r.id}
@@ -423,11 +423,12 @@ func seededRow(e *Event, rs *RowState) (*Result, error) {
 	r.completed.Store(int64(rs.CompletedAt))
 	switch rs.Status {
 	case StatusCompleted:
-		r.value = rs.Value
+		r.out = rs.Value
 	case StatusError:
-		r.err = rs.Err
-		if r.err == nil {
-			r.err = errors.New("ringbus: unknown handler error")
+		if rs.Err == nil {
+			r.out = errors.New("ringbus: unknown handler error")
+		} else {
+			r.out = rs.Err
 		}
 	}
 	if len(rs.Children) > 0 {
