@@ -219,13 +219,13 @@ func (e *Event) initLocked(outer Eventer) {
 		}
 	}
 	if e.meta == nil {
-		if t := reflect.TypeOf(e.outer); e.outer != nil && t != untypedBase {
-			if c := lastMeta.Load(); c != nil && c.t == t && !c.m.replaced.Load() {
-				e.meta = c.m
-			} else {
-				e.meta = metaForGoType(t)
-				lastMeta.Store(&metaCacheEntry{t: t, m: e.meta})
-			}
+		// The cache holds typed events' types only: an untyped event's
+		// type word never matches it.
+		if c := lastMeta.Load(); c != nil && e.outer != nil && c.tab == typeWord(e.outer) && !c.m.replaced.Load() {
+			e.meta = c.m
+		} else if t := reflect.TypeOf(e.outer); e.outer != nil && t != untypedBase {
+			e.meta = metaForGoType(t)
+			lastMeta.Store(&metaCacheEntry{tab: typeWord(e.outer), m: e.meta})
 		} else {
 			e.meta = metaForName("BaseEvent")
 		}

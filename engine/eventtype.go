@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v4"
 )
@@ -55,9 +56,19 @@ func (m *TypeMeta) ResultType() any { return m.resultType }
 var lastMeta atomic.Pointer[metaCacheEntry]
 
 type metaCacheEntry struct {
-	t reflect.Type // pointer type of the emitted value
-	m *TypeMeta
+	// tab is the type word of the Eventer the type was resolved for (see
+	// typeWord): comparing it is a pointer comparison, where comparing
+	// reflect.Types is an interface comparison after a reflect.TypeOf.
+	tab unsafe.Pointer
+	m   *TypeMeta
 }
+
+// typeWord returns the first word of v: the runtime's descriptor of v's
+// dynamic type as an Eventer (its itab). Values of one dynamic type have the
+// same word, so an equal word means an equal type; a type seen under two
+// words (which the runtime does not make, but nothing here relies on that)
+// would only miss the cache.
+func typeWord(v Eventer) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[0] }
 
 var (
 	metaByGoType = xsync.NewMap[reflect.Type, *TypeMeta]()

@@ -5,10 +5,13 @@ import (
 	"sync/atomic"
 )
 
-// history is a bus's event history in emit order (HIST). Removal leaves a
-// nil tombstone that compaction reclaims, so emit stays O(1) amortised and
+// history is a bus's event history in emit order (HIST). It is a circular
+// buffer: an emit writes one slot and the trimming of the oldest entries,
+// the common removal, only moves the start, so neither copies entries in
+// the steady state (issue 13, target 4). Removal elsewhere leaves a nil
+// tombstone that compaction reclaims, so emit stays O(1) amortised and
 // trimming never rescans more than it removes plus the in-flight prefix
-// (HIST-9).
+// and a bounded number of tombstones (HIST-9).
 type history struct {
 	// limit (< 0 unlimited) and drop (HIST-5) are written under mu and
 	// read without it on the processing path; they rarely change, so they
@@ -17,17 +20,26 @@ type history struct {
 	dropA  atomic.Bool
 	_      [64]byte
 
-	mu      sync.Mutex
-	items   []*Event
-	head    int // index of the first slot that may be live
-	n       int // live entries
-	warned  bool
-	trimmed int          // tombstones since the last compaction
-	count   atomic.Int64 // mirrors n, for lock-free checks
+	mu sync.Mutex
+	// buf holds the span of size entries that starts at buf[start] and
+	// wraps at the end; len(buf) is 0 or a power of two. The span's first
+	// entry is live whenever the span is not empty (advanceHead).
+	buf    []*Event
+	start  int
+	size   int // entries in the span, tombstones included
+	n      int // live entries
+	warned bool
+	count  atomic.Int64 // mirrors n, for lock-free checks
 }
+
+// minHistoryBuf is the length of a history's first buffer.
+const minHistoryBuf = 16
 
 func (h *history) limit() int { return int(h.limitA.Load()) }
 func (h *history) drop() bool { return h.dropA.Load() }
+
+// at returns the entry at index i of the span (nil for a tombstone).
+func (h *history) at(i int) *Event { return h.buf[(h.start+i)&(len(h.buf)-1)] }
 
 // add appends e; it reports whether the history is now over the soft limit
 // of a dropping history (HIST-6), so that Emit trims.
@@ -39,36 +51,79 @@ func (h *history) add(e *Event, busLabel string) (overSoft bool, err error) {
 		h.mu.Unlock()
 		return false, &HistoryFullError{Bus: busLabel, Len: n, Limit: limit}
 	}
-	h.items = append(h.items, e)
-	h.n++
-	h.count.Store(int64(h.n))
+	h.push(e)
 	over := drop && limit >= 0 && h.n > limit+limit/5
 	h.mu.Unlock()
 	return over, nil
 }
 
-func (h *history) removeAt(i int) {
-	h.items[i] = nil
-	h.n--
+// push appends e at the end of the span. Called with mu held.
+func (h *history) push(e *Event) {
+	if h.size == len(h.buf) {
+		h.makeRoom()
+	}
+	h.buf[(h.start+h.size)&(len(h.buf)-1)] = e
+	h.size++
+	h.n++
 	h.count.Store(int64(h.n))
-	h.trimmed++
 }
 
-func (h *history) advanceHead() {
-	for h.head < len(h.items) && h.items[h.head] == nil {
-		h.head++
+// makeRoom is push's slow step, for a full buffer: tombstones make up at
+// least a quarter of it (HIST-3 and in-flight drops leave them) and are
+// compacted out in place, or it is replaced by one twice as long.
+func (h *history) makeRoom() {
+	if len(h.buf) > 0 && h.size-h.n >= len(h.buf)/4 {
+		h.compact()
+		return
 	}
-	if h.trimmed > 64 && h.trimmed > len(h.items)/2 {
-		live := h.items[:0]
-		for _, e := range h.items[h.head:] {
-			if e != nil {
-				live = append(live, e)
-			}
+	nb := make([]*Event, max(minHistoryBuf, 2*len(h.buf)))
+	j := 0
+	for i := range h.size {
+		if e := h.at(i); e != nil {
+			nb[j] = e
+			j++
 		}
-		clear(h.items[len(live):])
-		h.items = live
-		h.head = 0
-		h.trimmed = 0
+	}
+	h.buf, h.start, h.size = nb, 0, j
+}
+
+// compact moves the live entries of the span to its front, in order, and
+// clears the slots it frees. An entry only ever moves towards the start, to
+// a slot already read, so one pass in place suffices.
+func (h *history) compact() {
+	mask := len(h.buf) - 1
+	j := 0
+	for i := range h.size {
+		if e := h.at(i); e != nil {
+			if j != i {
+				h.buf[(h.start+j)&mask] = e
+			}
+			j++
+		}
+	}
+	for k := j; k < h.size; k++ {
+		h.buf[(h.start+k)&mask] = nil
+	}
+	h.size = j
+}
+
+// removeAt makes the entry at index i of the span a tombstone.
+func (h *history) removeAt(i int) {
+	h.buf[(h.start+i)&(len(h.buf)-1)] = nil
+	h.n--
+	h.count.Store(int64(h.n))
+}
+
+// advanceHead drops the span's leading tombstones, and compacts it once
+// tombstones are more than 64 and more than half of it, which bounds what
+// a trim walks over.
+func (h *history) advanceHead() {
+	for h.size > 0 && h.buf[h.start] == nil {
+		h.start = (h.start + 1) & (len(h.buf) - 1)
+		h.size--
+	}
+	if t := h.size - h.n; t > 64 && t > h.size/2 {
+		h.compact()
 	}
 }
 
@@ -85,8 +140,8 @@ func (h *history) trim() (droppedInflight bool) {
 	defer h.mu.Unlock()
 	if limit == 0 {
 		// HIST-3: keep only events still pending or started.
-		for i := h.head; i < len(h.items); i++ {
-			if e := h.items[i]; e != nil && e.Status() == StatusCompleted {
+		for i := range h.size {
+			if e := h.at(i); e != nil && e.Status() == StatusCompleted {
 				h.removeAt(i)
 			}
 		}
@@ -96,13 +151,13 @@ func (h *history) trim() (droppedInflight bool) {
 	if !h.drop() || h.n <= limit {
 		return false
 	}
-	for i := h.head; i < len(h.items) && h.n > limit; i++ {
-		if e := h.items[i]; e != nil && e.Status() == StatusCompleted {
+	for i := 0; i < h.size && h.n > limit; i++ {
+		if e := h.at(i); e != nil && e.Status() == StatusCompleted {
 			h.removeAt(i)
 		}
 	}
-	for i := h.head; i < len(h.items) && h.n > limit; i++ {
-		if h.items[i] != nil {
+	for i := 0; i < h.size && h.n > limit; i++ {
+		if h.at(i) != nil {
 			h.removeAt(i)
 			if !h.warned {
 				h.warned = true
@@ -120,8 +175,8 @@ func (h *history) removeCompleted(e *Event) {
 		return
 	}
 	h.mu.Lock()
-	for i := h.head; i < len(h.items); i++ {
-		if h.items[i] == e {
+	for i := range h.size {
+		if h.at(i) == e {
 			h.removeAt(i)
 			break
 		}
@@ -135,8 +190,8 @@ func (h *history) snapshot() []*Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := make([]*Event, 0, h.n)
-	for _, e := range h.items[h.head:] {
-		if e != nil {
+	for i := range h.size {
+		if e := h.at(i); e != nil {
 			out = append(out, e)
 		}
 	}
@@ -148,8 +203,8 @@ func (h *history) snapshot() []*Event {
 func (h *history) newestFirst(f func(*Event) bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for i := len(h.items) - 1; i >= h.head; i-- {
-		if e := h.items[i]; e != nil && !f(e) {
+	for i := h.size - 1; i >= 0; i-- {
+		if e := h.at(i); e != nil && !f(e) {
 			return
 		}
 	}
@@ -159,8 +214,7 @@ func (h *history) len() int { return int(h.count.Load()) }
 
 func (h *history) clear() {
 	h.mu.Lock()
-	clear(h.items)
-	h.items, h.head, h.n, h.trimmed = nil, 0, 0, 0
+	h.buf, h.start, h.size, h.n = nil, 0, 0, 0
 	h.count.Store(0)
 	h.mu.Unlock()
 }

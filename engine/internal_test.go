@@ -189,8 +189,52 @@ func TestHistoryCompaction(t *testing.T) {
 			t.Fatalf("entry %d out of order", i)
 		}
 	}
-	if len(h.items) > 200 {
-		t.Fatalf("tombstones not compacted: %d slots for 10 entries", len(h.items))
+	if len(h.buf) > 32 {
+		t.Fatalf("the buffer grew with traffic: %d slots for 10 entries", len(h.buf))
+	}
+}
+
+// HIST-3, HIST-9: removals behind an in-flight event leave tombstones in
+// the middle of the history; compaction reclaims them, keeps the order, and
+// the buffer stays bounded by the live entries, not by the traffic.
+func TestHistoryCompactsTombstonesBehindInflight(t *testing.T) {
+	var h history
+	h.setLimit(0, false)
+	var inflight []*Event
+	for i := 0; i < 5000; i++ {
+		e := completedEvent(t)
+		if i%1000 == 0 {
+			e.status.Store(uint32(StatusStarted))
+			inflight = append(inflight, e)
+		}
+		if _, err := h.add(e, "B#0000"); err != nil {
+			t.Fatal(err)
+		}
+		if e.Status() == StatusCompleted {
+			h.removeCompleted(e) // what completion does (HIST-3)
+		}
+		if i%7 == 0 {
+			h.trim()
+		}
+	}
+	got := h.snapshot()
+	if len(got) != len(inflight) {
+		t.Fatalf("len %d, want %d", len(got), len(inflight))
+	}
+	for i, e := range got {
+		if e != inflight[i] {
+			t.Fatalf("entry %d out of order", i)
+		}
+	}
+	if len(h.buf) > 256 || h.size > 2*64+len(inflight) {
+		t.Fatalf("tombstones not compacted: %d slots, span %d, for %d entries", len(h.buf), h.size, len(got))
+	}
+	var newest []*Event
+	h.newestFirst(func(e *Event) bool { newest = append(newest, e); return true })
+	for i, e := range newest {
+		if e != inflight[len(inflight)-1-i] {
+			t.Fatalf("newestFirst entry %d out of order", i)
+		}
 	}
 }
 

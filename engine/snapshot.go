@@ -213,9 +213,7 @@ func RestoreHistory(b *Bus, ev Eventer) error {
 // restore appends e without the limit check of add.
 func (h *history) restore(e *Event) {
 	h.mu.Lock()
-	h.items = append(h.items, e)
-	h.n++
-	h.count.Store(int64(h.n))
+	h.push(e)
 	h.mu.Unlock()
 }
 
