@@ -50,8 +50,8 @@ type ErrorEvents struct {
 //
 // Cost: while handlers succeed, only the hook calls: AutoError and
 // AutoReturn together add about 37% instructions per event to a bus
-// without middlewares (BenchmarkEmitBatchLogger in package perf, counted
-// with callgrind); each failure costs an event.
+// without middlewares (BenchmarkEmitBatchLogger in package perf/mwbench,
+// counted with callgrind); each failure costs an event.
 func AutoError(opts ...AutoOption) *ErrorEvents {
 	return &ErrorEvents{cfg: newAutoConfig(opts)}
 }

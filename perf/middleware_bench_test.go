@@ -16,11 +16,11 @@ func BenchmarkEmitBatchMiddleware(b *testing.B) {
 	nopWrapper := func(next api.HandlerFunc) api.HandlerFunc {
 		return func(ctx context.Context, e *api.BaseEvent) (any, error) { return next(ctx, e) }
 	}
-	b.Run("bare", func(b *testing.B) { benchEmitBatch(b, "PerfBatchMW") })
+	b.Run("bare", func(b *testing.B) { BenchEmitBatchWith(b, "PerfBatchMW") })
 	b.Run("nop-hook", func(b *testing.B) {
-		benchEmitBatch(b, "PerfBatchMW", api.WithMiddlewares(api.NopMiddleware{}))
+		BenchEmitBatchWith(b, "PerfBatchMW", api.WithMiddlewares(api.NopMiddleware{}))
 	})
 	b.Run("nop-wrapper", func(b *testing.B) {
-		benchEmitBatch(b, "PerfBatchMW", api.WithHandlerWrappers(nopWrapper))
+		BenchEmitBatchWith(b, "PerfBatchMW", api.WithHandlerWrappers(nopWrapper))
 	})
 }

@@ -86,11 +86,12 @@ func ProbeIDs() []string {
 // batches of 512 and each one awaited, on a bus keeping 512 events of
 // history with dropping on, one synchronous handler adding to a checksum
 // that is checked at the end.
-func BenchEmitBatch(b *testing.B) { benchEmitBatch(b, "PerfBatch") }
+func BenchEmitBatch(b *testing.B) { BenchEmitBatchWith(b, "PerfBatch") }
 
-// benchEmitBatch is BenchEmitBatch on a bus named name with opts added to
-// its history settings (the middleware benchmarks add theirs).
-func benchEmitBatch(b *testing.B, name string, opts ...api.Option) {
+// BenchEmitBatchWith is BenchEmitBatch on a bus named name with opts added
+// to its history settings: the middleware benchmarks (package mwbench) add
+// theirs.
+func BenchEmitBatchWith(b *testing.B, name string, opts ...api.Option) {
 	ctx := context.Background()
 	bus, err := api.NewBus(name, append([]api.Option{api.WithMaxHistory(batchSize), api.WithHistoryDrop(true)}, opts...)...)
 	if err != nil {

@@ -1,4 +1,4 @@
-package perf
+package mwbench
 
 import (
 	"path/filepath"
@@ -8,6 +8,7 @@ import (
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/internal/benchbatch"
 	"github.com/ringbus/ringbus/middleware/wal"
+	"github.com/ringbus/ringbus/perf"
 )
 
 // BenchmarkEmitBatchWAL is EmitBatch's ringbus shape (batches of 512, each
@@ -60,17 +61,18 @@ func benchEmitBatchWAL(b *testing.B, p wal.SyncPolicy, opts ...api.Option) {
 	}
 }
 
-// benchEmitBatchRate is benchEmitBatch reporting events/s besides ns/op.
+// benchEmitBatchRate is perf.BenchEmitBatchWith reporting events/s
+// besides ns/op.
 func benchEmitBatchRate(b *testing.B, name string, opts ...api.Option) {
-	benchEmitBatch(b, name, opts...)
+	perf.BenchEmitBatchWith(b, name, opts...)
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "events/s")
 	}
 }
 
 // benchEmitBatchParallel is benchEmitBatchRate's shape on a bus with
-// parallel events (benchbatch's handler sums atomically; benchEmitBatch's
-// serves serial buses only).
+// parallel events (benchbatch's handler sums atomically;
+// perf.BenchEmitBatchWith's serves serial buses only).
 func benchEmitBatchParallel(b *testing.B, opts ...api.Option) {
 	opts = append([]api.Option{api.WithEventConcurrency(api.ParallelEvents)}, opts...)
 	benchbatch.Run(b, "PerfBatchWALParallel", benchbatch.Config{Options: opts, Rate: true})

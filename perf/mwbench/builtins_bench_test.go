@@ -1,4 +1,4 @@
-package perf
+package mwbench
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/middleware"
+	"github.com/ringbus/ringbus/perf"
 )
 
 // dropHandler is a slog.Handler that is enabled from its level up and
@@ -40,30 +41,30 @@ func (h dropHandler) WithGroup(string) slog.Handler                { return h }
 //	auto-idle      AutoError and AutoReturn, with nothing to emit
 func BenchmarkEmitBatchLogger(b *testing.B) {
 	const name = "PerfBatchLogger"
-	b.Run("bare", func(b *testing.B) { benchEmitBatch(b, name) })
+	b.Run("bare", func(b *testing.B) { perf.BenchEmitBatchWith(b, name) })
 	b.Run("slog-text", func(b *testing.B) {
 		l := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		benchEmitBatch(b, name, api.WithMiddlewares(middleware.Slog(l)))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(middleware.Slog(l)))
 	})
 	b.Run("slog-text-done", func(b *testing.B) {
 		l := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		m := middleware.Slog(l, middleware.WithPendingLevel(slog.LevelDebug-4), middleware.WithStartedLevel(slog.LevelDebug-4))
-		benchEmitBatch(b, name, api.WithMiddlewares(m))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(m))
 	})
 	b.Run("slog-drop", func(b *testing.B) {
-		benchEmitBatch(b, name, api.WithMiddlewares(middleware.Slog(slog.New(dropHandler{level: slog.LevelDebug}))))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(middleware.Slog(slog.New(dropHandler{level: slog.LevelDebug}))))
 	})
 	b.Run("slog-drop-done", func(b *testing.B) {
 		m := middleware.Slog(slog.New(dropHandler{level: slog.LevelDebug}),
 			middleware.WithPendingLevel(slog.LevelDebug-4), middleware.WithStartedLevel(slog.LevelDebug-4))
-		benchEmitBatch(b, name, api.WithMiddlewares(m))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(m))
 	})
 	b.Run("slog-discard", func(b *testing.B) {
-		benchEmitBatch(b, name, api.WithMiddlewares(middleware.Slog(slog.New(slog.DiscardHandler))))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(middleware.Slog(slog.New(slog.DiscardHandler))))
 	})
 	b.Run("slog-disabled", func(b *testing.B) {
 		l := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		benchEmitBatch(b, name, api.WithMiddlewares(middleware.Slog(l)))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(middleware.Slog(l)))
 	})
 	b.Run("text-logger", func(b *testing.B) {
 		lg, err := middleware.Logger(middleware.WithOutput(io.Discard))
@@ -71,9 +72,9 @@ func BenchmarkEmitBatchLogger(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer func() { _ = lg.Close() }()
-		benchEmitBatch(b, name, api.WithMiddlewares(lg))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(lg))
 	})
 	b.Run("auto-idle", func(b *testing.B) {
-		benchEmitBatch(b, name, api.WithMiddlewares(middleware.AutoError(), middleware.AutoReturn()))
+		perf.BenchEmitBatchWith(b, name, api.WithMiddlewares(middleware.AutoError(), middleware.AutoReturn()))
 	})
 }

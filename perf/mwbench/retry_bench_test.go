@@ -1,4 +1,4 @@
-package perf
+package mwbench
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringbus/ringbus/api"
 	"github.com/ringbus/ringbus/middleware/retry"
+	"github.com/ringbus/ringbus/perf"
 )
 
 // BenchmarkEmitBatchRetry is EmitBatch's ringbus shape (batches of 512,
@@ -23,11 +24,11 @@ func BenchmarkEmitBatchRetry(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("bare", func(b *testing.B) { benchEmitBatch(b, "PerfBatchRetry") })
+	b.Run("bare", func(b *testing.B) { perf.BenchEmitBatchWith(b, "PerfBatchRetry") })
 	b.Run("retry-3", func(b *testing.B) {
-		benchEmitBatch(b, "PerfBatchRetry", api.WithHandlerWrappers(plain.Wrap()))
+		perf.BenchEmitBatchWith(b, "PerfBatchRetry", api.WithHandlerWrappers(plain.Wrap()))
 	})
 	b.Run("retry-3-timeout", func(b *testing.B) {
-		benchEmitBatch(b, "PerfBatchRetry", api.WithHandlerWrappers(timed.Wrap()))
+		perf.BenchEmitBatchWith(b, "PerfBatchRetry", api.WithHandlerWrappers(timed.Wrap()))
 	})
 }
