@@ -9,6 +9,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"unsafe"
 )
 
 // Emit enqueues ev on the bus and returns at once; the event's handlers
@@ -32,7 +33,10 @@ import (
 func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	// EMIT-1, EMIT-2, FIFO CONC-1; values CTX-1; the parent link D1,
 	// CHILD-1; no-op EMIT-8; full history HIST-4; expired handler EMIT-7.
-	e := Core(ev)
+	if ev == nil || (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] == nil && isTypedNil(ev) {
+		return ErrNilEvent
+	}
+	e := ev.eventCore() // Core, inlined
 	if e == nil {
 		return ErrNilEvent
 	}
@@ -42,13 +46,21 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if b.state.Load() != busOpen {
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
-	hc, isHandler := ctx.(hctx) // a handler's own context (the common child emit)
-	parentRow := hc.r
-	if !isHandler {
-		parentRow = handlerRow(ctx) // a context derived from one, or none
-	}
-	if parentRow != nil && parentRow.expired() {
-		return ErrHandlerExpired
+	// context.Background() (the common root emit) carries no handler row
+	// and cannot be cancelled: it skips the lookups below.
+	var parentRow *Result
+	bg := isBackground(ctx)
+	isHandler := false
+	if !bg {
+		var hc hctx
+		hc, isHandler = ctx.(hctx) // a handler's own context (the common child emit)
+		parentRow = hc.r
+		if !isHandler {
+			parentRow = handlerRow(ctx) // a context derived from one, or none
+		}
+		if parentRow != nil && parentRow.expired() {
+			return ErrHandlerExpired
+		}
 	}
 	label := b.Label()
 	bounded := b.cfg.maxQueue > 0
@@ -65,7 +77,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 
 	e.mu.Lock()
 	if e.outer == nil || e.created.Load() == 0 {
-		e.initLocked(ev)
+		if !e.initFreshLocked(ev) {
+			e.initLocked(ev)
+		}
 	}
 	if err := e.meta.err; err != nil {
 		b.emitGivesUp(e, bounded)
@@ -92,7 +106,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		// neither its cancellation nor its context.Cause reaches the
 		// handlers (CTX-9).
 		e.ctx = ctx
-		if !isHandler && ctx.Done() != nil {
+		if !bg && !isHandler && ctx.Done() != nil {
 			e.bits.Or(bitCtxLive)
 		}
 	}
@@ -134,6 +148,18 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	}
 	return nil
 }
+
+// backgroundTab is the type word of context.Background(): its type is an
+// empty struct, so every context with this word is that context, whose
+// Value is always nil and whose Done channel is nil.
+var backgroundTab = ctxTypeWord(context.Background())
+
+func ctxTypeWord(ctx context.Context) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&ctx))[0]
+}
+
+// isBackground reports whether ctx is context.Background().
+func isBackground(ctx context.Context) bool { return ctxTypeWord(ctx) == backgroundTab }
 
 // The rare steps of Emit, out of line so that its common path stays short.
 
