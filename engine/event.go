@@ -335,6 +335,13 @@ func (e *Event) Version() string {
 // Payload returns the value that was emitted: the typed struct pointer for
 // typed events, the *Event itself for untyped ones.
 func (e *Event) Payload() Eventer {
+	if e.created.Load() == 0 || e.outer == nil {
+		return e.payloadSlow()
+	}
+	return e.outer // initialised with its Go value: the common case, inlined
+}
+
+func (e *Event) payloadSlow() Eventer {
 	e.ensure()
 	if e.outer == nil {
 		return e
