@@ -46,6 +46,69 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if b.state.Load() != busOpen {
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
+	if isBackground(ctx) && b.cfg.maxQueue <= 0 && e.claimRoot(b, ev, ctx) {
+		return b.enqueueRoot(e)
+	}
+	return b.emit(ctx, ev, e)
+}
+
+// claimRoot does the event's part of Emit for the common root emit: a
+// fresh event emitted with context.Background() on a bus without a queue
+// limit. Such an emit has no parent to link (D1), nothing on its
+// event_path (EMIT-8) and captures ctx (CTX-1), which cannot be cancelled.
+// It reports false, having at most initialised the event, when the event
+// is anything but fresh (emitted before, a view, a type in conflict, a
+// context already captured), and Emit takes its general path.
+func (e *Event) claimRoot(b *Bus, ev Eventer, ctx context.Context) bool {
+	e.mu.Lock()
+	if e.outer == nil || e.created.Load() == 0 {
+		if !e.initFreshLocked(ev) {
+			e.initLocked(ev)
+		}
+	}
+	if e.meta.err != nil || e.path0 != "" || e.bus0 != nil || e.ctx != nil || e.flags&flagEmitted != 0 ||
+		e.ext != nil && e.ext.orig != nil || e.Status() == StatusCompleted {
+		e.mu.Unlock()
+		return false
+	}
+	e.ctx = ctx
+	e.path0 = b.Label()
+	e.flags |= flagEmitted
+	e.pending++
+	e.bus0 = b
+	e.mu.Unlock()
+	return true
+}
+
+// enqueueRoot ends a root Emit that claimRoot took: the history, then the
+// queue, as the general path does.
+func (b *Bus) enqueueRoot(e *Event) error {
+	overSoft, full := b.hist.tryAdd(e)
+	if full != nil {
+		full.Bus = b.Label()
+		b.undoEmit(e, true, false, false)
+		return full
+	}
+	b.emitted.Add(1)
+	if b.find.count.Load() > 0 {
+		b.find.resolve(e)
+	}
+	if !b.started.Load() {
+		b.ensureRunning()
+	}
+	if !b.queue.Push(e) {
+		b.unqueue(e)
+		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+	}
+	if overSoft {
+		b.trimHistory()
+	}
+	return nil
+}
+
+// emit is Emit's general path, for an event e (of ev) and a ctx that are
+// not nil, on an open bus.
+func (b *Bus) emit(ctx context.Context, ev Eventer, e *Event) error {
 	// context.Background() (the common root emit) carries no handler row
 	// and cannot be cancelled: it skips the lookups below.
 	var parentRow *Result

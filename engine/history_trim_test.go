@@ -40,7 +40,7 @@ func TestHistoryTrimMatchesModel(t *testing.T) {
 			if rng.IntN(4) != 0 {
 				e.status.Store(uint32(StatusCompleted))
 			}
-			if _, err := h.add(e, "b"); err != nil {
+			if _, err := h.add(e, "B"); err != nil {
 				t.Fatal(err)
 			}
 			live = append(live, e)

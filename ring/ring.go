@@ -153,13 +153,28 @@ func New[T any]() *Queue[T] {
 // the pushing goroutine did before Push is visible to the consumer once it
 // has the value.
 func (q *Queue[T]) Push(v T) bool {
-	sl, full, ok := q.claim()
-	if !ok {
+	// claim and publish, written out in one frame for the common push.
+	t := q.tail.Add(1) - 1
+	if t&closedBit != 0 {
 		return false
 	}
-	q.publish(sl, v)
-	if full != nil {
-		q.grow(full)
+	s := q.tailSeg.Load()
+	i := s.offset(t)
+	if i >= uint64(len(s.slots)) { // the hint is not t's segment
+		s = q.segmentFor(t)
+		i = s.offset(t)
+	}
+	sl := &s.slots[i]
+	sl.val = v
+	sl.ready.Store(1)
+	// After the store to ready: see publish.
+	if q.parked.Load() != 0 {
+		q.unpark()
+	}
+	// The middle position links the next segment, after the publish (see
+	// claim).
+	if i == uint64(len(s.slots))>>1 && s.next.Load() == nil {
+		q.grow(s)
 	}
 	return true
 }
