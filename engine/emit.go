@@ -10,6 +10,8 @@ import (
 	"context"
 	"fmt"
 	"unsafe"
+
+	"github.com/ringbus/ringbus/ident"
 )
 
 // Emit enqueues ev on the bus and returns at once; the event's handlers
@@ -61,15 +63,27 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 // context already captured), and Emit takes its general path.
 func (e *Event) claimRoot(b *Bus, ev Eventer, ctx context.Context) bool {
 	e.mu.Lock()
-	if e.outer == nil || e.created.Load() == 0 {
-		if !e.initFreshLocked(ev) {
-			e.initLocked(ev)
-		}
+	if c := lastMeta.Load(); e.outer == nil && e.meta == nil && e.created.Load() == 0 &&
+		c != nil && c.tab == typeWord(ev) && !c.m.replaced.Load() {
+		// initFreshLocked, inlined.
+		e.outer = ev
+		e.meta = c.m
+		e.created.Store(int64(ident.Now())) // TIME-1
+	} else if e.outer == nil || e.created.Load() == 0 {
+		e.initLocked(ev)
 	}
-	if e.meta.err != nil || e.path0 != "" || e.bus0 != nil || e.ctx != nil || e.flags&flagEmitted != 0 ||
-		e.ext != nil && e.ext.orig != nil || e.Status() == StatusCompleted {
-		e.mu.Unlock()
-		return false
+	// Each test sends anything but a fresh event to the general path.
+	if e.meta.err != nil {
+		goto general
+	}
+	if e.path0 != "" || e.bus0 != nil || e.ctx != nil {
+		goto general
+	}
+	if e.flags&flagEmitted != 0 || e.status.Load() != uint32(StatusPending) {
+		goto general
+	}
+	if e.ext != nil && e.ext.orig != nil {
+		goto general
 	}
 	e.ctx = ctx
 	e.path0 = b.Label()
@@ -78,6 +92,9 @@ func (e *Event) claimRoot(b *Bus, ev Eventer, ctx context.Context) bool {
 	e.bus0 = b
 	e.mu.Unlock()
 	return true
+general:
+	e.mu.Unlock()
+	return false
 }
 
 // enqueueRoot ends a root Emit that claimRoot took: the history, then the

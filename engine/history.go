@@ -200,22 +200,35 @@ func (h *history) trim() (droppedInflight bool) {
 // would remove first, in the same order, but moves the start instead of
 // leaving tombstones. Called with mu held.
 func (h *history) dropCompletedHead(limit int) {
-	mask := len(h.buf) - 1
-	start, size, n := h.start, h.size, h.n
-	for n > limit && size > 0 {
-		e := h.buf[start]
-		if e != nil {
+	excess := h.n - limit
+	buf := h.buf
+	start, size := h.start, h.size
+	// First find the run to drop: k slots from start holding removed live
+	// entries (and tombstones), then clear it in one or two pieces.
+	j, k, removed := start, 0, 0
+	for removed < excess && k < size {
+		if e := buf[j]; e != nil {
 			if e.Status() != StatusCompleted {
 				break
 			}
-			h.buf[start] = nil
-			n--
+			removed++
 		}
-		start = (start + 1) & mask
-		size--
+		k++
+		if j++; j == len(buf) {
+			j = 0
+		}
 	}
-	h.start, h.size, h.n = start, size, n
-	h.count.Store(int64(n))
+	if k == 0 {
+		return
+	}
+	if end := start + k; end <= len(buf) {
+		clear(buf[start:end])
+	} else {
+		clear(buf[start:])
+		clear(buf[:end-len(buf)])
+	}
+	h.start, h.size, h.n = j, size-k, h.n-removed
+	h.count.Store(int64(h.n))
 }
 
 // removeCompleted drops e when the bus keeps no completed history (HIST-3).
