@@ -35,6 +35,22 @@ import (
 func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	// EMIT-1, EMIT-2, FIFO CONC-1; values CTX-1; the parent link D1,
 	// CHILD-1; no-op EMIT-8; full history HIST-4; expired handler EMIT-7.
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// The common root emit first, with the tests it needs; anything else,
+	// errors included, takes the general path.
+	if isBackground(ctx) && b.cfg.maxQueue <= 0 && b.state.Load() == busOpen &&
+		ev != nil && (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] != nil {
+		if done, err := b.emitRoot(ev, ctx); done {
+			return err
+		}
+	}
+	return b.emitAny(ctx, ev)
+}
+
+// emitAny is Emit for any ctx (not nil) and ev.
+func (b *Bus) emitAny(ctx context.Context, ev Eventer) error {
 	if ev == nil || (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] == nil && isTypedNil(ev) {
 		return ErrNilEvent
 	}
@@ -42,26 +58,25 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if e == nil {
 		return ErrNilEvent
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if b.state.Load() != busOpen {
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
-	}
-	if isBackground(ctx) && b.cfg.maxQueue <= 0 && e.claimRoot(b, ev, ctx) {
-		return b.enqueueRoot(e)
 	}
 	return b.emit(ctx, ev, e)
 }
 
-// claimRoot does the event's part of Emit for the common root emit: a
-// fresh event emitted with context.Background() on a bus without a queue
-// limit. Such an emit has no parent to link (D1), nothing on its
-// event_path (EMIT-8) and captures ctx (CTX-1), which cannot be cancelled.
-// It reports false, having at most initialised the event, when the event
-// is anything but fresh (emitted before, a view, a type in conflict, a
-// context already captured), and Emit takes its general path.
-func (e *Event) claimRoot(b *Bus, ev Eventer, ctx context.Context) bool {
+// emitRoot is Emit for the common root emit: a fresh event emitted with
+// context.Background() on a bus without a queue limit. Such an emit has no
+// parent to link (D1), nothing on its event_path (EMIT-8) and captures ctx
+// (CTX-1), which cannot be cancelled. It reports done == false, having at
+// most initialised the event, when the event is anything but fresh
+// (emitted before, a view, a type in conflict, a context already
+// captured), and Emit takes its general path. ev is not nil and holds no
+// nil pointer; the bus was open.
+func (b *Bus) emitRoot(ev Eventer, ctx context.Context) (done bool, err error) {
+	e := ev.eventCore()
+	if e == nil {
+		return false, nil
+	}
 	e.mu.Lock()
 	if c := lastMeta.Load(); e.outer == nil && e.meta == nil && e.created.Load() == 0 &&
 		c != nil && c.tab == typeWord(ev) && !c.m.replaced.Load() {
@@ -72,18 +87,9 @@ func (e *Event) claimRoot(b *Bus, ev Eventer, ctx context.Context) bool {
 	} else if e.outer == nil || e.created.Load() == 0 {
 		e.initLocked(ev)
 	}
-	// Each test sends anything but a fresh event to the general path.
-	if e.meta.err != nil {
-		goto general
-	}
-	if e.path0 != "" || e.bus0 != nil || e.ctx != nil {
-		goto general
-	}
-	if e.flags&flagEmitted != 0 || e.status.Load() != uint32(StatusPending) {
-		goto general
-	}
-	if e.ext != nil && e.ext.orig != nil {
-		goto general
+	if !e.freshLocked() {
+		e.mu.Unlock()
+		return false, nil
 	}
 	e.ctx = ctx
 	e.path0 = b.Label()
@@ -91,20 +97,14 @@ func (e *Event) claimRoot(b *Bus, ev Eventer, ctx context.Context) bool {
 	e.pending++
 	e.bus0 = b
 	e.mu.Unlock()
-	return true
-general:
-	e.mu.Unlock()
-	return false
-}
 
-// enqueueRoot ends a root Emit that claimRoot took: the history, then the
-// queue, as the general path does.
-func (b *Bus) enqueueRoot(e *Event) error {
+	// Then the history and the queue, as the general path does, without
+	// its parent and re-emit steps.
 	overSoft, full := b.hist.tryAdd(e)
 	if full != nil {
 		full.Bus = b.Label()
 		b.undoEmit(e, true, false, false)
-		return full
+		return true, full
 	}
 	b.emitted.Add(1)
 	if b.find.count.Load() > 0 {
@@ -115,12 +115,28 @@ func (b *Bus) enqueueRoot(e *Event) error {
 	}
 	if !b.queue.Push(e) {
 		b.unqueue(e)
-		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+		return true, fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
 	if overSoft {
 		b.trimHistory()
 	}
-	return nil
+	return true, nil
+}
+
+// freshLocked reports whether e, initialised, is fresh as emitRoot needs
+// it: never emitted, no context captured, not a view, its type not in
+// conflict. Called with e.mu held.
+func (e *Event) freshLocked() bool {
+	if e.meta.err != nil {
+		return false
+	}
+	if e.path0 != "" || e.bus0 != nil || e.ctx != nil {
+		return false
+	}
+	if e.flags&flagEmitted != 0 || e.status.Load() != uint32(StatusPending) {
+		return false
+	}
+	return e.ext == nil || e.ext.orig == nil
 }
 
 // emit is Emit's general path, for an event e (of ev) and a ctx that are

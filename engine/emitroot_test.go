@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"testing"
@@ -68,5 +69,28 @@ func TestRootEmitPaths(t *testing.T) {
 	}
 	if v, _ := f.Context().Value(key{}).(int); v != 7 {
 		t.Fatalf("captured value %v, want 7", f.Context().Value(key{}))
+	}
+}
+
+// The root emit's short path leaves the errors to the general path: a nil
+// event, a typed nil and a closed bus fail as before.
+func TestRootEmitErrors(t *testing.T) {
+	ctx := context.Background()
+	a, err := NewBus("RootErr", WithLogger(slog.New(slog.DiscardHandler)), WithHistoryDrop(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Emit(ctx, nil); !errors.Is(err, ErrNilEvent) {
+		t.Fatalf("nil event: %v", err)
+	}
+	if err := a.Emit(ctx, (*Event)(nil)); !errors.Is(err, ErrNilEvent) {
+		t.Fatalf("typed nil: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := NewEvent("RootEvent", nil)
+	if err := a.Emit(ctx, e); !errors.Is(err, ErrBusClosed) {
+		t.Fatalf("closed bus: %v", err)
 	}
 }

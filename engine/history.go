@@ -201,34 +201,38 @@ func (h *history) trim() (droppedInflight bool) {
 // leaving tombstones. Called with mu held.
 func (h *history) dropCompletedHead(limit int) {
 	excess := h.n - limit
-	buf := h.buf
-	start, size := h.start, h.size
-	// First find the run to drop: k slots from start holding removed live
-	// entries (and tombstones), then clear it in one or two pieces.
-	j, k, removed := start, 0, 0
-	for removed < excess && k < size {
-		if e := buf[j]; e != nil {
-			if e.Status() != StatusCompleted {
-				break
-			}
-			removed++
-		}
-		k++
-		if j++; j == len(buf) {
-			j = 0
-		}
+	// The span runs from buf[start] to the end of buf, then wraps to buf[0].
+	first := h.buf[h.start:min(h.start+h.size, len(h.buf))]
+	k, removed := completedRun(first, excess)
+	clear(first[:k])
+	if k == len(first) && removed < excess && h.size > k {
+		second := h.buf[:h.size-k]
+		k2, r2 := completedRun(second, excess-removed)
+		clear(second[:k2])
+		k, removed = k+k2, removed+r2
 	}
-	if k == 0 {
-		return
-	}
-	if end := start + k; end <= len(buf) {
-		clear(buf[start:end])
-	} else {
-		clear(buf[start:])
-		clear(buf[:end-len(buf)])
-	}
-	h.start, h.size, h.n = j, size-k, h.n-removed
+	h.start = (h.start + k) & (len(h.buf) - 1)
+	h.size -= k
+	h.n -= removed
 	h.count.Store(int64(h.n))
+}
+
+// completedRun returns the length of the leading run of s made of
+// completed events and tombstones that holds at most want events, and how
+// many events it holds.
+func completedRun(s []*Event, want int) (slots, live int) {
+	for i, e := range s {
+		if live == want {
+			return i, live
+		}
+		if e != nil {
+			if e.Status() != StatusCompleted {
+				return i, live
+			}
+			live++
+		}
+	}
+	return len(s), live
 }
 
 // removeCompleted drops e when the bus keeps no completed history (HIST-3).
