@@ -269,13 +269,19 @@ func normalization[R any]() uint8 {
 }
 
 func normalize[R any](how uint8, r R) any {
+	// Split so that the common cases inline into the handler's closure.
 	switch how {
 	case normNothing:
 		return nil
 	case normNillable:
-		if reflect.ValueOf(&r).Elem().IsNil() {
-			return nil
-		}
+		return normalizeNillable(r)
+	}
+	return r
+}
+
+func normalizeNillable[R any](r R) any {
+	if reflect.ValueOf(&r).Elem().IsNil() {
+		return nil
 	}
 	return r
 }

@@ -9,6 +9,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"unsafe"
+
+	"github.com/ringbus/ringbus/ident"
 )
 
 // Emit enqueues ev on the bus and returns at once; the event's handlers
@@ -32,23 +35,128 @@ import (
 func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	// EMIT-1, EMIT-2, FIFO CONC-1; values CTX-1; the parent link D1,
 	// CHILD-1; no-op EMIT-8; full history HIST-4; expired handler EMIT-7.
-	e := Core(ev)
-	if e == nil {
-		return ErrNilEvent
-	}
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	// The common root emit first, with the tests it needs; anything else,
+	// errors included, takes the general path.
+	if isBackground(ctx) && b.cfg.maxQueue <= 0 && b.state.Load() == busOpen &&
+		ev != nil && (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] != nil {
+		if done, err := b.emitRoot(ev, ctx); done {
+			return err
+		}
+	}
+	return b.emitAny(ctx, ev)
+}
+
+// emitAny is Emit for any ctx (not nil) and ev.
+func (b *Bus) emitAny(ctx context.Context, ev Eventer) error {
+	if ev == nil || (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] == nil && isTypedNil(ev) {
+		return ErrNilEvent
+	}
+	e := ev.eventCore() // Core, inlined
+	if e == nil {
+		return ErrNilEvent
 	}
 	if b.state.Load() != busOpen {
 		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
 	}
-	hc, isHandler := ctx.(hctx) // a handler's own context (the common child emit)
-	parentRow := hc.r
-	if !isHandler {
-		parentRow = handlerRow(ctx) // a context derived from one, or none
+	return b.emit(ctx, ev, e)
+}
+
+// emitRoot is Emit for the common root emit: a fresh event emitted with
+// context.Background() on a bus without a queue limit. Such an emit has no
+// parent to link (D1), nothing on its event_path (EMIT-8) and captures ctx
+// (CTX-1), which cannot be cancelled. It reports done == false, having at
+// most initialised the event, when the event is anything but fresh
+// (emitted before, a view, a type in conflict, a context already
+// captured), and Emit takes its general path. ev is not nil and holds no
+// nil pointer; the bus was open.
+func (b *Bus) emitRoot(ev Eventer, ctx context.Context) (done bool, err error) {
+	e := ev.eventCore()
+	if e == nil {
+		return false, nil
 	}
-	if parentRow != nil && parentRow.expired() {
-		return ErrHandlerExpired
+	e.mu.Lock()
+	if c := lastMeta.Load(); e.outer == nil && e.meta == nil && e.created.Load() == 0 &&
+		c != nil && c.tab == typeWord(ev) && !c.m.replaced.Load() {
+		// initFreshLocked, inlined.
+		e.outer = ev
+		e.meta = c.m
+		e.created.Store(int64(ident.Now())) // TIME-1
+	} else if e.outer == nil || e.created.Load() == 0 {
+		e.initLocked(ev)
+	}
+	if !e.freshLocked() {
+		e.mu.Unlock()
+		return false, nil
+	}
+	e.ctx = ctx
+	e.path0 = b.Label()
+	e.flags |= flagEmitted
+	e.pending++
+	e.bus0 = b
+	e.mu.Unlock()
+
+	// Then the history and the queue, as the general path does, without
+	// its parent and re-emit steps.
+	overSoft, full := b.hist.tryAdd(e)
+	if full != nil {
+		full.Bus = b.Label()
+		b.undoEmit(e, true, false, false)
+		return true, full
+	}
+	b.emitted.Add(1)
+	if b.find.count.Load() > 0 {
+		b.find.resolve(e)
+	}
+	if !b.started.Load() {
+		b.ensureRunning()
+	}
+	if !b.queue.Push(e) {
+		b.unqueue(e)
+		return true, fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+	}
+	if overSoft {
+		b.trimHistory()
+	}
+	return true, nil
+}
+
+// freshLocked reports whether e, initialised, is fresh as emitRoot needs
+// it: never emitted, no context captured, not a view, its type not in
+// conflict. Called with e.mu held.
+func (e *Event) freshLocked() bool {
+	if e.meta.err != nil {
+		return false
+	}
+	if e.path0 != "" || e.bus0 != nil || e.ctx != nil {
+		return false
+	}
+	if e.flags&flagEmitted != 0 || e.status.Load() != uint32(StatusPending) {
+		return false
+	}
+	return e.ext == nil || e.ext.orig == nil
+}
+
+// emit is Emit's general path, for an event e (of ev) and a ctx that are
+// not nil, on an open bus.
+func (b *Bus) emit(ctx context.Context, ev Eventer, e *Event) error {
+	// context.Background() (the common root emit) carries no handler row
+	// and cannot be cancelled: it skips the lookups below.
+	var parentRow *Result
+	bg := isBackground(ctx)
+	isHandler := false
+	if !bg {
+		var hc hctx
+		hc, isHandler = ctx.(hctx) // a handler's own context (the common child emit)
+		parentRow = hc.r
+		if !isHandler {
+			parentRow = handlerRow(ctx) // a context derived from one, or none
+		}
+		if parentRow != nil && parentRow.expired() {
+			return ErrHandlerExpired
+		}
 	}
 	label := b.Label()
 	bounded := b.cfg.maxQueue > 0
@@ -65,7 +173,9 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 
 	e.mu.Lock()
 	if e.outer == nil || e.created.Load() == 0 {
-		e.initLocked(ev)
+		if !e.initFreshLocked(ev) {
+			e.initLocked(ev)
+		}
 	}
 	if err := e.meta.err; err != nil {
 		b.emitGivesUp(e, bounded)
@@ -92,7 +202,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		// neither its cancellation nor its context.Cause reaches the
 		// handlers (CTX-9).
 		e.ctx = ctx
-		if !isHandler && ctx.Done() != nil {
+		if !bg && !isHandler && ctx.Done() != nil {
 			e.bits.Or(bitCtxLive)
 		}
 	}
@@ -134,6 +244,18 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	}
 	return nil
 }
+
+// backgroundTab is the type word of context.Background(): its type is an
+// empty struct, so every context with this word is that context, whose
+// Value is always nil and whose Done channel is nil.
+var backgroundTab = ctxTypeWord(context.Background())
+
+func ctxTypeWord(ctx context.Context) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&ctx))[0]
+}
+
+// isBackground reports whether ctx is context.Background().
+func isBackground(ctx context.Context) bool { return ctxTypeWord(ctx) == backgroundTab }
 
 // The rare steps of Emit, out of line so that its common path stays short.
 

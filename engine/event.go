@@ -64,13 +64,15 @@ func Core(e Eventer) *Event {
 	// pointer type or a struct embedding *Event, and a pointer-shaped value
 	// is stored as the interface's data word, so a nil data word is a nil
 	// pointer. Cheaper than reflect, and Core runs on every Emit.
-	if (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[1] == nil {
-		if reflect.TypeOf(e).Kind() == reflect.Pointer {
-			return nil
-		}
+	if (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[1] == nil && isTypedNil(e) {
+		return nil
 	}
 	return e.eventCore()
 }
+
+// isTypedNil reports whether e, whose data word is nil, holds a nil pointer.
+// Out of line so that Core inlines.
+func isTypedNil(e Eventer) bool { return reflect.TypeOf(e).Kind() == reflect.Pointer }
 
 // Event is one event: its identity, lifecycle, routing and results. Typed
 // events embed Event in a payload struct (see package api); untyped events
@@ -209,6 +211,22 @@ func (e *Event) init(outer Eventer) {
 	e.mu.Unlock()
 }
 
+// initFreshLocked is initLocked for the common first Emit of a typed event
+// built as a struct literal: nothing set yet and its Go type the one the
+// cache holds. It reports false, and does nothing, for any other case,
+// which initLocked handles. Called with e.mu held.
+func (e *Event) initFreshLocked(outer Eventer) bool {
+	c := lastMeta.Load()
+	if e.outer != nil || e.meta != nil || e.created.Load() != 0 || c == nil || c.tab != typeWord(outer) || c.m.replaced.Load() {
+		return false
+	}
+	e.outer = outer
+	e.meta = c.m
+	// TIME-1: the id is made from this instant when it is first read.
+	e.created.Store(int64(ident.Now()))
+	return true
+}
+
 func (e *Event) initLocked(outer Eventer) {
 	if e.outer == nil && outer != nil {
 		e.outer = outer
@@ -317,6 +335,13 @@ func (e *Event) Version() string {
 // Payload returns the value that was emitted: the typed struct pointer for
 // typed events, the *Event itself for untyped ones.
 func (e *Event) Payload() Eventer {
+	if e.created.Load() == 0 || e.outer == nil {
+		return e.payloadSlow()
+	}
+	return e.outer // initialised with its Go value: the common case, inlined
+}
+
+func (e *Event) payloadSlow() Eventer {
 	e.ensure()
 	if e.outer == nil {
 		return e

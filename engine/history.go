@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -21,6 +22,13 @@ type history struct {
 	_      [64]byte
 
 	mu sync.Mutex
+	// refuseAt and softAt are limit and drop in the form add tests, set
+	// with them under mu: add refuses once n reaches refuseAt (a bounded
+	// history without drop, HIST-4) and reports overSoft once n passes
+	// softAt (a dropping history's soft limit, HIST-6). MaxInt disables
+	// either. Every bus sets them (setLimit) when it is made.
+	refuseAt int
+	softAt   int
 	// buf holds the span of size entries that starts at buf[start] and
 	// wraps at the end; len(buf) is 0 or a power of two. The span's first
 	// entry is live whenever the span is not empty (advanceHead).
@@ -44,15 +52,31 @@ func (h *history) at(i int) *Event { return h.buf[(h.start+i)&(len(h.buf)-1)] }
 // add appends e; it reports whether the history is now over the soft limit
 // of a dropping history (HIST-6), so that Emit trims.
 func (h *history) add(e *Event, busLabel string) (overSoft bool, err error) {
-	limit, drop := h.limit(), h.drop()
+	overSoft, full := h.tryAdd(e)
+	if full != nil {
+		full.Bus = busLabel
+		return false, full
+	}
+	return overSoft, nil
+}
+
+// tryAdd is add for Emit, which names the bus in the error (its Bus field
+// is left empty) only when there is one.
+func (h *history) tryAdd(e *Event) (overSoft bool, full *HistoryFullError) {
 	h.mu.Lock()
-	if limit > 0 && !drop && h.n >= limit {
+	if h.n >= h.refuseAt {
 		n := h.n
 		h.mu.Unlock()
-		return false, &HistoryFullError{Bus: busLabel, Len: n, Limit: limit}
+		return false, &HistoryFullError{Len: n, Limit: h.limit()}
 	}
-	h.push(e)
-	over := drop && limit >= 0 && h.n > limit+limit/5
+	if h.size == len(h.buf) {
+		h.makeRoom()
+	}
+	h.buf[(h.start+h.size)&(len(h.buf)-1)] = e // push, inlined
+	h.size++
+	h.n++
+	h.count.Store(int64(h.n))
+	over := h.n > h.softAt
 	h.mu.Unlock()
 	return over, nil
 }
@@ -151,6 +175,7 @@ func (h *history) trim() (droppedInflight bool) {
 	if !h.drop() || h.n <= limit {
 		return false
 	}
+	h.dropCompletedHead(limit)
 	for i := 0; i < h.size && h.n > limit; i++ {
 		if e := h.at(i); e != nil && e.Status() == StatusCompleted {
 			h.removeAt(i)
@@ -167,6 +192,47 @@ func (h *history) trim() (droppedInflight bool) {
 	}
 	h.advanceHead()
 	return droppedInflight
+}
+
+// dropCompletedHead removes the completed entries at the start of the span,
+// oldest first, while more than limit are live: the common trim, since
+// events mostly complete in emit order. It removes what trim's first pass
+// would remove first, in the same order, but moves the start instead of
+// leaving tombstones. Called with mu held.
+func (h *history) dropCompletedHead(limit int) {
+	excess := h.n - limit
+	// The span runs from buf[start] to the end of buf, then wraps to buf[0].
+	first := h.buf[h.start:min(h.start+h.size, len(h.buf))]
+	k, removed := completedRun(first, excess)
+	clear(first[:k])
+	if k == len(first) && removed < excess && h.size > k {
+		second := h.buf[:h.size-k]
+		k2, r2 := completedRun(second, excess-removed)
+		clear(second[:k2])
+		k, removed = k+k2, removed+r2
+	}
+	h.start = (h.start + k) & (len(h.buf) - 1)
+	h.size -= k
+	h.n -= removed
+	h.count.Store(int64(h.n))
+}
+
+// completedRun returns the length of the leading run of s made of
+// completed events and tombstones that holds at most want events, and how
+// many events it holds.
+func completedRun(s []*Event, want int) (slots, live int) {
+	for i, e := range s {
+		if live == want {
+			return i, live
+		}
+		if e != nil {
+			if e.Status() != StatusCompleted {
+				return i, live
+			}
+			live++
+		}
+	}
+	return len(s), live
 }
 
 // removeCompleted drops e when the bus keeps no completed history (HIST-3).
@@ -223,6 +289,13 @@ func (h *history) setLimit(limit int, drop bool) {
 	h.mu.Lock()
 	h.limitA.Store(int64(limit))
 	h.dropA.Store(drop)
+	h.refuseAt, h.softAt = math.MaxInt, math.MaxInt
+	if limit > 0 && !drop {
+		h.refuseAt = limit
+	}
+	if drop && limit >= 0 {
+		h.softAt = limit + limit/5
+	}
 	h.mu.Unlock()
 }
 

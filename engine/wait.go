@@ -31,7 +31,15 @@ func (e *Event) Done() <-chan struct{} {
 // the event runs in queue order. It returns ErrNotAttached for an event
 // never emitted and ErrBusClosed when a bus holding it queued was stopped.
 func (e *Event) Wait(ctx context.Context) error {
-	// AWAIT-1, CHILD-5; no scheduling change AWAIT-2.
+	// AWAIT-1, CHILD-5; no scheduling change AWAIT-2. An event already
+	// released returns at once, inlined in the caller.
+	if e != nil && e.status.Load() == uint32(StatusCompleted) { // released
+		return nil
+	}
+	return e.wait(ctx)
+}
+
+func (e *Event) wait(ctx context.Context) error {
 	if e == nil {
 		return ErrNilEvent
 	}

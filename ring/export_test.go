@@ -24,7 +24,7 @@ func (q *Queue[T]) ClaimForTest() (publish func(v T)) {
 // segment.
 func (q *Queue[T]) SegmentForTest(p uint64) (start uint64, n int, isHead bool) {
 	s := q.segmentFor(p)
-	return s.start, len(s.slots), s == q.headSeg.Load()
+	return s.start, len(s.vals), s == q.headSeg.Load()
 }
 
 // SegmentLensForTest returns the lengths of the linked segments from the
@@ -32,7 +32,7 @@ func (q *Queue[T]) SegmentForTest(p uint64) (start uint64, n int, isHead bool) {
 func (q *Queue[T]) SegmentLensForTest() []int {
 	var lens []int
 	for s := q.headSeg.Load(); s != nil; s = s.next.Load() {
-		lens = append(lens, len(s.slots))
+		lens = append(lens, len(s.vals))
 	}
 	return lens
 }

@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"unsafe"
 )
@@ -28,34 +29,61 @@ const (
 	sizeofPointer = unsafe.Sizeof(unsafe.Pointer(nil))
 )
 
-// slot holds one value. ready goes from 0 to 1 exactly once, when the
-// producer that claimed the slot has written val; the consumer reads val only
-// after it has seen ready == 1.
+// slot is position i of segment s. Its value is s.vals[i]; its ready bit,
+// bit i%32 of s.ready[i/32], goes from 0 to 1 exactly once, when the
+// producer that claimed the slot has written the value; the consumer reads
+// the value only after it has seen the bit set. Keeping the bits apart
+// makes a slot of a pointer-sized T one word, where a flag beside each
+// value would double it.
 type slot[T any] struct {
-	ready atomic.Uint32
-	val   T
+	s *segment[T]
+	i uint64
 }
 
-// segment is a run of len(slots) consecutive positions, starting at start.
+// isReady reports whether the slot's value has been published.
+func (sl slot[T]) isReady() bool {
+	return sl.s.ready[sl.i>>5].Load()&(1<<(sl.i&31)) != 0
+}
+
+// put writes v into the slot and publishes it.
+func (sl slot[T]) put(v T) {
+	sl.s.vals[sl.i] = v
+	sl.s.ready[sl.i>>5].Or(1 << (sl.i & 31))
+}
+
+// take returns the slot's published value and clears it, so that the queue
+// keeps no reference to it. Only the consumer calls it, once per slot.
+func (sl slot[T]) take() T {
+	v := sl.s.vals[sl.i]
+	var zero T
+	sl.s.vals[sl.i] = zero
+	return v
+}
+
+// segment is a run of len(vals) consecutive positions, starting at start.
 // Segments form a singly linked list in position order, each starting where
 // the one before ends. A segment is never reused: once the consumer has
 // moved past it, it becomes garbage as soon as no producer that is still
 // walking the list holds it, and its next pointer is never cleared, so such
 // a producer can always walk forward from it.
 type segment[T any] struct {
-	// start is the position of slots[0]. Immutable, like slots itself.
+	// start is the position of vals[0]. Immutable, like vals and ready
+	// themselves.
 	start uint64
 	// next is set once, from nil to the segment that starts at
-	// start+len(slots).
-	next  atomic.Pointer[segment[T]]
-	slots []slot[T]
+	// start+len(vals).
+	next atomic.Pointer[segment[T]]
+	vals []T
+	// ready holds the slots' ready bits, 32 to a word (see slot).
+	ready []atomic.Uint32
 }
 
 // fullSegment is a full-length segment and its slots in one allocation,
 // the only kind a busy queue keeps allocating.
 type fullSegment[T any] struct {
 	seg   segment[T]
-	slots [maxSegLen]slot[T]
+	vals  [maxSegLen]T
+	ready [maxSegLen / 32]atomic.Uint32
 }
 
 // newSegment returns an empty segment of n slots starting at position start.
@@ -63,18 +91,18 @@ func newSegment[T any](start uint64, n int) *segment[T] {
 	if n == maxSegLen {
 		f := &fullSegment[T]{}
 		f.seg.start = start
-		f.seg.slots = f.slots[:]
+		f.seg.vals, f.seg.ready = f.vals[:], f.ready[:]
 		return &f.seg
 	}
-	return &segment[T]{start: start, slots: make([]slot[T], n)}
+	return &segment[T]{start: start, vals: make([]T, n), ready: make([]atomic.Uint32, (n+31)/32)}
 }
 
-// offset returns the index in s of position p, or a value >= len(s.slots)
+// offset returns the index in s of position p, or a value >= len(s.vals)
 // when p is not in s (before it or after it: the subtraction wraps).
 func (s *segment[T]) offset(p uint64) uint64 { return p - s.start }
 
 // holds reports whether position p is in s.
-func (s *segment[T]) holds(p uint64) bool { return s.offset(p) < uint64(len(s.slots)) }
+func (s *segment[T]) holds(p uint64) bool { return s.offset(p) < uint64(len(s.vals)) }
 
 // Queue is an unbounded multi-producer, single-consumer FIFO queue.
 //
@@ -144,7 +172,7 @@ func New[T any]() *Queue[T] {
 // and drops v, once Close has taken effect.
 //
 // Push never takes a lock: it is one atomic fetch-add to claim a position,
-// a store of v into that position's slot and one atomic store to publish it,
+// a store of v into that position's slot and one atomic or to publish it,
 // plus, once per segment (every 1024 pushes once the queue is busy), the
 // allocation of the next segment. If the consumer is parked in Wait, Push
 // wakes it.
@@ -153,13 +181,26 @@ func New[T any]() *Queue[T] {
 // the pushing goroutine did before Push is visible to the consumer once it
 // has the value.
 func (q *Queue[T]) Push(v T) bool {
-	sl, full, ok := q.claim()
-	if !ok {
+	// claim and publish, written out in one frame for the common push.
+	t := q.tail.Add(1) - 1
+	if t&closedBit != 0 {
 		return false
 	}
-	q.publish(sl, v)
-	if full != nil {
-		q.grow(full)
+	s := q.tailSeg.Load()
+	i := s.offset(t)
+	if i >= uint64(len(s.vals)) { // the hint is not t's segment
+		s = q.segmentFor(t)
+		i = s.offset(t)
+	}
+	slot[T]{s, i}.put(v)
+	// After the store of the ready bit: see publish.
+	if q.parked.Load() != 0 {
+		q.unpark()
+	}
+	// The middle position links the next segment, after the publish (see
+	// claim).
+	if i == uint64(len(s.vals))>>1 && s.next.Load() == nil {
+		q.grow(s)
 	}
 	return true
 }
@@ -173,29 +214,28 @@ func (q *Queue[T]) Push(v T) bool {
 // and the allocation never stands between a claim and its publish, where
 // the consumer would wait for it. A queue that never fills half of its
 // first segment never allocates a second one.
-func (q *Queue[T]) claim() (sl *slot[T], half *segment[T], ok bool) {
+func (q *Queue[T]) claim() (sl slot[T], half *segment[T], ok bool) {
 	t := q.tail.Add(1) - 1
 	if t&closedBit != 0 {
-		return nil, nil, false
+		return sl, nil, false
 	}
 	s := q.tailSeg.Load()
 	i := s.offset(t)
-	if i >= uint64(len(s.slots)) { // the hint is not t's segment
+	if i >= uint64(len(s.vals)) { // the hint is not t's segment
 		s = q.segmentFor(t)
 		i = s.offset(t)
 	}
-	if i == uint64(len(s.slots))>>1 && s.next.Load() == nil {
+	if i == uint64(len(s.vals))>>1 && s.next.Load() == nil {
 		half = s
 	}
-	return &s.slots[i], half, true
+	return slot[T]{s, i}, half, true
 }
 
 // publish writes v into a slot claimed by claim, makes it visible to the
 // consumer and wakes the consumer if it is parked.
-func (q *Queue[T]) publish(sl *slot[T], v T) {
-	sl.val = v
-	sl.ready.Store(1)
-	// This load must come after the store to ready: with Wait's store to
+func (q *Queue[T]) publish(sl slot[T], v T) {
+	sl.put(v)
+	// This load must come after the store of the ready bit: with Wait's store to
 	// parked followed by its load of ready, at least one side sees the
 	// other, so a wake-up cannot be lost.
 	if q.parked.Load() != 0 {
@@ -236,7 +276,7 @@ func (q *Queue[T]) segmentFor(p uint64) *segment[T] {
 // unless another producer did first, and returns whichever segment is now
 // s.next.
 func (q *Queue[T]) grow(s *segment[T]) *segment[T] {
-	n := newSegment[T](s.start+uint64(len(s.slots)), min(2*len(s.slots), maxSegLen))
+	n := newSegment[T](s.start+uint64(len(s.vals)), min(2*len(s.vals), maxSegLen))
 	if s.next.CompareAndSwap(nil, n) {
 		return n
 	}
@@ -269,29 +309,29 @@ func (q *Queue[T]) claimed() uint64 {
 
 // slotAt returns the slot for position h, the consumer's next position,
 // moving the consumer to the next segment when h is the first position of
-// it. It returns nil when that segment is not linked yet, in which case
-// nothing at h has been published.
-func (q *Queue[T]) slotAt(h uint64) *slot[T] {
+// it. It returns ok == false when that segment is not linked yet, in which
+// case nothing at h has been published.
+func (q *Queue[T]) slotAt(h uint64) (sl slot[T], ok bool) {
 	s := q.headSeg.Load()
 	if !s.holds(h) {
 		n := s.next.Load()
 		if n == nil {
-			return nil
+			return sl, false
 		}
 		s = n
 		q.headSeg.Store(s)
 	}
-	return &s.slots[s.offset(h)]
+	return slot[T]{s, s.offset(h)}, true
 }
 
 // awaitPublish spins briefly on the slot at position h if a producer has
 // claimed it but not yet published it, and reports whether it became ready.
-func (q *Queue[T]) awaitPublish(sl *slot[T], h uint64) bool {
+func (q *Queue[T]) awaitPublish(sl slot[T], h uint64) bool {
 	if q.claimed() <= h {
 		return false // nobody has claimed h: the queue is empty
 	}
 	for range spinLimit {
-		if sl.ready.Load() != 0 {
+		if sl.isReady() {
 			return true
 		}
 	}
@@ -306,19 +346,19 @@ func (q *Queue[T]) awaitPublish(sl *slot[T], h uint64) bool {
 // Slots it empties are zeroed, so the queue keeps no references to popped
 // values.
 //
-// PopBatch is a consumer method: see Queue. One PopBatch costs two atomic
-// loads per value plus one atomic store, which is what makes batches cheap.
+// PopBatch is a consumer method: see Queue. One PopBatch costs an atomic
+// load per run of up to 32 ready values, one copy of the run, and one
+// atomic store, which is what makes batches cheap.
 func (q *Queue[T]) PopBatch(buf []T) int {
 	if len(buf) == 0 {
 		return 0
 	}
-	var zero T
 	h := q.head.Load()
 	s := q.headSeg.Load()
 	n := 0
 	for n < len(buf) {
 		i := s.offset(h)
-		if i >= uint64(len(s.slots)) {
+		if i >= uint64(len(s.vals)) {
 			next := s.next.Load()
 			if next == nil {
 				break
@@ -327,14 +367,20 @@ func (q *Queue[T]) PopBatch(buf []T) int {
 			q.headSeg.Store(s)
 			i = 0 // a segment starts where the one before ends
 		}
-		sl := &s.slots[i]
-		if sl.ready.Load() == 0 && (n > 0 || !q.awaitPublish(sl, h)) {
-			break
+		// The ready bits from i to the end of its word: the run of ready
+		// slots from i moves in one copy.
+		w := s.ready[i>>5].Load() >> (i & 31)
+		if w&1 == 0 {
+			if n > 0 || !q.awaitPublish(slot[T]{s, i}, h) {
+				break
+			}
+			w = s.ready[i>>5].Load() >> (i & 31)
 		}
-		buf[n] = sl.val
-		sl.val = zero
-		n++
-		h++
+		run := min(uint64(bits.TrailingZeros32(^w)), uint64(len(buf)-n))
+		copy(buf[n:], s.vals[i:i+run])
+		clear(s.vals[i : i+run])
+		n += int(run)
+		h += run
 	}
 	if n > 0 {
 		q.head.Store(h)
@@ -347,16 +393,14 @@ func (q *Queue[T]) PopBatch(buf []T) int {
 // yet published. TryPop is a consumer method: see Queue.
 func (q *Queue[T]) TryPop() (v T, ok bool) {
 	h := q.head.Load()
-	sl := q.slotAt(h)
-	if sl == nil {
+	sl, ok := q.slotAt(h)
+	if !ok {
 		return v, false
 	}
-	if sl.ready.Load() == 0 && !q.awaitPublish(sl, h) {
+	if !sl.isReady() && !q.awaitPublish(sl, h) {
 		return v, false
 	}
-	v = sl.val
-	var zero T
-	sl.val = zero
+	v = sl.take()
 	q.head.Store(h + 1)
 	return v, true
 }
@@ -364,8 +408,8 @@ func (q *Queue[T]) TryPop() (v T, ok bool) {
 // headReady reports whether the value at the consumer's position has been
 // published.
 func (q *Queue[T]) headReady() bool {
-	sl := q.slotAt(q.head.Load())
-	return sl != nil && sl.ready.Load() != 0
+	sl, ok := q.slotAt(q.head.Load())
+	return ok && sl.isReady()
 }
 
 // Wait blocks until the oldest value in the queue is ready to pop, and then
@@ -384,8 +428,8 @@ func (q *Queue[T]) headReady() bool {
 func (q *Queue[T]) Wait(done <-chan struct{}) bool {
 	for {
 		h := q.head.Load()
-		sl := q.slotAt(h)
-		if sl != nil && (sl.ready.Load() != 0 || q.awaitPublish(sl, h)) {
+		sl, ok := q.slotAt(h)
+		if ok && (sl.isReady() || q.awaitPublish(sl, h)) {
 			return true
 		}
 		if q.beforePark != nil {
