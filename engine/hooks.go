@@ -55,8 +55,15 @@ func (p *processing) settle(r *Result) {
 	if b := p.bus; len(b.cfg.middlewares) > 0 {
 		b.hookResult(r, StatusCompleted)
 	}
-	if p.hconc == ParallelHandlers && p.remaining.Add(-1) == 0 {
-		// The last parallel row: wake the runner waiting for all of them.
+	if p.hconc == ParallelHandlers {
+		p.settleParallel()
+	}
+}
+
+// settleParallel counts a row of a parallel-handler processing as
+// finished; the last one wakes the runner waiting for all of them.
+func (p *processing) settleParallel() {
+	if p.remaining.Add(-1) == 0 {
 		p.mu.Lock()
 		ch := p.allDone
 		p.mu.Unlock()

@@ -90,8 +90,13 @@ func (p *processing) takeClock() int64 {
 		p.clockHint = 0
 		return h
 	}
-	return monoNow()
+	return freshClock()
 }
+
+// freshClock is monoNow out of line, so that takeClock inlines.
+//
+//go:noinline
+func freshClock() int64 { return monoNow() }
 
 // pin protects p against reuse by its dispatcher while an outside actor
 // (the watchdog, Close) works on it: the actor found p published in slot,

@@ -105,11 +105,8 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 		p.cur.Store(r)
 	}
 	if p.wd != nil {
-		if own != 0 {
-			p.wd.need(own)
-		}
-		if slowAt != 0 {
-			p.wd.need(slowAt)
+		if at := earliest(own, slowAt); at != 0 {
+			p.wd.need(at) // the later one is looked at then (see watch)
 		}
 	}
 	b.rowStarting(r)
@@ -121,6 +118,13 @@ func (p *processing) rowTimeout(h *Handler) time.Duration {
 	if p.stdSettings && h.timeout <= 0 && h.bus == p.bus {
 		return p.kept.rowTO
 	}
+	return p.ownRowTimeout(h)
+}
+
+// ownRowTimeout is rowTimeout resolved from the handler and the event.
+//
+//go:noinline
+func (p *processing) ownRowTimeout(h *Handler) time.Duration {
 	return rowTimeout(h, &p.ic, &p.ev.meta.cfg)
 }
 
