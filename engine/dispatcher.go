@@ -29,7 +29,8 @@ type dispatcher struct {
 	slotType   string       // event type of slot
 	slotMeta   *TypeMeta    // the type slotType is the name of, when known
 	slot       *handlerSlot // the handler slot last looked up
-	chunk      []Result     // rows not handed out yet (see rowSlab)
+	chunk      []Result     // the current chunk of rows (see rowSlab)
+	chunkPos   int          // chunk[chunkPos:] are not handed out yet
 	chunkBytes int          // the size of the last chunk allocated, 0 before the first
 }
 
@@ -52,13 +53,16 @@ func (d *dispatcher) rowSlab(n int) []Result {
 	if n > rowChunk/4 {
 		return make([]Result, n)
 	}
-	if len(d.chunk) < n {
+	// An index into the chunk, not a shrinking slice: no pointer store (and
+	// so no write barrier) per event.
+	i := d.chunkPos
+	if len(d.chunk)-i < n {
 		d.chunkBytes = min(max(2*d.chunkBytes, firstChunkBytes), maxChunkBytes)
 		d.chunk = make([]Result, max(d.chunkBytes/sizeofResult, n))
+		i = 0
 	}
-	s := d.chunk[:n:n]
-	d.chunk = d.chunk[n:]
-	return s
+	d.chunkPos = i + n
+	return d.chunk[i : i+n : i+n]
 }
 
 // handlers returns the handlers of an event type like Bus.handlersFor,
