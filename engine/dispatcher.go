@@ -9,6 +9,7 @@ package engine
 
 import (
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 )
@@ -136,7 +137,65 @@ func (d *dispatcher) loop() {
 	d.run()
 }
 
+// run is the dispatcher's loop: it handles the queued events until the bus
+// closes or a timeout hands the dispatcher to another goroutine.
 func (d *dispatcher) run() {
+	var g callGuard
+	for !d.runGuarded(&g) {
+	}
+}
+
+// runGuarded runs the loop under one deferred recover for every serial
+// handler the loop calls (see callGuard): a handler's panic fails its row
+// with *HandlerPanicError (ERR-1), as call would, and runGuarded returns
+// false; called again, it first carries on with that processing (resume).
+// A panic outside a handler goes on unrecovered, and runtime.Goexit in a
+// handler ends the goroutine, as they do through call. It returns true
+// when the loop ended.
+func (d *dispatcher) runGuarded(g *callGuard) (ended bool) {
+	defer func() {
+		if ended || !g.inCall {
+			return
+		}
+		x := recover()
+		if x == nil {
+			return // runtime.Goexit
+		}
+		g.inCall = false
+		p := g.p
+		r := p.rows[g.i]
+		g.err = &HandlerPanicError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: r.event.Label(), Value: x, Stack: debug.Stack()}
+	}()
+	if g.err != nil && d.resume(g) {
+		return true
+	}
+	d.drain(g)
+	return true
+}
+
+// resume carries on with the processing whose handler panicked, from the
+// end of that handler's call: the row fails with the recovered panic, the
+// next rows run and the processing finishes. It reports whether this
+// goroutine lost the dispatcher, as handle does.
+func (d *dispatcher) resume(g *callGuard) bool {
+	p, i, tok, err := g.p, g.i, g.tok, g.err
+	g.p, g.err = nil, nil
+	if p.owner.Load() != tok {
+		return true
+	}
+	now := monoNow()
+	if p.endRow(p.rows[i], nil, err, now) {
+		p.clockHint = now // a failed row never wins first mode
+	}
+	if p.runSerial(i+1, tok, g) {
+		return true
+	}
+	return !p.finish()
+}
+
+// drain handles the queued events, waiting for more, until the bus closes
+// or the dispatcher is handed to another goroutine.
+func (d *dispatcher) drain(g *callGuard) {
 	b := d.bus
 	for {
 		for d.pos < d.n {
@@ -146,7 +205,7 @@ func (d *dispatcher) run() {
 			e := d.buf[d.pos]
 			d.buf[d.pos] = nil
 			d.pos++
-			if d.handle(e) {
+			if d.handle(e, g) {
 				return // a replacement goroutine owns d now
 			}
 		}
@@ -188,7 +247,7 @@ const (
 
 // handle processes one dequeued event and reports whether this goroutine
 // lost ownership of the dispatcher.
-func (d *dispatcher) handle(e *Event) bool {
+func (d *dispatcher) handle(e *Event, g *callGuard) bool {
 	b := d.bus
 	ic := &unsetConfig // read-only: no copy for the common event that sets nothing
 	var own eventConfig
@@ -239,7 +298,7 @@ func (d *dispatcher) handle(e *Event) bool {
 		p.disp, p.wd = d, d.wd
 	}
 	p.rowFlags = lockFlag(b, lock)
-	abandoned := p.run()
+	abandoned := p.runGuarded(g)
 	if p.unclaimed {
 		// A queue-jump took the event first (AWAIT-7): nothing to do here.
 		p.unclaimed = false

@@ -171,7 +171,12 @@ func (p *processing) Run() {
 
 // run processes the event and reports whether the caller lost ownership
 // (a timeout or Stop finalised the processing from outside).
-func (p *processing) run() bool {
+func (p *processing) run() bool { return p.runGuarded(nil) }
+
+// runGuarded is run for the dispatcher's serial processings, whose
+// handlers' panics the dispatcher's loop recovers through g (see
+// callGuard); with g nil each call recovers them.
+func (p *processing) runGuarded(g *callGuard) bool {
 	tok := p.owner.Load()
 	if !p.setup() {
 		return false
@@ -179,7 +184,7 @@ func (p *processing) run() bool {
 	if p.setupErr == nil && len(p.rows) > 0 {
 		if p.hconc == ParallelHandlers {
 			p.runParallel()
-		} else if p.runSerial(0, tok) {
+		} else if p.runSerial(0, tok, g) {
 			return true
 		}
 	}
