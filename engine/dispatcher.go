@@ -288,7 +288,10 @@ func (d *dispatcher) handle(e *Event, g *callGuard) bool {
 		p = &processing{}
 	}
 	p.reset(b, e)
-	p.ic = *ic
+	if ic != &unsetConfig || !p.icStd {
+		p.ic = *ic
+		p.icStd = ic == &unsetConfig
+	} // else p.ic is unsetConfig already: no copy
 	p.mustClaim = true
 	// Pointer stores only where they change (see reset).
 	if p.lock != lock {

@@ -40,6 +40,8 @@ type processing struct {
 	wd        *watchdog
 	setupErr  error
 	ic        eventConfig     // the event's instance settings (its type's: ev.meta.cfg, immutable)
+	icStd     bool            // ic is unsetConfig (the event sets nothing itself); set by handle only
+	own       settings        // the settings resolved for an event with instance settings
 	rowBuf    []*Result       // reused backing array for rows
 	clockHint int64           // a recent monoNow reading of this runner, or 0
 	validator ResultValidator // the event's result schema, if it has one
@@ -197,8 +199,7 @@ func (p *processing) runGuarded(g *callGuard) bool {
 // already took it.
 func (p *processing) setup() bool {
 	b, e := p.bus, p.ev
-	var own settings
-	rs := p.resolve(b, e.meta, &p.ic, &own)
+	rs := p.resolve(b, e.meta, &p.ic, &p.own)
 	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
 	// Nobody else sees p until watch publishes it below (the pin protocol

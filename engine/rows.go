@@ -35,7 +35,7 @@ type settings struct {
 // own when it does. It records in p.stdSettings whether kept.rowTO and
 // kept.hSlow apply to this event.
 func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *settings) *settings {
-	unset := ic.isUnset()
+	unset := p.icStd || ic.isUnset()
 	if unset && p.kept.meta == meta && p.kept.bus == b {
 		p.stdSettings = true
 		return &p.kept
