@@ -59,7 +59,15 @@ func (b *Bus) endEventOn(e *Event, hheld bool) {
 	if hheld {
 		e.passHandlerLockLocked()
 	}
-	e.decPendingLocked(b)
+	// decPendingLocked, inlined.
+	e.pending--
+	if e.pending > 0 {
+		e.mu.Unlock()
+	} else if e.ext == nil {
+		e.completeLoneLocked(b)
+	} else {
+		e.completeLocked(b)
+	}
 	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
 		b.notifyIdle()
 	}
@@ -77,12 +85,16 @@ func (e *Event) decPendingLocked(b *Bus) {
 	e.pending--
 	if e.pending > 0 {
 		e.mu.Unlock()
-		return
-	}
-	if e.ext == nil {
+	} else if e.ext == nil {
 		e.completeLoneLocked(b)
-		return
+	} else {
+		e.completeLocked(b)
 	}
+}
+
+// completeLocked completes an event with extension (CHILD-5, CHILD-6). It
+// unlocks e.mu.
+func (e *Event) completeLocked(b *Bus) {
 	var last ident.Time
 	for i, n := 0, e.rowCount(); i < n; i++ {
 		if c := e.rowAt(i).CompletedTime(); c > last {

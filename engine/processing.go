@@ -199,7 +199,12 @@ func (p *processing) runGuarded(g *callGuard) bool {
 // already took it.
 func (p *processing) setup() bool {
 	b, e := p.bus, p.ev
-	rs := p.resolve(b, e.meta, &p.ic, &p.own)
+	rs := &p.kept
+	if p.icStd && p.kept.meta == e.meta && p.kept.bus == b {
+		p.stdSettings = true // resolve's first case, inlined
+	} else {
+		rs = p.resolve(b, e.meta, &p.ic, &p.own)
+	}
 	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
 	// Nobody else sees p until watch publishes it below (the pin protocol

@@ -127,14 +127,23 @@ func defaultRowTimeout(b *Bus, ic, tc *eventConfig) time.Duration {
 func (p *processing) makeRows() ([]*Result, bool, error) {
 	b, e := p.bus, p.ev
 	e.mu.Lock()
-	if p.mustClaim && !e.claimLocked(b) {
-		e.mu.Unlock()
-		return nil, false, nil
+	if p.mustClaim {
+		if e.ext == nil && e.bus0 == b && e.flags&flagClaimed0 == 0 && b.cfg.maxQueue <= 0 {
+			e.flags |= flagClaimed0 // claimLocked's common case, inlined
+		} else if !e.claimLocked(b) {
+			e.mu.Unlock()
+			return nil, false, nil
+		}
 	}
 	var typed, wild []*Handler
 	if d := p.disp; d != nil {
 		if e.ext == nil || e.ext.typ == "" {
-			typed, wild = d.handlersOf(e.meta.name, e.meta) // its type's name (typeLocked)
+			if s := d.slot; s != nil && d.slotMeta == e.meta {
+				// The last event's type: handlersOf's first case, inlined.
+				typed, wild = s.handlers(), b.wild.handlers()
+			} else {
+				typed, wild = d.handlersOf(e.meta.name, e.meta) // its type's name (typeLocked)
+			}
 		} else {
 			typed, wild = d.handlers(e.ext.typ)
 		}
