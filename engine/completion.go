@@ -18,8 +18,12 @@ func (p *processing) finish() bool {
 	if !p.state.CompareAndSwap(procRunning, procFinished) {
 		return false
 	}
-	if p.wd != nil {
-		p.wd.unwatch(p)
+	if w := p.wd; w != nil {
+		if p.keepSlot {
+			p.published.Store(false) // it stays in the slot, unpublished (see pin)
+		} else {
+			w.unwatch(p)
+		}
 	}
 	if p.lock != nil {
 		p.lock.unlock()

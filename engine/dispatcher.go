@@ -296,6 +296,7 @@ func (d *dispatcher) handle(e *Event, g *callGuard) bool {
 		p = &processing{}
 	}
 	p.reset(b, e)
+	p.keepSlot = p == d.proc
 	if ic != &unsetConfig || !p.icStd {
 		p.ic = *ic
 		p.icStd = ic == &unsetConfig

@@ -50,9 +50,13 @@ type processing struct {
 	// kept.hSlow apply to its handlers without their own (set by resolve).
 	stdSettings bool
 	mustClaim   bool // setup claims the event (dispatcher path)
-	unclaimed   bool // setup found the event already claimed
-	allDone     chan struct{}
-	timing      []rowTiming
+	// keepSlot: p is its dispatcher's reused processing (d.proc), which
+	// stays in the watchdog's slot between events, unpublished (see pin):
+	// no pointer store per event. Set by handle before publish.
+	keepSlot  bool
+	unclaimed bool // setup found the event already claimed
+	allDone   chan struct{}
+	timing    []rowTiming
 
 	// hheld: the processing holds the event's handler lock (LOCK-2),
 	// handed on when it finishes; hwait: makeRows queued it for the lock;
@@ -101,15 +105,17 @@ func (p *processing) takeClock() int64 {
 func freshClock() int64 { return monoNow() }
 
 // pin protects p against reuse by its dispatcher while an outside actor
-// (the watchdog, Close) works on it: the actor found p published in slot,
-// counts itself in refs, then checks p is still published. The dispatcher
-// unpublishes p from both slots before it looks at refs, and takes a fresh
-// processing instead of reusing one with refs > 0. With sequentially
-// consistent atomics either the actor sees p unpublished and backs off, or
-// the dispatcher sees the pin.
+// (the watchdog, Close) works on it: the actor found p in slot, counts
+// itself in refs, then checks p is still in slot and published. finish
+// unpublishes p (clears published for the dispatcher's reused processing,
+// which stays in the slot, and takes any other out of the slot) before the
+// dispatcher looks at refs, and the dispatcher takes a fresh processing
+// instead of reusing one with refs > 0. With sequentially consistent
+// atomics either the actor sees p unpublished and backs off, or the
+// dispatcher sees the pin.
 func (p *processing) pin(slot *atomic.Pointer[processing]) bool {
 	p.refs.Add(1)
-	if slot.Load() != p {
+	if slot.Load() != p || !p.published.Load() {
 		p.refs.Add(-1)
 		return false
 	}

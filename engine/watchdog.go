@@ -85,8 +85,8 @@ func (s *procSet) Range(f func(p *processing, v bool) bool) {
 // One need, for the earlier of the two deadlines, does for both: the timer
 // fires no later than that, and check asks for the next deadline then.
 func (w *watchdog) watch(p *processing) {
-	if s := w.slot; s != nil {
-		s.Store(p)
+	if s := w.slot; s != nil && s.Load() != p {
+		s.Store(p) // the dispatcher's reused processing is there already (keepSlot)
 	}
 	if at := earliest(p.deadline, p.slowAt); at != 0 {
 		w.need(at)
