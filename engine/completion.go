@@ -41,7 +41,22 @@ func (p *processing) finish() bool {
 			b.trimHistory()
 		}
 	}
-	b.endEventOn(e, p.hheld)
+	// endEventOn(e, p.hheld), inlined.
+	e.mu.Lock()
+	if p.hheld {
+		e.passHandlerLockLocked()
+	}
+	e.pending--
+	if e.pending > 0 {
+		e.mu.Unlock()
+	} else if e.ext == nil {
+		e.completeLoneLocked(b)
+	} else {
+		e.completeLocked(b)
+	}
+	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
+		b.notifyIdle()
+	}
 	return true
 }
 

@@ -260,27 +260,40 @@ func (p *processing) setup() bool {
 		p.hwait = nil
 		expired = p.waitHandlerLock(ch)
 	}
-	p.publish()
+	// Publish p: make it visible to the watchdog and to Close (through the
+	// watchdog's slot, the dispatcher's cur for dispatcher processings),
+	// and have the watchdog look at it by its deadlines.
+	p.published.Store(true)
+	if w := p.wd; w != nil {
+		if s := w.slot; s != nil && s.Load() != p {
+			s.Store(p) // the dispatcher's reused processing is there already (keepSlot)
+		}
+		// One need, for the earlier of the two deadlines, does for both:
+		// the timer fires no later than that, and check asks for the next
+		// deadline then.
+		if at := earliest(p.deadline, p.slowAt); at != 0 {
+			w.need(at)
+		}
+	}
+	if b.state.Load() != busOpen || p.jumpFrom != nil {
+		p.publishChecks()
+	}
 	if expired {
 		p.timeoutEvent()
 	}
 	return true
 }
 
-// publish makes p visible to the watchdog and to Close (through the
-// watchdog's slot, the dispatcher's cur for dispatcher processings). If the
-// bus started closing meanwhile, the processing is aborted at once.
-func (p *processing) publish() {
-	p.published.Store(true)
-	if p.wd != nil {
-		p.wd.watch(p)
-	}
+// publishChecks follows the publication of p when the bus is closing or p is
+// a queue-jump: a processing published while the bus started closing is
+// aborted at once, and a queue-jump whose awaiting handler timed out or
+// was aborted while it was being set up is interrupted like the others
+// (CANCEL-2).
+func (p *processing) publishChecks() {
 	if p.bus.state.Load() != busOpen {
 		p.abort(ReasonStopped, ErrStopped, nil)
 		return
 	}
-	// A queue-jump whose awaiting handler timed out or was aborted while
-	// this was being set up is interrupted like the others (CANCEL-2).
 	if jf := p.jumpFrom; jf != nil && jf.Status() == StatusError {
 		if err := jf.Error(); isOwnError(err) {
 			p.abort(cascadeReason(err), err, err)

@@ -3,8 +3,8 @@ package engine
 // The watchdog: a lazily re-armed timer per dispatcher, and one per bus
 // for its parallel events and queue-jumps, that looks at the processings it
 // watches (check, timeout.go) at the earliest deadline it was asked for.
-// A processing is watched from publish (processing.go) until finish
-// (completion.go).
+// A processing is watched from its publication (setup, processing.go)
+// until finish (completion.go).
 
 import (
 	"sync"
@@ -76,20 +76,6 @@ func (s *procSet) Delete(p *processing) {
 func (s *procSet) Range(f func(p *processing, v bool) bool) {
 	if m := s.m.Load(); m != nil {
 		m.Range(f)
-	}
-}
-
-// watch starts watching p; it is called by p's runner, which wrote p's
-// deadlines itself.
-//
-// One need, for the earlier of the two deadlines, does for both: the timer
-// fires no later than that, and check asks for the next deadline then.
-func (w *watchdog) watch(p *processing) {
-	if s := w.slot; s != nil && s.Load() != p {
-		s.Store(p) // the dispatcher's reused processing is there already (keepSlot)
-	}
-	if at := earliest(p.deadline, p.slowAt); at != 0 {
-		w.need(at)
 	}
 }
 
