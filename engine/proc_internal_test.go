@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -155,5 +156,70 @@ func TestPanicAfterTimeoutHandOff(t *testing.T) {
 	}
 	if err := b.WaitUntilIdle(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The dispatcher's lean path for the common event (setupLone: one handler,
+// nothing set on the event) keeps the deadlines and warnings of the general
+// one: the bus's handler slow threshold warns once (SLOW-2), the bus's
+// event timeout aborts the running handler (TIMEOUT-4), and the next event
+// runs as usual. A handler with a timeout of its own takes the general path
+// and times out by it (TIMEOUT-6).
+func TestLeanPathKeepsDeadlines(t *testing.T) {
+	var slow atomic.Int32
+	logger := slog.New(countingHandler{match: "Slow event handler", n: &slow})
+	b, err := NewBus("LeanDeadlines", WithEventTimeout(60*time.Millisecond), WithDefaultHandlerSlowTimeout(10*time.Millisecond), WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	if _, err := b.On("LeanEvent", func(ctx context.Context, e *Event) (any, error) {
+		if fieldN(e) == 0 {
+			<-ctx.Done()
+			return nil, context.Cause(ctx)
+		}
+		return "quick", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.On("OwnTimeoutEvent", func(ctx context.Context, e *Event) (any, error) {
+		<-ctx.Done()
+		return nil, context.Cause(ctx)
+	}, WithHandlerTimeout(5*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	emit := func(typ string, n int) *Event {
+		t.Helper()
+		e, err := NewEvent(typ, map[string]any{"n": n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	stuck, quick := emit("LeanEvent", 0), emit("LeanEvent", 1)
+	for _, e := range []*Event{stuck, quick} {
+		if err := e.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ab *HandlerAbortedError
+	if err := stuck.Rows()[0].Error(); !errors.As(err, &ab) || ab.Reason != ReasonEventTimeout {
+		t.Fatalf("the stuck handler's row: %v, want an abort by the event timeout", err)
+	}
+	if v := quick.Rows()[0].Value(); v != "quick" {
+		t.Fatalf("the next event's row: %v (%v)", v, quick.Rows()[0].Error())
+	}
+	if n := slow.Load(); n != 1 {
+		t.Fatalf("%d slow-handler warnings, want 1", n)
+	}
+	own := emit("OwnTimeoutEvent", 2)
+	if err := own.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Rows()[0].Error(); !errors.Is(err, ErrHandlerTimeout) {
+		t.Fatalf("the handler with its own timeout: %v, want its timeout", err)
 	}
 }

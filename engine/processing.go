@@ -186,6 +186,11 @@ func (p *processing) run() bool { return p.runGuarded(nil) }
 // callGuard); with g nil each call recovers them.
 func (p *processing) runGuarded(g *callGuard) bool {
 	tok := p.owner.Load()
+	if g != nil {
+		if r := p.setupLone(); r != nil {
+			return p.runLone(r, tok, g)
+		}
+	}
 	if !p.setup() {
 		return false
 	}
@@ -282,6 +287,112 @@ func (p *processing) setup() bool {
 		p.timeoutEvent()
 	}
 	return true
+}
+
+// setupLone is setup for the dispatcher's common event, with one row: an
+// event that sets nothing itself, of the type of the kept settings (serial
+// handlers, no result schema), emitted to this bus alone and processed
+// here first, on a bus without middlewares or a queue bound, with one
+// typed handler of this bus, without wildcard handlers, that forwards
+// nothing and has no timeout or slow threshold of its own. It does what
+// setup does for such an event, in the same order, and returns its row;
+// for any other event it changes nothing and returns nil (setup then
+// runs). Its conditions keep out everything setup would do besides:
+// instance settings, extensions (FWD-4, ERU-5, REC-1), result schemas,
+// hooks (MW-1), queue counts and the handler lock's queue (LOCK-2).
+func (p *processing) setupLone() *Result {
+	b, e, d := p.bus, p.ev, p.disp
+	if !p.icStd || p.kept.meta != e.meta || p.kept.bus != b || p.kept.hconc != SerialHandlers ||
+		p.kept.validator != nil || !p.mustClaim || p.jumpFrom != nil || d == nil ||
+		len(b.cfg.middlewares) > 0 || b.cfg.maxQueue > 0 {
+		return nil
+	}
+	s := d.slot
+	if s == nil || d.slotMeta != e.meta {
+		return nil
+	}
+	e.mu.Lock()
+	// The claim, the handler snapshot (REG-7) and the handler lock
+	// (LOCK-2) in one critical section, as in makeRows.
+	hs := s.handlers()
+	if len(hs) != 1 || e.ext != nil || e.row0 != nil || e.bus0 != b ||
+		e.flags&(flagClaimed0|flagHandlerLock) != 0 || len(b.wild.handlers()) > 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	h := hs[0]
+	if h.forwardTo != nil || h.timeout > 0 || h.slowTimeout >= 0 || h.bus != b {
+		e.mu.Unlock()
+		return nil
+	}
+	e.flags |= flagClaimed0 | flagHandlerLock
+	p.hheld = true
+	p.stdSettings = true
+	p.rowFlags |= rowHoldsEventLock
+	slab := d.rowSlab(1)
+	r := &slab[0]
+	r.event, r.handler = e, h
+	r.flags = p.rowFlags
+	rows := append(p.rowBuf[:0], r)
+	e.row0 = r // addRow
+	e.mu.Unlock()
+	if cap(rows) != cap(p.rowBuf) {
+		p.rowBuf = rows // grown; otherwise the same array (no write barrier)
+	}
+	if cap(p.rows) >= 1 && &p.rows[:1][0] == &rows[0] {
+		p.rows = p.rows[:1]
+	} else {
+		p.rows = rows
+	}
+	rs := &p.kept
+	now := p.takeClock()
+	p.clockHint = now // the row starts now too
+	p.hconc, p.complete, p.evTO = rs.hconc, rs.completion, rs.evTO
+	if rs.evTO > 0 {
+		p.deadline = now + int64(rs.evTO)
+	}
+	if rs.evSlow > 0 {
+		p.slowAt = now + int64(rs.evSlow)
+	}
+	// Publish p, as setup does.
+	p.published.Store(true)
+	if w := p.wd; w != nil {
+		if s := w.slot; s != nil && s.Load() != p {
+			s.Store(p)
+		}
+		if at := earliest(p.deadline, p.slowAt); at != 0 {
+			w.need(at)
+		}
+	}
+	if b.state.Load() != busOpen {
+		p.publishChecks()
+	}
+	return r
+}
+
+// runLone is runGuarded's rest for the row setupLone made: runSerial for
+// one row, then finish.
+func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
+	if p.owner.Load() != tok {
+		return true
+	}
+	now := p.takeClock()
+	if r.startAt(now) {
+		p.curIdx.Store(0)
+		p.beginRow(r, nil, now)
+		g.p, g.i, g.tok, g.inCall = p, 0, tok, true
+		v, err := r.handler.fn(hctx{r}, r.event)
+		g.inCall = false
+		if p.owner.Load() != tok {
+			return true
+		}
+		now = monoNow()
+		if p.endRow(r, v, err, now) {
+			p.clockHint = now // the next event starts now
+		}
+		// One row: a first-mode winner has no other rows to end.
+	}
+	return !p.finish()
 }
 
 // publishChecks follows the publication of p when the bus is closing or p is
