@@ -33,6 +33,7 @@ type dispatcher struct {
 	chunk      []Result     // the current chunk of rows (see rowSlab)
 	chunkPos   int          // chunk[chunkPos:] are not handed out yet
 	chunkBytes int          // the size of the last chunk allocated, 0 before the first
+	own        eventConfig  // handle's copy of the current event's instance settings
 }
 
 // A dispatcher allocates rows in chunks: one allocation then serves many
@@ -258,10 +259,9 @@ const (
 func (d *dispatcher) handle(e *Event, g *callGuard) bool {
 	b := d.bus
 	ic := &unsetConfig // read-only: no copy for the common event that sets nothing
-	var own eventConfig
 	if e.bits.Load()&bitCfgSet != 0 {
-		own = e.instanceConfig()
-		ic = &own
+		d.own = e.instanceConfig() // not a local: no zeroing per event
+		ic = &d.own
 	}
 	mode := b.resolveConcurrency(e, ic)
 	if mode == ParallelEvents {

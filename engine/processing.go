@@ -54,7 +54,8 @@ type processing struct {
 	// stays in the watchdog's slot between events, unpublished (see pin):
 	// no pointer store per event. Set by handle before publish.
 	keepSlot  bool
-	unclaimed bool // setup found the event already claimed
+	loneList  *handlerList // the last handler snapshot setupLone found fit
+	unclaimed bool         // setup found the event already claimed
 	allDone   chan struct{}
 	timing    []rowTiming
 
@@ -300,11 +301,13 @@ func (p *processing) setup() bool {
 // runs). Its conditions keep out everything setup would do besides:
 // instance settings, extensions (FWD-4, ERU-5, REC-1), result schemas,
 // hooks (MW-1), queue counts and the handler lock's queue (LOCK-2).
+//
+// It is called by the dispatcher only (runGuarded with its callGuard), on
+// a processing handle prepared: mustClaim set, disp the dispatcher, no
+// queue-jump.
 func (p *processing) setupLone() *Result {
 	b, e, d := p.bus, p.ev, p.disp
-	if !p.icStd || p.kept.meta != e.meta || p.kept.bus != b || p.kept.hconc != SerialHandlers ||
-		p.kept.validator != nil || !p.mustClaim || p.jumpFrom != nil || d == nil ||
-		len(b.cfg.middlewares) > 0 || b.cfg.maxQueue > 0 {
+	if !p.icStd || !p.kept.lone || p.kept.meta != e.meta || p.kept.bus != b {
 		return nil
 	}
 	s := d.slot
@@ -314,17 +317,22 @@ func (p *processing) setupLone() *Result {
 	e.mu.Lock()
 	// The claim, the handler snapshot (REG-7) and the handler lock
 	// (LOCK-2) in one critical section, as in makeRows.
-	hs := s.handlers()
-	if len(hs) != 1 || e.ext != nil || e.row0 != nil || e.bus0 != b ||
+	l := s.list.Load()
+	if l == nil || e.ext != nil || e.row0 != nil || e.bus0 != b ||
 		e.flags&(flagClaimed0|flagHandlerLock) != 0 || len(b.wild.handlers()) > 0 {
 		e.mu.Unlock()
 		return nil
 	}
-	h := hs[0]
-	if h.forwardTo != nil || h.timeout > 0 || h.slowTimeout >= 0 || h.bus != b {
-		e.mu.Unlock()
-		return nil
+	if l != p.loneList {
+		// A snapshot never changes, nor do its handlers' settings: one
+		// found fit once stays fit.
+		if len(l.hs) != 1 || !loneHandler(l.hs[0], b) {
+			e.mu.Unlock()
+			return nil
+		}
+		p.loneList = l
 	}
+	h := l.hs[0]
 	e.flags |= flagClaimed0 | flagHandlerLock
 	p.hheld = true
 	p.stdSettings = true
@@ -368,6 +376,13 @@ func (p *processing) setupLone() *Result {
 		p.publishChecks()
 	}
 	return r
+}
+
+// loneHandler reports whether h, the only handler of an event's type on b,
+// suits setupLone: b's own, forwarding nothing, without a timeout or slow
+// threshold of its own.
+func loneHandler(h *Handler, b *Bus) bool {
+	return h.forwardTo == nil && h.timeout <= 0 && h.slowTimeout < 0 && h.bus == b
 }
 
 // runLone is runGuarded's rest for the row setupLone made: runSerial for

@@ -27,6 +27,10 @@ type settings struct {
 	rowTO      time.Duration   // rowTimeout of a handler without its own timeout
 	hSlow      time.Duration   // handlerSlow of a handler without its own threshold
 	validator  ResultValidator // the type's result schema, if it has one (RTYPE-2)
+	// lone: the dispatcher's lean path (setupLone) may take events of these
+	// settings: serial handlers, no result schema, a bus without
+	// middlewares or a queue bound (all fixed for the type and the bus).
+	lone bool
 }
 
 // resolve returns the settings of the current event: the kept ones when the
@@ -56,6 +60,7 @@ func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *setti
 		hSlow:      firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, b.cfg.handlerSlowTimeout),
 		validator:  metaValidator(meta),
 	}
+	rs.lone = rs.hconc == SerialHandlers && rs.validator == nil && len(b.cfg.middlewares) == 0 && b.cfg.maxQueue <= 0
 	p.stdSettings = unset
 	return rs
 }
