@@ -394,7 +394,9 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 	now := p.takeClock()
 	if r.startAt(now) {
 		p.curIdx.Store(0)
-		p.beginRow(r, nil, now)
+		// The lone handler has no timeout or slow threshold of its own:
+		// the kept settings' apply (see rowTimeout, handlerSlow).
+		p.beginRowWith(r, nil, now, p.kept.rowTO, p.kept.hSlow)
 		g.p, g.i, g.tok, g.inCall = p, 0, tok, true
 		v, err := r.handler.fn(hctx{r}, r.event)
 		g.inCall = false
@@ -402,8 +404,17 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 			return true
 		}
 		now = monoNow()
-		if p.endRow(r, v, err, now) {
-			p.clockHint = now // the next event starts now
+		if err == nil && !isErrorValue(v) {
+			// endRow for a value (no result schema here: lone settings):
+			// the row completes, its ctx is released, then it settles.
+			ok := r.finishAt(v, nil, StatusStarted, now)
+			r.released()
+			if ok {
+				p.settle(r)
+				p.clockHint = now // the next event starts now
+			}
+		} else if p.endRow(r, v, err, now) {
+			p.clockHint = now
 		}
 		// One row: a first-mode winner has no other rows to end.
 	}

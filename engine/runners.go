@@ -92,8 +92,13 @@ func (p *processing) continueFrom(next int, tok uint32) {
 // beginRow stamps deadlines, arms the slow-handler warning and fires the
 // started hooks through rowStarting.
 func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
+	p.beginRowWith(r, t, now, p.rowTimeout(r.handler), p.handlerSlow(r))
+}
+
+// beginRowWith is beginRow with the row's timeout and slow threshold
+// resolved.
+func (p *processing) beginRowWith(r *Result, t *rowTiming, now int64, timeout, slow time.Duration) {
 	b := p.bus
-	timeout := p.rowTimeout(r.handler)
 	var hdl int64
 	if timeout > 0 {
 		hdl = now + int64(timeout)
@@ -109,7 +114,6 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 	if hdl != 0 && (p.deadline == 0 || hdl < p.deadline) {
 		own = hdl // the handler's own timeout is strictly tighter (TIMEOUT-6/7)
 	}
-	slow := p.handlerSlow(r)
 	var slowAt int64
 	if slow > 0 && (timeout == 0 || timeout > slow) { // SLOW-3
 		slowAt = now + int64(slow)
@@ -206,6 +210,13 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	}
 	p.settle(r)
 	return true
+}
+
+// isErrorValue reports whether a handler's value is a non-nil error, which
+// counts as raised (RTYPE-3).
+func isErrorValue(v any) bool {
+	e, ok := v.(error)
+	return ok && e != nil
 }
 
 // runParallel starts every row and waits until all are terminal (HCONC-2);
