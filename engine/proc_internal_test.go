@@ -223,3 +223,66 @@ func TestLeanPathKeepsDeadlines(t *testing.T) {
 		t.Fatalf("the handler with its own timeout: %v, want its timeout", err)
 	}
 }
+
+// The lean path (runLone: one handler) recovers panics through the same
+// callGuard: each panicking event fails its row and the next events run,
+// and a handler that panics after the bus's event timeout aborted it
+// (TIMEOUT-4, the dispatcher handed on) ends only its own goroutine.
+func TestLeanPathPanics(t *testing.T) {
+	b, err := NewBus("LeanPanics", WithEventTimeout(30*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	release := make(chan struct{})
+	if _, err := b.On("LeanPanicEvent", func(ctx context.Context, e *Event) (any, error) {
+		switch n := fieldN(e); {
+		case n == 0:
+			<-ctx.Done() // aborted by the event timeout
+			<-release
+			panic("late")
+		case n%2 == 1:
+			panic(fmt.Sprintf("odd %d", n))
+		default:
+			return n, nil
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var events []*Event
+	for i := range 9 {
+		e, err := NewEvent("LeanPanicEvent", map[string]any{"n": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	for _, e := range events {
+		if err := e.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	var ab *HandlerAbortedError
+	if err := events[0].Rows()[0].Error(); !errors.As(err, &ab) || ab.Reason != ReasonEventTimeout {
+		t.Fatalf("the stuck handler's row: %v, want an abort by the event timeout", err)
+	}
+	for i, e := range events[1:] {
+		n := i + 1
+		r := e.Rows()[0]
+		if n%2 == 1 {
+			var pe *HandlerPanicError
+			if !errors.As(r.Error(), &pe) || pe.Value != fmt.Sprintf("odd %d", n) {
+				t.Fatalf("event %d: row error %v, want its panic", n, r.Error())
+			}
+		} else if r.Value() != n {
+			t.Fatalf("event %d: row value %v (%v)", n, r.Value(), r.Error())
+		}
+	}
+	if err := b.WaitUntilIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
