@@ -219,7 +219,7 @@ func (p *processing) setup() bool {
 	}
 	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
-	// Nobody else sees p until watch publishes it below (the pin protocol
+	// Nobody else sees p until it is published below (the pin protocol
 	// keeps pinned processings out of reuse), so setup writes without a lock.
 	now := p.takeClock()
 	p.clockHint = now // the first row starts now too

@@ -134,7 +134,7 @@ func (p *processing) beginRowWith(r *Result, t *rowTiming, now int64, timeout, s
 	}
 	if p.wd != nil {
 		if at := earliest(own, slowAt); at != 0 {
-			p.wd.need(at) // the later one is looked at then (see watch)
+			p.wd.need(at) // the later one is looked at then (as at publication, see setup)
 		}
 	}
 	b.rowStarting(r)
