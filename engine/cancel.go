@@ -117,7 +117,7 @@ func cascadeReason(cause error) string {
 // outside its runner (event timeout, parent timeout, Stop).
 func (p *processing) abort(reason string, cause, parentErr error) {
 	if !p.published.Load() {
-		return // publish checks for Close and a failed parent itself
+		return // setup checks for Close and a failed parent when it publishes p
 	}
 	p.mu.Lock()
 	if p.state.Load() != procRunning {

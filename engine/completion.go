@@ -18,8 +18,12 @@ func (p *processing) finish() bool {
 	if !p.state.CompareAndSwap(procRunning, procFinished) {
 		return false
 	}
-	if p.wd != nil {
-		p.wd.unwatch(p)
+	if w := p.wd; w != nil {
+		if p.keepSlot {
+			p.published.Store(false) // it stays in the slot, unpublished (see pin)
+		} else {
+			w.unwatch(p)
+		}
 	}
 	if p.lock != nil {
 		p.lock.unlock()
@@ -37,7 +41,22 @@ func (p *processing) finish() bool {
 			b.trimHistory()
 		}
 	}
-	b.endEventOn(e, p.hheld)
+	// endEventOn(e, p.hheld), inlined.
+	e.mu.Lock()
+	if p.hheld {
+		e.passHandlerLockLocked()
+	}
+	e.pending--
+	if e.pending > 0 {
+		e.mu.Unlock()
+	} else if e.ext == nil {
+		e.completeLoneLocked(b)
+	} else {
+		e.completeLocked(b)
+	}
+	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
+		b.notifyIdle()
+	}
 	return true
 }
 
@@ -59,7 +78,15 @@ func (b *Bus) endEventOn(e *Event, hheld bool) {
 	if hheld {
 		e.passHandlerLockLocked()
 	}
-	e.decPendingLocked(b)
+	// decPendingLocked, inlined.
+	e.pending--
+	if e.pending > 0 {
+		e.mu.Unlock()
+	} else if e.ext == nil {
+		e.completeLoneLocked(b)
+	} else {
+		e.completeLocked(b)
+	}
 	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
 		b.notifyIdle()
 	}
@@ -77,19 +104,20 @@ func (e *Event) decPendingLocked(b *Bus) {
 	e.pending--
 	if e.pending > 0 {
 		e.mu.Unlock()
-		return
-	}
-	var last ident.Time
-	if e.ext == nil {
-		// One row at most, one bus at most: the common event.
-		if r := e.row0; r != nil {
-			last = r.CompletedTime()
-		}
+	} else if e.ext == nil {
+		e.completeLoneLocked(b)
 	} else {
-		for i, n := 0, e.rowCount(); i < n; i++ {
-			if c := e.rowAt(i).CompletedTime(); c > last {
-				last = c
-			}
+		e.completeLocked(b)
+	}
+}
+
+// completeLocked completes an event with extension (CHILD-5, CHILD-6). It
+// unlocks e.mu.
+func (e *Event) completeLocked(b *Bus) {
+	var last ident.Time
+	for i, n := 0, e.rowCount(); i < n; i++ {
+		if c := e.rowAt(i).CompletedTime(); c > last {
+			last = c
 		}
 	}
 	if last == 0 {
@@ -108,45 +136,23 @@ func (e *Event) decPendingLocked(b *Bus) {
 	}
 	ch := e.done
 	var parent *Event
-	if e.flags&flagLinkedParent != 0 && e.ext != nil {
+	if e.flags&flagLinkedParent != 0 {
 		parent = e.ext.parent
 		e.flags &^= flagLinkedParent
 	}
 	// The buses that keep no completed history drop e now (HIST-3).
-	var zero0 *Bus
 	var zeroHist []*Bus
-	if e.ext == nil {
-		if hb := e.bus0; hb != nil && hb.hist.limit() == 0 {
-			zero0 = hb
-		}
-	} else {
-		for i, n := 0, e.busCount(); i < n; i++ {
-			if hb, _ := e.busAt(i); hb.hist.limit() == 0 {
-				zeroHist = append(zeroHist, hb)
-			}
+	for i, n := 0, e.busCount(); i < n; i++ {
+		if hb, _ := e.busAt(i); hb.hist.limit() == 0 {
+			zeroHist = append(zeroHist, hb)
 		}
 	}
 	e.mu.Unlock()
 	if hooks {
-		// The completion hooks run before waiters are released: Wait,
-		// Done and Now return after them (MW-13: a WAL line written under
-		// the every-event policy is durable when Wait returns).
-		b.eventCompleted(e)
-		e.mu.Lock()
-		ch = nil
-		// A hook may have re-emitted the event to another bus, reopening
-		// it (reopenLocked released the waiters then); only a status
-		// still hooking is released here.
-		if e.status.CompareAndSwap(uint32(StatusCompleted)|statusHooking, uint32(StatusCompleted)) {
-			ch = e.done
-		}
-		e.mu.Unlock()
+		ch = e.runCompletedHooks(b)
 	}
 	if ch != nil {
 		close(ch)
-	}
-	if zero0 != nil {
-		zero0.hist.removeCompleted(e)
 	}
 	for _, hb := range zeroHist {
 		hb.hist.removeCompleted(e)
@@ -154,6 +160,63 @@ func (e *Event) decPendingLocked(b *Bus) {
 	if parent != nil {
 		parent.decPending(nil)
 	}
+}
+
+// completeLoneLocked is decPendingLocked's completion of the common event,
+// one without extension: one row at most, one bus at most, no parent. It
+// unlocks e.mu.
+func (e *Event) completeLoneLocked(b *Bus) {
+	var last ident.Time
+	if r := e.row0; r != nil {
+		last = r.CompletedTime()
+	}
+	if last == 0 {
+		last = ident.Now()
+	}
+	e.completed.Store(int64(last))
+	hb := e.bus0
+	if b == nil {
+		b = hb
+	}
+	hooks := b != nil && len(b.cfg.eventMWs[StatusCompleted]) > 0
+	if hooks {
+		// Completed for the hooks, not yet for waiters (released).
+		e.status.Store(uint32(StatusCompleted) | statusHooking)
+	} else {
+		e.status.Store(uint32(StatusCompleted))
+	}
+	ch := e.done
+	// A bus that keeps no completed history drops e now (HIST-3).
+	drop := hb != nil && hb.hist.limit() == 0
+	e.mu.Unlock()
+	if hooks {
+		ch = e.runCompletedHooks(b)
+	}
+	if ch != nil {
+		close(ch)
+	}
+	if drop {
+		hb.hist.removeCompleted(e)
+	}
+}
+
+// runCompletedHooks runs the completion hooks of b for e, which its
+// completion marked hooking, and returns the channel to close to release
+// e's waiters (nil: none, or released already). The hooks run before
+// waiters are released: Wait, Done and Now return after them (MW-13: a
+// WAL line written under the every-event policy is durable when Wait
+// returns).
+func (e *Event) runCompletedHooks(b *Bus) chan struct{} {
+	b.eventCompleted(e)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// A hook may have re-emitted the event to another bus, reopening it
+	// (reopenLocked released the waiters then); only a status still
+	// hooking is released here.
+	if e.status.CompareAndSwap(uint32(StatusCompleted)|statusHooking, uint32(StatusCompleted)) {
+		return e.done
+	}
+	return nil
 }
 
 // linkChild records child under the handler row parent (CHILD-1) and makes

@@ -9,6 +9,7 @@ package engine
 
 import (
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 )
@@ -29,8 +30,10 @@ type dispatcher struct {
 	slotType   string       // event type of slot
 	slotMeta   *TypeMeta    // the type slotType is the name of, when known
 	slot       *handlerSlot // the handler slot last looked up
-	chunk      []Result     // rows not handed out yet (see rowSlab)
+	chunk      []Result     // the current chunk of rows (see rowSlab)
+	chunkPos   int          // chunk[chunkPos:] are not handed out yet
 	chunkBytes int          // the size of the last chunk allocated, 0 before the first
+	own        eventConfig  // handle's copy of the current event's instance settings
 }
 
 // A dispatcher allocates rows in chunks: one allocation then serves many
@@ -52,13 +55,16 @@ func (d *dispatcher) rowSlab(n int) []Result {
 	if n > rowChunk/4 {
 		return make([]Result, n)
 	}
-	if len(d.chunk) < n {
+	// An index into the chunk, not a shrinking slice: no pointer store (and
+	// so no write barrier) per event.
+	i := d.chunkPos
+	if len(d.chunk)-i < n {
 		d.chunkBytes = min(max(2*d.chunkBytes, firstChunkBytes), maxChunkBytes)
 		d.chunk = make([]Result, max(d.chunkBytes/sizeofResult, n))
+		i = 0
 	}
-	s := d.chunk[:n:n]
-	d.chunk = d.chunk[n:]
-	return s
+	d.chunkPos = i + n
+	return d.chunk[i : i+n : i+n]
 }
 
 // handlers returns the handlers of an event type like Bus.handlersFor,
@@ -90,6 +96,14 @@ func (d *dispatcher) handlersOf(typ string, m *TypeMeta) (typed, wild []*Handler
 		wild = l.hs
 	}
 	return typed, wild
+}
+
+// handlers returns the slot's current handlers.
+func (s *handlerSlot) handlers() []*Handler {
+	if l := s.list.Load(); l != nil {
+		return l.hs
+	}
+	return nil
 }
 
 // dispatchBatch is how many events the dispatcher pops from the queue at a
@@ -132,7 +146,65 @@ func (d *dispatcher) loop() {
 	d.run()
 }
 
+// run is the dispatcher's loop: it handles the queued events until the bus
+// closes or a timeout hands the dispatcher to another goroutine.
 func (d *dispatcher) run() {
+	var g callGuard
+	for !d.runGuarded(&g) {
+	}
+}
+
+// runGuarded runs the loop under one deferred recover for every serial
+// handler the loop calls (see callGuard): a handler's panic fails its row
+// with *HandlerPanicError (ERR-1), as call would, and runGuarded returns
+// false; called again, it first carries on with that processing (resume).
+// A panic outside a handler goes on unrecovered, and runtime.Goexit in a
+// handler ends the goroutine, as they do through call. It returns true
+// when the loop ended.
+func (d *dispatcher) runGuarded(g *callGuard) (ended bool) {
+	defer func() {
+		if ended || !g.inCall {
+			return
+		}
+		x := recover()
+		if x == nil {
+			return // runtime.Goexit
+		}
+		g.inCall = false
+		p := g.p
+		r := p.rows[g.i]
+		g.err = &HandlerPanicError{Handler: r.handler.Label(), Bus: p.bus.Label(), Event: r.event.Label(), Value: x, Stack: debug.Stack()}
+	}()
+	if g.err != nil && d.resume(g) {
+		return true
+	}
+	d.drain(g)
+	return true
+}
+
+// resume carries on with the processing whose handler panicked, from the
+// end of that handler's call: the row fails with the recovered panic, the
+// next rows run and the processing finishes. It reports whether this
+// goroutine lost the dispatcher, as handle does.
+func (d *dispatcher) resume(g *callGuard) bool {
+	p, i, tok, err := g.p, g.i, g.tok, g.err
+	g.p, g.err = nil, nil
+	if p.owner.Load() != tok {
+		return true
+	}
+	now := monoNow()
+	if p.endRow(p.rows[i], nil, err, now) {
+		p.clockHint = now // a failed row never wins first mode
+	}
+	if p.runSerial(i+1, tok, g) {
+		return true
+	}
+	return !p.finish()
+}
+
+// drain handles the queued events, waiting for more, until the bus closes
+// or the dispatcher is handed to another goroutine.
+func (d *dispatcher) drain(g *callGuard) {
 	b := d.bus
 	for {
 		for d.pos < d.n {
@@ -142,7 +214,7 @@ func (d *dispatcher) run() {
 			e := d.buf[d.pos]
 			d.buf[d.pos] = nil
 			d.pos++
-			if d.handle(e) {
+			if d.handle(e, g) {
 				return // a replacement goroutine owns d now
 			}
 		}
@@ -184,13 +256,12 @@ const (
 
 // handle processes one dequeued event and reports whether this goroutine
 // lost ownership of the dispatcher.
-func (d *dispatcher) handle(e *Event) bool {
+func (d *dispatcher) handle(e *Event, g *callGuard) bool {
 	b := d.bus
 	ic := &unsetConfig // read-only: no copy for the common event that sets nothing
-	var own eventConfig
 	if e.bits.Load()&bitCfgSet != 0 {
-		own = e.instanceConfig()
-		ic = &own
+		d.own = e.instanceConfig() // not a local: no zeroing per event
+		ic = &d.own
 	}
 	mode := b.resolveConcurrency(e, ic)
 	if mode == ParallelEvents {
@@ -225,7 +296,11 @@ func (d *dispatcher) handle(e *Event) bool {
 		p = &processing{}
 	}
 	p.reset(b, e)
-	p.ic = *ic
+	p.keepSlot = p == d.proc
+	if ic != &unsetConfig || !p.icStd {
+		p.ic = *ic
+		p.icStd = ic == &unsetConfig
+	} // else p.ic is unsetConfig already: no copy
 	p.mustClaim = true
 	// Pointer stores only where they change (see reset).
 	if p.lock != lock {
@@ -235,7 +310,7 @@ func (d *dispatcher) handle(e *Event) bool {
 		p.disp, p.wd = d, d.wd
 	}
 	p.rowFlags = lockFlag(b, lock)
-	abandoned := p.run()
+	abandoned := p.runGuarded(g)
 	if p.unclaimed {
 		// A queue-jump took the event first (AWAIT-7): nothing to do here.
 		p.unclaimed = false

@@ -52,11 +52,19 @@ func (b *Bus) hookStarted(r *Result, eventStarted bool) {
 // state: it reports the row completed, then counts it towards the end of
 // p's handler phase.
 func (p *processing) settle(r *Result) {
+	if len(p.bus.cfg.middlewares) > 0 || p.hconc == ParallelHandlers {
+		p.settleMore(r)
+	}
+}
+
+// settleMore is settle with middlewares or parallel handlers: the row's
+// hook, then, for a parallel row, the count of rows still running, the
+// last of which wakes the runner waiting for all of them.
+func (p *processing) settleMore(r *Result) {
 	if b := p.bus; len(b.cfg.middlewares) > 0 {
 		b.hookResult(r, StatusCompleted)
 	}
 	if p.hconc == ParallelHandlers && p.remaining.Add(-1) == 0 {
-		// The last parallel row: wake the runner waiting for all of them.
 		p.mu.Lock()
 		ch := p.allDone
 		p.mu.Unlock()

@@ -40,9 +40,11 @@ const (
 
 // lock acquires the lock, or gives up when abort is closed (returning false).
 func (l *fifoLock) lock(abort <-chan struct{}) bool {
-	if l.state.CompareAndSwap(lockFree, lockHeld) {
-		return true
-	}
+	return l.state.CompareAndSwap(lockFree, lockHeld) || l.lockSlow(abort)
+}
+
+// lockSlow is lock once the lock was found taken: it queues for it.
+func (l *fifoLock) lockSlow(abort <-chan struct{}) bool {
 	l.mu.Lock()
 	for {
 		switch l.state.Load() {
@@ -243,9 +245,14 @@ func (l *fifoLock) tryLock() bool {
 }
 
 func (l *fifoLock) unlock() {
-	if l.state.CompareAndSwap(lockHeld, lockFree) {
-		return
+	if !l.state.CompareAndSwap(lockHeld, lockFree) {
+		l.unlockSlow()
 	}
+}
+
+// unlockSlow is unlock with waiters queued (or one that just gave up): it
+// hands the lock to the longest waiter.
+func (l *fifoLock) unlockSlow() {
 	l.mu.Lock()
 	if l.state.Load() != lockQueued {
 		// A waiter gave up and the queue emptied: plain release.

@@ -40,6 +40,8 @@ type processing struct {
 	wd        *watchdog
 	setupErr  error
 	ic        eventConfig     // the event's instance settings (its type's: ev.meta.cfg, immutable)
+	icStd     bool            // ic is unsetConfig (the event sets nothing itself); set by handle only
+	own       settings        // the settings resolved for an event with instance settings
 	rowBuf    []*Result       // reused backing array for rows
 	clockHint int64           // a recent monoNow reading of this runner, or 0
 	validator ResultValidator // the event's result schema, if it has one
@@ -48,9 +50,14 @@ type processing struct {
 	// kept.hSlow apply to its handlers without their own (set by resolve).
 	stdSettings bool
 	mustClaim   bool // setup claims the event (dispatcher path)
-	unclaimed   bool // setup found the event already claimed
-	allDone     chan struct{}
-	timing      []rowTiming
+	// keepSlot: p is its dispatcher's reused processing (d.proc), which
+	// stays in the watchdog's slot between events, unpublished (see pin):
+	// no pointer store per event. Set by handle before publish.
+	keepSlot  bool
+	loneList  *handlerList // the last handler snapshot setupLone found fit
+	unclaimed bool         // setup found the event already claimed
+	allDone   chan struct{}
+	timing    []rowTiming
 
 	// hheld: the processing holds the event's handler lock (LOCK-2),
 	// handed on when it finishes; hwait: makeRows queued it for the lock;
@@ -90,19 +97,26 @@ func (p *processing) takeClock() int64 {
 		p.clockHint = 0
 		return h
 	}
-	return monoNow()
+	return freshClock()
 }
 
+// freshClock is monoNow out of line, so that takeClock inlines.
+//
+//go:noinline
+func freshClock() int64 { return monoNow() }
+
 // pin protects p against reuse by its dispatcher while an outside actor
-// (the watchdog, Close) works on it: the actor found p published in slot,
-// counts itself in refs, then checks p is still published. The dispatcher
-// unpublishes p from both slots before it looks at refs, and takes a fresh
-// processing instead of reusing one with refs > 0. With sequentially
-// consistent atomics either the actor sees p unpublished and backs off, or
-// the dispatcher sees the pin.
+// (the watchdog, Close) works on it: the actor found p in slot, counts
+// itself in refs, then checks p is still in slot and published. finish
+// unpublishes p (clears published for the dispatcher's reused processing,
+// which stays in the slot, and takes any other out of the slot) before the
+// dispatcher looks at refs, and the dispatcher takes a fresh processing
+// instead of reusing one with refs > 0. With sequentially consistent
+// atomics either the actor sees p unpublished and backs off, or the
+// dispatcher sees the pin.
 func (p *processing) pin(slot *atomic.Pointer[processing]) bool {
 	p.refs.Add(1)
-	if slot.Load() != p {
+	if slot.Load() != p || !p.published.Load() {
 		p.refs.Add(-1)
 		return false
 	}
@@ -166,15 +180,25 @@ func (p *processing) Run() {
 
 // run processes the event and reports whether the caller lost ownership
 // (a timeout or Stop finalised the processing from outside).
-func (p *processing) run() bool {
+func (p *processing) run() bool { return p.runGuarded(nil) }
+
+// runGuarded is run for the dispatcher's serial processings, whose
+// handlers' panics the dispatcher's loop recovers through g (see
+// callGuard); with g nil each call recovers them.
+func (p *processing) runGuarded(g *callGuard) bool {
 	tok := p.owner.Load()
+	if g != nil {
+		if r := p.setupLone(); r != nil {
+			return p.runLone(r, tok, g)
+		}
+	}
 	if !p.setup() {
 		return false
 	}
 	if p.setupErr == nil && len(p.rows) > 0 {
 		if p.hconc == ParallelHandlers {
 			p.runParallel()
-		} else if p.runSerial(0, tok) {
+		} else if p.runSerial(0, tok, g) {
 			return true
 		}
 	}
@@ -187,11 +211,15 @@ func (p *processing) run() bool {
 // already took it.
 func (p *processing) setup() bool {
 	b, e := p.bus, p.ev
-	var own settings
-	rs := p.resolve(b, e.meta, &p.ic, &own)
+	rs := &p.kept
+	if p.icStd && p.kept.meta == e.meta && p.kept.bus == b {
+		p.stdSettings = true // resolve's first case, inlined
+	} else {
+		rs = p.resolve(b, e.meta, &p.ic, &p.own)
+	}
 	hconc, completion, evTO, evSlow := rs.hconc, rs.completion, rs.evTO, rs.evSlow
 
-	// Nobody else sees p until watch publishes it below (the pin protocol
+	// Nobody else sees p until it is published below (the pin protocol
 	// keeps pinned processings out of reuse), so setup writes without a lock.
 	now := p.takeClock()
 	p.clockHint = now // the first row starts now too
@@ -238,27 +266,171 @@ func (p *processing) setup() bool {
 		p.hwait = nil
 		expired = p.waitHandlerLock(ch)
 	}
-	p.publish()
+	// Publish p: make it visible to the watchdog and to Close (through the
+	// watchdog's slot, the dispatcher's cur for dispatcher processings),
+	// and have the watchdog look at it by its deadlines.
+	p.published.Store(true)
+	if w := p.wd; w != nil {
+		if s := w.slot; s != nil && s.Load() != p {
+			s.Store(p) // the dispatcher's reused processing is there already (keepSlot)
+		}
+		// One need, for the earlier of the two deadlines, does for both:
+		// the timer fires no later than that, and check asks for the next
+		// deadline then.
+		if at := earliest(p.deadline, p.slowAt); at != 0 {
+			w.need(at)
+		}
+	}
+	if b.state.Load() != busOpen || p.jumpFrom != nil {
+		p.publishChecks()
+	}
 	if expired {
 		p.timeoutEvent()
 	}
 	return true
 }
 
-// publish makes p visible to the watchdog and to Close (through the
-// watchdog's slot, the dispatcher's cur for dispatcher processings). If the
-// bus started closing meanwhile, the processing is aborted at once.
-func (p *processing) publish() {
-	p.published.Store(true)
-	if p.wd != nil {
-		p.wd.watch(p)
+// setupLone is setup for the dispatcher's common event, with one row: an
+// event that sets nothing itself, of the type of the kept settings (serial
+// handlers, no result schema), emitted to this bus alone and processed
+// here first, on a bus without middlewares or a queue bound, with one
+// typed handler of this bus, without wildcard handlers, that forwards
+// nothing and has no timeout or slow threshold of its own. It does what
+// setup does for such an event, in the same order, and returns its row;
+// for any other event it changes nothing and returns nil (setup then
+// runs). Its conditions keep out everything setup would do besides:
+// instance settings, extensions (FWD-4, ERU-5, REC-1), result schemas,
+// hooks (MW-1), queue counts and the handler lock's queue (LOCK-2).
+//
+// It is called by the dispatcher only (runGuarded with its callGuard), on
+// a processing handle prepared: mustClaim set, disp the dispatcher, no
+// queue-jump.
+func (p *processing) setupLone() *Result {
+	b, e, d := p.bus, p.ev, p.disp
+	if !p.icStd || !p.kept.lone || p.kept.meta != e.meta || p.kept.bus != b {
+		return nil
 	}
+	s := d.slot
+	if s == nil || d.slotMeta != e.meta {
+		return nil
+	}
+	e.mu.Lock()
+	// The claim, the handler snapshot (REG-7) and the handler lock
+	// (LOCK-2) in one critical section, as in makeRows.
+	l := s.list.Load()
+	if l == nil || e.ext != nil || e.row0 != nil || e.bus0 != b ||
+		e.flags&(flagClaimed0|flagHandlerLock) != 0 || len(b.wild.handlers()) > 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	if l != p.loneList {
+		// A snapshot never changes, nor do its handlers' settings: one
+		// found fit once stays fit.
+		if len(l.hs) != 1 || !loneHandler(l.hs[0], b) {
+			e.mu.Unlock()
+			return nil
+		}
+		p.loneList = l
+	}
+	h := l.hs[0]
+	e.flags |= flagClaimed0 | flagHandlerLock
+	p.hheld = true
+	p.stdSettings = true
+	p.rowFlags |= rowHoldsEventLock
+	slab := d.rowSlab(1)
+	r := &slab[0]
+	r.event, r.handler = e, h
+	r.flags = p.rowFlags
+	rows := append(p.rowBuf[:0], r)
+	e.row0 = r // addRow
+	e.mu.Unlock()
+	if cap(rows) != cap(p.rowBuf) {
+		p.rowBuf = rows // grown; otherwise the same array (no write barrier)
+	}
+	if cap(p.rows) >= 1 && &p.rows[:1][0] == &rows[0] {
+		p.rows = p.rows[:1]
+	} else {
+		p.rows = rows
+	}
+	rs := &p.kept
+	now := p.takeClock()
+	p.clockHint = now // the row starts now too
+	p.hconc, p.complete, p.evTO = rs.hconc, rs.completion, rs.evTO
+	if rs.evTO > 0 {
+		p.deadline = now + int64(rs.evTO)
+	}
+	if rs.evSlow > 0 {
+		p.slowAt = now + int64(rs.evSlow)
+	}
+	// Publish p, as setup does.
+	p.published.Store(true)
+	if w := p.wd; w != nil {
+		if s := w.slot; s != nil && s.Load() != p {
+			s.Store(p)
+		}
+		if at := earliest(p.deadline, p.slowAt); at != 0 {
+			w.need(at)
+		}
+	}
+	if b.state.Load() != busOpen {
+		p.publishChecks()
+	}
+	return r
+}
+
+// loneHandler reports whether h, the only handler of an event's type on b,
+// suits setupLone: b's own, forwarding nothing, without a timeout or slow
+// threshold of its own.
+func loneHandler(h *Handler, b *Bus) bool {
+	return h.forwardTo == nil && h.timeout <= 0 && h.slowTimeout < 0 && h.bus == b
+}
+
+// runLone is runGuarded's rest for the row setupLone made: runSerial for
+// one row, then finish.
+func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
+	if p.owner.Load() != tok {
+		return true
+	}
+	now := p.takeClock()
+	if r.startAt(now) {
+		p.curIdx.Store(0)
+		// The lone handler has no timeout or slow threshold of its own:
+		// the kept settings' apply (see rowTimeout, handlerSlow).
+		p.beginRowWith(r, nil, now, p.kept.rowTO, p.kept.hSlow)
+		g.p, g.i, g.tok, g.inCall = p, 0, tok, true
+		v, err := r.handler.fn(hctx{r}, r.event)
+		g.inCall = false
+		if p.owner.Load() != tok {
+			return true
+		}
+		now = monoNow()
+		if err == nil && !isErrorValue(v) {
+			// endRow for a value (no result schema here: lone settings):
+			// the row completes, its ctx is released, then it settles.
+			ok := r.finishAt(v, nil, StatusStarted, now)
+			r.released()
+			if ok {
+				p.settle(r)
+				p.clockHint = now // the next event starts now
+			}
+		} else if p.endRow(r, v, err, now) {
+			p.clockHint = now
+		}
+		// One row: a first-mode winner has no other rows to end.
+	}
+	return !p.finish()
+}
+
+// publishChecks follows the publication of p when the bus is closing or p is
+// a queue-jump: a processing published while the bus started closing is
+// aborted at once, and a queue-jump whose awaiting handler timed out or
+// was aborted while it was being set up is interrupted like the others
+// (CANCEL-2).
+func (p *processing) publishChecks() {
 	if p.bus.state.Load() != busOpen {
 		p.abort(ReasonStopped, ErrStopped, nil)
 		return
 	}
-	// A queue-jump whose awaiting handler timed out or was aborted while
-	// this was being set up is interrupted like the others (CANCEL-2).
 	if jf := p.jumpFrom; jf != nil && jf.Status() == StatusError {
 		if err := jf.Error(); isOwnError(err) {
 			p.abort(cascadeReason(err), err, err)

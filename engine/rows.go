@@ -27,6 +27,10 @@ type settings struct {
 	rowTO      time.Duration   // rowTimeout of a handler without its own timeout
 	hSlow      time.Duration   // handlerSlow of a handler without its own threshold
 	validator  ResultValidator // the type's result schema, if it has one (RTYPE-2)
+	// lone: the dispatcher's lean path (setupLone) may take events of these
+	// settings: serial handlers, no result schema, a bus without
+	// middlewares or a queue bound (all fixed for the type and the bus).
+	lone bool
 }
 
 // resolve returns the settings of the current event: the kept ones when the
@@ -35,7 +39,7 @@ type settings struct {
 // own when it does. It records in p.stdSettings whether kept.rowTO and
 // kept.hSlow apply to this event.
 func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *settings) *settings {
-	unset := ic.isUnset()
+	unset := p.icStd || ic.isUnset()
 	if unset && p.kept.meta == meta && p.kept.bus == b {
 		p.stdSettings = true
 		return &p.kept
@@ -56,6 +60,7 @@ func (p *processing) resolve(b *Bus, meta *TypeMeta, ic *eventConfig, own *setti
 		hSlow:      firstDur(ic.handlerSlowTimeout, tc.handlerSlowTimeout, ic.slowTimeout, tc.slowTimeout, b.cfg.handlerSlowTimeout),
 		validator:  metaValidator(meta),
 	}
+	rs.lone = rs.hconc == SerialHandlers && rs.validator == nil && len(b.cfg.middlewares) == 0 && b.cfg.maxQueue <= 0
 	p.stdSettings = unset
 	return rs
 }
@@ -127,14 +132,23 @@ func defaultRowTimeout(b *Bus, ic, tc *eventConfig) time.Duration {
 func (p *processing) makeRows() ([]*Result, bool, error) {
 	b, e := p.bus, p.ev
 	e.mu.Lock()
-	if p.mustClaim && !e.claimLocked(b) {
-		e.mu.Unlock()
-		return nil, false, nil
+	if p.mustClaim {
+		if e.ext == nil && e.bus0 == b && e.flags&flagClaimed0 == 0 && b.cfg.maxQueue <= 0 {
+			e.flags |= flagClaimed0 // claimLocked's common case, inlined
+		} else if !e.claimLocked(b) {
+			e.mu.Unlock()
+			return nil, false, nil
+		}
 	}
 	var typed, wild []*Handler
 	if d := p.disp; d != nil {
 		if e.ext == nil || e.ext.typ == "" {
-			typed, wild = d.handlersOf(e.meta.name, e.meta) // its type's name (typeLocked)
+			if s := d.slot; s != nil && d.slotMeta == e.meta {
+				// The last event's type: handlersOf's first case, inlined.
+				typed, wild = s.handlers(), b.wild.handlers()
+			} else {
+				typed, wild = d.handlersOf(e.meta.name, e.meta) // its type's name (typeLocked)
+			}
 		} else {
 			typed, wild = d.handlers(e.ext.typ)
 		}

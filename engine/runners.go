@@ -17,8 +17,10 @@ import (
 )
 
 // runSerial runs rows one at a time from index from (HCONC-1). It returns
-// true when ownership was taken away (timeout hand-off or Stop).
-func (p *processing) runSerial(from int, tok uint32) bool {
+// true when ownership was taken away (timeout hand-off or Stop). With g
+// set, the caller recovers the handlers' panics (see callGuard); without,
+// each call does.
+func (p *processing) runSerial(from int, tok uint32, g *callGuard) bool {
 	for i := from; i < len(p.rows); i++ {
 		if p.owner.Load() != tok {
 			return true
@@ -30,7 +32,15 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 		}
 		p.curIdx.Store(int32(i))
 		p.beginRow(r, nil, now)
-		v, err := p.call(r)
+		var v any
+		var err error
+		if g != nil {
+			g.p, g.i, g.tok, g.inCall = p, i, tok, true
+			v, err = r.handler.fn(hctx{r}, r.event)
+			g.inCall = false
+		} else {
+			v, err = p.call(r)
+		}
 		if p.owner.Load() != tok {
 			return true
 		}
@@ -47,6 +57,20 @@ func (p *processing) runSerial(from int, tok uint32) bool {
 	return false
 }
 
+// callGuard lets the dispatcher's goroutine run serial handlers without a
+// deferred recover per call: the dispatcher's loop recovers, once for all
+// the events it handles (runGuarded, dispatcher.go), a panic raised while
+// inCall is set, turns it into the row's *HandlerPanicError as call does
+// and carries on with the processing (resume). It lives on the stack of
+// that goroutine's run and only that goroutine touches it.
+type callGuard struct {
+	p      *processing // the processing whose handler runs
+	i      int         // the index of its row
+	tok    uint32      // the owner token the row runs under
+	inCall bool        // a handler of p runs (a panic now is the handler's)
+	err    error       // the recovered panic, for resume
+}
+
 // continueFrom runs on a new goroutine after a hand-off: it finishes the
 // serial rows from index next (when next >= 0) and then carries on as the
 // bus's dispatcher if the processing belonged to it.
@@ -54,7 +78,7 @@ func (p *processing) continueFrom(next int, tok uint32) {
 	b := p.bus
 	defer b.runners.Done()
 	if next >= 0 {
-		if p.runSerial(next, tok) || !p.finish() {
+		if p.runSerial(next, tok, nil) || !p.finish() {
 			return
 		}
 	}
@@ -68,8 +92,13 @@ func (p *processing) continueFrom(next int, tok uint32) {
 // beginRow stamps deadlines, arms the slow-handler warning and fires the
 // started hooks through rowStarting.
 func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
+	p.beginRowWith(r, t, now, p.rowTimeout(r.handler), p.handlerSlow(r))
+}
+
+// beginRowWith is beginRow with the row's timeout and slow threshold
+// resolved.
+func (p *processing) beginRowWith(r *Result, t *rowTiming, now int64, timeout, slow time.Duration) {
 	b := p.bus
-	timeout := p.rowTimeout(r.handler)
 	var hdl int64
 	if timeout > 0 {
 		hdl = now + int64(timeout)
@@ -85,7 +114,6 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 	if hdl != 0 && (p.deadline == 0 || hdl < p.deadline) {
 		own = hdl // the handler's own timeout is strictly tighter (TIMEOUT-6/7)
 	}
-	slow := p.handlerSlow(r)
 	var slowAt int64
 	if slow > 0 && (timeout == 0 || timeout > slow) { // SLOW-3
 		slowAt = now + int64(slow)
@@ -105,11 +133,8 @@ func (p *processing) beginRow(r *Result, t *rowTiming, now int64) {
 		p.cur.Store(r)
 	}
 	if p.wd != nil {
-		if own != 0 {
-			p.wd.need(own)
-		}
-		if slowAt != 0 {
-			p.wd.need(slowAt)
+		if at := earliest(own, slowAt); at != 0 {
+			p.wd.need(at) // the later one is looked at then (as at publication, see setup)
 		}
 	}
 	b.rowStarting(r)
@@ -121,6 +146,13 @@ func (p *processing) rowTimeout(h *Handler) time.Duration {
 	if p.stdSettings && h.timeout <= 0 && h.bus == p.bus {
 		return p.kept.rowTO
 	}
+	return p.ownRowTimeout(h)
+}
+
+// ownRowTimeout is rowTimeout resolved from the handler and the event.
+//
+//go:noinline
+func (p *processing) ownRowTimeout(h *Handler) time.Duration {
 	return rowTimeout(h, &p.ic, &p.ev.meta.cfg)
 }
 
@@ -178,6 +210,13 @@ func (p *processing) endRow(r *Result, v any, err error, now int64) bool {
 	}
 	p.settle(r)
 	return true
+}
+
+// isErrorValue reports whether a handler's value is a non-nil error, which
+// counts as raised (RTYPE-3).
+func isErrorValue(v any) bool {
+	e, ok := v.(error)
+	return ok && e != nil
 }
 
 // runParallel starts every row and waits until all are terminal (HCONC-2);

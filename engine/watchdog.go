@@ -3,8 +3,8 @@ package engine
 // The watchdog: a lazily re-armed timer per dispatcher, and one per bus
 // for its parallel events and queue-jumps, that looks at the processings it
 // watches (check, timeout.go) at the earliest deadline it was asked for.
-// A processing is watched from publish (processing.go) until finish
-// (completion.go).
+// A processing is watched from its publication (setup, processing.go)
+// until finish (completion.go).
 
 import (
 	"sync"
@@ -31,9 +31,9 @@ type watchdog struct {
 	t       *time.Timer
 	stopped bool         // stop was called: never arm again; guarded by mu
 	armed   atomic.Int64 // monoNow reading the timer fires at, 0 when idle
-	own     atomic.Pointer[processing]
 	// slot is where the watched processing is published: the dispatcher's
-	// cur for a dispatcher's watchdog (so one store serves both), else own.
+	// cur for a dispatcher's watchdog (so one store serves both). A shared
+	// watchdog has none.
 	slot *atomic.Pointer[processing]
 	// set, when not nil, makes this a shared watchdog over the
 	// processings stored in it (the owner stores and deletes them).
@@ -79,39 +79,31 @@ func (s *procSet) Range(f func(p *processing, v bool) bool) {
 	}
 }
 
-func (w *watchdog) current() *atomic.Pointer[processing] {
-	if w.slot != nil {
-		return w.slot
+// earliest returns the earlier of two deadlines, 0 standing for none.
+func earliest(a, b int64) int64 {
+	if a == 0 || b != 0 && b < a {
+		return b
 	}
-	return &w.own
-}
-
-// watch starts watching p; it is called by p's runner, which wrote p's
-// deadlines itself.
-func (w *watchdog) watch(p *processing) {
-	if w.set == nil {
-		w.current().Store(p)
-	}
-	dl, slow := p.deadline, p.slowAt
-	if dl != 0 {
-		w.need(dl)
-	}
-	if slow != 0 {
-		w.need(slow)
-	}
+	return a
 }
 
 func (w *watchdog) unwatch(p *processing) {
-	if w.set == nil {
-		w.current().CompareAndSwap(p, nil)
+	if s := w.slot; s != nil {
+		s.CompareAndSwap(p, nil)
 	}
 }
 
-// need makes sure the timer fires no later than at.
+// need makes sure the timer fires no later than at. The common case, a
+// timer already armed for an earlier time, is one load, inlined.
 func (w *watchdog) need(at int64) {
-	if a := w.armed.Load(); a != 0 && a <= at {
-		return
+	if a := w.armed.Load(); a == 0 || at < a {
+		w.arm(at)
 	}
+}
+
+// arm is need's slow path: it arms the timer for at unless it is armed for
+// no later already.
+func (w *watchdog) arm(at int64) {
 	w.mu.Lock()
 	if a := w.armed.Load(); !w.stopped && (a == 0 || at < a) {
 		d := time.Duration(at - monoNow())
@@ -142,7 +134,10 @@ func (w *watchdog) fire() {
 		w.fireSet()
 		return
 	}
-	slot := w.current()
+	slot := w.slot
+	if slot == nil {
+		return
+	}
 	p := slot.Load()
 	if p == nil || !p.pin(slot) {
 		return
