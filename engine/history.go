@@ -41,7 +41,7 @@ type history struct {
 }
 
 // minHistoryBuf is the length of a history's first buffer.
-const minHistoryBuf = 16
+const minHistoryBuf = 4
 
 func (h *history) limit() int { return int(h.limitA.Load()) }
 func (h *history) drop() bool { return h.dropA.Load() }

@@ -86,10 +86,24 @@ type fullSegment[T any] struct {
 	ready [maxSegLen / 32]atomic.Uint32
 }
 
+// firstSegment is a queue's first segment and its slots in one
+// allocation, the one every queue makes.
+type firstSegment[T any] struct {
+	seg   segment[T]
+	vals  [minSegLen]T
+	ready [(minSegLen + 31) / 32]atomic.Uint32
+}
+
 // newSegment returns an empty segment of n slots starting at position start.
 func newSegment[T any](start uint64, n int) *segment[T] {
-	if n == maxSegLen {
+	switch n {
+	case maxSegLen:
 		f := &fullSegment[T]{}
+		f.seg.start = start
+		f.seg.vals, f.seg.ready = f.vals[:], f.ready[:]
+		return &f.seg
+	case minSegLen:
+		f := &firstSegment[T]{}
 		f.seg.start = start
 		f.seg.vals, f.seg.ready = f.vals[:], f.ready[:]
 		return &f.seg
