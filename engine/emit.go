@@ -40,10 +40,18 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	}
 	// The common root emit first, with the tests it needs; anything else,
 	// errors included, takes the general path.
-	if isBackground(ctx) && b.cfg.maxQueue <= 0 && b.state.Load() == busOpen &&
+	if b.cfg.maxQueue <= 0 && b.state.Load() == busOpen &&
 		ev != nil && (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] != nil {
-		if done, err := b.emitRoot(ev, ctx); done {
-			return err
+		if isBackground(ctx) {
+			if done, err := b.emitRoot(ev, ctx, false); done {
+				return err
+			}
+		} else if handlerRow(ctx) == nil {
+			// A root emit with a ctx of the caller's: no handler row in it
+			// (D1), so no parent; a cancellable one is detached (CTX-9).
+			if done, err := b.emitRoot(ev, ctx, ctx.Done() != nil); done {
+				return err
+			}
 		}
 	}
 	return b.emitAny(ctx, ev)
@@ -64,15 +72,17 @@ func (b *Bus) emitAny(ctx context.Context, ev Eventer) error {
 	return b.emit(ctx, ev, e)
 }
 
-// emitRoot is Emit for the common root emit: a fresh event emitted with
-// context.Background() on a bus without a queue limit. Such an emit has no
+// emitRoot is Emit for the common root emit: a fresh event emitted on a
+// bus without a queue limit with a ctx that holds no handler row
+// (context.Background() or one of the caller's own). Such an emit has no
 // parent to link (D1), nothing on its event_path (EMIT-8) and captures ctx
-// (CTX-1), which cannot be cancelled. It reports done == false, having at
-// most initialised the event, when the event is anything but fresh
-// (emitted before, a view, a type in conflict, a context already
-// captured), and Emit takes its general path. ev is not nil and holds no
-// nil pointer; the bus was open.
-func (b *Bus) emitRoot(ev Eventer, ctx context.Context) (done bool, err error) {
+// (CTX-1); live says ctx can be cancelled, so that the event keeps only its
+// values (CTX-9, see valuesCtx). It reports done == false, having at most
+// initialised the event, when the event is anything but fresh (emitted
+// before, a view, a type in conflict, a context already captured), and
+// Emit takes its general path. ev is not nil and holds no nil pointer; the
+// bus was open.
+func (b *Bus) emitRoot(ev Eventer, ctx context.Context, live bool) (done bool, err error) {
 	e := ev.eventCore()
 	if e == nil {
 		return false, nil
@@ -92,6 +102,9 @@ func (b *Bus) emitRoot(ev Eventer, ctx context.Context) (done bool, err error) {
 		return false, nil
 	}
 	e.ctx = ctx
+	if live {
+		e.bits.Or(bitCtxLive)
+	}
 	e.path0 = b.Label()
 	e.flags |= flagEmitted
 	e.pending++
