@@ -84,12 +84,23 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 
 	// Then the history and the queue, as the general path does, without
 	// its parent and re-emit steps.
-	overSoft, full := b.hist.tryAdd(e)
-	if full != nil {
-		full.Bus = b.Label()
-		b.undoEmit(e, true, false, false)
-		return full
+	// history.tryAdd, inlined.
+	h := &b.hist
+	h.mu.Lock()
+	if h.n >= h.refuseAt {
+		n := h.n
+		h.mu.Unlock()
+		return b.refuseRoot(e, n) // HIST-4
 	}
+	if h.size == len(h.buf) {
+		h.makeRoom()
+	}
+	h.buf[(h.start+h.size)&(len(h.buf)-1)] = e
+	h.size++
+	h.n++
+	h.count.Store(int64(h.n))
+	overSoft := h.n > h.softAt
+	h.mu.Unlock()
 	b.emitted.Add(1)
 	if b.find.count.Load() > 0 {
 		b.find.resolve(e)
@@ -105,6 +116,13 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		b.trimHistory()
 	}
 	return nil
+}
+
+// refuseRoot undoes Emit's short path for an event that a full history
+// holding n events refused (HIST-4).
+func (b *Bus) refuseRoot(e *Event, n int) error {
+	b.undoEmit(e, true, false, false)
+	return &HistoryFullError{Len: n, Limit: b.hist.limit(), Bus: b.Label()}
 }
 
 // emitAny is Emit for any ctx (not nil) and ev.
