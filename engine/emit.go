@@ -48,11 +48,12 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	live := false
 	if !isBackground(ctx) {
 		// A root emit with a ctx of the caller's: no handler row in it
-		// (D1), so no parent; a cancellable one is detached (CTX-9).
+		// (D1), so no parent. It may be cancellable: valuesCtx asks, on
+		// first use, and detaches it if it is (CTX-9).
 		if handlerRow(ctx) != nil {
 			return b.emitAny(ctx, ev)
 		}
-		live = ctx.Done() != nil
+		live = true
 	}
 	e := ev.eventCore()
 	if e == nil {
@@ -144,8 +145,8 @@ func (b *Bus) emitAny(ctx context.Context, ev Eventer) error {
 // without a queue limit with a ctx that holds no handler row
 // (context.Background() or one of the caller's own). Such an emit has no
 // parent to link (D1), nothing on its event_path (EMIT-8) and captures ctx
-// (CTX-1); live says ctx can be cancelled, so that the event keeps only its
-// values (CTX-9, see valuesCtx). When the event turns out to be anything
+// (CTX-1); live says ctx may be cancellable, so that the event keeps only
+// its values (CTX-9, see valuesCtx). When the event turns out to be anything
 // but fresh (emitted before, a view, a type in conflict, a context already
 // captured), the short path has at most initialised it, and Emit hands it
 // to emitAny. It used to be a function of its own, emitRoot; written out in
