@@ -38,23 +38,92 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	// The common root emit first, with the tests it needs; anything else,
-	// errors included, takes the general path.
-	if b.cfg.maxQueue <= 0 && b.state.Load() == busOpen &&
-		ev != nil && (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] != nil {
-		if isBackground(ctx) {
-			if done, err := b.emitRoot(ev, ctx, false); done {
-				return err
-			}
-		} else if handlerRow(ctx) == nil {
-			// A root emit with a ctx of the caller's: no handler row in it
-			// (D1), so no parent; a cancellable one is detached (CTX-9).
-			if done, err := b.emitRoot(ev, ctx, ctx.Done() != nil); done {
-				return err
-			}
-		}
+	// The common root emit (see the note after emitAny) first, in this
+	// frame, with the tests it needs; anything else, errors included, takes
+	// the general path (emitAny).
+	if b.cfg.maxQueue > 0 || b.state.Load() != busOpen ||
+		ev == nil || (*[2]unsafe.Pointer)(unsafe.Pointer(&ev))[1] == nil {
+		return b.emitAny(ctx, ev)
 	}
-	return b.emitAny(ctx, ev)
+	live := false
+	if !isBackground(ctx) {
+		// A root emit with a ctx of the caller's: no handler row in it
+		// (D1), so no parent. It may be cancellable: valuesCtx asks, on
+		// first use, and detaches it if it is (CTX-9).
+		if handlerRow(ctx) != nil {
+			return b.emitAny(ctx, ev)
+		}
+		live = true
+	}
+	e := ev.eventCore()
+	if e == nil {
+		return b.emitAny(ctx, ev)
+	}
+	e.mu.Lock()
+	if c := lastMeta.Load(); e.outer == nil && e.meta == nil && e.created.Load() == 0 &&
+		c != nil && c.tab == typeWord(ev) && !c.m.replaced.Load() {
+		// initFreshLocked, inlined.
+		e.outer = ev
+		e.meta = c.m
+		e.created.Store(int64(ident.Now())) // TIME-1
+	} else if e.outer == nil || e.created.Load() == 0 {
+		e.initLocked(ev)
+	}
+	if !e.freshLocked() {
+		e.mu.Unlock()
+		return b.emitAny(ctx, ev)
+	}
+	e.ctx = ctx
+	if live {
+		e.bits.Or(bitCtxLive)
+	}
+	e.path0 = b.Label()
+	e.flags |= flagEmitted
+	e.pending++
+	e.bus0 = b
+	e.mu.Unlock()
+
+	// Then the history and the queue, as the general path does, without
+	// its parent and re-emit steps.
+	// history.tryAdd, inlined.
+	h := &b.hist
+	h.mu.Lock()
+	if h.n >= h.refuseAt {
+		n := h.n
+		h.mu.Unlock()
+		return b.refuseRoot(e, n) // HIST-4
+	}
+	if h.size == len(h.buf) {
+		h.makeRoom()
+	}
+	h.buf[(h.start+h.size)&(len(h.buf)-1)] = e
+	h.size++
+	h.n++
+	h.count.Store(int64(h.n))
+	overSoft := h.n > h.softAt
+	h.mu.Unlock()
+	b.emitted.Add(1)
+	if b.find.count.Load() > 0 {
+		b.find.resolve(e)
+	}
+	if !b.started.Load() {
+		b.ensureRunning()
+	}
+	if !b.queue.Push(e) {
+		b.unqueue(e)
+		return fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
+	}
+	if overSoft {
+		b.trimHistory()
+	}
+	return nil
+}
+
+// refuseRoot undoes Emit's short path for an event that a full history
+// holding n events refused (HIST-4).
+func (b *Bus) refuseRoot(e *Event, n int) error {
+	b.undoEmit(e, true, false, false)
+	return &HistoryFullError{Len: n, Limit: b.hist.limit(), Bus: b.Label()}
 }
 
 // emitAny is Emit for any ctx (not nil) and ev.
@@ -72,73 +141,20 @@ func (b *Bus) emitAny(ctx context.Context, ev Eventer) error {
 	return b.emit(ctx, ev, e)
 }
 
-// emitRoot is Emit for the common root emit: a fresh event emitted on a
-// bus without a queue limit with a ctx that holds no handler row
+// Emit's short path, the root emit, is for a fresh event emitted on a bus
+// without a queue limit with a ctx that holds no handler row
 // (context.Background() or one of the caller's own). Such an emit has no
 // parent to link (D1), nothing on its event_path (EMIT-8) and captures ctx
-// (CTX-1); live says ctx can be cancelled, so that the event keeps only its
-// values (CTX-9, see valuesCtx). It reports done == false, having at most
-// initialised the event, when the event is anything but fresh (emitted
-// before, a view, a type in conflict, a context already captured), and
-// Emit takes its general path. ev is not nil and holds no nil pointer; the
-// bus was open.
-func (b *Bus) emitRoot(ev Eventer, ctx context.Context, live bool) (done bool, err error) {
-	e := ev.eventCore()
-	if e == nil {
-		return false, nil
-	}
-	e.mu.Lock()
-	if c := lastMeta.Load(); e.outer == nil && e.meta == nil && e.created.Load() == 0 &&
-		c != nil && c.tab == typeWord(ev) && !c.m.replaced.Load() {
-		// initFreshLocked, inlined.
-		e.outer = ev
-		e.meta = c.m
-		e.created.Store(int64(ident.Now())) // TIME-1
-	} else if e.outer == nil || e.created.Load() == 0 {
-		e.initLocked(ev)
-	}
-	if !e.freshLocked() {
-		e.mu.Unlock()
-		return false, nil
-	}
-	e.ctx = ctx
-	if live {
-		e.bits.Or(bitCtxLive)
-	}
-	e.path0 = b.Label()
-	e.flags |= flagEmitted
-	e.pending++
-	e.bus0 = b
-	e.mu.Unlock()
+// (CTX-1); live says ctx may be cancellable, so that the event keeps only
+// its values (CTX-9, see valuesCtx). When the event turns out to be anything
+// but fresh (emitted before, a view, a type in conflict, a context already
+// captured), the short path has at most initialised it, and Emit hands it
+// to emitAny. It used to be a function of its own, emitRoot; written out in
+// Emit it saves a call and its arguments per event.
 
-	// Then the history and the queue, as the general path does, without
-	// its parent and re-emit steps.
-	overSoft, full := b.hist.tryAdd(e)
-	if full != nil {
-		full.Bus = b.Label()
-		b.undoEmit(e, true, false, false)
-		return true, full
-	}
-	b.emitted.Add(1)
-	if b.find.count.Load() > 0 {
-		b.find.resolve(e)
-	}
-	if !b.started.Load() {
-		b.ensureRunning()
-	}
-	if !b.queue.Push(e) {
-		b.unqueue(e)
-		return true, fmt.Errorf("%w: cannot emit on %s", ErrBusClosed, b.Label())
-	}
-	if overSoft {
-		b.trimHistory()
-	}
-	return true, nil
-}
-
-// freshLocked reports whether e, initialised, is fresh as emitRoot needs
-// it: never emitted, no context captured, not a view, its type not in
-// conflict. Called with e.mu held.
+// freshLocked reports whether e, initialised, is fresh as Emit's short
+// path needs it: never emitted, no context captured, not a view, its type
+// not in conflict. Called with e.mu held.
 func (e *Event) freshLocked() bool {
 	if e.meta.err != nil {
 		return false

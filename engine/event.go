@@ -112,7 +112,7 @@ func (*noCopy) Unlock() {}
 // Bits of Event.bits, read without the lock.
 const (
 	bitCfgSet  uint32 = 1 << iota // some instance setting was set (see instanceConfig)
-	bitCtxLive                    // ctx is still the emitter's cancellable context
+	bitCtxLive                    // ctx is still the emitter's, maybe cancellable (see valuesCtx)
 	bitTypeSet                    // ext.typ overrides the type's name (SetType, restore)
 	bitIDSet                      // id is final: given, restored or made from created (see idOf)
 	bitIDBusy                     // a goroutine is making the id (see idOf)
@@ -506,14 +506,26 @@ func (e *Event) PendingBusCount() int {
 func (e *Event) Context() context.Context { return e.valuesCtx() }
 
 // valuesCtx returns e.ctx, first detaching it from the emitter's
-// cancellation if that was not done yet. Emit stores a cancellable context
-// as it is and marks it live, so that the common event, whose handlers never
-// ask for a value, saves the allocation of context.WithoutCancel.
+// cancellation if that was not done yet. Emit stores a context that may be
+// cancellable as it is and marks it live, so that the common event, whose
+// handlers never ask for a value, saves the allocation of
+// context.WithoutCancel, and Emit's short path saves asking the context
+// for its Done channel: a live context is detached here if its Done
+// channel is not nil, as the general path decided at the emit.
 func (e *Event) valuesCtx() context.Context {
 	if e.bits.Load()&bitCtxLive != 0 {
+		// The ctx's Done is the caller's code: it runs outside the lock.
+		// A live ctx is the first captured (CTX-1) and only changes here,
+		// once, so the one read under the lock is the one detached.
+		e.mu.Lock()
+		ctx := e.ctx
+		e.mu.Unlock()
+		cancellable := ctx.Done() != nil
 		e.mu.Lock()
 		if e.bits.Load()&bitCtxLive != 0 {
-			e.ctx = context.WithoutCancel(e.ctx)
+			if cancellable {
+				e.ctx = context.WithoutCancel(ctx)
+			}
 			e.bits.And(^bitCtxLive)
 		}
 		e.mu.Unlock()

@@ -203,10 +203,12 @@ func (q *Queue[T]) Push(v T) bool {
 	s := q.tailSeg.Load()
 	i := s.offset(t)
 	if i >= uint64(len(s.vals)) { // the hint is not t's segment
-		s = q.segmentFor(t)
-		i = s.offset(t)
+		q.pushAt(q.segmentFor(t), t, v)
+		return true
 	}
-	slot[T]{s, i}.put(v)
+	// slot.put, written out: i is known to be in range here.
+	s.vals[i] = v
+	s.ready[i>>5].Or(1 << (i & 31))
 	// After the store of the ready bit: see publish.
 	if q.parked.Load() != 0 {
 		q.unpark()
@@ -217,6 +219,19 @@ func (q *Queue[T]) Push(v T) bool {
 		q.grow(s)
 	}
 	return true
+}
+
+// pushAt is the rest of Push for position t of segment s, once segmentFor
+// found s: the tailSeg hint was not t's segment.
+func (q *Queue[T]) pushAt(s *segment[T], t uint64, v T) {
+	i := s.offset(t)
+	slot[T]{s, i}.put(v)
+	if q.parked.Load() != 0 {
+		q.unpark()
+	}
+	if i == uint64(len(s.vals))>>1 && s.next.Load() == nil {
+		q.grow(s)
+	}
 }
 
 // claim reserves the next position and returns its slot. It returns
