@@ -397,7 +397,10 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 		// The lone handler has no timeout or slow threshold of its own:
 		// the kept settings' apply (see rowTimeout, handlerSlow).
 		p.beginRowWith(r, nil, now, p.kept.rowTO, p.kept.hSlow)
-		g.p, g.i, g.tok, g.inCall = p, 0, tok, true
+		if g.p != p {
+			g.p = p // mostly the same processing (d.proc): no write barrier
+		}
+		g.i, g.tok, g.inCall = 0, tok, true
 		v, err := r.handler.fn(hctx{r}, r.event)
 		g.inCall = false
 		if p.owner.Load() != tok {
