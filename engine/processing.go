@@ -503,10 +503,34 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 	e.pending--
 	if e.pending > 0 {
 		e.mu.Unlock()
-	} else if e.ext == nil {
+	} else if e.ext != nil {
+		e.completeLocked(b)
+	} else if len(b.cfg.eventMWs[StatusCompleted]) > 0 {
+		// With the completion hooks (MW-13); not reached, as the lone
+		// path runs on buses without middlewares only.
 		e.completeLoneLocked(b)
 	} else {
-		e.completeLocked(b)
+		// completeLoneLocked(b) without hooks, for this bus, e's only one
+		// (e.bus0).
+		var last ident.Time
+		if r0 := e.row0; r0 != nil {
+			last = r0.CompletedTime()
+		}
+		if last == 0 {
+			last = ident.Now()
+		}
+		e.completed.Store(int64(last))
+		e.status.Store(uint32(StatusCompleted))
+		ch := e.done
+		// A bus that keeps no completed history drops e now (HIST-3).
+		drop := b.hist.limit() == 0
+		e.mu.Unlock()
+		if ch != nil {
+			close(ch)
+		}
+		if drop {
+			b.hist.removeCompleted(e)
+		}
 	}
 	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
 		b.notifyIdle()
