@@ -211,8 +211,9 @@ func (d *dispatcher) drain(g *callGuard) {
 			if b.state.Load() != busOpen {
 				return
 			}
+			// The slot keeps e until the next PopBatch overwrites or clears
+			// it: no nil store (and write barrier) per event.
 			e := d.buf[d.pos]
-			d.buf[d.pos] = nil
 			d.pos++
 			if d.handle(e, g) {
 				return // a replacement goroutine owns d now
@@ -221,7 +222,11 @@ func (d *dispatcher) drain(g *callGuard) {
 		if b.state.Load() != busOpen {
 			return
 		}
+		last := d.n
 		d.pos, d.n = 0, b.queue.PopBatch(d.buf)
+		if d.n < last {
+			clear(d.buf[d.n:last]) // the handled events the batch did not overwrite
+		}
 		if d.n == 0 {
 			d.proc.clockHint = 0 // going idle: the last reading gets stale
 			if b.hist.drop() && b.hist.limit() > 0 {

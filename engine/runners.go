@@ -35,7 +35,10 @@ func (p *processing) runSerial(from int, tok uint32, g *callGuard) bool {
 		var v any
 		var err error
 		if g != nil {
-			g.p, g.i, g.tok, g.inCall = p, i, tok, true
+			if g.p != p {
+				g.p = p // see runLone
+			}
+			g.i, g.tok, g.inCall = i, tok, true
 			v, err = r.handler.fn(hctx{r}, r.event)
 			g.inCall = false
 		} else {
