@@ -133,8 +133,8 @@ func (e *Event) completeLocked(b *Bus) {
 		e.status.Store(uint32(StatusCompleted) | statusHooking)
 	} else {
 		e.status.Store(uint32(StatusCompleted))
+		e.closeDoneLocked()
 	}
-	ch := e.done
 	var parent *Event
 	if e.flags&flagLinkedParent != 0 {
 		parent = e.ext.parent
@@ -149,10 +149,7 @@ func (e *Event) completeLocked(b *Bus) {
 	}
 	e.mu.Unlock()
 	if hooks {
-		ch = e.runCompletedHooks(b)
-	}
-	if ch != nil {
-		close(ch)
+		e.runCompletedHooks(b)
 	}
 	for _, hb := range zeroHist {
 		hb.hist.removeCompleted(e)
@@ -184,16 +181,13 @@ func (e *Event) completeLoneLocked(b *Bus) {
 		e.status.Store(uint32(StatusCompleted) | statusHooking)
 	} else {
 		e.status.Store(uint32(StatusCompleted))
+		e.closeDoneLocked()
 	}
-	ch := e.done
 	// A bus that keeps no completed history drops e now (HIST-3).
 	drop := hb != nil && hb.hist.limit() == 0
 	e.mu.Unlock()
 	if hooks {
-		ch = e.runCompletedHooks(b)
-	}
-	if ch != nil {
-		close(ch)
+		e.runCompletedHooks(b)
 	}
 	if drop {
 		hb.hist.removeCompleted(e)
@@ -201,12 +195,12 @@ func (e *Event) completeLoneLocked(b *Bus) {
 }
 
 // runCompletedHooks runs the completion hooks of b for e, which its
-// completion marked hooking, and returns the channel to close to release
-// e's waiters (nil: none, or released already). The hooks run before
+// completion marked hooking, then releases e's waiters (unless a hook
+// reopened e). The hooks run before
 // waiters are released: Wait, Done and Now return after them (MW-13: a
 // WAL line written under the every-event policy is durable when Wait
 // returns).
-func (e *Event) runCompletedHooks(b *Bus) chan struct{} {
+func (e *Event) runCompletedHooks(b *Bus) {
 	b.eventCompleted(e)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -214,9 +208,18 @@ func (e *Event) runCompletedHooks(b *Bus) chan struct{} {
 	// (reopenLocked released the waiters then); only a status still
 	// hooking is released here.
 	if e.status.CompareAndSwap(uint32(StatusCompleted)|statusHooking, uint32(StatusCompleted)) {
-		return e.done
+		e.closeDoneLocked()
 	}
-	return nil
+}
+
+// closeDoneLocked closes e's done channel, if a waiter made one, in the
+// same critical section that made e released: a Wait that returns because
+// it saw e released then always finds Done closed (AWAIT-1). Called with
+// e.mu held.
+func (e *Event) closeDoneLocked() {
+	if e.done != nil {
+		close(e.done)
+	}
 }
 
 // linkChild records child under the handler row parent (CHILD-1) and makes

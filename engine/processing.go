@@ -521,13 +521,10 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 		}
 		e.completed.Store(int64(last))
 		e.status.Store(uint32(StatusCompleted))
-		ch := e.done
+		e.closeDoneLocked()
 		// A bus that keeps no completed history drops e now (HIST-3).
 		drop := b.hist.limit() == 0
 		e.mu.Unlock()
-		if ch != nil {
-			close(ch)
-		}
 		if drop {
 			b.hist.removeCompleted(e)
 		}

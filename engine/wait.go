@@ -59,6 +59,12 @@ func (e *Event) wait(ctx context.Context) error {
 		return ErrNotAttached
 	}
 	if e.done == nil {
+		if e.released() {
+			// Released before this waiter came: a channel made now would
+			// never be closed, and Done would hand it out (AWAIT-1).
+			e.mu.Unlock()
+			return nil
+		}
 		e.done = make(chan struct{})
 	}
 	ch := e.done
