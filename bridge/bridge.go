@@ -68,7 +68,7 @@ type outItem struct {
 }
 
 type counters struct {
-	sent, received, delivered, invalid, sendErrors, lost, disconnects atomic.Uint64
+	sent, received, delivered, invalid, sendErrors, lost, undelivered, disconnects atomic.Uint64
 }
 
 // New returns a bridge that moves events over t. It does not connect:
@@ -445,7 +445,8 @@ type Stats struct {
 	Delivered   uint64 // received events emitted on the inbound bus
 	Invalid     uint64 // received messages dropped as invalid or too large
 	SendErrors  uint64 // failed sends (each retry counts)
-	Lost        uint64 // messages reported lost with a count
+	Lost        uint64 // accepted events reported lost before they were sent
+	Undelivered uint64 // received messages the inbound bus did not take (it closed)
 	Disconnects uint64 // connections lost and reconnected
 	Queued      int    // events waiting to be sent
 }
@@ -459,6 +460,7 @@ func (b *Bridge) Stats() Stats {
 		Invalid:     b.stats.invalid.Load(),
 		SendErrors:  b.stats.sendErrors.Load(),
 		Lost:        b.stats.lost.Load(),
+		Undelivered: b.stats.undelivered.Load(),
 		Disconnects: b.stats.disconnects.Load(),
 		Queued:      len(b.queue),
 	}
@@ -473,6 +475,11 @@ func (b *Bridge) report(err error) {
 	case errors.Is(err, ErrDisconnected):
 		b.stats.disconnects.Add(1)
 	}
+	b.hand(err)
+}
+
+// hand passes err to the error handler, or logs it, without counting it.
+func (b *Bridge) hand(err error) {
 	if h := b.cfg.onError; h != nil {
 		h(err)
 		return
@@ -516,7 +523,11 @@ func (in inbox) Accept(ctx context.Context, m Message) error {
 	}
 	if err := b.inbound.Emit(ctx, ev); err != nil {
 		if errors.Is(err, engine.ErrBusClosed) || ctx.Err() != nil {
-			b.report(&LostError{Count: 1, Err: err})
+			// Counted apart from Lost, which accounts for what Emit
+			// accepted: a bridge that both sends and listens (one file,
+			// one subject) would otherwise mix its two directions.
+			b.stats.undelivered.Add(1)
+			b.hand(&LostError{Count: 1, Err: err})
 			return err
 		}
 		err = fmt.Errorf("ringbus: bridge %s: inbound emit: %w", b.name, err)

@@ -379,3 +379,31 @@ func TestCloseDuringStart_BR2(t *testing.T) {
 		cancel()
 	}
 }
+
+// A received message the inbound bus no longer takes counts as
+// undelivered, apart from Lost, which accounts only for the events Emit
+// accepted: a bridge that sends and listens on one channel keeps its two
+// directions apart (Sent + Lost = accepted).
+func TestUndeliveredIsNotLost(t *testing.T) {
+	f := &fake{}
+	b, el := newBridge(t, f)
+	ctx := context.Background()
+	require.NoError(t, b.Emit(ctx, event(t, "E")))
+	require.NoError(t, b.Close(ctx))
+	f.mu.Lock()
+	in, sent := f.in, f.sent
+	f.mu.Unlock()
+	require.NotNil(t, in)
+	require.Len(t, sent, 1)
+	acc, ok := in.(bridge.Acceptor)
+	require.True(t, ok)
+	err := acc.Accept(ctx, sent[0])
+	require.Error(t, err, "a closed bridge's inbound bus takes nothing")
+	st := b.Stats()
+	assert.Equal(t, uint64(1), st.Sent)
+	assert.Equal(t, uint64(0), st.Lost, "Lost counts the accepted events only")
+	assert.Equal(t, uint64(1), st.Undelivered)
+	var lost *bridge.LostError
+	require.NotEmpty(t, el.all())
+	require.ErrorAs(t, el.all()[len(el.all())-1], &lost, "the error handler still hears of it")
+}
