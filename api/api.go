@@ -185,53 +185,26 @@ func On[E any, R any, P interface {
 	if err != nil {
 		return nil, err
 	}
-	// One adapter per normalization, chosen here rather than per call: a
+	// The normalization is chosen here rather than found per call: a
 	// handler whose R holds nothing (struct{}) returns no value, one whose
 	// R may be nil (a pointer, map, slice, func or chan) is tested for it.
-	var fn func(ctx context.Context, e *engine.Event) (any, error)
-	switch normalization[R]() {
-	case normNothing:
-		fn = func(ctx context.Context, e *engine.Event) (any, error) {
-			p, ok := e.Payload().(P)
-			if !ok {
-				var err error
-				if p, err = decodeAs[E, P](e); err != nil {
-					return nil, err
-				}
+	norm := normalization[R]()
+	fn := func(ctx context.Context, e *engine.Event) (any, error) {
+		p, ok := e.Payload().(P)
+		if !ok {
+			var err error
+			if p, err = decodeAs[E, P](e); err != nil {
+				return nil, err
 			}
-			_, err := h(ctx, p)
+		}
+		r, err := h(ctx, p)
+		if err != nil || norm == normNothing {
 			return nil, err
 		}
-	case normNillable:
-		fn = func(ctx context.Context, e *engine.Event) (any, error) {
-			p, ok := e.Payload().(P)
-			if !ok {
-				var err error
-				if p, err = decodeAs[E, P](e); err != nil {
-					return nil, err
-				}
-			}
-			r, err := h(ctx, p)
-			if err != nil {
-				return nil, err
-			}
+		if norm == normNillable {
 			return normalizeNillable(r), nil
 		}
-	default:
-		fn = func(ctx context.Context, e *engine.Event) (any, error) {
-			p, ok := e.Payload().(P)
-			if !ok {
-				var err error
-				if p, err = decodeAs[E, P](e); err != nil {
-					return nil, err
-				}
-			}
-			r, err := h(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-			return r, nil
-		}
+		return r, nil
 	}
 	return bus.OnFunc(name, fn, h, opts...)
 }

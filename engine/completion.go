@@ -41,22 +41,7 @@ func (p *processing) finish() bool {
 			b.trimHistory()
 		}
 	}
-	// endEventOn(e, p.hheld), inlined.
-	e.mu.Lock()
-	if p.hheld {
-		e.passHandlerLockLocked()
-	}
-	e.pending--
-	if e.pending > 0 {
-		e.mu.Unlock()
-	} else if e.ext == nil {
-		e.completeLoneLocked(b)
-	} else {
-		e.completeLocked(b)
-	}
-	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
-		b.notifyIdle()
-	}
+	b.endEventOn(e, p.hheld)
 	return true
 }
 
@@ -78,15 +63,7 @@ func (b *Bus) endEventOn(e *Event, hheld bool) {
 	if hheld {
 		e.passHandlerLockLocked()
 	}
-	// decPendingLocked, inlined.
-	e.pending--
-	if e.pending > 0 {
-		e.mu.Unlock()
-	} else if e.ext == nil {
-		e.completeLoneLocked(b)
-	} else {
-		e.completeLocked(b)
-	}
+	e.decPendingLocked(b)
 	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
 		b.notifyIdle()
 	}

@@ -85,7 +85,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 
 	// Then the history and the queue, as the general path does, without
 	// its parent and re-emit steps.
-	// history.tryAdd, inlined.
+	// history.tryAdd, inlined but for push.
 	h := &b.hist
 	h.mu.Lock()
 	if h.n >= h.refuseAt {
@@ -93,13 +93,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		h.mu.Unlock()
 		return b.refuseRoot(e, n) // HIST-4
 	}
-	if h.size == len(h.buf) {
-		h.makeRoom()
-	}
-	h.buf[(h.start+h.size)&(len(h.buf)-1)] = e
-	h.size++
-	h.n++
-	h.count.Store(int64(h.n))
+	h.push(e)
 	overSoft := h.n > h.softAt
 	h.mu.Unlock()
 	b.emitted.Add(1)

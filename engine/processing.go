@@ -386,10 +386,8 @@ func loneHandler(h *Handler, b *Bus) bool {
 }
 
 // runLone is runGuarded's rest for the row setupLone made: runSerial for
-// one row, then finish. beginRowWith, the value case of endRow (with
-// finishAt) and finish are written out in it for this one row: the lone
-// event pays no calls for them. Anything else (an error, a timeout that
-// took the row or the processing) goes through the general functions.
+// one row, then finish. Anything but a value (an error, a timeout that
+// took the row or the processing) goes through endRow.
 func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 	if p.owner.Load() != tok {
 		return true
@@ -397,47 +395,9 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 	now := p.takeClock()
 	if r.startAt(now) {
 		p.curIdx.Store(0)
-		// beginRowWith(r, nil, now, p.kept.rowTO, p.kept.hSlow): the lone
-		// handler has no timeout or slow threshold of its own, so the kept
-		// settings' apply (see rowTimeout, handlerSlow).
-		timeout, slow := p.kept.rowTO, p.kept.hSlow
-		var hdl int64
-		if timeout > 0 {
-			hdl = now + int64(timeout)
-		}
-		dl := hdl
-		if p.deadline != 0 && (dl == 0 || p.deadline < dl) {
-			dl = p.deadline
-		}
-		if dl != 0 {
-			r.deadline.Store(dl)
-		}
-		own := int64(0)
-		if hdl != 0 && (p.deadline == 0 || hdl < p.deadline) {
-			own = hdl // TIMEOUT-6/7
-		}
-		var slowAt int64
-		if slow > 0 && (timeout == 0 || timeout > slow) { // SLOW-3
-			slowAt = now + int64(slow)
-		}
-		if p.curHdl.Load() != own {
-			p.curHdl.Store(own)
-		}
-		p.curSlowAt.Store(slowAt)
-		if p.curWarned.Load() {
-			p.curWarned.Store(false)
-		}
-		p.cur.Store(r)
-		if w := p.wd; w != nil {
-			if at := earliest(own, slowAt); at != 0 {
-				w.need(at)
-			}
-		}
-		b := p.bus
-		if started := p.ev.markStarted(); len(b.cfg.middlewares) > 0 { // rowStarting
-			b.hookStarted(r, started)
-		}
-
+		// The lone handler has no timeout or slow threshold of its own:
+		// the kept settings' apply (see rowTimeout, handlerSlow).
+		p.beginRowWith(r, nil, now, p.kept.rowTO, p.kept.hSlow)
 		if g.p != p {
 			g.p = p // mostly the same processing (d.proc): no write barrier
 		}
@@ -450,20 +410,8 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 		now = monoNow()
 		if err == nil && !isErrorValue(v) {
 			// endRow for a value (no result schema here: lone settings):
-			// the row completes (finishAt from Started), its ctx is
-			// released, then it settles.
-			ok := r.status.CompareAndSwap(uint32(StatusStarted), uint32(statusFinishing))
-			if ok {
-				at := int64(ident.At(time.Duration(now)))
-				if r.started.Load() == 0 {
-					r.started.Store(at)
-				}
-				r.completed.Store(at)
-				if v != nil || r.out != nil {
-					r.out = v
-				}
-				r.status.Store(uint32(StatusCompleted))
-			}
+			// the row completes, its ctx is released, then it settles.
+			ok := r.finishAt(v, nil, StatusStarted, now)
 			r.released()
 			if ok {
 				p.settle(r)
@@ -474,65 +422,7 @@ func (p *processing) runLone(r *Result, tok uint32, g *callGuard) bool {
 		}
 		// One row: a first-mode winner has no other rows to end.
 	}
-	// finish, for a dispatcher's processing that is no queue-jump and so
-	// borrowed no lock (see borrowed).
-	if !p.state.CompareAndSwap(procRunning, procFinished) {
-		return true
-	}
-	if w := p.wd; w != nil {
-		if p.keepSlot {
-			p.published.Store(false) // it stays in the slot, unpublished (see pin)
-		} else {
-			w.unwatch(p)
-		}
-	}
-	if p.lock != nil {
-		p.lock.unlock()
-	}
-	b, e := p.bus, p.ev
-	if b.hist.drop() {
-		// As in finish (HIST-5, HIST-6).
-		if limit := b.hist.limit(); limit > 0 && (b.trimTick.Add(1)%16 == 0 || b.idleWtr.Load() > 0) {
-			b.trimHistory()
-		}
-	}
-	e.mu.Lock()
-	if p.hheld {
-		e.passHandlerLockLocked()
-	}
-	e.pending--
-	if e.pending > 0 {
-		e.mu.Unlock()
-	} else if e.ext != nil {
-		e.completeLocked(b)
-	} else if len(b.cfg.eventMWs[StatusCompleted]) > 0 {
-		// With the completion hooks (MW-13); not reached, as the lone
-		// path runs on buses without middlewares only.
-		e.completeLoneLocked(b)
-	} else {
-		// completeLoneLocked(b) without hooks, for this bus, e's only one
-		// (e.bus0).
-		var last ident.Time
-		if r0 := e.row0; r0 != nil {
-			last = r0.CompletedTime()
-		}
-		if last == 0 {
-			last = ident.Now()
-		}
-		e.completed.Store(int64(last))
-		e.status.Store(uint32(StatusCompleted))
-		e.closeDoneLocked()
-		// A bus that keeps no completed history drops e now (HIST-3).
-		drop := b.hist.limit() == 0
-		e.mu.Unlock()
-		if drop {
-			b.hist.removeCompleted(e)
-		}
-	}
-	if f := b.finished.Add(1); b.idleWtr.Load() > 0 && f >= b.emitted.Load() {
-		b.notifyIdle()
-	}
-	return false
+	return !p.finish()
 }
 
 // publishChecks follows the publication of p when the bus is closing or p is
