@@ -37,6 +37,8 @@ const (
 	ProbeBusLifecycle     = "bus-lifecycle"
 	ProbeCacheLine        = "machine-cache-line"
 	ProbeThreadWake       = "machine-thread-wake"
+	ProbeClockRead        = "machine-clock-read"
+	ProbePageFault        = "machine-page-fault"
 )
 
 var probes = []Probe{
@@ -54,6 +56,10 @@ var probes = []Probe{
 		Doc: "the machine: a cache line to another core and back (BenchmarkCacheLinePingPong)"},
 	{ID: ProbeThreadWake, Unit: "round trip", Bench: BenchThreadWakePingPong, MinProcs: 2,
 		Doc: "the machine: two sleeping threads woken in turn (BenchmarkThreadWakePingPong)"},
+	{ID: ProbeClockRead, Unit: "reading", Bench: BenchClockRead,
+		Doc: "the machine: one monotonic clock reading, two of which every event pays (BenchmarkClockRead)"},
+	{ID: ProbePageFault, Unit: "page", Bench: BenchPageFault,
+		Doc: "the machine: the first write to a fresh page of memory, as a growing heap pays (BenchmarkPageFault)"},
 }
 
 // Probes returns the micro-benchmarks perfmatrix -probes runs.
