@@ -10,8 +10,6 @@ import (
 	"context"
 	"fmt"
 	"unsafe"
-
-	"github.com/ringbus/ringbus/ident"
 )
 
 // Emit enqueues ev on the bus and returns at once; the event's handlers
@@ -60,15 +58,7 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		return b.emitAny(ctx, ev)
 	}
 	e.mu.Lock()
-	if c := lastMeta.Load(); e.outer == nil && e.meta == nil && e.created.Load() == 0 &&
-		c != nil && c.tab == typeWord(ev) && !c.m.replaced.Load() {
-		// initFreshLocked, inlined.
-		e.outer = ev
-		e.meta = c.m
-		e.created.Store(int64(ident.Now())) // TIME-1
-	} else if e.outer == nil || e.created.Load() == 0 {
-		e.initLocked(ev)
-	}
+	e.initForEmitLocked(ev)
 	if !e.freshLocked() {
 		e.mu.Unlock()
 		return b.emitAny(ctx, ev)
@@ -77,7 +67,8 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 	if live {
 		e.bits.Or(bitCtxLive)
 	}
-	e.path0 = b.Label()
+	label := b.Label()
+	e.path0 = label
 	e.flags |= flagEmitted
 	e.pending++
 	e.bus0 = b
@@ -85,17 +76,11 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 
 	// Then the history and the queue, as the general path does, without
 	// its parent and re-emit steps.
-	// history.tryAdd, inlined but for push.
-	h := &b.hist
-	h.mu.Lock()
-	if h.n >= h.refuseAt {
-		n := h.n
-		h.mu.Unlock()
-		return b.refuseRoot(e, n) // HIST-4
+	overSoft, err := b.hist.add(e, label)
+	if err != nil {
+		b.undoEmit(e, true, false, false)
+		return err // HIST-4
 	}
-	h.push(e)
-	overSoft := h.n > h.softAt
-	h.mu.Unlock()
 	b.emitted.Add(1)
 	if b.find.count.Load() > 0 {
 		b.find.resolve(e)
@@ -111,13 +96,6 @@ func (b *Bus) Emit(ctx context.Context, ev Eventer) error {
 		b.trimHistory()
 	}
 	return nil
-}
-
-// refuseRoot undoes Emit's short path for an event that a full history
-// holding n events refused (HIST-4).
-func (b *Bus) refuseRoot(e *Event, n int) error {
-	b.undoEmit(e, true, false, false)
-	return &HistoryFullError{Len: n, Limit: b.hist.limit(), Bus: b.Label()}
 }
 
 // emitAny is Emit for any ctx (not nil) and ev.
@@ -195,11 +173,7 @@ func (b *Bus) emit(ctx context.Context, ev Eventer, e *Event) error {
 	}
 
 	e.mu.Lock()
-	if e.outer == nil || e.created.Load() == 0 {
-		if !e.initFreshLocked(ev) {
-			e.initLocked(ev)
-		}
-	}
+	e.initForEmitLocked(ev)
 	if err := e.meta.err; err != nil {
 		b.emitGivesUp(e, bounded)
 		return err // REG-1: its event_type name belongs to another Go type

@@ -211,20 +211,27 @@ func (e *Event) init(outer Eventer) {
 	e.mu.Unlock()
 }
 
-// initFreshLocked is initLocked for the common first Emit of a typed event
-// built as a struct literal: nothing set yet and its Go type the one the
-// cache holds. It reports false, and does nothing, for any other case,
-// which initLocked handles. Called with e.mu held.
-func (e *Event) initFreshLocked(outer Eventer) bool {
-	c := lastMeta.Load()
-	if e.outer != nil || e.meta != nil || e.created.Load() != 0 || c == nil || c.tab != typeWord(outer) || c.m.replaced.Load() {
-		return false
+// initForEmitLocked initialises e, if it is not yet, for an Emit of outer.
+// Called with e.mu held; small enough to inline into Emit.
+func (e *Event) initForEmitLocked(outer Eventer) {
+	if e.outer == nil || e.created.Load() == 0 {
+		e.initFirstLocked(outer)
 	}
-	e.outer = outer
-	e.meta = c.m
-	// TIME-1: the id is made from this instant when it is first read.
-	e.created.Store(int64(ident.Now()))
-	return true
+}
+
+// initFirstLocked is initLocked with a short path for the common first Emit
+// of a typed event built as a struct literal: nothing set yet and its Go
+// type the one the type cache holds. Called with e.mu held.
+func (e *Event) initFirstLocked(outer Eventer) {
+	if c := lastMeta.Load(); e.outer == nil && e.meta == nil && e.created.Load() == 0 &&
+		c != nil && c.tab == typeWord(outer) && !c.m.replaced.Load() {
+		e.outer = outer
+		e.meta = c.m
+		// TIME-1: the id is made from this instant when it is first read.
+		e.created.Store(int64(ident.Now()))
+		return
+	}
+	e.initLocked(outer)
 }
 
 func (e *Event) initLocked(outer Eventer) {

@@ -52,30 +52,13 @@ func (h *history) at(i int) *Event { return h.buf[(h.start+i)&(len(h.buf)-1)] }
 // add appends e; it reports whether the history is now over the soft limit
 // of a dropping history (HIST-6), so that Emit trims.
 func (h *history) add(e *Event, busLabel string) (overSoft bool, err error) {
-	overSoft, full := h.tryAdd(e)
-	if full != nil {
-		full.Bus = busLabel
-		return false, full
-	}
-	return overSoft, nil
-}
-
-// tryAdd is add for Emit, which names the bus in the error (its Bus field
-// is left empty) only when there is one.
-func (h *history) tryAdd(e *Event) (overSoft bool, full *HistoryFullError) {
 	h.mu.Lock()
 	if h.n >= h.refuseAt {
 		n := h.n
 		h.mu.Unlock()
-		return false, &HistoryFullError{Len: n, Limit: h.limit()}
+		return false, &HistoryFullError{Bus: busLabel, Len: n, Limit: h.limit()}
 	}
-	if h.size == len(h.buf) {
-		h.makeRoom()
-	}
-	h.buf[(h.start+h.size)&(len(h.buf)-1)] = e // push, inlined
-	h.size++
-	h.n++
-	h.count.Store(int64(h.n))
+	h.push(e)
 	over := h.n > h.softAt
 	h.mu.Unlock()
 	return over, nil

@@ -33,7 +33,7 @@ func (e *Event) Done() <-chan struct{} {
 func (e *Event) Wait(ctx context.Context) error {
 	// AWAIT-1, CHILD-5; no scheduling change AWAIT-2. An event already
 	// released returns at once, inlined in the caller.
-	if e != nil && e.status.Load() == uint32(StatusCompleted) { // released
+	if e != nil && e.released() {
 		return nil
 	}
 	return e.wait(ctx)

@@ -7,16 +7,12 @@ import "weak"
 // queue is closed. Tests use it to hold a producer between its claim and its
 // publish.
 func (q *Queue[T]) ClaimForTest() (publish func(v T)) {
-	sl, half, ok := q.claim()
-	if !ok {
+	t := q.tail.Add(1) - 1 // Push's claim, without its publish
+	if t&closedBit != 0 {
 		return nil
 	}
-	return func(v T) {
-		q.publish(sl, v)
-		if half != nil {
-			q.grow(half)
-		}
-	}
+	s := q.segmentFor(t)
+	return func(v T) { q.publish(s, s.offset(t), v) }
 }
 
 // SegmentForTest returns the first position and the length of the segment

@@ -17,27 +17,7 @@ func TestPublishOutOfOrderAcrossReadyWords(t *testing.T) {
 	// Positions 48 to 111 are the third segment (64 slots); its second
 	// word of ready bits starts at 48+32.
 	for _, boundary := range []int{80, firstFullBoundary() + 32, firstFullBoundary() + 64} {
-		q := ring.New[int]()
-		base := boundary - 3
-		for i := range base {
-			q.Push(i)
-		}
-		var publish []func(int)
-		for range 6 {
-			publish = append(publish, q.ClaimForTest())
-		}
-		q.Push(base + 6) // published after the held ones
-		buf := make([]int, 2*boundary)
-		require.Equal(t, base, q.PopBatch(buf))
-		for i := len(publish) - 1; i >= 1; i-- {
-			publish[i](base + i)
-			require.Zero(t, q.PopBatch(buf), "published %d but %d is still pending", base+i, base)
-		}
-		publish[0](base)
-		require.Equal(t, 7, q.PopBatch(buf))
-		for i := range 7 {
-			require.Equal(t, base+i, buf[i])
-		}
+		publishOutOfOrder(t, boundary, 1)
 	}
 }
 

@@ -195,7 +195,8 @@ func New[T any]() *Queue[T] {
 // the pushing goroutine did before Push is visible to the consumer once it
 // has the value.
 func (q *Queue[T]) Push(v T) bool {
-	// claim and publish, written out in one frame for the common push.
+	// Claim the next position: one fetch-add, and the segment holding it
+	// (mostly the producers' hint).
 	t := q.tail.Add(1) - 1
 	if t&closedBit != 0 {
 		return false
@@ -203,72 +204,31 @@ func (q *Queue[T]) Push(v T) bool {
 	s := q.tailSeg.Load()
 	i := s.offset(t)
 	if i >= uint64(len(s.vals)) { // the hint is not t's segment
-		q.pushAt(q.segmentFor(t), t, v)
-		return true
-	}
-	// slot.put, written out: i is known to be in range here.
-	s.vals[i] = v
-	s.ready[i>>5].Or(1 << (i & 31))
-	// After the store of the ready bit: see publish.
-	if q.parked.Load() != 0 {
-		q.unpark()
-	}
-	// The middle position links the next segment, after the publish (see
-	// claim).
-	if i == uint64(len(s.vals))>>1 && s.next.Load() == nil {
-		q.grow(s)
-	}
-	return true
-}
-
-// pushAt is the rest of Push for position t of segment s, once segmentFor
-// found s: the tailSeg hint was not t's segment.
-func (q *Queue[T]) pushAt(s *segment[T], t uint64, v T) {
-	i := s.offset(t)
-	slot[T]{s, i}.put(v)
-	if q.parked.Load() != 0 {
-		q.unpark()
-	}
-	if i == uint64(len(s.vals))>>1 && s.next.Load() == nil {
-		q.grow(s)
-	}
-}
-
-// claim reserves the next position and returns its slot. It returns
-// ok == false if the queue is closed. When the position is the middle one
-// of its segment and the next segment is not linked yet, it also returns
-// that segment as half: the caller links the next one (grow) once it has
-// published, so that by the time the rest of the segment is handed out the
-// next one is normally there and no producer waits or allocates in a race,
-// and the allocation never stands between a claim and its publish, where
-// the consumer would wait for it. A queue that never fills half of its
-// first segment never allocates a second one.
-func (q *Queue[T]) claim() (sl slot[T], half *segment[T], ok bool) {
-	t := q.tail.Add(1) - 1
-	if t&closedBit != 0 {
-		return sl, nil, false
-	}
-	s := q.tailSeg.Load()
-	i := s.offset(t)
-	if i >= uint64(len(s.vals)) { // the hint is not t's segment
 		s = q.segmentFor(t)
 		i = s.offset(t)
 	}
-	if i == uint64(len(s.vals))>>1 && s.next.Load() == nil {
-		half = s
-	}
-	return slot[T]{s, i}, half, true
+	q.publish(s, i, v)
+	return true
 }
 
-// publish writes v into a slot claimed by claim, makes it visible to the
-// consumer and wakes the consumer if it is parked.
-func (q *Queue[T]) publish(sl slot[T], v T) {
-	sl.put(v)
-	// This load must come after the store of the ready bit: with Wait's store to
-	// parked followed by its load of ready, at least one side sees the
-	// other, so a wake-up cannot be lost.
+// publish writes v into position i of s, claimed by Push, makes it
+// visible to the consumer and wakes the consumer if it is parked. The
+// middle position of a segment then links the next one unless another
+// producer did: by the time the rest of the segment is handed out the next
+// one is normally there, so no producer waits or allocates in a race, and
+// the allocation never stands between a claim and its publish, where the
+// consumer would wait for it. A queue that never fills half of its first
+// segment never allocates a second one.
+func (q *Queue[T]) publish(s *segment[T], i uint64, v T) {
+	slot[T]{s, i}.put(v)
+	// This load must come after the store of the ready bit: with Wait's
+	// store to parked followed by its load of ready, at least one side sees
+	// the other, so a wake-up cannot be lost.
 	if q.parked.Load() != 0 {
 		q.unpark()
+	}
+	if i == uint64(len(s.vals))>>1 && s.next.Load() == nil {
+		q.grow(s)
 	}
 }
 

@@ -541,26 +541,38 @@ func firstFullBoundary() int {
 // the ready prefix each time.
 func TestPublishOutOfOrder(t *testing.T) {
 	for _, boundary := range []int{ring.FirstSegmentSize, firstFullBoundary()} {
-		q := ring.New[int]()
-		base := boundary - 3
-		for i := range base {
-			q.Push(i)
-		}
-		var publish []func(int)
-		for range 6 {
-			publish = append(publish, q.ClaimForTest())
-		}
-		buf := make([]int, 2*boundary)
-		require.Equal(t, base, q.PopBatch(buf))
-		for i := len(publish) - 1; i >= 1; i-- {
-			publish[i](base + i)
-			require.Zero(t, q.PopBatch(buf), "published %d but %d is still pending", base+i, base)
-		}
-		publish[0](base)
-		require.Equal(t, 6, q.PopBatch(buf))
-		for i := range 6 {
-			require.Equal(t, base+i, buf[i])
-		}
+		publishOutOfOrder(t, boundary, 0)
+	}
+}
+
+// publishOutOfOrder holds six claimed positions starting three before
+// boundary, then pushes tail more values after them, publishes the held
+// ones in reverse and checks that PopBatch returns only the ready prefix
+// each time, and every value in order once all are published.
+func publishOutOfOrder(t *testing.T, boundary, tail int) {
+	t.Helper()
+	q := ring.New[int]()
+	base := boundary - 3
+	for i := range base {
+		q.Push(i)
+	}
+	var publish []func(int)
+	for range 6 {
+		publish = append(publish, q.ClaimForTest())
+	}
+	for i := range tail {
+		q.Push(base + 6 + i) // published after the held ones
+	}
+	buf := make([]int, 2*boundary)
+	require.Equal(t, base, q.PopBatch(buf))
+	for i := len(publish) - 1; i >= 1; i-- {
+		publish[i](base + i)
+		require.Zero(t, q.PopBatch(buf), "published %d but %d is still pending", base+i, base)
+	}
+	publish[0](base)
+	require.Equal(t, 6+tail, q.PopBatch(buf))
+	for i := range 6 + tail {
+		require.Equal(t, base+i, buf[i])
 	}
 }
 
